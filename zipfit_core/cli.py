@@ -1,0 +1,157 @@
+"""`zipfit` command line: parses arguments and calls the same core functions the app uses."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import __version__
+from .alignment import alignment_scores
+from .codecs import CODECS, codec_info, resolve_level
+from .errors import ZipFitError
+from .export import export_format, export_selection, manifest_path
+from .loading import check_not_empty, load_texts, texts_fingerprint
+from .selection import SelectionRule, TokenCounter, select
+from .storage import ScoreRun, read_scores, write_scores
+
+EXIT_USER_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zipfit", description="ZIP-FIT data selection by compression alignment.")
+    parser.add_argument("--version", action="version", version=f"zipfit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    score = commands.add_parser("score", help="score every SOURCE row by its alignment with TARGET")
+    score.add_argument("source", help="source pool: a .jsonl/.json/.csv/.tsv/.parquet file")
+    score.add_argument("target", help="target examples: same formats")
+    score.add_argument("--out", required=True, help="output Parquet file (columns row, score, n_chars)")
+    score.add_argument("--source-field", help="text field of the source rows (default: `text` or the longest)")
+    score.add_argument("--target-field", help="text field of the target rows (default: `text` or the longest)")
+    score.add_argument("--codec", default="gzip", choices=sorted(CODECS), help="compressor (default gzip)")
+    score.add_argument("--level", type=int, help="compression level (default: the codec's; gzip 9)")
+    score.add_argument("--workers", type=int, help="threads (default: all cores)")
+    score.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    choose = commands.add_parser("select", help="write the best SOURCE rows by a scores file")
+    choose.add_argument("source", help="the source file that was scored")
+    choose.add_argument("--scores", required=True, help="Parquet file written by `zipfit score`")
+    choose.add_argument("--source-field", help="text field (default: the one used for scoring)")
+    rule = choose.add_mutually_exclusive_group(required=True)
+    rule.add_argument("--threshold", type=float, help="keep rows with score > X")
+    rule.add_argument("--top-k", type=int, help="keep the K best rows")
+    rule.add_argument("--top-percent", type=float, help="keep the best P percent of rows")
+    rule.add_argument("--token-budget", type=int, help="keep best rows until N tokens (last one truncated)")
+    choose.add_argument("--tokenizer", help="a `tokenizers` JSON file for exact token counts "
+                                            "(default: fast approximate regex count)")
+    choose.add_argument("--no-score", action="store_true", help=f"leave out the score column")
+    choose.add_argument("--out", required=True, help="output .jsonl, .parquet, .csv, or a folder (datasets)")
+    return parser
+
+
+class ProgressBar:
+    """A tqdm bar on stderr counting source-target pairs."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="pair", unit_scale=True, file=sys.stderr,
+                            desc="scoring", dynamic_ncols=True)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_score(args: argparse.Namespace) -> int:
+    level = resolve_level(args.codec, args.level)
+    if not codec_info(args.codec).exact:
+        print(f"note: {args.codec} is approximate: fast, close to gzip-9 but not identical.", file=sys.stderr)
+    source = load_texts(args.source, args.source_field)
+    target = load_texts(args.target, args.target_field)
+    check_not_empty(source.texts, "source")
+    check_not_empty(target.texts, "target")
+    progress = ProgressBar(enabled=not args.quiet)
+    try:
+        scores = alignment_scores(source.texts, target.texts, codec=args.codec, level=level,
+                                  workers=args.workers, progress=progress)
+    finally:
+        progress.close()
+    run = ScoreRun(
+        codec=args.codec, level=level, method="zipfit", package_version=__version__,
+        source=str(args.source), target=str(args.target),
+        source_field=source.text_field, target_field=target.text_field,
+        source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint,
+        n_sources=len(source.texts), n_targets=len(target.texts),
+    )
+    n_chars = np.array([len(text) for text in source.texts], dtype=np.int64)
+    write_scores(args.out, scores, n_chars, run)
+    print(f"scored {len(scores)} rows against {len(target.texts)} targets -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def selection_rule(args: argparse.Namespace) -> SelectionRule:
+    for kind in ("threshold", "top_k", "top_percent", "token_budget"):
+        value = getattr(args, kind)
+        if value is not None:
+            return SelectionRule(kind, value)
+    raise AssertionError("argparse requires one rule")
+
+
+def run_select(args: argparse.Namespace) -> int:
+    export_format(args.out)  # fail before any work on a bad output name
+    scores, run = read_scores(args.scores)
+    text_field = args.source_field or (run.source_field if run else None)
+    source = load_texts(args.source, text_field)
+    if len(scores) != len(source.texts):
+        raise ZipFitError(
+            f"{args.scores} holds {len(scores)} scores but {args.source} has {len(source.texts)} rows: "
+            "score this source file again."
+        )
+    if run and run.source_fingerprint != texts_fingerprint(source.texts):
+        raise ZipFitError(
+            f"{args.source} has changed since it was scored (its texts no longer match {args.scores}): "
+            "score it again."
+        )
+    rule = selection_rule(args)
+    counter = TokenCounter(args.tokenizer)
+    token_counts = counter.count(source.texts)
+    selection = select(scores, rule, token_counts)
+    manifest = export_selection(source.table, source.texts, source.text_field, scores, selection, counter,
+                                run, args.out, include_score=not args.no_score)
+    print(f"kept {manifest['rows']['kept']} of {manifest['rows']['total']} rows "
+          f"({manifest['tokens']['kept']} tokens) -> {args.out}; manifest {manifest_path(args.out)}",
+          file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"score": run_score, "select": run_select}[args.command]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = lambda message, *rest, **kw: print(f"warning: {message}", file=sys.stderr)
+            return handler(args)
+    except ZipFitError as error:
+        print(f"zipfit: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("zipfit: interrupted; nothing was written.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
