@@ -1,0 +1,342 @@
+"""Data selectors behind one interface: ZIP-FIT, a length-debiased ZIP-FIT, DSIR, TF-IDF and random.
+
+    score_sources(method, sources, targets, **settings) -> float64 array, one score per source row,
+    higher = more like the targets. Ranking and cutting go through `selection.select` for every method.
+
+Methods (the registry `SELECTORS` describes each one and its settings):
+
+- ``zipfit``: the paper's score, mean over targets of 1 - NCD (`alignment.alignment_scores`). Default.
+- ``zipfit-debiased``: ZIP-FIT with the length trend removed (see `length_debiased`):
+      debiased(x) = align(x) - (a + b * ln C(x))
+  where C(x) is the compressed size in bytes of the source alone (same codec and level) and (a, b) is the
+  ordinary least-squares fit of align on ln C over the scored source pool. The result is the part of the
+  score that source length does not explain; its Pearson correlation with ln C(x) over the pool is zero.
+  A row's value depends on the pool it was scored in (the fit), and a genuine link between length and
+  relevance is removed along with the bias.
+- ``dsir``: DSIR's hashed n-gram importance weight (package `data-selection`, Xie et al. 2023): the log
+  likelihood ratio sum_j f_j(x) * (ln p_target_j - ln p_raw_j) of the row's hashed word uni+bigram counts f,
+  with the bag-of-ngram distributions fit by `HashedNgramDSIR.fit_importance_estimator` on the targets and
+  on the source pool. The package's own featurizer and estimator are called row by row; its file-based
+  resampling and its minimum-length filter (for resampling) are not used, so every row gets a score.
+- ``tfidf``: cosine similarity of each source's TF-IDF vector to the centroid (mean of the L2-normalised
+  target vectors), with `TfidfVectorizer` fit on sources + targets. Cosine to the centroid ranks rows
+  exactly as the mean cosine to the individual targets does (the two differ by the constant |centroid|).
+- ``random``: seeded uniform numbers in [0, 1): the control every selector should beat.
+
+Results are kept in a small in-process memo keyed by method, the settings that change the result,
+and the fingerprints of the source and target texts.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .alignment import ProgressCallback, alignment_scores, as_cancel_check, encode_texts
+from .codecs import CODECS, resolve_level, size_function
+from .errors import ScoringCancelled, ZipFitError
+from .loading import texts_fingerprint
+
+DEFAULT_METHOD = "zipfit"
+
+
+@dataclass(frozen=True)
+class SelectorSetting:
+    """One tunable of a selector: its type, default, allowed values and whether it changes the scores."""
+
+    name: str
+    kind: type  # int, float or str
+    default: Any
+    description: str
+    choices: tuple[Any, ...] | None = None
+    optional: bool = False  # None is allowed (means: the method's own default)
+    affects_scores: bool = True  # False for speed knobs such as worker threads
+
+    def coerce(self, value: Any) -> Any:
+        """`value` (possibly a string from the command line) as this setting's type, validated."""
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "")):
+            if self.optional:
+                return None
+            raise ZipFitError(f"Setting {self.name!r} needs a value.")
+        try:
+            if self.kind is int and not isinstance(value, bool):
+                number = float(value) if isinstance(value, str) else value
+                if number != int(number):
+                    raise ValueError
+                value = int(number)
+            elif self.kind is float:
+                value = float(value)
+            elif self.kind is str:
+                value = str(value)
+            else:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ZipFitError(f"Setting {self.name!r} must be {self.kind.__name__}, got {value!r}.") from None
+        if self.choices is not None and value not in self.choices:
+            raise ZipFitError(
+                f"Setting {self.name!r} must be one of {', '.join(map(str, self.choices))}; got {value!r}."
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class SelectorInfo:
+    """What a selector is, for the CLI help, the app's method picker and the export manifest."""
+
+    name: str
+    label: str
+    description: str
+    settings: tuple[SelectorSetting, ...] = field(default_factory=tuple)
+
+    def setting(self, name: str) -> SelectorSetting:
+        for candidate in self.settings:
+            if candidate.name == name:
+                return candidate
+        known = ", ".join(setting.name for setting in self.settings) or "none"
+        raise ZipFitError(f"Method {self.name!r} has no setting {name!r} (settings: {known}).")
+
+    def resolve(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """All settings of this method: the given ones validated, the rest at their defaults."""
+        for name in settings:
+            self.setting(name)  # raises on an unknown name
+        return {setting.name: setting.coerce(settings[setting.name]) if setting.name in settings
+                else setting.default for setting in self.settings}
+
+
+_CODEC_SETTINGS = (
+    SelectorSetting("codec", str, "gzip", "compressor", choices=tuple(CODECS)),
+    SelectorSetting("level", int, None, "compression level (default: the codec's; gzip 9)", optional=True),
+    SelectorSetting("workers", int, None, "threads (default: all cores)", optional=True, affects_scores=False),
+)
+
+SELECTORS: dict[str, SelectorInfo] = {
+    "zipfit": SelectorInfo(
+        "zipfit", "ZIP-FIT",
+        "The paper's score: mean over targets of 1 - NCD(source, target) with gzip.",
+        _CODEC_SETTINGS),
+    "zipfit-debiased": SelectorInfo(
+        "zipfit-debiased", "ZIP-FIT, length-debiased",
+        "ZIP-FIT minus its least-squares trend on ln(compressed source size) over the pool: "
+        "align(x) - (a + b ln C(x)). Not the paper's score.",
+        _CODEC_SETTINGS),
+    "dsir": SelectorInfo(
+        "dsir", "DSIR (hashed n-grams)",
+        "DSIR log importance weight from the data-selection package: hashed word n-gram counts "
+        "weighted by ln p_target - ln p_source.",
+        (SelectorSetting("ngrams", int, 2, "n in n-grams (2 = unigrams and bigrams)"),
+         SelectorSetting("num_buckets", int, 10000, "hash buckets"),
+         SelectorSetting("tokenizer", str, "wordpunct", "word tokenizer", choices=("wordpunct", "word_tokenize")))),
+    "tfidf": SelectorInfo(
+        "tfidf", "TF-IDF cosine",
+        "Cosine of each source's TF-IDF vector to the target centroid (vectorizer fit on sources + targets).",
+        (SelectorSetting("analyzer", str, "word", "word n-grams, or character n-grams within word boundaries",
+                         choices=("word", "char_wb", "char")),
+         SelectorSetting("ngram_min", int, None, "shortest n-gram (default: word 1, char 3)", optional=True),
+         SelectorSetting("ngram_max", int, None, "longest n-gram (default: word 2, char 5)", optional=True),
+         SelectorSetting("sublinear_tf", int, 1, "1 = use 1 + ln(tf), 0 = raw term frequency", choices=(0, 1)))),
+    "random": SelectorInfo(
+        "random", "Random",
+        "Seeded uniform random scores: the baseline a selector must beat.",
+        (SelectorSetting("seed", int, 0, "random seed"),)),
+}
+
+
+def selector_info(method: str) -> SelectorInfo:
+    try:
+        return SELECTORS[method]
+    except KeyError:
+        raise ZipFitError(f"Unknown method {method!r}: choose one of {', '.join(SELECTORS)}.") from None
+
+
+def method_spec(method: str, settings: dict[str, Any] | None = None) -> str:
+    """A one-line, parseable name of a method with the settings that change its scores.
+
+    ZIP-FIT's codec and level live in their own ScoreRun fields, so they are left out here:
+    `zipfit`, `zipfit-debiased`, `tfidf:analyzer=char_wb,ngram_max=5,ngram_min=3,sublinear_tf=1`.
+    """
+    info = selector_info(method)
+    resolved = info.resolve(settings or {})
+    parts = [f"{setting.name}={resolved[setting.name]}" for setting in info.settings
+             if setting.affects_scores and setting.name not in ("codec", "level")]
+    return method if not parts else f"{method}:{','.join(sorted(parts))}"
+
+
+def parse_method_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """The inverse of `method_spec`: (method, settings)."""
+    method, _, rest = spec.partition(":")
+    info = selector_info(method)
+    settings: dict[str, Any] = {}
+    for part in filter(None, rest.split(",")):
+        name, equals, value = part.partition("=")
+        if not equals:
+            raise ZipFitError(f"Malformed method spec {spec!r}: settings are name=value, separated by commas.")
+        settings[name] = info.setting(name).coerce(value)
+    return method, settings
+
+
+# ----- the selectors ---------------------------------------------------------------------------------
+
+def length_debiased(scores: np.ndarray, compressed_sizes: np.ndarray) -> np.ndarray:
+    """Residual of `scores` after the least-squares line on ln(compressed_sizes) over these rows.
+
+    debiased = score - (a + b ln C); with every C equal (no length variation) it is score - mean(score).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    log_size = np.log(np.maximum(np.asarray(compressed_sizes, dtype=np.float64), 1.0))
+    if len(scores) == 0:
+        return scores.copy()
+    centred = log_size - log_size.mean()
+    spread = float(centred @ centred)
+    slope = float(centred @ (scores - scores.mean())) / spread if spread > 0 else 0.0
+    return scores - scores.mean() - slope * centred
+
+
+def compressed_sizes(texts: Sequence[str], codec: str = "gzip", level: int | None = None) -> np.ndarray:
+    """C(x) for each text alone, as ZIP-FIT measures it."""
+    level = resolve_level(codec, level)
+    return np.array(encode_texts(texts, size_function(codec, level)).sizes, dtype=np.int64)
+
+
+def _zipfit(sources: Sequence[str], targets: Sequence[str], settings: dict[str, Any],
+            progress: ProgressCallback | None, cancel: Any) -> np.ndarray:
+    return alignment_scores(sources, targets, codec=settings["codec"], level=settings["level"],
+                            workers=settings["workers"], progress=progress, cancel=cancel)
+
+
+def _zipfit_debiased(sources: Sequence[str], targets: Sequence[str], settings: dict[str, Any],
+                     progress: ProgressCallback | None, cancel: Any) -> np.ndarray:
+    scores = score_sources("zipfit", sources, targets, progress=progress, cancel=cancel, **settings)
+    return length_debiased(scores, compressed_sizes(sources, settings["codec"], settings["level"]))
+
+
+def _dsir(sources: Sequence[str], targets: Sequence[str], settings: dict[str, Any],
+          progress: ProgressCallback | None, cancel: Any) -> np.ndarray:
+    try:
+        from data_selection import HashedNgramDSIR
+    except ImportError:
+        raise ZipFitError("The DSIR baseline needs `pip install data-selection==1.0.3`.") from None
+    is_cancelled = as_cancel_check(cancel)
+    texts_by_name = {"sources": list(sources), "targets": list(targets)}
+    # The package wants a cache directory even though nothing we call writes to it.
+    with tempfile.TemporaryDirectory(prefix="zipfit-dsir-") as cache_dir:
+        dsir = HashedNgramDSIR(
+            raw_datasets=["sources"], target_datasets=["targets"], cache_dir=cache_dir,
+            raw_load_dataset_fn=texts_by_name.__getitem__, raw_parse_example_fn=None,
+            target_load_dataset_fn=texts_by_name.__getitem__, target_parse_example_fn=None,
+            num_proc=1, ngrams=settings["ngrams"], num_buckets=settings["num_buckets"],
+            tokenizer=settings["tokenizer"])
+        dsir.fit_importance_estimator(num_tokens_to_fit="auto")
+    total = len(sources)
+    scores = np.empty(total, dtype=np.float64)
+    if progress:
+        progress(0, total)
+    for row, text in enumerate(sources):
+        if row % 256 == 0:
+            if is_cancelled():
+                raise ScoringCancelled("Scoring was cancelled; no scores were returned.")
+            if progress and row:
+                progress(row, total)
+        # What DSIR.compute_importance_weights does per example, minus the .npy shard files.
+        scores[row] = dsir.importance_estimator(dsir.featurizer(text))
+    if progress:
+        progress(total, total)
+    return scores
+
+
+TFIDF_DEFAULT_NGRAMS = {"word": (1, 2), "char_wb": (3, 5), "char": (3, 5)}
+
+
+def _tfidf(sources: Sequence[str], targets: Sequence[str], settings: dict[str, Any],
+           progress: ProgressCallback | None, cancel: Any) -> np.ndarray:
+    try:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+    except ImportError:
+        raise ZipFitError("The TF-IDF baseline needs `pip install scikit-learn`.") from None
+    low, high = TFIDF_DEFAULT_NGRAMS[settings["analyzer"]]
+    low = settings["ngram_min"] or low
+    high = settings["ngram_max"] or max(high, low)
+    if not 1 <= low <= high:
+        raise ZipFitError(f"TF-IDF n-gram range must satisfy 1 <= ngram_min <= ngram_max; got {low}..{high}.")
+    if progress:
+        progress(0, len(sources))
+    vectorizer = TfidfVectorizer(analyzer=settings["analyzer"], ngram_range=(low, high),
+                                 sublinear_tf=bool(settings["sublinear_tf"]), dtype=np.float64)
+    try:
+        matrix = vectorizer.fit_transform(list(sources) + list(targets))
+    except ValueError as error:  # e.g. no word in any text
+        raise ZipFitError(f"TF-IDF could not build a vocabulary ({error}); try analyzer=char_wb.") from None
+    if as_cancel_check(cancel)():
+        raise ScoringCancelled("Scoring was cancelled; no scores were returned.")
+    source_vectors, target_vectors = matrix[: len(sources)], matrix[len(sources):]
+    centroid = np.asarray(target_vectors.mean(axis=0)).ravel()
+    norm = float(np.linalg.norm(centroid))
+    scores = np.asarray(source_vectors @ centroid).ravel() / norm if norm > 0 else np.zeros(len(sources))
+    if progress:
+        progress(len(sources), len(sources))
+    return scores.astype(np.float64)
+
+
+def _random(sources: Sequence[str], targets: Sequence[str], settings: dict[str, Any],
+            progress: ProgressCallback | None, cancel: Any) -> np.ndarray:
+    return np.random.default_rng(settings["seed"]).random(len(sources))
+
+
+_SCORERS: dict[str, Callable[..., np.ndarray]] = {
+    "zipfit": _zipfit, "zipfit-debiased": _zipfit_debiased, "dsir": _dsir, "tfidf": _tfidf, "random": _random,
+}
+
+
+# ----- one entry point, with a memo --------------------------------------------------------------------
+
+MEMO_ENTRIES = 16
+_memo: OrderedDict[str, np.ndarray] = OrderedDict()
+
+
+def result_key(method: str, settings: dict[str, Any], source_fingerprint: str, target_fingerprint: str) -> str:
+    """The identity of a result: method, the settings that change scores, the data, the package version."""
+    info = selector_info(method)
+    resolved = info.resolve(settings)
+    if "codec" in resolved:
+        resolved["level"] = resolve_level(resolved["codec"], resolved["level"])
+    kept = {setting.name: resolved[setting.name] for setting in info.settings if setting.affects_scores}
+    return json.dumps({"method": method, "settings": kept, "source": source_fingerprint,
+                       "target": target_fingerprint, "version": __version__}, sort_keys=True)
+
+
+def clear_memo() -> None:
+    _memo.clear()
+
+
+def score_sources(method: str, sources: Sequence[str], targets: Sequence[str], *,
+                  progress: ProgressCallback | None = None, cancel: Any = None,
+                  **settings: Any) -> np.ndarray:
+    """Score every source row against the target set with `method`; higher = more target-like.
+
+    `settings` are the method's (see `SELECTORS[method].settings`); unknown names are an error.
+    `progress(done, total)` and `cancel` (an Event or a callable) work as in `alignment_scores`.
+    Returns a new float64 array, one score per source, in source order.
+    """
+    info = selector_info(method)
+    resolved = info.resolve(settings)
+    if len(targets) == 0:
+        raise ZipFitError("The target set is empty: give at least one target example.")
+    if len(sources) == 0:
+        return np.zeros(0, dtype=np.float64)
+    key = result_key(method, resolved, texts_fingerprint(sources), texts_fingerprint(targets))
+    if key in _memo:
+        _memo.move_to_end(key)
+        return _memo[key].copy()
+    scores = np.asarray(_SCORERS[method](sources, targets, resolved, progress, cancel), dtype=np.float64)
+    if not np.all(np.isfinite(scores)):
+        raise ZipFitError(f"{info.label} produced non-finite scores; please report this with your data.")
+    _memo[key] = scores
+    while len(_memo) > MEMO_ENTRIES:
+        _memo.popitem(last=False)
+    return scores.copy()
