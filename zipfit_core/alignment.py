@@ -107,6 +107,27 @@ class AlignmentKernel:
             sums.append(total)
         return sums
 
+    def unit_moments(self, sources: EncodedTexts, targets: EncodedTexts,
+                     is_cancelled: Callable[[], bool] = lambda: False) -> list[tuple[int, int]]:
+        """For each source, the exact sum and sum of squares over `targets` of its similarity units.
+
+        The squares give a running standard error for progressive previews; `unit_sums` stays the
+        lean loop for plain scoring.
+        """
+        size_of = self.size_of
+        pairs = list(zip(targets.data, targets.sizes))
+        moments = []
+        for x, cx in zip(sources.data, sources.sizes):
+            if is_cancelled():
+                raise ScoringCancelled("Scoring was cancelled.")
+            total = squares = 0
+            for t, ct in pairs:
+                units = similarity_units(cx, ct, size_of(x + t))
+                total += units
+                squares += units * units
+            moments.append((total, squares))
+        return moments
+
     def pair_similarities(self, source: str, targets: Sequence[str]) -> np.ndarray:
         """1 - NCD of one source against each target (for inspecting a single row)."""
         encoded_source = self.encode([source])
@@ -153,6 +174,39 @@ def source_unit_sums(
     so memory grows with the number of sources plus targets, never with their product.
     `rows` optionally restricts the work to those source positions (results follow `rows`).
     """
+    return _map_source_batches(kernel.unit_sums, sources, targets, kernel, workers=workers,
+                               progress=progress, cancel=cancel, batch_size=batch_size, rows=rows)
+
+
+def source_unit_moments(
+    sources: Sequence[str],
+    targets: EncodedTexts,
+    kernel: AlignmentKernel,
+    *,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelSignal = None,
+    batch_size: int | None = None,
+    rows: Sequence[int] | None = None,
+) -> list[tuple[int, int]]:
+    """Like `source_unit_sums`, with each source's exact (sum, sum of squares) of similarity units."""
+    return _map_source_batches(kernel.unit_moments, sources, targets, kernel, workers=workers,
+                               progress=progress, cancel=cancel, batch_size=batch_size, rows=rows)
+
+
+def _map_source_batches(
+    batch_work: Callable[[EncodedTexts, EncodedTexts, Callable[[], bool]], list],
+    sources: Sequence[str],
+    targets: EncodedTexts,
+    kernel: AlignmentKernel,
+    *,
+    workers: int | None,
+    progress: ProgressCallback | None,
+    cancel: CancelSignal,
+    batch_size: int | None,
+    rows: Sequence[int] | None,
+) -> list:
+    """Run `batch_work(encoded_sources, targets, should_stop)` over source batches on threads."""
     is_cancelled = as_cancel_check(cancel)
     workers = workers or default_workers()
     if workers < 1:
@@ -164,22 +218,22 @@ def source_unit_sums(
         # ~0.1 s of work per batch: fine-grained progress and cancel, little scheduling overhead.
         batch_size = max(1, min(256, 4000 // max(1, n_targets)))
     batches = [positions[i:i + batch_size] for i in range(0, len(positions), batch_size)]
-    results: list[int] = [0] * len(positions)
+    results: list = [0] * len(positions)
     stop = threading.Event()
 
     def should_stop() -> bool:
         return stop.is_set() or is_cancelled()
 
-    def run_batch(batch_index: int) -> list[int]:
+    def run_batch(batch_index: int) -> list:
         batch = batches[batch_index]
         encoded = kernel.encode([sources[row] for row in batch], first_row=batch[0])
-        return kernel.unit_sums(encoded, targets, should_stop)
+        return batch_work(encoded, targets, should_stop)
 
     done_pairs = 0
     if progress:
         progress(0, total_pairs)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zipfit") as pool:
-        in_flight: dict[Future[list[int]], int] = {}
+        in_flight: dict[Future[list], int] = {}
         next_batch = 0
         try:
             while next_batch < len(batches) or in_flight:
