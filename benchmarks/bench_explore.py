@@ -1,0 +1,100 @@
+"""Server time per cut change on the Explore page, at 1,000,000 scored rows (goal: under 0.3 s).
+
+One "slider move" is everything the page computes when the cut changes: the cut's counts, the
+composition of the kept rows by group, and the rows just above and below the cut as a display table.
+The one-time work per scored dataset (ranking, groups, histogram bins, the score-vs-length sample)
+is timed separately: the app caches it.
+
+    python3 benchmarks/bench_explore.py                 # 1,000,000 rows
+    python3 benchmarks/bench_explore.py --rows 20000    # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from zipfit_core.explore import (
+    build_group_index,
+    build_score_index,
+    composition,
+    equivalent_rule,
+    length_correlation,
+    rows_around_cut,
+    rows_table,
+    score_histogram,
+    score_length_sample,
+    summarize_cut,
+)
+from zipfit_core.selection import SelectionRule
+
+SOURCES = ["formal-math", "python", "word-problems", "wikipedia", "news", "licences", "speeches"]
+
+
+def synthetic_scored_rows(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """Scores with ties, token counts, lengths, short texts and a `source` column, like a scored pool."""
+    rng = np.random.default_rng(seed)
+    scores = np.round(rng.beta(2, 8, n) * 0.5 + 0.05, 6)
+    n_chars = rng.integers(20, 2000, n)
+    tokens = n_chars // 4 + 1
+    texts = [f"row {i}: " + "lorem ipsum dolor sit amet " * 3 for i in range(n)]
+    source = np.array(SOURCES, dtype=object)[rng.integers(0, len(SOURCES), n)]
+    return scores, tokens, n_chars, texts, source
+
+
+def timed(function, *args, **kwargs) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return time.perf_counter() - start, result
+
+
+def one_cut_change(index, groups, texts, rule: SelectionRule) -> int:
+    """Everything the page recomputes when the cut moves."""
+    summary = summarize_cut(index, rule)
+    composition(groups, summary.n_kept)
+    above, below = rows_around_cut(index, summary.n_kept, k=5)
+    rows_table(index, np.concatenate([above, below]), texts, groups=groups)
+    for kind in ("threshold", "top_k", "top_percent", "token_budget"):
+        equivalent_rule(index, summary, kind)  # the values shown in the other cut inputs
+    return summary.n_kept
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--moves", type=int, default=40, help="cut changes to time")
+    args = parser.parse_args()
+
+    scores, tokens, n_chars, texts, source = synthetic_scored_rows(args.rows)
+    print(f"rows: {args.rows:,}")
+    setup = {}
+    setup["rank + cumulative tokens"], index = timed(build_score_index, scores, token_counts=tokens, n_chars=n_chars)
+    setup["group index (source)"], groups = timed(build_group_index, source, index, "source")
+    setup["histogram bins by group"], _ = timed(score_histogram, index, groups)
+    setup["score-vs-length sample"], _ = timed(score_length_sample, index, 3000)
+    setup["length correlation"], _ = timed(length_correlation, index)
+    for name, seconds in setup.items():
+        print(f"  once per scored set  {name:<28} {seconds * 1000:8.1f} ms")
+
+    rng = np.random.default_rng(1)
+    low, high = index.score_range()
+    kinds = ["threshold", "top_k", "top_percent", "token_budget"]
+    times = []
+    for move in range(args.moves):
+        kind = kinds[move % len(kinds)]
+        value = {"threshold": float(rng.uniform(low, high)), "top_k": int(rng.integers(0, args.rows)),
+                 "top_percent": float(rng.uniform(0, 100)),
+                 "token_budget": int(rng.integers(0, index.total_tokens))}[kind]
+        seconds, _ = timed(one_cut_change, index, groups, texts, SelectionRule(kind, value))
+        times.append(seconds)
+    times_ms = sorted(t * 1000 for t in times)
+    print(f"  per cut change ({args.moves} moves, all four rule kinds): "
+          f"median {statistics.median(times_ms):.1f} ms, p90 {times_ms[int(0.9 * (len(times_ms) - 1))]:.1f} ms, "
+          f"max {times_ms[-1]:.1f} ms  (goal < 300 ms)")
+
+
+if __name__ == "__main__":
+    main()
