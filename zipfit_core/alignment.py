@@ -57,19 +57,21 @@ class EncodedTexts:
 
 
 def encode_texts(texts: Sequence[str], size_of: SizeFunction, *, first_row: int = 0,
-                 what: str = "source") -> EncodedTexts:
+                 what: str = "source", row_numbers: Sequence[int] | None = None) -> EncodedTexts:
+    """`row_numbers` (default: consecutive from `first_row`) name the rows in error messages."""
     data = []
     for offset, text in enumerate(texts):
+        row = row_numbers[offset] if row_numbers is not None else first_row + offset
         if not isinstance(text, str):
             raise ZipFitError(
-                f"{what} row {first_row + offset} is {type(text).__name__}, not text: "
+                f"{what} row {row} is {type(text).__name__}, not text: "
                 "choose a text field or convert the values to strings."
             )
         try:
             data.append(text.encode("utf-8"))
         except UnicodeEncodeError as error:
             raise ZipFitError(
-                f"{what} row {first_row + offset} contains characters that are not valid Unicode "
+                f"{what} row {row} contains characters that are not valid Unicode "
                 f"({error.reason}): clean the text or load it with undecodable bytes replaced."
             ) from None
     return EncodedTexts(data, [size_of(item) for item in data])
@@ -89,8 +91,9 @@ class AlignmentKernel:
     def size_of(self) -> SizeFunction:
         return size_function(self.codec, self.level)
 
-    def encode(self, texts: Sequence[str], *, first_row: int = 0, what: str = "source") -> EncodedTexts:
-        return encode_texts(texts, self.size_of, first_row=first_row, what=what)
+    def encode(self, texts: Sequence[str], *, first_row: int = 0, what: str = "source",
+               row_numbers: Sequence[int] | None = None) -> EncodedTexts:
+        return encode_texts(texts, self.size_of, first_row=first_row, what=what, row_numbers=row_numbers)
 
     def unit_sums(self, sources: EncodedTexts, targets: EncodedTexts,
                   is_cancelled: Callable[[], bool] = lambda: False) -> list[int]:
@@ -226,7 +229,7 @@ def _map_source_batches(
 
     def run_batch(batch_index: int) -> list:
         batch = batches[batch_index]
-        encoded = kernel.encode([sources[row] for row in batch], first_row=batch[0])
+        encoded = kernel.encode([sources[row] for row in batch], row_numbers=batch)
         return batch_work(encoded, targets, should_stop)
 
     done_pairs = 0
