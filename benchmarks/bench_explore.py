@@ -22,13 +22,12 @@ from zipfit_core.explore import (
     build_score_index,
     composition,
     equivalent_rule,
-    length_correlation,
     rows_around_cut,
     rows_table,
     score_histogram,
-    score_length_sample,
     summarize_cut,
 )
+from zipfit_core.compare import length_bias, score_length_sample
 from zipfit_core.selection import SelectionRule
 
 SOURCES = ["formal-math", "python", "word-problems", "wikipedia", "news", "licences", "speeches"]
@@ -74,8 +73,8 @@ def main() -> None:
     setup["rank + cumulative tokens"], index = timed(build_score_index, scores, token_counts=tokens, n_chars=n_chars)
     setup["group index (source)"], groups = timed(build_group_index, source, index, "source")
     setup["histogram bins by group"], _ = timed(score_histogram, index, groups)
-    setup["score-vs-length sample"], _ = timed(score_length_sample, index, 3000)
-    setup["length correlation"], _ = timed(length_correlation, index)
+    setup["score-vs-length sample"], _ = timed(score_length_sample, {"zipfit": scores}, n_chars, 3000)
+    setup["length correlation"], _ = timed(length_bias, {"zipfit": scores}, n_chars)
     for name, seconds in setup.items():
         print(f"  once per scored set  {name:<28} {seconds * 1000:8.1f} ms")
 

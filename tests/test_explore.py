@@ -19,13 +19,11 @@ from zipfit_core.explore import (
     equivalent_rule,
     group_columns,
     kept_count,
-    length_correlation,
     length_stats,
     nearest_targets,
     rows_around_cut,
     rows_table,
     score_histogram,
-    score_length_sample,
     summarize_cut,
     text_preview,
     threshold_from_selection,
@@ -177,17 +175,6 @@ def test_text_preview_is_one_short_line():
     assert text_preview("a\n b\tc", 10) == "a b c"
     long = text_preview("word " * 100, 20)
     assert len(long) <= 20 and long.endswith("…")
-
-
-def test_score_length_sample_and_correlation():
-    lengths = np.arange(1, 5001)
-    scores = 1.0 / lengths  # shorter is better: the bias the page should make visible
-    index = build_score_index(scores, n_chars=lengths)
-    sample = score_length_sample(index, 300, seed=1)
-    assert len(sample) == 300 and len(set(sample.tolist())) == 300
-    np.testing.assert_array_equal(sample, score_length_sample(index, 300, seed=1))
-    assert length_correlation(index) == pytest.approx(-1.0)
-    assert score_length_sample(build_score_index(np.zeros(5)), 300).tolist() == [0, 1, 2, 3, 4]
 
 
 def test_length_stats():

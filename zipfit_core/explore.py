@@ -1,10 +1,10 @@
 """The numbers behind the app's Explore page, with no UI: fast enough per cut change at 1,000,000 rows.
 
-Work that depends only on the scores (ranking, cumulative tokens, histogram bins, groups, the
-score-vs-length sample) is done once in `build_score_index` / `build_group_index` /
-`score_histogram`; a cut change then costs a binary search plus one `bincount` over the kept rows.
+Work that depends only on the scores (ranking, cumulative tokens, histogram bins, groups) is done
+once in `build_score_index` / `build_group_index` / `score_histogram`; a cut change then costs a binary search plus one `bincount` over the kept rows.
 The cut semantics are those of `zipfit_core.selection.select` (tests check they agree row for row),
-so the counts the page shows are the rows an export writes.
+so the counts the page shows are the rows an export writes. Score against length comes from
+`zipfit_core.compare` (`score_length_sample`, `length_bias`), shared with the Compare page.
 
 The state that defines a view (datasets, settings, cut) is encoded to and decoded from flat string
 pairs for the URL query string by `encode_view` / `decode_view`.
@@ -329,27 +329,6 @@ def rows_table(index: ScoreIndex, rows: np.ndarray, texts: Sequence[str], *,
         table[groups.column] = groups.label_of_rows(rows)
     table["text"] = [text_preview(texts[row], preview_chars) for row in rows]
     return table
-
-
-def score_length_sample(index: ScoreIndex, n: int = 2000, *, seed: int = 0) -> np.ndarray:
-    """Up to n rows, uniformly at random (seeded), for a score-vs-length scatter."""
-    if index.n_rows <= n:
-        return np.arange(index.n_rows)
-    return np.sort(np.random.default_rng(seed).choice(index.n_rows, size=n, replace=False))
-
-
-def length_correlation(index: ScoreIndex, *, max_rows: int = 200_000, seed: int = 0) -> float | None:
-    """Spearman rank correlation of score with text length (on a seeded sample for big sets)."""
-    if index.n_chars is None or index.n_rows < 3:
-        return None
-    rows = score_length_sample(index, max_rows, seed=seed)
-    scores, lengths = index.scores[rows], index.n_chars[rows].astype(np.float64)
-    finite = np.isfinite(scores)
-    if finite.sum() < 3 or np.ptp(lengths[finite]) == 0 or np.ptp(scores[finite]) == 0:
-        return None
-    score_ranks = pd.Series(scores[finite]).rank().to_numpy()
-    length_ranks = pd.Series(lengths[finite]).rank().to_numpy()
-    return float(np.corrcoef(score_ranks, length_ranks)[0, 1])
 
 
 @dataclass(frozen=True)
