@@ -10,10 +10,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import __version__
-from .alignment import alignment_scores
 from .codecs import CODECS, codec_info, resolve_level
 from .errors import ZipFitError
 from .export import export_format, export_selection, manifest_path
+from .jobs import JobStatus, ScoreRequest, default_cache_dir, run_foreground
 from .loading import check_not_empty, load_texts, texts_fingerprint
 from .selection import SelectionRule, TokenCounter, select
 from .storage import ScoreRun, read_scores, write_scores
@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--level", type=int, help="compression level (default: the codec's; gzip 9)")
     score.add_argument("--workers", type=int, help="threads (default: all cores)")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
+    caching = score.add_mutually_exclusive_group()
+    caching.add_argument("--cache-dir", help="where results and checkpoints are kept, so a killed run resumes "
+                                             "and a repeated run is instant (default: $ZIPFIT_CACHE_DIR or "
+                                             "the user cache folder)")
+    caching.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
 
     choose = commands.add_parser("select", help="write the best SOURCE rows by a scores file")
     choose.add_argument("source", help="the source file that was scored")
@@ -54,11 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class ProgressBar:
-    """A tqdm bar on stderr counting source-target pairs."""
+    """A tqdm bar on stderr counting source-target pairs, with an ETA for what is left."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.bar = None
+        self.last: JobStatus | None = None
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled:
@@ -66,9 +72,30 @@ class ProgressBar:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="pair", unit_scale=True, file=sys.stderr,
+            # Starting at `done` keeps pairs resumed from a checkpoint out of the rate and the ETA.
+            self.bar = tqdm(total=total, initial=done, unit="pair", unit_scale=True, file=sys.stderr,
                             desc="scoring", dynamic_ncols=True)
         self.bar.update(done - self.bar.n)
+
+    def job_status(self, status: JobStatus) -> None:
+        """Follow a scoring job: say once what was resumed or who else computes, then the bar."""
+        if self.last is None and status.resumed_pairs and status.state != "done":
+            self.write(f"resuming: {status.resumed_pairs:,} of {status.total_pairs:,} pairs "
+                       f"({status.resumed_pairs / status.total_pairs:.0%}) are already done in the cache")
+        if status.message.startswith("another run") and not (self.last and self.last.message == status.message):
+            self.write(f"note: {status.message}")
+        self.last = status
+        if status.state == "done" and self.bar is None:
+            return  # loaded from the cache: no bar
+        self(status.done_pairs, status.total_pairs)
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"targets {status.targets_seen}/{status.n_targets}", refresh=False)
+
+    def write(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -84,9 +111,19 @@ def run_score(args: argparse.Namespace) -> int:
     check_not_empty(source.texts, "source")
     check_not_empty(target.texts, "target")
     progress = ProgressBar(enabled=not args.quiet)
+    cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
+    request = ScoreRequest(source.texts, target.texts, codec=args.codec, level=level,
+                           source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint,
+                           label=f"{args.source} vs {args.target}")
     try:
-        scores = alignment_scores(source.texts, target.texts, codec=args.codec, level=level,
-                                  workers=args.workers, progress=progress)
+        scores = run_foreground(request, cache_dir, progress=progress.job_status, workers=args.workers)
+    except KeyboardInterrupt:
+        progress.close()
+        saved = progress.last.done_pairs if progress.last else 0  # the job's count after its last checkpoint
+        where = (f"{saved:,} pairs are saved in {cache_dir}: run the same command again to resume"
+                 if cache_dir is not None else "nothing was saved (--no-cache)")
+        print(f"zipfit: interrupted; {where}.", file=sys.stderr)
+        return 130
     finally:
         progress.close()
     run = ScoreRun(
@@ -98,7 +135,15 @@ def run_score(args: argparse.Namespace) -> int:
     )
     n_chars = np.array([len(text) for text in source.texts], dtype=np.int64)
     write_scores(args.out, scores, n_chars, run)
-    print(f"scored {len(scores)} rows against {len(target.texts)} targets -> {args.out}", file=sys.stderr)
+    final = progress.last
+    if final is None or cache_dir is None:
+        origin = ""
+    elif final.message == "loaded from the cache" or final.message.startswith("computed by another"):
+        origin = f" ({final.message})"
+    else:
+        origin = (f" ({final.total_pairs - final.resumed_pairs:,} pairs computed, "
+                  f"{final.resumed_pairs:,} resumed from the cache)")
+    print(f"scored {len(scores)} rows against {len(target.texts)} targets{origin} -> {args.out}", file=sys.stderr)
     return 0
 
 

@@ -334,13 +334,13 @@ class ScoreJob:
             self._last_progress_call = now
             self.on_progress(self.status())
 
-    def _set(self, state: str | None = None, message: str | None = None) -> None:
+    def _set(self, state: str | None = None, message: str | None = None, *, notify: bool = True) -> None:
         with self._lock:
             if state is not None:
                 self._state = state
             if message is not None:
                 self._message = message
-        if self.on_progress:
+        if notify and self.on_progress:
             self.on_progress(self.status())
 
     def _warn(self, text: str) -> None:
@@ -371,7 +371,7 @@ class ScoreJob:
         if self._finished.is_set():
             return
         lower_thread_priority(self.nice)
-        self._set("running", "starting")
+        self._set("running", "starting", notify=False)  # listeners hear from it once the start point is known
         try:
             self._run()
         except ScoringCancelled:
@@ -509,6 +509,7 @@ class ScoreJob:
         finally:
             if dirty and self.entry is not None and self.entry._lock_handle is not None:
                 self._checkpoint(state)  # keep what finished before a cancel, error or interrupt
+            self._record_progress(state.done_pairs, computed=False)  # drop a half-done block from the count
         self._publish(state)
         self._set("done", f"done: {self.total_pairs - self._resumed_pairs:,} pairs computed, "
                           f"{self._resumed_pairs:,} resumed from the cache")
