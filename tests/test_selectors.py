@@ -164,3 +164,39 @@ def test_results_are_memoised_by_method_settings_and_data(pool, monkeypatch):
     score_sources("random", pool.sources, pool.targets, seed=4)
     score_sources("random", pool.sources[:-1], pool.targets, seed=3)
     assert len(calls) == 3
+
+
+def test_baseline_results_persist_in_the_score_cache_and_damage_is_recomputed(pool, tmp_path, monkeypatch):
+    selectors.clear_memo()
+    calls = []
+    original = selectors._SCORERS["tfidf"]
+    monkeypatch.setitem(selectors._SCORERS, "tfidf", lambda *args: calls.append(1) or original(*args))
+    first = score_sources("tfidf", pool.sources, pool.targets, cache_dir=tmp_path)
+    manifests = list((tmp_path / "methods").glob("*/manifest.json"))
+    assert len(manifests) == 1 and len(calls) == 1
+    selectors.clear_memo()  # a new process: only the disk remains
+    np.testing.assert_array_equal(score_sources("tfidf", pool.sources, pool.targets, cache_dir=tmp_path), first)
+    assert len(calls) == 1
+    (manifests[0].parent / "scores.parquet").write_bytes(b"not parquet")
+    selectors.clear_memo()
+    with pytest.warns(UserWarning, match="damaged cached result"):
+        again = score_sources("tfidf", pool.sources, pool.targets, cache_dir=tmp_path)
+    np.testing.assert_array_equal(again, first)
+    assert len(calls) == 2
+    selectors.clear_memo()
+    score_sources("tfidf", pool.sources, pool.targets, cache_dir=tmp_path, analyzer="char_wb")
+    assert len(list((tmp_path / "methods").glob("*/manifest.json"))) == 2  # settings are part of the key
+
+
+def test_zipfit_with_a_cache_dir_goes_through_the_scoring_jobs(pool, tmp_path):
+    from zipfit_core.cache import list_cached_results
+
+    selectors.clear_memo()
+    sources = pool.sources[:12]
+    scores = score_sources("zipfit", sources, pool.targets[:20], cache_dir=tmp_path)
+    np.testing.assert_array_equal(scores, alignment_scores(sources, pool.targets[:20]))
+    cached = list_cached_results(tmp_path)
+    assert len(cached) == 1 and cached[0].complete and cached[0].n_sources == 12
+    debiased = score_sources("zipfit-debiased", sources, pool.targets[:20], cache_dir=tmp_path)
+    np.testing.assert_allclose(debiased, length_debiased(scores, compressed_sizes(sources)))
+    assert len(list_cached_results(tmp_path)) == 1  # the debiased variant reuses the ZIP-FIT entry

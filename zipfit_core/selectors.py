@@ -24,25 +24,35 @@ Methods (the registry `SELECTORS` describes each one and its settings):
 - ``random``: seeded uniform numbers in [0, 1): the control every selector should beat.
 
 Results are kept in a small in-process memo keyed by method, the settings that change the result,
-and the fingerprints of the source and target texts.
+and the fingerprints of the source and target texts. With a `cache_dir`, they also persist on disk in the
+score cache: ZIP-FIT through the scoring jobs (`jobs.run_foreground`: resumable, shared with the app), the
+other methods as `<cache_dir>/methods/<key>/` holding `scores.parquet` and a JSON manifest (format,
+version, the key's identity, sha256 of the data file); a damaged entry is reported and recomputed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from . import __version__
 from .alignment import ProgressCallback, alignment_scores, as_cancel_check, encode_texts
 from .codecs import CODECS, resolve_level, size_function
 from .errors import ScoringCancelled, ZipFitError
 from .loading import texts_fingerprint
+from .storage import atomic_path, write_json_atomic
 
 DEFAULT_METHOD = "zipfit"
 
@@ -205,14 +215,25 @@ def compressed_sizes(texts: Sequence[str], codec: str = "gzip", level: int | Non
 
 
 def _zipfit(sources: Sequence[str], targets: Sequence[str], settings: dict[str, Any],
-            progress: ProgressCallback | None, cancel: Any) -> np.ndarray:
-    return alignment_scores(sources, targets, codec=settings["codec"], level=settings["level"],
-                            workers=settings["workers"], progress=progress, cancel=cancel)
+            progress: ProgressCallback | None, cancel: Any, cache_dir: Path | None = None) -> np.ndarray:
+    if cache_dir is None:
+        return alignment_scores(sources, targets, codec=settings["codec"], level=settings["level"],
+                                workers=settings["workers"], progress=progress, cancel=cancel)
+    from .jobs import ScoreRequest, run_foreground  # late: jobs imports much of the package
+
+    def follow(status: Any) -> None:
+        if progress:
+            progress(status.done_pairs, status.total_pairs)
+
+    request = ScoreRequest(sources, targets, codec=settings["codec"], level=settings["level"],
+                           label=f"{len(sources)} sources vs {len(targets)} targets")
+    return run_foreground(request, cache_dir, progress=follow, cancel=cancel, workers=settings["workers"])
 
 
 def _zipfit_debiased(sources: Sequence[str], targets: Sequence[str], settings: dict[str, Any],
-                     progress: ProgressCallback | None, cancel: Any) -> np.ndarray:
-    scores = score_sources("zipfit", sources, targets, progress=progress, cancel=cancel, **settings)
+                     progress: ProgressCallback | None, cancel: Any, cache_dir: Path | None = None) -> np.ndarray:
+    scores = score_sources("zipfit", sources, targets, progress=progress, cancel=cancel, cache_dir=cache_dir,
+                           **settings)
     return length_debiased(scores, compressed_sizes(sources, settings["codec"], settings["level"]))
 
 
@@ -314,13 +335,70 @@ def clear_memo() -> None:
     _memo.clear()
 
 
+METHOD_CACHE_FORMAT = "zipfit-method-scores"
+METHOD_CACHE_FORMAT_VERSION = 1
+METHOD_CACHE_FOLDER = "methods"
+METHOD_SCORES_FILE = "scores.parquet"
+MANIFEST_NAME = "manifest.json"
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def method_cache_folder(cache_dir: str | Path, key: str) -> Path:
+    return Path(cache_dir) / METHOD_CACHE_FOLDER / hashlib.sha256(key.encode()).hexdigest()
+
+
+def read_method_cache(cache_dir: str | Path, key: str, n_sources: int) -> np.ndarray | None:
+    """Stored scores for `key`, or None if there are none; a damaged entry is reported and ignored."""
+    folder = method_cache_folder(cache_dir, key)
+    manifest_path = folder / MANIFEST_NAME
+    if not manifest_path.exists():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("format") != METHOD_CACHE_FORMAT or manifest.get("format_version") != METHOD_CACHE_FORMAT_VERSION:
+            raise ValueError("unknown format or version")
+        if manifest.get("identity") != json.loads(key):
+            raise ValueError("it belongs to other work")
+        data_path = folder / METHOD_SCORES_FILE
+        if _file_sha256(data_path) != manifest["data"]["sha256"]:
+            raise ValueError("its data file does not match the manifest's checksum")
+        scores = pq.read_table(data_path).column("score").to_numpy().astype(np.float64)
+        if len(scores) != n_sources or not np.all(np.isfinite(scores)):
+            raise ValueError("its scores do not cover the sources")
+        return scores
+    except Exception as error:  # any damage: JSON, Parquet, missing keys or files
+        warnings.warn(f"Ignoring a damaged cached result in {folder} ({error}); computing it again.")
+        return None
+
+
+def write_method_cache(cache_dir: str | Path, key: str, scores: np.ndarray, label: str = "") -> Path:
+    """Store scores under `key`: the Parquet file first, then the manifest that vouches for it (both atomic)."""
+    folder = method_cache_folder(cache_dir, key)
+    folder.mkdir(parents=True, exist_ok=True)
+    data_path = folder / METHOD_SCORES_FILE
+    with atomic_path(data_path) as temporary:
+        pq.write_table(pa.table({"row": np.arange(len(scores), dtype=np.int64),
+                                 "score": np.asarray(scores, dtype=np.float64)}), temporary)
+    write_json_atomic(folder / MANIFEST_NAME, {
+        "format": METHOD_CACHE_FORMAT, "format_version": METHOD_CACHE_FORMAT_VERSION,
+        "identity": json.loads(key), "label": label,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "data": {"file": METHOD_SCORES_FILE, "sha256": _file_sha256(data_path), "rows": len(scores)},
+    })
+    return folder
+
+
 def score_sources(method: str, sources: Sequence[str], targets: Sequence[str], *,
                   progress: ProgressCallback | None = None, cancel: Any = None,
-                  **settings: Any) -> np.ndarray:
+                  cache_dir: str | Path | None = None, **settings: Any) -> np.ndarray:
     """Score every source row against the target set with `method`; higher = more target-like.
 
     `settings` are the method's (see `SELECTORS[method].settings`); unknown names are an error.
     `progress(done, total)` and `cancel` (an Event or a callable) work as in `alignment_scores`.
+    `cache_dir` (e.g. `cache.default_cache_dir()`) reads and writes the on-disk score cache; None: memory only.
     Returns a new float64 array, one score per source, in source order.
     """
     info = selector_info(method)
@@ -333,9 +411,21 @@ def score_sources(method: str, sources: Sequence[str], targets: Sequence[str], *
     if key in _memo:
         _memo.move_to_end(key)
         return _memo[key].copy()
-    scores = np.asarray(_SCORERS[method](sources, targets, resolved, progress, cancel), dtype=np.float64)
-    if not np.all(np.isfinite(scores)):
-        raise ZipFitError(f"{info.label} produced non-finite scores; please report this with your data.")
+    cache_dir = Path(cache_dir) if cache_dir is not None else None
+    on_disk = method not in ("zipfit", "zipfit-debiased") and cache_dir is not None
+    scores = read_method_cache(cache_dir, key, len(sources)) if on_disk else None
+    if scores is None:
+        scorer = _SCORERS[method]
+        if method in ("zipfit", "zipfit-debiased"):
+            scores = scorer(sources, targets, resolved, progress, cancel, cache_dir)
+        else:
+            scores = scorer(sources, targets, resolved, progress, cancel)
+        scores = np.asarray(scores, dtype=np.float64)
+        if not np.all(np.isfinite(scores)):
+            raise ZipFitError(f"{info.label} produced non-finite scores; please report this with your data.")
+        if on_disk:
+            write_method_cache(cache_dir, key, scores, label=f"{method_spec(method, resolved)}: "
+                                                             f"{len(sources)} sources vs {len(targets)} targets")
     _memo[key] = scores
     while len(_memo) > MEMO_ENTRIES:
         _memo.popitem(last=False)
