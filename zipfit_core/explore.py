@@ -494,8 +494,13 @@ def decode_view(params: Mapping[str, str | Sequence[str]]) -> tuple[ViewState, l
             problems.append(f"row {flat['row']!r} in the link is not a row number")
         else:
             view = replace(view, row=row)
-    own = {key for key in flat if key in _VIEW_KEYS or key.split(".")[0] in _ROLES.values()}
-    return replace(view, extra={key: value for key, value in flat.items() if key not in own}), problems
+    extra = {key: value for key, value in flat.items() if not is_view_key(key)}
+    return replace(view, extra=extra), problems
+
+
+def is_view_key(key: str) -> bool:
+    """Whether a query-string key belongs to the view (others belong to other pages)."""
+    return key in _VIEW_KEYS or key.split(".")[0] in _ROLES.values()
 
 
 def _decode_choice(prefix: str, flat: Mapping[str, str]) -> tuple[DataChoice | None, str | None]:
