@@ -1,0 +1,20 @@
+"""Export: write the rows the cut keeps, with a manifest that reproduces them."""
+
+import streamlit as st
+
+from zipfit_app import explore_panel, export_panel
+
+st.title("Export")
+context = explore_panel.load_context()
+if context is None:
+    st.stop()
+if not context.shown.complete:
+    st.info(f"Scoring is still running ({context.shown.targets_seen} of {context.shown.n_targets} targets): "
+            "exports use the exact scores, so this page waits for them.", icon=":material/hourglass_top:")
+    st.page_link("pages/2_Score.py", label="See the progress", icon=":material/speed:")
+    st.stop()
+
+selection = export_panel.selection_for(context)
+export_panel.summary(context, selection)
+kind, include_score = export_panel.options()
+export_panel.deliver(context, selection, kind, include_score)

@@ -1,0 +1,70 @@
+"""Plotly figures for the Explore page, built from small precomputed arrays (never one mark per row)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from zipfit_core.explore import Histogram
+
+# Colour-blind-safe qualitative palette (Okabe-Ito), then greys for "(other)" / "(missing)".
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
+           "#999999", "#7F7F7F", "#BBBBBB", "#555555"]
+KEPT_FILL = "rgba(0, 158, 115, 0.08)"
+CUT_COLOUR = "#D55E00"
+
+
+def group_colours(labels: list[str]) -> dict[str, str]:
+    return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
+
+
+def histogram_figure(histogram: Histogram, cut_score: float | None, *, title_by: str | None = None) -> go.Figure:
+    """Stacked bars of the score histogram, the kept side shaded, the cut as a vertical line."""
+    figure = go.Figure()
+    colours = group_colours(histogram.labels)
+    for label, counts in zip(histogram.labels, histogram.counts):
+        figure.add_bar(x=histogram.centers, y=counts, width=histogram.width, name=label,
+                       marker_color=colours[label], marker_line_width=0,
+                       hovertemplate=f"{label}<br>score %{{x:.4f}}<br>%{{y:,}} rows<extra></extra>")
+    low, high = float(histogram.edges[0]), float(histogram.edges[-1])
+    if cut_score is not None and np.isfinite(cut_score):
+        line_at = min(max(cut_score, low), high)
+        figure.add_vrect(x0=line_at, x1=high, fillcolor=KEPT_FILL, line_width=0, layer="below")
+        figure.add_vline(x=line_at, line_color=CUT_COLOUR, line_width=2, line_dash="dash",
+                         annotation_text="cut", annotation_position="top left",
+                         annotation_font_color=CUT_COLOUR)
+    figure.update_layout(
+        barmode="stack", bargap=0, height=340, margin=dict(l=10, r=10, t=30, b=10),
+        dragmode="select", selectdirection="h", showlegend=len(histogram.labels) > 1,
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, title_text=title_by or ""),
+        xaxis_title="alignment score (mean 1 - NCD over targets)", yaxis_title="rows",
+    )
+    return figure
+
+
+def score_length_figure(sample: pd.DataFrame, group_of_row: list[str] | None, cut_score: float | None,
+                        correlation: float | None) -> go.Figure:
+    """Score against text length (log scale) for a sample of rows, coloured by group."""
+    frame = sample.assign(group=group_of_row if group_of_row is not None else "all rows")
+    figure = go.Figure()
+    labels = list(dict.fromkeys(frame["group"]))
+    colours = group_colours(labels)
+    for label in labels:
+        part = frame[frame["group"] == label]
+        figure.add_trace(go.Scattergl(
+            x=part["length"], y=part["score"], mode="markers", name=str(label),
+            marker=dict(size=5, opacity=0.6, color=colours[label]), customdata=part["row"],
+            hovertemplate="row %{customdata}<br>%{x:,} chars<br>score %{y:.4f}<extra></extra>"))
+    if cut_score is not None and np.isfinite(cut_score):
+        figure.add_hline(y=cut_score, line_color=CUT_COLOUR, line_dash="dash", line_width=2)
+    title = "Score against length"
+    if correlation is not None and np.isfinite(correlation):
+        title += f" (Spearman {correlation:+.2f})"
+    figure.update_layout(
+        height=360, margin=dict(l=10, r=10, t=40, b=10), title=dict(text=title, font_size=14),
+        xaxis=dict(type="log", title="text length (characters, log scale)"), yaxis_title="alignment score",
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"),
+        showlegend=len(labels) > 1,
+    )
+    return figure

@@ -1,0 +1,41 @@
+"""Deployment settings of the app, read from the environment once per process."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """Where the app may read and write, and how much it accepts from a browser."""
+
+    data_root: Path  # local paths are read only under here; exports are written under here
+    max_upload_mb: int  # per uploaded file
+    small_export_rows: int  # up to this many rows: download button; above: written to a folder
+    hub_timeout_s: float  # bound on every network wait when loading from the Hugging Face Hub
+
+    @property
+    def export_root(self) -> Path:
+        return self.data_root / "exports"
+
+
+def _int_env(name: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+def app_settings() -> AppSettings:
+    """ZIPFIT_DATA_ROOT (default ./data under the working directory), ZIPFIT_MAX_UPLOAD_MB (200),
+    ZIPFIT_SMALL_EXPORT_ROWS (200000), ZIPFIT_HUB_TIMEOUT_S (20)."""
+    root = Path(os.environ.get("ZIPFIT_DATA_ROOT") or "data").expanduser().resolve()
+    try:
+        hub_timeout = float(os.environ.get("ZIPFIT_HUB_TIMEOUT_S", 20))
+    except ValueError:
+        hub_timeout = 20.0
+    return AppSettings(data_root=root, max_upload_mb=_int_env("ZIPFIT_MAX_UPLOAD_MB", 200),
+                       small_export_rows=_int_env("ZIPFIT_SMALL_EXPORT_ROWS", 200_000),
+                       hub_timeout_s=hub_timeout)

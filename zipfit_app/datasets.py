@@ -1,0 +1,135 @@
+"""Loading the source pool and the target set for a browser session, through `zipfit_core.loading`.
+
+Loaded datasets live in a process-wide cache (shared by sessions, keyed by what was asked for and,
+for uploads, the bytes' digest); a session keeps only the key. Token counts are cached per content
+fingerprint, so every page and the export count tokens the same way, once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+import numpy as np
+import streamlit as st
+
+from zipfit_core.data_sources import DataSource, LoadOptions, TextSpec
+from zipfit_core.errors import ZipFitError
+from zipfit_core.explore import DataChoice
+from zipfit_core.loading import LoadedTexts, load_source
+from zipfit_core.selection import TokenCounter
+
+from .config import app_settings
+
+ROLES = ("source", "target")
+ROLE_TITLES = {"source": "Source pool", "target": "Target set"}
+LOCAL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".arrow", ".txt", ".gz", ".zst")
+
+
+def load_options() -> LoadOptions:
+    settings = app_settings()
+    return LoadOptions(data_root=settings.data_root, max_upload_bytes=settings.max_upload_mb * 2**20,
+                       hub_timeout_s=settings.hub_timeout_s)
+
+
+def data_source(choice: DataChoice) -> DataSource:
+    return DataSource(kind=choice.kind, location=choice.location, config=choice.config, split=choice.split,
+                      revision=choice.revision, limit=choice.limit, sample=choice.sample, seed=choice.seed)
+
+
+def text_spec(choice: DataChoice) -> TextSpec:
+    row_filter = (choice.filter_column, choice.filter_value or "") if choice.filter_column else None
+    return TextSpec(field=choice.field, template=choice.template, row_filter=row_filter)
+
+
+def choice_key(choice: DataChoice, upload_digest: str | None) -> str:
+    return json.dumps({**asdict(choice), "upload": upload_digest}, sort_keys=True)
+
+
+@st.cache_resource(max_entries=12, show_spinner=False)
+def _load_cached(key: str, _choice: DataChoice, _upload: bytes | None) -> LoadedTexts:
+    if _choice.kind == "upload" and _upload is None:
+        raise ZipFitError(f"The uploaded file {_choice.location!r} is no longer in memory: upload it again "
+                          "on the Data page.")
+    return load_source(data_source(_choice), text_spec(_choice), load_options(), upload=_upload)
+
+
+def load_choice(choice: DataChoice, upload: bytes | None = None) -> tuple[LoadedTexts, str]:
+    """Load (or fetch from the cache) a dataset; returns it with its cache key. Raises ZipFitError."""
+    digest = hashlib.sha256(upload).hexdigest() if upload is not None else None
+    key = choice_key(choice, digest)
+    return _load_cached(key, choice, upload), key
+
+
+def remember(role: str, choice: DataChoice, key: str) -> None:
+    """Make a loaded dataset the session's source or target."""
+    st.session_state[f"loaded_{role}"] = (choice, key)
+
+
+def forget(role: str) -> None:
+    st.session_state.pop(f"loaded_{role}", None)
+
+
+def current(role: str) -> LoadedTexts | None:
+    """The session's loaded source or target, reloaded from its description if the cache dropped it."""
+    remembered = st.session_state.get(f"loaded_{role}")
+    if remembered is None:
+        return None
+    choice, key = remembered
+    return _load_cached(key, choice, None)
+
+
+def current_choice(role: str) -> DataChoice | None:
+    remembered = st.session_state.get(f"loaded_{role}")
+    return remembered[0] if remembered else None
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _token_counts(fingerprint: str, _texts: tuple[str, ...] | list[str]) -> np.ndarray:
+    counts = TokenCounter().count(_texts)
+    counts.setflags(write=False)
+    return counts
+
+
+def token_counts(loaded: LoadedTexts) -> np.ndarray:
+    """Approximate token counts of each text (the counter `zipfit select` uses by default)."""
+    return _token_counts(loaded.fingerprint, loaded.texts)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _char_counts(fingerprint: str, _texts: list[str]) -> np.ndarray:
+    counts = np.fromiter((len(text) for text in _texts), dtype=np.int64, count=len(_texts))
+    counts.setflags(write=False)
+    return counts
+
+
+def char_counts(loaded: LoadedTexts) -> np.ndarray:
+    return _char_counts(loaded.fingerprint, loaded.texts)
+
+
+def local_files(limit: int = 300) -> list[str]:
+    """Data files under the data root, relative to it, for the local-file picker."""
+    root = app_settings().data_root
+    if not root.is_dir():
+        return []
+    found = []
+    for path in sorted(root.rglob("*")):
+        if len(found) >= limit:
+            break
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts) or relative.parts[:1] == ("exports",):
+            continue
+        if path.is_file() and path.name.lower().endswith(LOCAL_SUFFIXES):
+            found.append(str(relative))
+        elif path.is_dir() and any((path / name).exists() for name in ("dataset_info.json", "dataset_dict.json")):
+            found.append(str(relative) + "/")
+    return found
+
+
+def describe(choice: DataChoice | None) -> str:
+    """A short name for a dataset choice, e.g. `demo: pool` or `file: mine.jsonl (template)`."""
+    if choice is None:
+        return "not loaded"
+    where = {"demo": "demo", "hub": "hub", "local": "file", "upload": "upload"}[choice.kind]
+    text = "template" if choice.template else choice.field
+    return f"{where}: {choice.location}" + (f" ({text})" if text else "")

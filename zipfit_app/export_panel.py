@@ -1,0 +1,105 @@
+"""The Export page's pieces: the selection for the current cut, format choice, download or folder export."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from zipfit_core.selection import Selection, SelectionRule, TokenCounter, select
+
+from . import datasets, exporting, scoring
+from .config import app_settings
+from .explore_panel import ExploreContext
+from .view import get_view
+
+PAYLOAD_KEY = "export.payload"  # the callable the download button runs (tests call it too)
+FOLDER_JOB_KEY = "export.folder_job"
+
+
+@st.cache_resource(max_entries=4, show_spinner="Selecting rows...")
+def _selection(version: str, kind: str, value: float, _scores: np.ndarray, _tokens: np.ndarray) -> Selection:
+    return select(_scores, SelectionRule(kind, value), _tokens)
+
+
+def selection_for(context: ExploreContext) -> Selection:
+    """The rows `zipfit select` keeps for the view's cut: computed by the core's `select` itself."""
+    rule = context.rule
+    return _selection(context.shown.version, rule.kind, rule.value, context.index.scores,
+                      datasets.token_counts(context.source))
+
+
+def summary(context: ExploreContext, selection: Selection) -> None:
+    tokens = f"{selection.tokens_kept:,} tokens (approx.)"
+    if selection.last_row_tokens is not None:
+        tokens += f", the last row truncated to {selection.last_row_tokens:,} tokens"
+    st.markdown(f"The cut **{selection.rule.describe()}** keeps **{selection.n_rows:,} of "
+                f"{selection.total_rows:,} rows**: {tokens}.")
+    st.page_link("pages/3_Explore.py", label="Change the cut on Explore", icon=":material/tune:")
+
+
+def options() -> tuple[str, bool]:
+    st.session_state.setdefault("export.format", "jsonl")
+    st.session_state.setdefault("export.include_score", True)
+    a, b = st.columns([3, 2])
+    kind = a.radio("Format", list(exporting.FORMATS), key="export.format", horizontal=True,
+                   format_func=lambda name: exporting.FORMATS[name].label)
+    include_score = b.toggle(f"Add the score column (`zipfit_score`)", key="export.include_score")
+    st.caption("Rows keep all their original columns, best first. A manifest beside the file records the "
+               "datasets' fingerprints, the scoring settings and the cut, so the subset can be reproduced.")
+    return kind, include_score
+
+
+def deliver(context: ExploreContext, selection: Selection, kind: str, include_score: bool) -> None:
+    """A download button for small exports (built only when clicked), a folder export for large ones."""
+    if selection.n_rows == 0:
+        st.warning("The cut keeps no rows: loosen it on the Explore page.", icon=":material/warning:")
+        return
+    counter = TokenCounter()
+    view = get_view()
+    run = scoring.score_run(view, context.source, context.target)
+    stem = exporting.export_stem(context.source.origin if hasattr(context.source, "origin") else "selection",
+                                 selection.rule.describe())
+    name = exporting.file_name(stem, kind)
+    scores = context.index.scores
+    settings = app_settings()
+    if selection.n_rows <= settings.small_export_rows:
+        payload = lambda: exporting.export_bytes(context.source, scores, selection, counter, kind,  # noqa: E731
+                                                 include_score)
+        st.session_state[PAYLOAD_KEY] = payload
+        a, b = st.columns(2)
+        a.download_button(f"Download {name}", data=payload, file_name=name, mime=exporting.FORMATS[kind].mime,
+                          type="primary", icon=":material/download:", key="export.download", on_click="ignore")
+        b.download_button("Download the manifest", key="export.manifest", icon=":material/description:",
+                          data=lambda: exporting.manifest_bytes(run, selection, counter, name, kind, include_score),
+                          file_name=name + ".manifest.json", mime="application/json", on_click="ignore")
+        return
+    st.info(f"{selection.n_rows:,} rows is more than a download should carry (limit "
+            f"{settings.small_export_rows:,}, set ZIPFIT_SMALL_EXPORT_ROWS): it is written to "
+            f"`{settings.export_root}` instead.", icon=":material/folder:")
+    if st.button("Write to the export folder", type="primary", icon=":material/save:"):
+        st.session_state[FOLDER_JOB_KEY] = exporting.start_folder_export(
+            settings.export_root, stem, context.source, scores, selection, counter, run, kind, include_score)
+    if export_id := st.session_state.get(FOLDER_JOB_KEY):
+        folder_progress(export_id)
+
+
+def folder_progress(export_id: str) -> None:
+    job = exporting.folder_export(export_id)
+    if job is None:
+        return
+
+    @st.fragment(run_every=None if job.done else 1.0)
+    def progress() -> None:
+        current = exporting.folder_export(export_id)
+        if current.error:
+            st.error(f"The export failed: {current.error}", icon=":material/error:")
+        elif current.done:
+            st.success(f"Wrote {current.n_rows:,} rows to `{current.output}` and its manifest "
+                       f"`{exporting.manifest_file(current).name}` in {current.elapsed:.1f} s.",
+                       icon=":material/check_circle:")
+        else:
+            st.progress(current.fraction, text=f"{current.stage} ({current.elapsed:.0f} s)")
+        if current.done and not job.done:
+            st.rerun()
+
+    progress()

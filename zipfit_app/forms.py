@@ -1,0 +1,223 @@
+"""The Data page's form for one dataset (source pool or target set), and the demo presets.
+
+Widget values are seeded from the view (so a shared link fills the form), every load goes through
+`datasets.load_choice`, and errors are kept per role and shown in place: the app keeps going.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from zipfit_core.errors import ZipFitError
+from zipfit_core.explore import DataChoice, length_stats, text_preview
+
+from . import datasets
+from .config import app_settings
+from .view import get_view, update_view
+
+try:
+    from zipfit_core.demo import DEMO_DATASETS, DEMO_PRESETS
+except ImportError:  # a copy without the bundled demo data: the other sources still work
+    DEMO_DATASETS, DEMO_PRESETS = {}, {}
+
+KIND_LABELS = {"demo": "Demo data", "hub": "Hugging Face Hub", "local": "Local file", "upload": "Upload"}
+AUTOMATIC = "(automatic)"
+NO_FILTER = "(no filter)"
+
+
+def _key(role: str, name: str) -> str:
+    return f"data.{role}.{name}"
+
+
+def _seed_widgets(role: str) -> None:
+    """Fill missing widget values from the view's choice (or defaults); never overwrite the user's."""
+    choice: DataChoice | None = getattr(get_view(), role)
+    demo_default = next((name for name, item in DEMO_DATASETS.items()
+                         if getattr(item, "role", None) in (role, "pool" if role == "source" else "target")),
+                        next(iter(DEMO_DATASETS), None))
+    defaults = {
+        "kind": choice.kind if choice else ("demo" if DEMO_DATASETS else "upload"),
+        "demo": choice.location if choice and choice.kind == "demo" else demo_default,
+        "hub_id": choice.location if choice and choice.kind == "hub" else "",
+        "hub_config": (choice.config or "") if choice else "",
+        "hub_split": (choice.split or "train") if choice else "train",
+        "hub_revision": (choice.revision or "") if choice else "",
+        "local_path": choice.location if choice and choice.kind == "local" else None,
+        "limit": choice.limit if choice else None,
+        "sample": choice.sample if choice else None,
+        "seed": choice.seed if choice else 0,
+        "field": (choice.field or AUTOMATIC) if choice else AUTOMATIC,
+        "template": (choice.template or "") if choice else "",
+        "filter_column": (choice.filter_column or NO_FILTER) if choice else NO_FILTER,
+        "filter_value": (choice.filter_value or "") if choice else "",
+    }
+    for name, value in defaults.items():
+        st.session_state.setdefault(_key(role, name), value)
+
+
+def _choice_from_widgets(role: str) -> tuple[DataChoice, bytes | None]:
+    get = lambda name: st.session_state.get(_key(role, name))  # noqa: E731
+    kind = get("kind")
+    upload = None
+    if kind == "demo":
+        location = get("demo")
+    elif kind == "hub":
+        location = (get("hub_id") or "").strip()
+    elif kind == "local":
+        location = (get("local_path") or "").strip()
+    else:
+        uploaded = get("upload")
+        if uploaded is None:
+            raise ZipFitError("Choose a file to upload first.")
+        location, upload = uploaded.name, uploaded.getvalue()
+    if not location:
+        raise ZipFitError(f"Give a {KIND_LABELS[kind].lower()} location first.")
+    field = get("field")
+    filter_column = get("filter_column")
+    choice = DataChoice(
+        kind=kind, location=location,
+        config=(get("hub_config") or None) if kind == "hub" else None,
+        split=(get("hub_split") or None) if kind == "hub" else None,
+        revision=(get("hub_revision") or None) if kind == "hub" else None,
+        limit=int(get("limit")) if get("limit") else None,
+        sample=int(get("sample")) if get("sample") else None,
+        seed=int(get("seed") or 0),
+        field=None if field in (None, AUTOMATIC) else field,
+        template=(get("template") or None),
+        filter_column=None if filter_column in (None, NO_FILTER) else filter_column,
+        filter_value=(get("filter_value") or "") if filter_column not in (None, NO_FILTER) else None,
+    )
+    return choice, upload
+
+
+def load_role(role: str, choice: DataChoice, upload: bytes | None = None) -> bool:
+    """Load one dataset into the session; on failure keep the message for the form. True on success."""
+    st.session_state.pop(_key(role, "error"), None)
+    try:
+        loaded, key = datasets.load_choice(choice, upload)
+    except ZipFitError as error:
+        st.session_state[_key(role, "error")] = str(error)
+        return False
+    except Exception as error:  # a bug or an unexpected file: report it and keep the app running
+        st.session_state[_key(role, "error")] = f"Could not load this data ({type(error).__name__}: {error})."
+        return False
+    datasets.remember(role, choice, key)
+    update_view(**{role: choice}, row=None)
+    # The text settings the loader resolved (a proposed field, a demo's template) become the form's values.
+    if loaded.text_template is not None:
+        st.session_state[_key(role, "template")] = loaded.text_template
+    elif loaded.text_field:
+        st.session_state[_key(role, "field")] = loaded.text_field
+    return True
+
+
+def _on_load(role: str) -> None:
+    try:
+        choice, upload = _choice_from_widgets(role)
+    except ZipFitError as error:
+        st.session_state[_key(role, "error")] = str(error)
+        return
+    load_role(role, choice, upload)
+
+
+def apply_preset(name: str) -> None:
+    """Load a demo preset's pool and targets (a callback: runs before the widgets are drawn)."""
+    source_name, target_name = DEMO_PRESETS[name]
+    for role, demo_name in (("source", source_name), ("target", target_name)):
+        for suffix in ("kind", "demo", "field", "template", "filter_column", "filter_value", "limit", "sample"):
+            st.session_state.pop(_key(role, suffix), None)
+        load_role(role, DataChoice("demo", demo_name))
+        _seed_widgets(role)
+
+
+def preset_buttons() -> None:
+    if not DEMO_PRESETS:
+        st.caption("The bundled demo data is not installed in this copy.")
+        return
+    columns = st.columns(len(DEMO_PRESETS) + 1)
+    for column, name in zip(columns, DEMO_PRESETS):
+        column.button(name, key=f"preset.{name}", on_click=apply_preset, args=(name,), type="primary",
+                      icon=":material/bolt:", width="stretch")
+
+
+def data_form(role: str) -> None:
+    """Where the data comes from and which text to score; a Load button; the result or the error."""
+    _seed_widgets(role)
+    settings = app_settings()
+    st.radio("From", list(KIND_LABELS), format_func=KIND_LABELS.get, key=_key(role, "kind"), horizontal=True)
+    kind = st.session_state[_key(role, "kind")]
+    if kind == "demo":
+        st.selectbox("Demo dataset", list(DEMO_DATASETS), key=_key(role, "demo"),
+                     format_func=lambda name: f"{name}: {DEMO_DATASETS[name].description}")
+    elif kind == "hub":
+        st.text_input("Dataset id", key=_key(role, "hub_id"), placeholder="owner/name")
+        a, b, c = st.columns(3)
+        a.text_input("Config", key=_key(role, "hub_config"), placeholder="default")
+        b.text_input("Split", key=_key(role, "hub_split"))
+        c.text_input("Revision", key=_key(role, "hub_revision"), placeholder="main")
+        st.caption("Remote code is never run. Without network, set HF_HUB_OFFLINE=1 to use the local cache.")
+    elif kind == "local":
+        st.selectbox("File, folder or glob under the data root", datasets.local_files(), key=_key(role, "local_path"),
+                     accept_new_options=True, placeholder="e.g. my_pool.jsonl or shards/*.parquet")
+        st.caption(f"Data root: `{settings.data_root}` (set ZIPFIT_DATA_ROOT to change it). "
+                   "Nothing outside it can be read.")
+    else:
+        st.file_uploader("File (JSONL, JSON, CSV, TSV, Parquet, text; .gz/.zst)", key=_key(role, "upload"),
+                         max_upload_size=settings.max_upload_mb)
+    with st.expander("Text field, template, row filter and size", expanded=False):
+        loaded = _safe_current(role)
+        columns = [str(name) for name in loaded.table.columns] if loaded is not None else []
+        field_options = [AUTOMATIC, *columns]
+        if st.session_state[_key(role, "field")] not in field_options:
+            field_options.append(st.session_state[_key(role, "field")])
+        st.selectbox("Text field", field_options, key=_key(role, "field"),
+                     help="(automatic): `text` if present, else the longest string column.")
+        st.text_input("Or a template joining fields", key=_key(role, "template"),
+                      placeholder="{informal_prefix}{formal_statement}", help="Wins over the text field.")
+        a, b = st.columns(2)
+        filter_options = [NO_FILTER, *columns]
+        if st.session_state[_key(role, "filter_column")] not in filter_options:
+            filter_options.append(st.session_state[_key(role, "filter_column")])
+        a.selectbox("Keep rows where column", filter_options, key=_key(role, "filter_column"))
+        b.text_input("equals", key=_key(role, "filter_value"))
+        a, b, c = st.columns(3)
+        a.number_input("Row limit", min_value=1, step=1000, key=_key(role, "limit"), placeholder="all rows")
+        b.number_input("Random sample", min_value=1, step=100, key=_key(role, "sample"), placeholder="no sample")
+        c.number_input("Seed", min_value=0, step=1, key=_key(role, "seed"))
+    st.button("Load", key=_key(role, "load"), on_click=_on_load, args=(role,), icon=":material/upload:")
+    if error := st.session_state.get(_key(role, "error")):
+        st.error(error, icon=":material/error:")
+    dataset_summary(role)
+
+
+def _safe_current(role: str):
+    try:
+        return datasets.current(role)
+    except ZipFitError as error:
+        st.session_state[_key(role, "error")] = str(error)
+        return None
+
+
+def dataset_summary(role: str) -> None:
+    """Counts, length statistics, the loader's warnings and the first rows of a loaded dataset."""
+    loaded = _safe_current(role)
+    if loaded is None:
+        st.info(f"No {datasets.ROLE_TITLES[role].lower()} loaded yet.", icon=":material/info:")
+        return
+    stats = length_stats(loaded.texts)
+    st.success(f"**{stats.rows:,} rows** from {datasets.describe(datasets.current_choice(role))}; "
+               f"text: `{loaded.text_field}`", icon=":material/check_circle:")
+    a, b, c, d = st.columns(4)
+    a.metric("Rows", f"{stats.rows:,}")
+    b.metric("Mean length", f"{stats.mean_chars:,.0f} chars")
+    c.metric("Median length", f"{stats.median_chars:,.0f} chars")
+    d.metric("Longest", f"{stats.max_chars:,} chars")
+    for warning in loaded.warnings[:8]:
+        st.warning(warning, icon=":material/warning:")
+    if len(loaded.warnings) > 8:
+        st.caption(f"... and {len(loaded.warnings) - 8} more warnings.")
+    preview = loaded.table.head(20).copy()
+    for name in preview.columns:
+        if preview[name].dtype == object:
+            preview[name] = preview[name].map(lambda value: text_preview(value, 120) if isinstance(value, str) else value)
+    st.dataframe(preview, hide_index=True, height=260)

@@ -1,0 +1,174 @@
+"""The Score page's pieces: codec settings, the live progress panel, and the cached results."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from zipfit_core.codecs import CODECS, resolve_level
+from zipfit_core.errors import ZipFitError
+from zipfit_core.explore import build_score_index, rows_table, score_histogram
+
+from . import datasets, scoring
+from .charts import histogram_figure
+from .forms import load_role
+from .view import get_view, update_view
+
+POLL_SECONDS = 1.0
+
+
+def _on_codec_change() -> None:
+    codec = st.session_state["score.codec"]
+    st.session_state["score.level"] = CODECS[codec].default_level
+    update_view(codec=codec, level=CODECS[codec].default_level)
+
+
+def _on_level_change() -> None:
+    update_view(level=int(st.session_state["score.level"]))
+
+
+def codec_settings() -> None:
+    """Codec and level, kept in the view; warns at level 0 (scores become length only)."""
+    view = get_view()
+    st.session_state.setdefault("score.codec", view.codec)
+    st.session_state.setdefault("score.level", view.level)
+    a, b = st.columns([1, 2])
+    a.selectbox("Compressor", list(CODECS), key="score.codec", on_change=_on_codec_change,
+                format_func=lambda name: f"{name}: {CODECS[name].description}")
+    info = CODECS[st.session_state["score.codec"]]
+    b.slider("Level", info.levels.start, info.levels.stop - 1, key="score.level", on_change=_on_level_change,
+             help=f"Default {info.default_level}. Higher compresses better and is slower.")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            resolve_level(info.name, int(st.session_state["score.level"]))
+        except ZipFitError as error:
+            st.error(str(error), icon=":material/error:")
+    for warning in caught:
+        st.warning(str(warning.message), icon=":material/warning:")
+    if not info.exact:
+        st.info(f"{info.name} is approximate: fast, close to gzip-9 but not identical.", icon=":material/info:")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating..."
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def progress_panel(job_id: str) -> None:
+    """Progress, rate, ETA, cancel and the progressive preview; polls while the job runs."""
+    try:
+        finished = scoring.status(job_id).finished
+    except ZipFitError as error:
+        st.error(str(error), icon=":material/error:")
+        return
+    st.fragment(run_every=None if finished else POLL_SECONDS)(_progress_body)(job_id, finished)
+
+
+def _progress_body(job_id: str, was_finished: bool) -> None:
+    status = scoring.status(job_id)
+    if status.finished and not was_finished:
+        st.rerun()  # the whole page changes once the job ends (buttons, links, no more polling)
+    if status.state == "done":
+        st.success(f"Scored {status.total_pairs:,} pairs: every source row against all {status.n_targets:,} "
+                   "targets. The scores are exact.", icon=":material/check_circle:")
+        st.page_link("pages/3_Explore.py", label="Next: explore the scores and choose a cut",
+                     icon=":material/arrow_forward:")
+    elif status.state == "failed":
+        st.error(f"Scoring failed: {status.error or status.message}", icon=":material/error:")
+    elif status.state == "cancelled":
+        st.warning("Scoring was cancelled. Its checkpoint is kept: start again to resume.", icon=":material/pause:")
+    else:
+        text = f"{status.done_pairs:,} of {status.total_pairs:,} pairs"
+        if status.pairs_per_second > 0:
+            text += f" · {status.pairs_per_second:,.0f} pairs/s · about {_duration(status.eta_seconds)} left"
+        st.progress(status.fraction_done, text=text)
+        st.caption(f"{status.state}: {status.message}. Leaving this page or closing the tab does not stop the job.")
+        st.button("Cancel", key="score.cancel", on_click=scoring.manager().cancel, args=(job_id,),
+                  icon=":material/stop:")
+    if status.state != "done":
+        _preview(job_id)
+
+
+def _preview(job_id: str) -> None:
+    shown = scoring.shown_scores(job_id)
+    if shown is None or not len(shown.scores):
+        return
+    st.markdown(f"**Preview** after {shown.targets_seen} of {shown.n_targets} targets (targets in a fixed random "
+                "order; each row's score is the mean over the targets seen so far, so it sharpens until exact).")
+    index = build_score_index(shown.scores)
+    st.plotly_chart(histogram_figure(score_histogram(index, n_bins=40), None), key="score.preview_hist")
+    source = datasets.current("source")
+    if source is not None:
+        table = rows_table(index, index.ranked[:10], source.texts, preview_chars=140)
+        st.dataframe(table, hide_index=True, column_config=score_columns(shown.scores))
+
+
+def score_columns(scores: np.ndarray) -> dict:
+    """Column settings for sample tables: the score as a bar (as in the paper's Table 1)."""
+    finite = scores[np.isfinite(scores)]
+    low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    return {
+        "score": st.column_config.ProgressColumn("score", format="%.4f", min_value=low, max_value=max(high, low + 1e-9)),
+        "text": st.column_config.TextColumn("beginning of the text", width="large"),
+        "rank": st.column_config.NumberColumn("rank", format="%d"),
+        "row": st.column_config.NumberColumn("row", format="%d"),
+    }
+
+
+def cached_results_panel() -> None:
+    """Earlier results in the cache; opening one loads its datasets and shows its scores."""
+    results = scoring.cached_results()
+    with st.expander(f"Cached results ({len(results)})", icon=":material/history:"):
+        if not results:
+            st.caption("Nothing scored yet. Results are kept on disk and reused for the same data and settings.")
+            return
+        table = pd.DataFrame([{
+            "label": scoring.label_text(result), "codec": f"{result.codec} {result.level}",
+            "sources": result.n_sources, "targets": result.n_targets,
+            "complete": result.complete, "updated": result.updated[:19].replace("T", " "),
+        } for result in results])
+        st.dataframe(table, hide_index=True)
+        labels = {result.key: f"{scoring.label_text(result)} ({result.codec} {result.level})" for result in results}
+        st.selectbox("Result", list(labels), format_func=labels.get, key="score.cached_choice")
+        st.button("Open this result", key="score.open_cached", on_click=_open_cached, icon=":material/folder_open:")
+        if error := st.session_state.pop("score.cached_error", None):
+            st.error(error, icon=":material/error:")
+
+
+def _open_cached() -> None:
+    """Callback: load the datasets a cached result names, with its settings, and follow it."""
+    key = st.session_state.get("score.cached_choice")
+    result = next((item for item in scoring.cached_results() if item.key == key), None)
+    problem = _open_result(result) if result is not None else "That result is no longer in the cache."
+    if problem:
+        st.session_state["score.cached_error"] = problem
+
+
+def _open_result(result) -> str | None:
+    source_choice, target_choice = scoring.view_of_cached(result)
+    if source_choice is None or target_choice is None:
+        return ("This result was scored outside the app (e.g. with `zipfit score`): load the same source and "
+                "target on the Data page and score again; the cached numbers are reused.")
+    for role, choice in (("source", source_choice), ("target", target_choice)):
+        if choice.kind == "upload":
+            return (f"The {role} of this result was an upload ({choice.location}): upload it again on the Data "
+                    "page and score again; the cached numbers are reused.")
+    update_view(codec=result.codec, level=result.level)
+    st.session_state["score.codec"], st.session_state["score.level"] = result.codec, result.level
+    for role, choice in (("source", source_choice), ("target", target_choice)):
+        if not load_role(role, choice):
+            return st.session_state.get(f"data.{role}.error", "Could not load the data.")
+    source, target = datasets.current("source"), datasets.current("target")
+    if scoring.attach_cached(source, target, get_view()) is None:
+        return "The data named by this result has changed since it was scored: score it again."
+    return None
