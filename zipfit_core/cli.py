@@ -103,6 +103,8 @@ class ProgressBar:
 
 
 def run_score(args: argparse.Namespace) -> int:
+    if not args.out.lower().endswith(".parquet"):
+        raise ZipFitError(f"The scores file is Parquet: give --out a name ending in .parquet (got {args.out}).")
     level = resolve_level(args.codec, args.level)
     if not codec_info(args.codec).exact:
         print(f"note: {args.codec} is approximate: fast, close to gzip-9 but not identical.", file=sys.stderr)
@@ -188,7 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
-            warnings.showwarning = lambda message, *rest, **kw: print(f"warning: {message}", file=sys.stderr)
+            shown: set[str] = set()  # several layers check the same setting (e.g. gzip level 0): say it once
+
+            def show_once(message, *rest, **kw) -> None:
+                if str(message) not in shown:
+                    shown.add(str(message))
+                    print(f"warning: {message}", file=sys.stderr)
+            warnings.showwarning = show_once
             return handler(args)
     except ZipFitError as error:
         print(f"zipfit: error: {error}", file=sys.stderr)

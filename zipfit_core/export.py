@@ -43,12 +43,36 @@ def selected_table(table: pd.DataFrame, texts: list[str], text_field: str, score
     return chosen
 
 
+def _json_cell(value: object) -> object:
+    """Missing values (NaN, NaT, NA) as JSON null; everything else unchanged."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, (float, np.floating)) and np.isnan(value):
+        return None
+    return value
+
+
+def _json_fallback(value: object) -> object:
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    if hasattr(value, "isoformat"):  # timestamps and dates
+        return value.isoformat()
+    return str(value)
+
+
+def write_jsonl(table: pd.DataFrame, path: str | Path) -> None:
+    """One JSON object per row. Not pandas' to_json: it keeps only 15 significant digits of a float."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for record in table.to_dict(orient="records"):
+            cells = {str(name): _json_cell(value) for name, value in record.items()}
+            handle.write(json.dumps(cells, ensure_ascii=False, default=_json_fallback) + "\n")
+
+
 def write_table(table: pd.DataFrame, path: str | Path) -> None:
     """Write rows in the format the path names (atomically)."""
     kind = export_format(path)
     if kind == "jsonl":
-        write_with(path, lambda temporary: table.to_json(temporary, orient="records", lines=True,
-                                                         force_ascii=False))
+        write_with(path, lambda temporary: write_jsonl(table, temporary))
     elif kind == "parquet":
         write_with(path, lambda temporary: table.to_parquet(temporary, index=False))
     elif kind == "csv":

@@ -183,11 +183,17 @@ def schedule_description(order: list[int], ends: tuple[int, ...]) -> dict:
     return {"seed": TARGET_ORDER_SEED, "order_sha256": digest, "round_ends": list(ends)}
 
 
+def read_only(array: np.ndarray) -> np.ndarray:
+    """Arrays handed to pages are shared by every session: nobody may change them in place."""
+    array.flags.writeable = False
+    return array
+
+
 def preview_from_state(state: ScoreState) -> ScoreSnapshot | None:
     """Running means and standard errors at the last round boundary (None before the first round)."""
     if state.complete:
-        scores = state.exact_scores()
-        return ScoreSnapshot(scores, np.zeros_like(scores), state.n_targets, state.n_targets, True)
+        scores = read_only(state.exact_scores())
+        return ScoreSnapshot(scores, read_only(np.zeros_like(scores)), state.n_targets, state.n_targets, True)
     seen, total = state.targets_done, state.n_targets
     if seen == 0:
         return None
@@ -199,7 +205,7 @@ def preview_from_state(state: ScoreState) -> ScoreSnapshot | None:
     # Targets are drawn without replacement from a finite set: finite population correction.
     correction = (total - seen) / (total - 1) if total > 1 else 0.0
     stderr = np.sqrt(variance / seen * correction) / UNITS_PER_ONE
-    return ScoreSnapshot(means / UNITS_PER_ONE, stderr, seen, total, False)
+    return ScoreSnapshot(read_only(means / UNITS_PER_ONE), read_only(stderr), seen, total, False)
 
 
 def checkpoint_seconds_default() -> float:
@@ -350,7 +356,7 @@ class ScoreJob:
 
     def _publish(self, state: ScoreState) -> None:
         snapshot = preview_from_state(state)
-        result = state.exact_scores() if state.complete else None
+        result = snapshot.scores if state.complete else None
         with self._lock:
             self._snapshot = snapshot
             self._targets_seen = state.targets_done
@@ -554,6 +560,19 @@ def run_foreground(
 
 
 # -- the process-wide manager -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class StoredResult:
+    """A result reopened from the cache by key (no job in this process)."""
+
+    data_sha256: str | None
+    snapshot: ScoreSnapshot | None
+    n_sources: int
+    n_targets: int
+    targets_done: int
+    done_pairs: int
+    complete: bool
+
+
 class JobManager:
     """Runs scoring jobs on background threads; one per process, shared by every browser session.
 
@@ -578,7 +597,7 @@ class JobManager:
         self._jobs: dict[str, ScoreJob] = {}
         self._queue: list[str] = []
         self._running: set[str] = set()
-        self._stored: dict[str, tuple[str, ScoreState]] = {}  # results reopened from disk, by key
+        self._stored: dict[str, StoredResult] = {}  # results reopened from disk, by key
 
     @classmethod
     def shared(cls) -> JobManager:
@@ -670,14 +689,14 @@ class JobManager:
         job = self._job(job_id)
         if job is None:
             stored = self._load_stored(job_id)
-            return preview_from_state(stored[1]) if stored else None
+            return stored.snapshot if stored else None
         return job.snapshot()
 
     def result(self, job_id: str) -> np.ndarray | None:
         job = self._job(job_id)
         if job is None:
             stored = self._load_stored(job_id)
-            return stored[1].exact_scores() if stored and stored[1].complete else None
+            return stored.snapshot.scores if stored and stored.snapshot and stored.snapshot.complete else None
         return job.result()
 
     def cancel(self, job_id: str) -> None:
@@ -700,34 +719,39 @@ class JobManager:
         return list_cached_results(self.cache_dir)
 
     # -- results reopened from the cache (no texts needed) ---------------------------------------
-    def _load_stored(self, key: str) -> tuple[str, ScoreState] | None:
+    def _load_stored(self, key: str) -> StoredResult | None:
         entry = CacheEntry(self.cache_dir, key)
         if not entry.exists():
             return None
         try:
-            updated = entry.read_manifest().get("updated", "")
+            data_sha256 = entry.read_manifest()["data"].get("sha256")
             with self._lock:
                 cached = self._stored.get(key)
-            if cached and cached[0] == updated:
-                return cached
+            if cached and cached.data_sha256 == data_sha256:
+                return cached  # pages ask on every rerun: read the file once per version
             manifest, state = entry.load()
         except CacheDamaged as problem:
             warnings.warn(f"The cached result {key[:12]} is damaged ({problem}); score it again.",
                           RuntimeWarning, stacklevel=3)
             return None
+        stored = StoredResult(manifest["data"].get("sha256"), preview_from_state(state), state.n_sources,
+                              state.n_targets, state.targets_done, state.done_pairs, state.complete)
         with self._lock:
             if len(self._stored) >= 8:  # a few reopened results, not the whole cache, stay in memory
                 self._stored.pop(next(iter(self._stored)))
-            self._stored[key] = (manifest.get("updated", ""), state)
-        return self._stored[key]
+            self._stored[key] = stored
+        return stored
 
     def _stored_status(self, key: str) -> JobStatus:
         stored = self._load_stored(key)
         if stored is None:
             raise ZipFitError(f"Unknown job {key[:12]}: it is neither running nor in the cache {self.cache_dir}.")
-        state = stored[1]
-        total = state.n_sources * state.n_targets
-        message = "in the cache" if state.complete else (
-            f"partial result in the cache ({state.targets_done} of {state.n_targets} targets): submit again to resume")
-        return JobStatus(key, "done" if state.complete else "cancelled", state.done_pairs, total, state.targets_done,
-                         state.n_targets, 0.0, 0.0 if state.complete else None, None, message, state.done_pairs)
+        message = "in the cache" if stored.complete else (
+            f"partial result in the cache ({stored.targets_done} of {stored.n_targets} targets): "
+            "submit again to resume")
+        return JobStatus(
+            job_id=key, state="done" if stored.complete else "cancelled", done_pairs=stored.done_pairs,
+            total_pairs=stored.n_sources * stored.n_targets, targets_seen=stored.targets_done,
+            n_targets=stored.n_targets, pairs_per_second=0.0, eta_seconds=0.0 if stored.complete else None,
+            error=None, message=message, resumed_pairs=stored.done_pairs,
+        )
