@@ -88,11 +88,15 @@ def reference_scores() -> Callable[[Sequence[str], Sequence[str], str, int], np.
 
 
 @pytest.fixture(scope="session")
-def run_cli() -> Callable[..., subprocess.CompletedProcess]:
-    """Run `python -m zipfit_core ARGS` in a real child process (as a user would) and capture its output."""
+def run_cli(tmp_path_factory) -> Callable[..., subprocess.CompletedProcess]:
+    """Run `python -m zipfit_core ARGS` in a real child process (as a user would) and capture its output.
+
+    The child's result cache goes to a temporary folder, never the user's cache.
+    """
+    cache_dir = tmp_path_factory.mktemp("zipfit-cache")
 
     def run(*args: str | os.PathLike, cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
-        environment = dict(os.environ, PYTHONUNBUFFERED="1")
+        environment = dict(os.environ, PYTHONUNBUFFERED="1", ZIPFIT_CACHE_DIR=str(cache_dir))
         environment.pop("PYTHONWARNINGS", None)
         return subprocess.run(
             [sys.executable, "-m", "zipfit_core", *map(str, args)],

@@ -61,7 +61,7 @@ def _json_fallback(value: object) -> object:
 
 
 def write_jsonl(table: pd.DataFrame, path: str | Path) -> None:
-    """One JSON object per row. Not pandas' to_json: it keeps only 15 significant digits of a float."""
+    """One JSON object per row; not pandas' to_json, which rounds floats (10 digits by default, 15 at most)."""
     with open(path, "w", encoding="utf-8") as handle:
         for record in table.to_dict(orient="records"):
             cells = {str(name): _json_cell(value) for name, value in record.items()}
