@@ -14,7 +14,8 @@ from .codecs import CODECS, codec_info, resolve_level
 from .errors import ZipFitError
 from .export import export_format, export_selection, manifest_path
 from .jobs import JobStatus, ScoreRequest, default_cache_dir, run_foreground
-from .loading import check_not_empty, load_texts, texts_fingerprint
+from .cli_data import SOURCE_HELP, add_data_arguments, load_data_argument
+from .loading import check_not_empty, texts_fingerprint
 from .selection import SelectionRule, TokenCounter, select
 from .storage import ScoreRun, read_scores, write_scores
 
@@ -27,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     score = commands.add_parser("score", help="score every SOURCE row by its alignment with TARGET")
-    score.add_argument("source", help="source pool: a .jsonl/.json/.csv/.tsv/.parquet file")
-    score.add_argument("target", help="target examples: same formats")
+    score.add_argument("source", help=f"source pool: {SOURCE_HELP}")
+    score.add_argument("target", help="target examples: same kinds of data")
     score.add_argument("--out", required=True, help="output Parquet file (columns row, score, n_chars)")
     score.add_argument("--source-field", help="text field of the source rows (default: `text` or the longest)")
     score.add_argument("--target-field", help="text field of the target rows (default: `text` or the longest)")
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--level", type=int, help="compression level (default: the codec's; gzip 9)")
     score.add_argument("--workers", type=int, help="threads (default: all cores)")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_data_arguments(score, ("source", "target"))
     caching = score.add_mutually_exclusive_group()
     caching.add_argument("--cache-dir", help="where results and checkpoints are kept, so a killed run resumes "
                                              "and a repeated run is instant (default: $ZIPFIT_CACHE_DIR or "
@@ -43,9 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     caching.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
 
     choose = commands.add_parser("select", help="write the best SOURCE rows by a scores file")
-    choose.add_argument("source", help="the source file that was scored")
+    choose.add_argument("source", help="the source that was scored (same data options as for scoring)")
     choose.add_argument("--scores", required=True, help="Parquet file written by `zipfit score`")
     choose.add_argument("--source-field", help="text field (default: the one used for scoring)")
+    add_data_arguments(choose, ("source",))
     rule = choose.add_mutually_exclusive_group(required=True)
     rule.add_argument("--threshold", type=float, help="keep rows with score > X")
     rule.add_argument("--top-k", type=int, help="keep the K best rows")
@@ -108,8 +111,8 @@ def run_score(args: argparse.Namespace) -> int:
     level = resolve_level(args.codec, args.level)
     if not codec_info(args.codec).exact:
         print(f"note: {args.codec} is approximate: fast, close to gzip-9 but not identical.", file=sys.stderr)
-    source = load_texts(args.source, args.source_field)
-    target = load_texts(args.target, args.target_field)
+    source = load_data_argument(args, "source")
+    target = load_data_argument(args, "target")
     check_not_empty(source.texts, "source")
     check_not_empty(target.texts, "target")
     progress = ProgressBar(enabled=not args.quiet)
@@ -131,7 +134,7 @@ def run_score(args: argparse.Namespace) -> int:
     run = ScoreRun(
         codec=args.codec, level=level, method="zipfit", package_version=__version__,
         source=str(args.source), target=str(args.target),
-        source_field=source.text_field, target_field=target.text_field,
+        source_field=source.text_description, target_field=target.text_description,
         source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint,
         n_sources=len(source.texts), n_targets=len(target.texts),
     )
@@ -160,17 +163,18 @@ def selection_rule(args: argparse.Namespace) -> SelectionRule:
 def run_select(args: argparse.Namespace) -> int:
     export_format(args.out)  # fail before any work on a bad output name
     scores, run = read_scores(args.scores)
-    text_field = args.source_field or (run.source_field if run else None)
-    source = load_texts(args.source, text_field)
+    source = load_data_argument(args, "source", default_text=run.source_field if run else None)
     if len(scores) != len(source.texts):
         raise ZipFitError(
             f"{args.scores} holds {len(scores)} scores but {args.source} has {len(source.texts)} rows: "
-            "score this source file again."
+            "give the same data options as for scoring (--source-filter, --source-sample, ...), "
+            "or score this source again."
         )
     if run and run.source_fingerprint != texts_fingerprint(source.texts):
         raise ZipFitError(
             f"{args.source} has changed since it was scored (its texts no longer match {args.scores}): "
-            "score it again."
+            "give the same data options as for scoring (--source-template, --source-filter, --source-split, "
+            "--source-sample, ...), or score it again."
         )
     rule = selection_rule(args)
     counter = TokenCounter(args.tokenizer)

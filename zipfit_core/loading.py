@@ -523,8 +523,13 @@ def read_table(path: str | Path, options: LoadOptions = LoadOptions()) -> pd.Dat
 
 
 def load_texts(path: str | Path, text_field: str | None = None) -> LoadedTexts:
-    """Read a local file and take the text of each row from `text_field` (proposed if None)."""
-    return load_source(DataSource("local", str(path)), TextSpec(field=text_field))
+    """Read data and take the text of each row from `text_field` (proposed if None).
+
+    `path` is a local path (a `Path` is always local) or a command-line argument (`hub:...`, `demo:...`);
+    `text_field` may be `template:...`, as scores files record it (`LoadedTexts.text_description`).
+    """
+    source = DataSource("local", str(path)) if isinstance(path, Path) else source_from_argument(path)
+    return load_source(source, TextSpec.from_description(text_field))
 
 
 def check_not_empty(texts: Sequence[str], what: str) -> None:
