@@ -15,9 +15,9 @@ with controls:
     panel.cut_controls(context)
     panel.cut_counts(context)
     panel.group_picker(context)
-    panel.composition_table(context)
 with chart:
     panel.histogram(context)
+    panel.composition_table(context)
     if context.shown.complete:
         st.page_link("pages/5_Export.py", label=f"Export these {context.summary.n_kept:,} rows",
                      icon=":material/download:")

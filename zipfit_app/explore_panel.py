@@ -44,6 +44,7 @@ from .view import get_view, update_view
 CUT_LABELS = {"threshold": "Score threshold", "top_k": "Top K rows", "top_percent": "Top percent",
               "token_budget": "Token budget"}
 NO_GROUP = "(none)"
+DEFAULT_GROUP_COLUMNS = ("domain", "source", "category", "label", "split")
 SAMPLE_ROWS = 10
 NEAREST_AUTO_MAX_CHARS = 50_000  # longer rows compute their nearest targets on request
 
@@ -104,8 +105,8 @@ def load_context() -> ExploreContext | None:
         column = None
     elif view.group_by in options:
         column = view.group_by
-    else:  # not chosen yet (or not a column of this pool): group by `source` when the pool has one
-        column = "source" if "source" in options else None
+    else:  # not chosen yet (or not a column of this pool): a few broad groups read best
+        column = next((name for name in DEFAULT_GROUP_COLUMNS if name in options), None)
     values = source.table[column] if column else None
     groups, histogram = _groups_and_histogram(shown.version, column, index, values)
     try:
@@ -215,10 +216,11 @@ def cut_counts(context: ExploreContext) -> None:
     summary = context.summary
     a, b = st.columns(2)
     a.metric("Rows kept", f"{summary.n_kept:,}", f"{summary.percent_kept:.1f}% of {summary.n_rows:,}",
-             delta_color="off")
+             delta_color="off", delta_arrow="off")
     tokens = summary.percent_tokens_kept
     b.metric("Tokens kept (approx.)", f"{summary.tokens_kept or 0:,}",
-             f"{tokens:.1f}% of {summary.total_tokens:,}" if tokens is not None else None, delta_color="off")
+             f"{tokens:.1f}% of {summary.total_tokens:,}" if tokens is not None else None, delta_color="off",
+             delta_arrow="off")
     a, b = st.columns(2)
     a.metric("Lowest kept score", f"{summary.lowest_kept_score:.4f}" if summary.lowest_kept_score is not None else "-")
     b.metric("Best dropped score",
@@ -243,9 +245,12 @@ def composition_table(context: ExploreContext) -> None:
         return
     table = composition(context.groups, context.summary.n_kept)
     st.dataframe(table, hide_index=True, column_config={
-        "share_of_kept": st.column_config.ProgressColumn("share of kept", format="percent", min_value=0, max_value=1),
-        "share_of_group_kept": st.column_config.ProgressColumn("kept of group", format="percent", min_value=0,
-                                                               max_value=1),
+        "kept": st.column_config.NumberColumn("rows kept", format="%d"),
+        "total": st.column_config.NumberColumn("rows in pool", format="%d"),
+        "share_of_kept": st.column_config.ProgressColumn("share of the kept rows", format="percent", min_value=0,
+                                                         max_value=1),
+        "share_of_group_kept": st.column_config.ProgressColumn(f"share of the {table.columns[0]} kept",
+                                                               format="percent", min_value=0, max_value=1),
     })
 
 

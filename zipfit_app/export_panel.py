@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from zipfit_core.explore import rows_table
 from zipfit_core.selection import Selection, SelectionRule, TokenCounter, select
 
 from . import datasets, exporting, scoring
 from .config import app_settings
 from .explore_panel import ExploreContext
+from .score_panel import score_columns
 from .view import get_view
 
 PAYLOAD_KEY = "export.payload"  # the callable the download button runs (tests call it too)
@@ -35,6 +37,10 @@ def summary(context: ExploreContext, selection: Selection) -> None:
     st.markdown(f"The cut **{selection.rule.describe()}** keeps **{selection.n_rows:,} of "
                 f"{selection.total_rows:,} rows**: {tokens}.")
     st.page_link("pages/3_Explore.py", label="Change the cut on Explore", icon=":material/tune:")
+    if selection.n_rows:
+        with st.expander(f"The first {min(5, selection.n_rows)} rows of the export"):
+            table = rows_table(context.index, selection.rows[:5], context.source.texts, groups=context.groups)
+            st.dataframe(table, hide_index=True, column_config=score_columns(context.index.scores))
 
 
 def options() -> tuple[str, bool]:
@@ -57,8 +63,7 @@ def deliver(context: ExploreContext, selection: Selection, kind: str, include_sc
     counter = TokenCounter()
     view = get_view()
     run = scoring.score_run(view, context.source, context.target)
-    stem = exporting.export_stem(context.source.origin if hasattr(context.source, "origin") else "selection",
-                                 selection.rule.describe())
+    stem = exporting.export_stem(context.source.origin, selection.rule)
     name = exporting.file_name(stem, kind)
     scores = context.index.scores
     settings = app_settings()

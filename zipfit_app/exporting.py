@@ -24,7 +24,7 @@ import numpy as np
 from zipfit_core.errors import ZipFitError
 from zipfit_core.export import build_manifest, export_selection, manifest_path, selected_table, write_table
 from zipfit_core.loading import LoadedTexts
-from zipfit_core.selection import Selection, TokenCounter
+from zipfit_core.selection import Selection, SelectionRule, TokenCounter
 from zipfit_core.storage import ScoreRun
 
 
@@ -48,9 +48,12 @@ def file_name(stem: str, kind: str) -> str:
     return stem + (FORMATS[kind].suffix or ".zip")
 
 
-def export_stem(source_location: str, rule_text: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{Path(source_location).stem}-{rule_text}").strip("-").lower()
-    return f"zipfit-{slug[:60]}"
+def export_stem(origin: str, rule: SelectionRule) -> str:
+    """e.g. `zipfit-demo-pool-top10pct`: where the rows came from and how they were cut."""
+    cut = {"threshold": f"score-above-{rule.value:.4f}", "top_k": f"top{int(rule.value)}",
+           "top_percent": f"top{rule.value:g}pct", "token_budget": f"{int(rule.value)}tokens"}[rule.kind]
+    name = re.sub(r"[^A-Za-z0-9.]+", "-", Path(origin.split(" (")[0]).name.split(".")[0] or "selection")
+    return f"zipfit-{name.strip('-').lower()[:40]}-{cut}"
 
 
 def export_bytes(source: LoadedTexts, scores: np.ndarray, selection: Selection, counter: TokenCounter,

@@ -102,7 +102,9 @@ def load_role(role: str, choice: DataChoice, upload: bytes | None = None) -> boo
         st.session_state[_key(role, "error")] = f"Could not load this data ({type(error).__name__}: {error})."
         return False
     datasets.remember(role, choice, key)
-    update_view(**{role: choice}, row=None)
+    view = get_view()
+    keep_row = role == "target" or view.source == choice  # a new pool has other rows
+    update_view(**{role: choice}, row=view.row if keep_row else None)
     # The text settings the loader resolved (a proposed field, a demo's template) become the form's values.
     if loaded.text_template is not None:
         st.session_state[_key(role, "template")] = loaded.text_template
