@@ -113,3 +113,95 @@ def test_compare_methods_bundles_everything():
     assert result.length_bias is not None and len(result.length_bias) == 3
     with pytest.raises(ZipFitError, match="at least two"):
         compare_methods({"a": SCORES["a"]}, TOP_3)
+
+
+# ----- the command line: zipfit score --method, zipfit compare ---------------------------------------
+
+def write_jsonl(path, records):
+    import json
+
+    path.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def scored_files(tmp_path_factory):
+    """A labelled pool and ProofNet valid as files, scored by every method through `zipfit score`."""
+    from selector_data import labelled_pool
+    from zipfit_core.cli import main
+
+    folder = tmp_path_factory.mktemp("compare_cli")
+    pool = labelled_pool(12, 6, 6)
+    source = write_jsonl(folder / "pool.jsonl", [{"text": text, "origin": origin}
+                                                 for text, origin in zip(pool.sources, pool.origin)])
+    target = write_jsonl(folder / "valid.jsonl", [{"text": text} for text in pool.targets])
+    files = {}
+    for method, extra in [("zipfit", []), ("dsir", []), ("tfidf", ["--setting", "analyzer=char_wb"]),
+                          ("random", ["--setting", "seed=1"]), ("zipfit-debiased", [])]:
+        files[method] = folder / f"{method}.parquet"
+        assert main(["score", str(source), str(target), "--method", method, *extra, "--out", str(files[method]),
+                     "--quiet", "--cache-dir", str(folder / "cache")]) == 0
+    return folder, source, target, files, pool
+
+
+def test_score_method_writes_scores_and_the_method_spec(scored_files):
+    from zipfit_core.selectors import score_sources
+    from zipfit_core.storage import read_scores
+
+    _, _, _, files, pool = scored_files
+    scores, run = read_scores(files["tfidf"])
+    assert run.method == "tfidf:analyzer=char_wb,ngram_max=None,ngram_min=None,sublinear_tf=1"
+    assert run.codec == "none" and run.n_sources == len(pool.sources)
+    np.testing.assert_array_equal(scores, score_sources("tfidf", pool.sources, pool.targets, analyzer="char_wb"))
+    zipfit_scores, zipfit_run = read_scores(files["zipfit"])
+    assert zipfit_run.method == "zipfit" and (zipfit_run.codec, zipfit_run.level) == ("gzip", 9)
+    _, debiased_run = read_scores(files["zipfit-debiased"])
+    assert debiased_run.method == "zipfit-debiased" and debiased_run.codec == "gzip"
+    assert read_scores(files["random"])[1].method == "random:seed=1"
+
+
+def test_score_method_rejects_bad_settings(scored_files, capsys):
+    from zipfit_core.cli import main
+
+    folder, source, target, _, _ = scored_files
+    out = str(folder / "bad.parquet")
+    assert main(["score", str(source), str(target), "--method", "random", "--setting", "seeds=1", "--out", out]) == 2
+    assert "has no setting 'seeds'" in capsys.readouterr().err
+    assert main(["score", str(source), str(target), "--method", "tfidf", "--setting", "analyzer", "--out", out]) == 2
+    assert "NAME=VALUE" in capsys.readouterr().err
+    assert main(["score", str(source), str(target), "--method", "dsir", "--level", "3", "--out", out]) == 2
+    assert "apply to ZIP-FIT only" in capsys.readouterr().err
+
+
+def test_compare_command_prints_and_writes_the_comparison(scored_files, capsys):
+    import json
+
+    from zipfit_core.cli import main
+
+    folder, source, _, files, pool = scored_files
+    report = folder / "compare.json"
+    assert main(["compare", str(source), "--scores", *map(str, files.values()), "--top-k", "8",
+                 "--column", "origin", "--json", str(report)]) == 0
+    printed = capsys.readouterr().out
+    for fragment in ("overlap of kept rows", "rank correlation", "length bias", "composition by origin",
+                     "tfidf(analyzer=char_wb)", "random(seed=1)"):
+        assert fragment in printed
+    content = json.loads(report.read_text())
+    assert len(content["overlaps"]) == 10 and len(content["length_bias"]) == 5
+    zipfit_rows = content["kept_rows"]["zipfit"]
+    assert len(zipfit_rows) == 8 and all(pool.in_domain[row] for row in zipfit_rows)
+    by_value = {record["value"]: record for record in content["composition"]}
+    assert by_value["proofnet"]["zipfit"] == 8 and by_value["proofnet"]["pool"] == 12
+
+
+def test_compare_command_user_errors(scored_files, capsys):
+    from zipfit_core.cli import main
+
+    folder, source, target, files, _ = scored_files
+    assert main(["compare", str(source), "--scores", str(files["zipfit"]), "--top-k", "3"]) == 2
+    assert "at least two methods" in capsys.readouterr().err
+    assert main(["compare", str(source), "--scores", str(files["zipfit"]), str(files["dsir"]), "--top-k", "3",
+                 "--column", "nope"]) == 2
+    assert "Column 'nope' not found" in capsys.readouterr().err
+    assert main(["compare", str(target), "--scores", str(files["zipfit"]), str(files["dsir"]), "--top-k", "3"]) == 2
+    assert "holds 24 scores" in capsys.readouterr().err

@@ -129,6 +129,42 @@ def test_selecting_in_domain_rows_lowers_held_out_cross_entropy():
     assert set(content["score_fingerprints"]) == {"oracle", "anti"}
 
 
+def test_character_budgets_fill_rows_in_rank_order_and_cut_the_last():
+    pool = labelled_pool(6, 3, 3)
+    evaluation = proofnet_split("test")[100:120]
+    scores = np.arange(len(pool.sources), 0, -1, dtype=float)  # rank = row order
+    lengths = [len(text) for text in pool.sources]
+    budgets = [lengths[0] // 2, lengths[0] + lengths[1], lengths[0] + lengths[1] + 7, 10**9]
+    result = proxy_evaluation(pool.sources, {"m": scores}, evaluation, pool.targets, ks=budgets,
+                              budget_unit="chars")
+    curve = result.curves[0]
+    total = sum(lengths)
+    assert curve.ks == budgets[:3] and curve.train_chars == budgets[:3]  # 10**9 exceeds the pool: dropped
+    alphabet = set("".join(pool.sources)) | set("".join(evaluation))
+    for budget, bits in zip(curve.ks, curve.bits_per_char):
+        fresh = CharNgramModel(alphabet)
+        used = 0
+        for text in pool.sources:
+            take = text[: budget - used]
+            if take:
+                fresh.add([take])
+                used += len(take)
+        assert fresh.bits_per_char(evaluation) == pytest.approx(bits, abs=1e-12)
+    assert total > budgets[2]
+    with pytest.raises(ZipFitError, match="budget unit"):
+        proxy_evaluation(pool.sources, {"m": scores}, evaluation, pool.targets, ks=[5], budget_unit="tokens")
+
+
+def test_removing_texts_restores_the_counts_exactly():
+    texts = proofnet_split("valid")[:5]
+    model = CharNgramModel(set("".join(texts)), order=4)
+    model.add(texts[:3])
+    before = (repr(model.counts), repr(model.context_total), repr(model.context_types), model.trained_chars)
+    model.add(texts[3:])
+    model.remove(texts[3:])
+    assert (repr(model.counts), repr(model.context_total), repr(model.context_types), model.trained_chars) == before
+
+
 def test_held_out_rows_found_in_the_pool_are_counted():
     pool = labelled_pool(6, 3, 3)
     evaluation = proofnet_split("test")[:10]  # the pool holds the first 6 of these
@@ -141,3 +177,70 @@ def test_default_ks_are_percentages_of_the_pool():
     assert default_ks(30) == [1, 2, 3, 8, 15]
     assert default_ks(0) == []
     assert NO_SELECTION.startswith("no selection")
+
+
+# ----- the command line: zipfit proxy-eval ------------------------------------------------------------
+
+def write_jsonl(path, texts):
+    import json
+
+    path.write_text("".join(json.dumps({"text": text}, ensure_ascii=False) + "\n" for text in texts),
+                    encoding="utf-8")
+    return path
+
+
+def test_proxy_eval_command_is_reproducible_from_export_manifests(tmp_path, capsys, monkeypatch):
+    import json
+
+    from zipfit_core import selectors
+    from zipfit_core.cli import main
+
+    pool = labelled_pool(12, 6, 6)
+    source = write_jsonl(tmp_path / "pool.jsonl", pool.sources)
+    valid = write_jsonl(tmp_path / "valid.jsonl", pool.targets)
+    test = write_jsonl(tmp_path / "test.jsonl", proofnet_split("test")[100:140])
+    cache = str(tmp_path / "cache")
+    for method in ("zipfit", "tfidf", "random"):
+        assert main(["score", str(source), str(valid), "--method", method, "--out", str(tmp_path / f"{method}.parquet"),
+                     "--quiet", "--cache-dir", cache]) == 0
+        assert main(["select", str(source), "--scores", str(tmp_path / f"{method}.parquet"), "--top-k", "5",
+                     "--out", str(tmp_path / f"{method}.jsonl")]) == 0
+    capsys.readouterr()
+    from_scores = tmp_path / "from_scores.json"
+    assert main(["proxy-eval", str(source), "--scores", *(str(tmp_path / f"{m}.parquet") for m in ("zipfit", "tfidf", "random")),
+                 "--eval-target", str(test), "--k", "3", "6", "12", "--out", str(from_scores), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "not fine-tuning" in printed and "no selection (all rows)" in printed
+    selectors.clear_memo()  # recompute from what the manifests record (the cache may answer)
+    from_manifests = tmp_path / "from_manifests.json"
+    assert main(["proxy-eval", str(source), "--from-manifest",
+                 *(str(tmp_path / f"{m}.jsonl.manifest.json") for m in ("zipfit", "tfidf", "random")),
+                 "--eval-target", str(test), "--k", "3", "6", "12", "--cache-dir", cache,
+                 "--out", str(from_manifests), "--quiet"]) == 0
+    first, second = json.loads(from_scores.read_text()), json.loads(from_manifests.read_text())
+    assert [curve["bits_per_char"] for curve in first["curves"]] == [curve["bits_per_char"] for curve in second["curves"]]
+    assert [curve["method"] for curve in first["curves"]] == ["zipfit", "tfidf", "random"]
+    assert first["score_fingerprints"] == second["score_fingerprints"]
+    assert first["inputs"]["methods"]["tfidf"]["method"].startswith("tfidf:")
+    assert first["command"].startswith("zipfit proxy-eval ") and "--k 3 6 12" in first["command"]
+    # With equal amounts of training text, ZIP-FIT's ProofNet rows model held-out ProofNet better than random rows.
+    by_chars = tmp_path / "by_chars.json"
+    assert main(["proxy-eval", str(source), "--scores", *(str(tmp_path / f"{m}.parquet") for m in ("zipfit", "random")),
+                 "--eval-target", str(test), "--budget-unit", "chars", "--k", "1000", "3000",
+                 "--out", str(by_chars), "--quiet"]) == 0
+    zipfit_curve, random_curve = json.loads(by_chars.read_text())["curves"]
+    assert zipfit_curve["train_chars"] == random_curve["train_chars"] == [1000, 3000]
+    assert zipfit_curve["bits_per_char"][1] < random_curve["bits_per_char"][1] - 0.2
+
+    # Evaluating on the selection targets is refused, with the guard's message.
+    assert main(["proxy-eval", str(source), "--scores", str(tmp_path / "zipfit.parquet"),
+                 "--eval-target", str(valid), "--quiet"]) == 2
+    assert "also occur among the selection targets" in capsys.readouterr().err
+    # Without the recorded selection target file, the user is told to name it.
+    valid.rename(tmp_path / "moved.jsonl")
+    assert main(["proxy-eval", str(source), "--scores", str(tmp_path / "zipfit.parquet"),
+                 "--eval-target", str(test), "--quiet"]) == 2
+    assert "--selection-target" in capsys.readouterr().err
+    assert main(["proxy-eval", str(source), "--scores", str(tmp_path / "zipfit.parquet"),
+                 "--eval-target", str(test), "--selection-target", str(tmp_path / "moved.jsonl"), "--k", "3",
+                 "--quiet"]) == 0

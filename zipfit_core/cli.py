@@ -18,6 +18,8 @@ from .cli_data import SOURCE_HELP, add_data_arguments, load_data_argument
 from .loading import check_not_empty, texts_fingerprint
 from .selection import SelectionRule, TokenCounter, select
 from .storage import ScoreRun, read_scores, write_scores
+from .cli_compare import (add_compare_command, add_method_arguments, add_proxy_eval_command, run_compare,
+                          run_proxy_eval, run_score_method)
 
 EXIT_USER_ERROR = 2
 
@@ -38,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--workers", type=int, help="threads (default: all cores)")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_arguments(score, ("source", "target"))
+    add_method_arguments(score)
     caching = score.add_mutually_exclusive_group()
     caching.add_argument("--cache-dir", help="where results and checkpoints are kept, so a killed run resumes "
                                              "and a repeated run is instant (default: $ZIPFIT_CACHE_DIR or "
@@ -58,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             "(default: fast approximate regex count)")
     choose.add_argument("--no-score", action="store_true", help=f"leave out the score column")
     choose.add_argument("--out", required=True, help="output .jsonl, .parquet, .csv, or a folder (datasets)")
+    add_compare_command(commands)
+    add_proxy_eval_command(commands)
     return parser
 
 
@@ -117,6 +122,11 @@ def run_score(args: argparse.Namespace) -> int:
     check_not_empty(target.texts, "target")
     progress = ProgressBar(enabled=not args.quiet)
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
+    if args.method != "zipfit":  # the baselines and the debiased variant (cli_compare.py)
+        try:
+            return run_score_method(args, source, target, level, cache_dir, progress)
+        finally:
+            progress.close()
     request = ScoreRequest(source.texts, target.texts, codec=args.codec, level=level,
                            source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint,
                            label=f"{args.source} vs {args.target}")
@@ -190,7 +200,8 @@ def run_select(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"score": run_score, "select": run_select}[args.command]
+    handler = {"score": run_score, "select": run_select, "compare": run_compare,
+               "proxy-eval": run_proxy_eval}[args.command]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -81,14 +81,46 @@ class CharNgramModel:
             # A new m-gram type is one more distinct left context for its (m-1)-suffix.
             m, gram = m - 1, gram[1:]
 
-    def add(self, texts: Sequence[str]) -> None:
+    def _remove_gram(self, m: int, gram: str) -> None:
+        """Exactly undo one `_add_gram(m, gram)`."""
+        while True:
+            counts = self.counts[m]
+            after = counts[gram] - 1
+            context = gram[:-1]
+            totals, types = self.context_total[m], self.context_types[m]
+            totals[context] -= 1
+            if not totals[context]:
+                del totals[context]
+            if after:
+                counts[gram] = after
+                return
+            del counts[gram]
+            types[context] -= 1
+            if not types[context]:
+                del types[context]
+            if m == 1:
+                return
+            m, gram = m - 1, gram[1:]
+
+    def _grams(self, text: str) -> Iterator[str]:
         order = self.order
+        padded = self.boundary * (order - 1) + text
+        return (padded[end - order:end] for end in range(order, len(padded) + 1))
+
+    def add(self, texts: Sequence[str]) -> None:
         for text in texts:
-            padded = self.boundary * (order - 1) + text
-            for end in range(order, len(padded) + 1):
-                self._add_gram(order, padded[end - order:end])
+            for gram in self._grams(text):
+                self._add_gram(self.order, gram)
             self.trained_chars += len(text)
             self.trained_texts += 1
+
+    def remove(self, texts: Sequence[str]) -> None:
+        """Forget texts added before (the counts return exactly to what they were without them)."""
+        for text in texts:
+            for gram in self._grams(text):
+                self._remove_gram(self.order, gram)
+            self.trained_chars -= len(text)
+            self.trained_texts -= 1
 
     def probability(self, context: str, char: str) -> float:
         """P(char | the last order-1 characters of context), context padded with the boundary symbol."""
@@ -167,11 +199,15 @@ def default_ks(n_rows: int, percents: Sequence[float] = DEFAULT_PERCENTS) -> lis
     return sorted({max(1, round(n_rows * percent / 100)) for percent in percents if n_rows})
 
 
+BUDGET_UNITS = ("rows", "chars")
+
+
 @dataclass(frozen=True)
 class ProxySettings:
-    ks: tuple[int, ...]
+    ks: tuple[int, ...]  # budgets, in `budget_unit`
     order: int = DEFAULT_ORDER
     discount: float = DEFAULT_DISCOUNT
+    budget_unit: str = "rows"  # "rows": top-k rows; "chars": top rows until k characters (last one cut)
 
 
 @dataclass
@@ -231,6 +267,7 @@ def proxy_evaluation(
     ks: Sequence[int] | None = None,
     order: int = DEFAULT_ORDER,
     discount: float = DEFAULT_DISCOUNT,
+    budget_unit: str = "rows",
     progress: ProgressCallback | None = None,
     cancel: object = None,
 ) -> ProxyResult:
@@ -239,6 +276,9 @@ def proxy_evaluation(
     `scores` maps a method name to its scores over `sources`. `selection_targets` are the targets the
     scores were computed against (one list for all methods, or one per method); each must be disjoint
     from `evaluation_targets` (checked by row fingerprint; ZipFitError otherwise).
+    `budget_unit="chars"` makes k a number of training characters: the best rows in rank order, the
+    last one cut to fit (as the paper fills a token budget), so methods that prefer short rows get the
+    same amount of training text as the others. Default budgets: 1, 2, 5, 10, 25, 50% of the pool.
     """
     is_cancelled = as_cancel_check(cancel)
     if len(evaluation_targets) == 0:
@@ -255,17 +295,20 @@ def proxy_evaluation(
         if len(values) != len(sources):
             raise ZipFitError(f"{name}: {len(values)} scores for {len(sources)} source rows: "
                               "score this source pool with that method again.")
-    ks = sorted(set(int(k) for k in (ks if ks is not None else default_ks(len(sources)))))
+    if budget_unit not in BUDGET_UNITS:
+        raise ZipFitError(f"Unknown budget unit {budget_unit!r}: use one of {', '.join(BUDGET_UNITS)}.")
+    pool_size = len(sources) if budget_unit == "rows" else sum(len(text) for text in sources)
+    ks = sorted(set(int(k) for k in (ks if ks is not None else default_ks(pool_size))))
     if not ks or ks[0] < 1:
-        raise ZipFitError("Give budgets k of at least 1 row.")
-    ks = [k for k in ks if k <= len(sources)] or [len(sources)]
+        raise ZipFitError(f"Give budgets k of at least 1 ({budget_unit}).")
+    ks = [k for k in ks if k <= pool_size] or [pool_size]
 
     alphabet = set()
     for text in sources:
         alphabet.update(text)
     for text in evaluation_targets:
         alphabet.update(text)
-    settings = ProxySettings(tuple(ks), order, discount)
+    settings = ProxySettings(tuple(ks), order, discount, budget_unit)
     total_steps = len(scores) * len(ks) + 1
     done = 0
 
@@ -284,14 +327,25 @@ def proxy_evaluation(
         ranked = rank_by_score(np.asarray(values, dtype=np.float64))
         model = CharNgramModel(alphabet, order, discount)
         curve = ProxyCurve(name, [], [], [])
-        previous = 0
+        position = 0  # rows of `ranked` the model holds whole
         for k in ks:
-            # Top-k sets are nested, so the model for k is the model for the previous k plus the next rows.
-            model.add([sources[row] for row in ranked[previous:k]])
-            previous = k
+            # Budgets are nested, so the model for k is the model for the previous k plus the next rows.
+            partial = ""
+            if budget_unit == "rows":
+                model.add([sources[row] for row in ranked[position:k]])
+                position = k
+            else:
+                while position < len(ranked) and model.trained_chars + len(sources[ranked[position]]) <= k:
+                    model.add([sources[ranked[position]]])
+                    position += 1
+                if position < len(ranked) and model.trained_chars < k:
+                    partial = sources[ranked[position]][: k - model.trained_chars]
+                    model.add([partial])
             curve.ks.append(k)
             curve.bits_per_char.append(model.bits_per_char(evaluation_targets))
             curve.train_chars.append(model.trained_chars)
+            if partial:
+                model.remove([partial])  # the next budget may take this row whole
             step()
         curves.append(curve)
     everything = CharNgramModel(alphabet, order, discount)

@@ -32,6 +32,7 @@ version, the key's identity, sha256 of the data file); a damaged entry is report
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import tempfile
@@ -178,6 +179,14 @@ def method_spec(method: str, settings: dict[str, Any] | None = None) -> str:
     return method if not parts else f"{method}:{','.join(sorted(parts))}"
 
 
+def short_label(spec: str) -> str:
+    """A method spec shortened for tables: the name plus only the settings that differ from the defaults."""
+    method, settings = parse_method_spec(spec)
+    defaults = selector_info(method).resolve({})
+    changed = [f"{name}={value}" for name, value in sorted(settings.items()) if value != defaults.get(name)]
+    return method if not changed else f"{method}({','.join(changed)})"
+
+
 def parse_method_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """The inverse of `method_spec`: (method, settings)."""
     method, _, rest = spec.partition(":")
@@ -240,9 +249,12 @@ def _zipfit_debiased(sources: Sequence[str], targets: Sequence[str], settings: d
 def _dsir(sources: Sequence[str], targets: Sequence[str], settings: dict[str, Any],
           progress: ProgressCallback | None, cancel: Any) -> np.ndarray:
     try:
-        from data_selection import HashedNgramDSIR
+        from data_selection import HashedNgramDSIR, hashed_ngram_dsir
+        from tqdm import tqdm
     except ImportError:
         raise ZipFitError("The DSIR baseline needs `pip install data-selection==1.0.3`.") from None
+    # Its fit draws tqdm bars on stderr; ours (the `progress` callback) already tell the user.
+    hashed_ngram_dsir.tqdm = functools.partial(tqdm, disable=True)
     is_cancelled = as_cancel_check(cancel)
     texts_by_name = {"sources": list(sources), "targets": list(targets)}
     # The package wants a cache directory even though nothing we call writes to it.
