@@ -43,7 +43,17 @@ def text_spec(choice: DataChoice) -> TextSpec:
 
 
 def choice_key(choice: DataChoice, upload_digest: str | None) -> str:
-    return json.dumps({**asdict(choice), "upload": upload_digest}, sort_keys=True)
+    """What a load depends on: the choice, the uploaded bytes, and for local files the root and their state."""
+    key = {**asdict(choice), "upload": upload_digest}
+    if choice.kind == "local":
+        root = app_settings().data_root
+        key["data_root"] = str(root)
+        try:  # an edited file is read again (a glob or folder is re-read when the folder changes)
+            stat = (root / choice.location).stat()
+            key["modified"] = [stat.st_mtime_ns, stat.st_size]
+        except (OSError, ValueError):
+            pass
+    return json.dumps(key, sort_keys=True)
 
 
 @st.cache_resource(max_entries=12, show_spinner=False)

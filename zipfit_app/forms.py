@@ -42,7 +42,7 @@ def _seed_widgets(role: str) -> None:
         "hub_config": (choice.config or "") if choice else "",
         "hub_split": (choice.split or "train") if choice else "train",
         "hub_revision": (choice.revision or "") if choice else "",
-        "local_path": choice.location if choice and choice.kind == "local" else None,
+        "local_path": choice.location if choice and choice.kind == "local" else "",
         "limit": choice.limit if choice else None,
         "sample": choice.sample if choice else None,
         "seed": choice.seed if choice else 0,
@@ -88,6 +88,11 @@ def _choice_from_widgets(role: str) -> tuple[DataChoice, bytes | None]:
         filter_value=(get("filter_value") or "") if filter_column not in (None, NO_FILTER) else None,
     )
     return choice, upload
+
+
+def _copy_pick(role: str) -> None:
+    if picked := st.session_state.get(_key(role, "local_pick")):
+        st.session_state[_key(role, "local_path")] = picked
 
 
 def load_role(role: str, choice: DataChoice, upload: bytes | None = None) -> bool:
@@ -159,8 +164,13 @@ def data_form(role: str) -> None:
         c.text_input("Revision", key=_key(role, "hub_revision"), placeholder="main")
         st.caption("Remote code is never run. Without network, set HF_HUB_OFFLINE=1 to use the local cache.")
     elif kind == "local":
-        st.selectbox("File, folder or glob under the data root", datasets.local_files(), key=_key(role, "local_path"),
-                     accept_new_options=True, placeholder="e.g. my_pool.jsonl or shards/*.parquet")
+        found = datasets.local_files()
+        a, b = st.columns(2)
+        a.text_input("File, folder or glob under the data root", key=_key(role, "local_path"),
+                     placeholder="e.g. my_pool.jsonl or shards/*.parquet")
+        b.selectbox("Files found there", found, index=None, key=_key(role, "local_pick"),
+                    placeholder="pick one" if found else "no data files yet", disabled=not found,
+                    on_change=_copy_pick, args=(role,))
         st.caption(f"Data root: `{settings.data_root}` (set ZIPFIT_DATA_ROOT to change it). "
                    "Nothing outside it can be read.")
     else:

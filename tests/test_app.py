@@ -1,0 +1,278 @@
+"""The app's wiring, page by page, with streamlit.testing.v1.AppTest (no browser).
+
+The main path: demo data -> score -> cut -> the export bytes equal what the core writes for the
+same cut, with scores computed independently by `alignment_scores`. Bad inputs show an error in
+place and never raise. Every test gets its own score cache and data root.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from zipfit_core.alignment import alignment_scores
+from zipfit_core.data_sources import DataSource, TextSpec
+from zipfit_core.export import selected_table, write_table
+from zipfit_core.jobs import JobManager
+from zipfit_core.loading import load_source
+from zipfit_core.selection import SelectionRule, TokenCounter, select
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+DEMO_SOURCE, DEMO_TARGET = "pool-mini", "proofnet-valid"
+TIMEOUT = 120
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """A fresh score cache, data root and Streamlit caches for one test."""
+    data_root = tmp_path / "data"
+    data_root.mkdir()
+    monkeypatch.setenv("ZIPFIT_DATA_ROOT", str(data_root))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(JobManager, "_shared", JobManager(cache_dir=tmp_path / "cache"))
+    st.cache_resource.clear()
+    yield data_root
+    st.cache_resource.clear()
+
+
+def new_app(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    if query:
+        at.query_params.update(query)
+    return at.run()
+
+
+def assert_no_exception(at: AppTest) -> None:
+    assert not at.exception, [item.value for item in at.exception]
+
+
+def texts_of(elements) -> list[str]:
+    return [str(item.value) for item in elements]
+
+
+def load_in_form(at: AppTest, role: str, kind: str, location: str) -> AppTest:
+    at.radio(key=f"data.{role}.kind").set_value(kind).run()
+    if kind == "demo":
+        at.selectbox(key=f"data.{role}.demo").set_value(location).run()
+    else:
+        at.text_input(key=f"data.{role}.local_path").set_value(location).run()
+    at.button(key=f"data.{role}.load").click().run()
+    assert_no_exception(at)
+    return at
+
+
+def score_and_wait(at: AppTest) -> AppTest:
+    at.switch_page("pages/2_Score.py").run()
+    assert_no_exception(at)
+    start = next(button for button in at.button if button.label == "Start scoring")
+    start.click().run()
+    job_id = at.session_state["score_job"].job_id
+    status = JobManager.shared().wait(job_id, timeout=TIMEOUT)
+    assert status.state == "done", status
+    return at.run()
+
+
+def set_cut(at: AppTest, kind: str, value) -> AppTest:
+    at.radio(key="explore.cut_kind").set_value(kind).run()
+    widget = at.slider(key=f"explore.{kind}") if kind in ("threshold", "top_percent") else \
+        at.number_input(key=f"explore.{kind}")
+    widget.set_value(value).run()
+    assert_no_exception(at)
+    return at
+
+
+def core_export_bytes(tmp_path: Path, source_name: str, target_name: str, rule: SelectionRule, suffix: str,
+                      include_score: bool = True) -> bytes:
+    """What the core alone writes for this cut: its own load, its own scores, `select`, `write_table`."""
+    source = load_source(DataSource("demo", source_name), TextSpec())
+    target = load_source(DataSource("demo", target_name), TextSpec())
+    scores = alignment_scores(source.texts, target.texts)
+    counter = TokenCounter()
+    selection = select(scores, rule, counter.count(source.texts))
+    table = selected_table(source.table, source.texts, source.text_field, scores, selection, counter,
+                           include_score=include_score)
+    path = tmp_path / f"core{suffix}"
+    write_table(table, path)
+    return path.read_bytes()
+
+
+def test_demo_to_export_bytes_equal_the_core_selection(isolated, tmp_path):
+    at = new_app()
+    assert_no_exception(at)
+    load_in_form(at, "source", "demo", DEMO_SOURCE)
+    load_in_form(at, "target", "demo", DEMO_TARGET)
+    assert any("300 rows" in text for text in texts_of(at.success))
+    assert any("185 rows" in text for text in texts_of(at.success))
+
+    score_and_wait(at)
+    assert any("scores are exact" in text for text in texts_of(at.success))
+
+    at.switch_page("pages/3_Explore.py").run()
+    assert_no_exception(at)
+    set_cut(at, "top_k", 37)
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics["Rows kept"] == "37"
+    assert at.query_params["cut"] == ["top_k"] and at.query_params["v"] == ["37"]
+
+    at.switch_page("pages/5_Export.py").run()
+    assert_no_exception(at)
+    assert any("keeps **37 of 300 rows**" in text for text in texts_of(at.markdown))
+    for kind, suffix in (("jsonl", ".jsonl"), ("csv", ".csv"), ("parquet", ".parquet")):
+        at.radio(key="export.format").set_value(kind).run()
+        assert_no_exception(at)
+        served = at.session_state["export.payload"]()
+        expected = core_export_bytes(tmp_path, DEMO_SOURCE, DEMO_TARGET, SelectionRule("top_k", 37), suffix)
+        assert served == expected, kind
+    at.radio(key="export.format").set_value("jsonl").run()
+    exported = pd.read_json(io.BytesIO(at.session_state["export.payload"]()), lines=True)
+    assert len(exported) == 37 and exported["zipfit_score"].is_monotonic_decreasing
+
+
+def test_every_cut_kind_counts_what_select_keeps(isolated):
+    write_pool(isolated)
+    at = new_app()
+    load_in_form(at, "source", "local", "pool.jsonl")
+    load_in_form(at, "target", "local", "targets.jsonl")
+    score_and_wait(at)
+    at.switch_page("pages/3_Explore.py").run()
+    source = load_source(DataSource("local", str(isolated / "pool.jsonl")), TextSpec())
+    target = load_source(DataSource("local", str(isolated / "targets.jsonl")), TextSpec())
+    scores = alignment_scores(source.texts, target.texts)
+    tokens = TokenCounter().count(source.texts)
+    middle = float(np.median(scores))
+    for kind, value in (("top_percent", 25.0), ("token_budget", 2000), ("threshold", middle), ("top_k", 13)):
+        set_cut(at, kind, value)
+        shown = {metric.label: metric.value for metric in at.metric}
+        expected = select(scores, SelectionRule(kind, at.session_state["view"].cut_value), tokens)
+        assert shown["Rows kept"] == f"{expected.n_rows:,}", kind
+        assert shown["Tokens kept (approx.)"] == f"{expected.tokens_kept:,}", kind
+
+
+def test_switching_cut_kind_keeps_the_cut(isolated):
+    write_pool(isolated)
+    at = new_app()
+    load_in_form(at, "source", "local", "pool.jsonl")
+    load_in_form(at, "target", "local", "targets.jsonl")
+    score_and_wait(at)
+    at.switch_page("pages/3_Explore.py").run()
+    set_cut(at, "top_k", 30)
+    at.radio(key="explore.cut_kind").set_value("token_budget").run()
+    assert {metric.label: metric.value for metric in at.metric}["Rows kept"] == "30"
+    at.radio(key="explore.cut_kind").set_value("top_percent").run()
+    assert {metric.label: metric.value for metric in at.metric}["Rows kept"] == "30"
+    assert at.session_state["view"].cut_kind == "top_percent"
+
+
+def test_a_link_restores_data_scores_cut_and_row(isolated):
+    write_pool(isolated)
+    at = new_app()
+    load_in_form(at, "source", "local", "pool.jsonl")
+    load_in_form(at, "target", "local", "targets.jsonl")
+    score_and_wait(at)
+    link = {"src": "local", "src.loc": "pool.jsonl", "tgt": "local", "tgt.loc": "targets.jsonl",
+            "cut": "top_k", "v": "7", "row": "3", "by": "source"}
+    shared = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    shared.query_params.update(link)
+    shared.run()
+    shared.switch_page("pages/3_Explore.py").run()
+    assert_no_exception(shared)
+    metrics = {metric.label: metric.value for metric in shared.metric}
+    assert metrics["Rows kept"] == "7"
+    assert any(header.value == "Row 3" for header in shared.subheader)
+    assert "Mean over all 12 targets" in " ".join(texts_of(shared.caption))
+
+
+@pytest.mark.parametrize("location, message", [
+    ("../outside.jsonl", "outside the data folder"),
+    ("missing.jsonl", "not found"),
+    ("broken.jsonl", "malformed"),
+    ("empty.jsonl", "no rows"),
+    ("junk.parquet", "not a readable parquet"),
+])
+def test_bad_local_files_show_an_error_and_the_app_keeps_going(isolated, location, message):
+    (isolated.parent / "outside.jsonl").write_text('{"text": "secret"}\n')
+    (isolated / "broken.jsonl").write_text('{"text": "fine"}\n{not json\n')
+    (isolated / "empty.jsonl").write_text("")
+    (isolated / "junk.parquet").write_bytes(bytes(range(256)) * 8)
+    at = new_app()
+    at.session_state["data.source.kind"] = "local"
+    at.session_state["data.source.local_path"] = location
+    at.run()
+    at.button(key="data.source.load").click().run()
+    assert_no_exception(at)
+    if location == "broken.jsonl":  # skipped by default, with the line number: a warning, not an error
+        assert any("line 2" in text for text in texts_of(at.warning))
+        return
+    errors = " ".join(texts_of(at.error)).lower()
+    assert errors and message in errors
+    assert at.session_state["view"].source is None
+    at.switch_page("pages/2_Score.py").run()  # other pages still work
+    assert_no_exception(at)
+    assert any("Load a source pool" in text for text in texts_of(at.info))
+
+
+def test_bad_links_are_reported_not_fatal(isolated):
+    at = new_app({"src": "demo", "src.loc": "no-such-demo", "cut": "median", "v": "x", "codec": "rar"})
+    assert_no_exception(at)
+    warnings = " ".join(texts_of(at.warning))
+    assert "unknown codec" in warnings and "ignored the cut" in warnings
+    assert "Unknown demo data set" in " ".join(texts_of(at.error))
+
+
+def test_pages_explain_what_is_missing(isolated):
+    at = new_app()
+    for page in ("pages/2_Score.py", "pages/3_Explore.py", "pages/5_Export.py"):
+        at.switch_page(page).run()
+        assert_no_exception(at)
+        assert at.info, page
+
+
+def test_level_zero_warns_that_scores_become_length(isolated):
+    write_pool(isolated)
+    at = new_app()
+    load_in_form(at, "source", "local", "pool.jsonl")
+    load_in_form(at, "target", "local", "targets.jsonl")
+    at.switch_page("pages/2_Score.py").run()
+    at.slider(key="score.level").set_value(0).run()
+    assert_no_exception(at)
+    assert any("length only" in text for text in texts_of(at.warning))
+    assert at.session_state["view"].level == 0
+
+
+def test_leaving_the_page_does_not_stop_the_job(isolated):
+    write_pool(isolated, rows=400)
+    at = new_app()
+    load_in_form(at, "source", "local", "pool.jsonl")
+    load_in_form(at, "target", "local", "targets.jsonl")
+    at.switch_page("pages/2_Score.py").run()
+    next(button for button in at.button if button.label == "Start scoring").click().run()
+    job_id = at.session_state["score_job"].job_id
+    at.switch_page("pages/1_Data.py").run()
+    del at  # the session is gone, as when a tab closes
+    assert JobManager.shared().wait(job_id, timeout=TIMEOUT).state == "done"
+
+
+def write_pool(root: Path, rows: int = 120) -> None:
+    """A small pool of code and prose rows (with a `source` column) and code targets."""
+    rng = np.random.default_rng(0)
+    with open(root / "pool.jsonl", "w") as handle:
+        for i in range(rows):
+            if i % 2:
+                text = "".join(f"def f{i}_{j}(x):\n    return x * {j} + {i}\n" for j in range(int(rng.integers(1, 6))))
+                origin = "code"
+            else:
+                text = " ".join(f"The council met on day {i} to discuss the harbour and the {j} boats."
+                                for j in range(int(rng.integers(1, 6))))
+                origin = "prose"
+            handle.write(json.dumps({"text": text, "source": origin, "id": i}) + "\n")
+    with open(root / "targets.jsonl", "w") as handle:
+        for i in range(12):
+            handle.write(json.dumps({"text": f"def target_{i}(y):\n    return y + {i}\n"}) + "\n")
+
