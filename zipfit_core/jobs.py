@@ -601,12 +601,14 @@ class JobManager:
 
     @classmethod
     def shared(cls) -> JobManager:
-        """The process's manager (env: ZIPFIT_CACHE_DIR, ZIPFIT_MAX_JOBS, ZIPFIT_JOB_WORKERS)."""
+        """The process's manager (env: ZIPFIT_CACHE_DIR, ZIPFIT_MAX_JOBS, ZIPFIT_JOB_WORKERS, ZIPFIT_JOB_NICE)."""
         with cls._shared_lock:
             if cls._shared is None:
+                environ = os.environ
                 cls._shared = cls(
-                    max_concurrent_jobs=int(os.environ.get("ZIPFIT_MAX_JOBS", "1")),
-                    workers=int(os.environ["ZIPFIT_JOB_WORKERS"]) if os.environ.get("ZIPFIT_JOB_WORKERS") else None,
+                    max_concurrent_jobs=int(environ.get("ZIPFIT_MAX_JOBS", "1")),
+                    workers=int(environ["ZIPFIT_JOB_WORKERS"]) if environ.get("ZIPFIT_JOB_WORKERS") else None,
+                    nice=int(environ.get("ZIPFIT_JOB_NICE", BACKGROUND_NICE)),
                 )
             return cls._shared
 
