@@ -403,6 +403,29 @@ def write_method_cache(cache_dir: str | Path, key: str, scores: np.ndarray, labe
     return folder
 
 
+def stored_scores(method: str, sources: Sequence[str], targets: Sequence[str], *,
+                  cache_dir: str | Path | None = None, **settings: Any) -> np.ndarray | None:
+    """The scores `score_sources` would return if they are already in memory or in the cache; else None.
+
+    Never computes. ZIP-FIT itself is looked up in memory only (its disk entries belong to the jobs).
+    """
+    resolved = selector_info(method).resolve(settings)
+    if len(targets) == 0 or len(sources) == 0:
+        return None
+    key = result_key(method, resolved, texts_fingerprint(sources), texts_fingerprint(targets))
+    if key in _memo:
+        return _memo[key].copy()
+    if cache_dir is None or method in ("zipfit", "zipfit-debiased"):
+        return None
+    scores = read_method_cache(cache_dir, key, len(sources))
+    if scores is not None:
+        _memo[key] = scores
+        while len(_memo) > MEMO_ENTRIES:
+            _memo.popitem(last=False)
+        return scores.copy()
+    return None
+
+
 def score_sources(method: str, sources: Sequence[str], targets: Sequence[str], *,
                   progress: ProgressCallback | None = None, cancel: Any = None,
                   cache_dir: str | Path | None = None, **settings: Any) -> np.ndarray:
