@@ -1,0 +1,120 @@
+"""The Compare page's wiring with streamlit.testing.v1.AppTest: every number it shows is the core's.
+
+Local files under a per-test data root: a labelled pool (ProofNet test rows, stdlib prose and code)
+and ProofNet valid as the target; the bundled ProofNet test split is the held-out evaluation set.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from selector_data import labelled_pool, proofnet_split
+from zipfit_core import alignment_scores
+from zipfit_core.compare import compare_methods
+from zipfit_core.jobs import JobManager
+from zipfit_core.proxy_eval import proxy_evaluation
+from zipfit_core.selection import SelectionRule
+from zipfit_core.selectors import clear_memo, score_sources
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+TIMEOUT = 120
+
+
+@pytest.fixture
+def app_with_data(tmp_path, monkeypatch):
+    """An app session with the labelled pool and ProofNet valid loaded from local files."""
+    data_root = tmp_path / "data"
+    data_root.mkdir()
+    pool = labelled_pool(16, 8, 8)
+    with open(data_root / "pool.jsonl", "w", encoding="utf-8") as handle:
+        for text, origin in zip(pool.sources, pool.origin):
+            handle.write(json.dumps({"text": text, "origin": origin}) + "\n")
+    with open(data_root / "valid.jsonl", "w", encoding="utf-8") as handle:
+        for text in pool.targets:
+            handle.write(json.dumps({"text": text}) + "\n")
+    monkeypatch.setenv("ZIPFIT_DATA_ROOT", str(data_root))
+    monkeypatch.setattr(JobManager, "_shared", JobManager(cache_dir=tmp_path / "cache"))
+    st.cache_resource.clear()
+    clear_memo()
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    for role, location in (("source", "pool.jsonl"), ("target", "valid.jsonl")):
+        at.radio(key=f"data.{role}.kind").set_value("local").run()
+        at.text_input(key=f"data.{role}.local_path").set_value(location).run()
+        at.button(key=f"data.{role}.load").click().run()
+    assert not at.exception
+    yield at, pool
+    st.cache_resource.clear()
+    clear_memo()
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [item.value for item in at.exception]
+
+
+def click(at: AppTest, prefix: str) -> AppTest:
+    next(button for button in at.button if button.label.startswith(prefix)).click().run()
+    no_exception(at)
+    return at
+
+
+def test_compare_page_shows_the_cores_numbers_and_proxy_curves(app_with_data):
+    at, pool = app_with_data
+    at.switch_page("pages/4_Compare.py").run()
+    no_exception(at)
+    assert any("not complete" in warning.value for warning in at.warning)  # ZIP-FIT not scored yet
+
+    at.switch_page("pages/2_Score.py").run()
+    click(at, "Start scoring")
+    assert JobManager.shared().wait(at.session_state["score_job"].job_id, timeout=TIMEOUT).state == "done"
+    at.switch_page("pages/4_Compare.py").run()
+    at.multiselect(key="compare.methods").set_value(["zipfit", "tfidf", "random"]).run()
+    click(at, "Compute")
+    assert not any("not complete" in warning.value for warning in at.warning)
+    at.radio(key="compare.budget_kind").set_value("top_k").run()
+    at.number_input(key="compare.budget.top_k").set_value(10.0).run()
+    at.selectbox(key="compare.group_by").set_value("origin").run()
+    no_exception(at)
+
+    expected = compare_methods(
+        {"ZIP-FIT": alignment_scores(pool.sources, pool.targets),
+         "TF-IDF cosine": score_sources("tfidf", pool.sources, pool.targets),
+         "Random": score_sources("random", pool.sources, pool.targets)},
+        SelectionRule("top_k", 10), lengths=np.array([len(text) for text in pool.sources]),
+        column_values=pool.origin)
+    frames = [frame.value for frame in at.dataframe]
+    overlap = next(frame for frame in frames if "jaccard" in frame.columns)
+    assert overlap.reset_index(drop=True).equals(expected.overlaps)
+    bias = next(frame for frame in frames if "spearman_score_length" in frame.columns)
+    np.testing.assert_allclose(bias["spearman_score_length"], expected.length_bias["spearman_score_length"])
+    composition = next(frame for frame in frames if "pool_share" in frame.columns)
+    assert composition["ZIP-FIT"].to_dict() == expected.composition["ZIP-FIT"].to_dict()
+
+    at.selectbox(key="compare.eval").set_value("demo: proofnet-test").run()
+    at.text_input(key="compare.ks.rows").set_value("4, 16").run()
+    click(at, "Run the proxy evaluation")
+    assert any("disjoint" in message.value for message in at.success)
+    assert any("also occur in the source pool" in warning.value for warning in at.warning)  # the pool holds test rows
+    content = at.session_state["compare.proxy"]
+    held_out = proofnet_split("test")
+    reference = proxy_evaluation(pool.sources, {"ZIP-FIT": alignment_scores(pool.sources, pool.targets)}, held_out,
+                                 pool.targets, ks=[4, 16])
+    assert content["curves"][0]["method"] == "ZIP-FIT"
+    assert content["curves"][0]["bits_per_char"] == reference.curves[0].bits_per_char
+    assert "Proxy, not fine-tuning" in " ".join(caption.value for caption in at.caption)
+
+
+def test_proxy_evaluation_on_the_selection_targets_is_refused_in_place(app_with_data):
+    at, _ = app_with_data
+    at.switch_page("pages/4_Compare.py").run()
+    at.multiselect(key="compare.methods").set_value(["tfidf", "random"]).run()
+    click(at, "Compute")
+    at.selectbox(key="compare.eval").set_value("demo: proofnet-valid").run()  # the same rows as valid.jsonl
+    click(at, "Run the proxy evaluation")
+    assert any("also occur among the selection targets" in error.value for error in at.error)
+    assert "compare.proxy" not in at.session_state
