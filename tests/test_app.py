@@ -7,6 +7,7 @@ place and never raise. Every test gets its own score cache and data root.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from pathlib import Path
@@ -88,12 +89,18 @@ def set_cut(at: AppTest, kind: str, value) -> AppTest:
     return at
 
 
+@functools.cache
+def core_scored(source_name: str, target_name: str):
+    """The core alone, no jobs or cache: load both demo sets and score with `alignment_scores`."""
+    source = load_source(DataSource("demo", source_name), TextSpec())
+    target = load_source(DataSource("demo", target_name), TextSpec())
+    return source, alignment_scores(source.texts, target.texts)
+
+
 def core_export_bytes(tmp_path: Path, source_name: str, target_name: str, rule: SelectionRule, suffix: str,
                       include_score: bool = True) -> bytes:
     """What the core alone writes for this cut: its own load, its own scores, `select`, `write_table`."""
-    source = load_source(DataSource("demo", source_name), TextSpec())
-    target = load_source(DataSource("demo", target_name), TextSpec())
-    scores = alignment_scores(source.texts, target.texts)
+    source, scores = core_scored(source_name, target_name)
     counter = TokenCounter()
     selection = select(scores, rule, counter.count(source.texts))
     table = selected_table(source.table, source.texts, source.text_field, scores, selection, counter,
@@ -119,7 +126,7 @@ def test_demo_to_export_bytes_equal_the_core_selection(isolated, tmp_path):
     set_cut(at, "top_k", 37)
     metrics = {metric.label: metric.value for metric in at.metric}
     assert metrics["Rows kept"] == "37"
-    assert at.query_params["cut"] == ["top_k"] and at.query_params["v"] == ["37"]
+    assert at.query_params["cut"] == "top_k" and at.query_params["v"] == "37"
 
     at.switch_page("pages/5_Export.py").run()
     assert_no_exception(at)
@@ -276,3 +283,15 @@ def write_pool(root: Path, rows: int = 120) -> None:
         for i in range(12):
             handle.write(json.dumps({"text": f"def target_{i}(y):\n    return y + {i}\n"}) + "\n")
 
+
+
+def test_a_demo_preset_loads_pool_and_targets_in_one_click(isolated):
+    at = new_app()
+    preset = next(button for button in at.button if button.label.startswith("ProofNet"))
+    preset.click().run()
+    assert_no_exception(at)
+    view = at.session_state["view"]
+    assert (view.source.location, view.target.location) == ("pool", "proofnet-valid")
+    successes = " ".join(texts_of(at.success))
+    assert "3,970 rows" in successes and "185 rows" in successes
+    assert at.query_params["src.loc"] == "pool" and at.query_params["tgt.loc"] == "proofnet-valid"
