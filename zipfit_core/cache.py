@@ -219,11 +219,12 @@ def from_limbs(limbs: list[np.ndarray]) -> list[int]:
     return values
 
 
-def _limb_columns(name: str, values: list[int], n_limbs: int, all_zero: bool) -> dict[str, np.ndarray]:
-    if all_zero:  # cheap path for an empty current round
-        limbs = [np.zeros(len(values), dtype=np.int64) for _ in range(n_limbs)]
-    else:
-        limbs = to_limbs(values, n_limbs)
+def _limb_columns(name: str, values: list[int], n_limbs: int, n_used: int | None = None) -> dict[str, np.ndarray]:
+    """Columns name_0.. for `values`; only the first `n_used` are converted (the rest are zero)."""
+    n_used = len(values) if n_used is None else n_used
+    limbs = [np.zeros(len(values), dtype=np.int64) for _ in range(n_limbs)]
+    for limb, converted in zip(limbs, to_limbs(values[:n_used], n_limbs)):
+        limb[:n_used] = converted
     return {f"{name}_{index}": limb for index, limb in enumerate(limbs)}
 
 
@@ -262,6 +263,7 @@ class CacheEntry:
         self.folder = self.root / key
         self.manifest_path = self.folder / MANIFEST_NAME
         self._lock_handle = None
+        self._committed_columns: tuple[tuple[int, int], dict[str, np.ndarray]] | None = None
 
     # -- the lock: one process computes an entry; others follow its checkpoints ------------------
     def try_lock(self) -> bool:
@@ -380,12 +382,16 @@ class CacheEntry:
     # -- writing (only while holding the lock) ----------------------------------------------------
     def save(self, state: ScoreState, settings: CacheSettings, schedule: dict, label: str) -> None:
         """Write the state under a new file name, then point the manifest at it (both atomic)."""
-        round_empty = state.round_rows_done == 0
+        # The totals change only once per round: convert them once, not at every mid-round checkpoint.
+        version = (id(state), state.rounds_done)
+        if self._committed_columns is None or self._committed_columns[0] != version:
+            committed = {**_limb_columns("sum", state.sums, SUM_LIMBS),
+                         **_limb_columns("squares", state.squares, SQUARE_LIMBS)}
+            self._committed_columns = (version, committed)
         columns: dict[str, np.ndarray] = {"row": np.arange(state.n_sources, dtype=np.int64)}
-        columns.update(_limb_columns("sum", state.sums, SUM_LIMBS, False))
-        columns.update(_limb_columns("squares", state.squares, SQUARE_LIMBS, False))
-        columns.update(_limb_columns("round_sum", state.round_sums, SUM_LIMBS, round_empty))
-        columns.update(_limb_columns("round_squares", state.round_squares, SQUARE_LIMBS, round_empty))
+        columns.update(self._committed_columns[1])
+        columns.update(_limb_columns("round_sum", state.round_sums, SUM_LIMBS, state.round_rows_done))
+        columns.update(_limb_columns("round_squares", state.round_squares, SQUARE_LIMBS, state.round_rows_done))
         if state.complete:
             columns["score"] = state.exact_scores()  # convenience for other readers; sums are the truth
         table = pa.table(columns)
