@@ -393,3 +393,25 @@ def test_cli_no_cache_leaves_the_cache_folder_alone(tmp_path: Path, small_exact:
     _, stderr = run.communicate(timeout=120)
     assert run.returncode == 0, stderr
     assert len(list(cache.glob("*/manifest.json"))) == 1
+
+
+def test_an_unusable_cache_folder_is_reported_and_scoring_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  small_exact: np.ndarray) -> None:
+    def refuse(self) -> bool:
+        raise PermissionError(13, "Permission denied", str(self.folder))
+
+    monkeypatch.setattr(CacheEntry, "try_lock", refuse)
+    with pytest.warns(RuntimeWarning, match="Could not use the score cache"):
+        scores = run_foreground(ScoreRequest(SMALL_SOURCES, SMALL_TARGETS), tmp_path)
+    assert np.array_equal(scores, small_exact)
+
+
+def test_bad_input_fails_the_job_with_the_users_message(tmp_path: Path) -> None:
+    manager = JobManager(tmp_path)
+    with pytest.raises(ZipFitError, match="source row 1 is int"):
+        manager.submit(ScoreRequest(["text", 5], ["target"]))
+    key = manager.submit(ScoreRequest(["text", 5], ["target"], source_fingerprint="given by the caller"))
+    status = manager.wait(key, timeout=30)
+    assert status.state == "failed" and "source row 1 is int" in status.error
+    with pytest.raises(ZipFitError, match="target set is empty"):
+        manager.submit(ScoreRequest(["text"], []))

@@ -105,8 +105,8 @@ class ScoreRequest:
         return replace(
             self,
             level=level,
-            source_fingerprint=self.source_fingerprint or texts_fingerprint(self.source_texts),
-            target_fingerprint=self.target_fingerprint or texts_fingerprint(self.target_texts),
+            source_fingerprint=self.source_fingerprint or fingerprint_of(self.source_texts, "source"),
+            target_fingerprint=self.target_fingerprint or fingerprint_of(self.target_texts, "target"),
         )
 
     def settings(self) -> CacheSettings:
@@ -122,6 +122,15 @@ class ScoreRequest:
             n_sources=len(request.source_texts),
             n_targets=len(request.target_texts),
         )
+
+
+def fingerprint_of(texts: Sequence[str], what: str) -> str:
+    try:
+        return texts_fingerprint(texts)
+    except (AttributeError, TypeError):
+        row = next(index for index, text in enumerate(texts) if not isinstance(text, str))
+        raise ZipFitError(f"{what} row {row} is {type(texts[row]).__name__}, not text: "
+                          "choose a text field or convert the values to strings.") from None
 
 
 @dataclass(frozen=True)
@@ -407,9 +416,18 @@ class ScoreJob:
         return f"{what}; {self._done_pairs:,} of {self.total_pairs:,} pairs are saved: submit again to resume"
 
     def _run(self) -> None:
-        if self.entry is not None and not self._take_lock_or_follow():
-            return  # another process finished it, and we loaded its result
-        state = self._load_or_start()
+        try:
+            if self.entry is not None and not self._take_lock_or_follow():
+                return  # another process finished it, and we loaded its result
+            state = self._load_or_start()
+        except OSError as error:  # an unusable cache folder must not stop the scoring
+            self._warn(f"Could not use the score cache in {self.entry.folder} ({error}); "
+                       "scoring without it.")
+            self.entry.unlock()
+            self.entry = None
+            with self._lock:
+                self._resumed_pairs = 0
+            state = self._load_or_start()
         if state.complete:
             self._publish(state)
             self._set("done", "loaded from the cache")
@@ -640,12 +658,12 @@ class JobManager:
 
     def _complete_in_cache(self, job: ScoreJob) -> ScoreState | None:
         """A finished result on disk for this job, so it need not wait in the queue."""
-        if job.entry is None or not job.entry.exists():
-            return None
         try:
+            if job.entry is None or not job.entry.exists():
+                return None
             state = job.entry.load_matching(job.settings, job.schedule)
-        except CacheDamaged:
-            return None  # the job itself reports and recomputes it
+        except (CacheDamaged, OSError):
+            return None  # the job itself reports it and recomputes
         return state if state is not None and state.complete else None
 
     def _dispatch(self) -> None:
