@@ -36,12 +36,15 @@ def humaneval_task(proofnet_texts, humaneval_texts):
     return humaneval_texts[40:] + proofnet_texts[:100], humaneval_texts[:40]
 
 
-PARITY_CASES = [("gzip", 1), ("gzip", 6), ("gzip", 9), ("zstd", 3), ("zstd", -5), ("zstd", 19), ("lz4", 0),
-                ("lz4", 12)]
+# Each codec setting on one of the two tasks (gzip-9, the paper's setting, on both): the reference
+# starts three process pools per call, so the matrix is kept small.
+PARITY_CASES = [("gzip", 1, "proofnet_task"), ("gzip", 6, "humaneval_task"), ("gzip", 9, "proofnet_task"),
+                ("gzip", 9, "humaneval_task"), ("zstd", 3, "proofnet_task"), ("zstd", -5, "humaneval_task"),
+                ("lz4", 0, "humaneval_task"), ("lz4", 12, "proofnet_task")]
 
 
-@pytest.mark.parametrize("task", ["proofnet_task", "humaneval_task"])
-@pytest.mark.parametrize(("codec", "level"), PARITY_CASES, ids=[f"{c}-{l}" for c, l in PARITY_CASES])
+@pytest.mark.parametrize(("codec", "level", "task"), PARITY_CASES,
+                         ids=[f"{codec}-{level}-{task.split('_')[0]}" for codec, level, task in PARITY_CASES])
 def test_parity_with_reference_on_real_data(request, reference_scores, task, codec, level):
     sources, targets = request.getfixturevalue(task)
     ours = alignment_scores(sources, targets, codec=codec, level=level)
@@ -51,19 +54,21 @@ def test_parity_with_reference_on_real_data(request, reference_scores, task, cod
 
 
 def test_parity_gzip9_all_humaneval_targets(reference_scores, proofnet_texts, humaneval_texts):
-    """The paper's setting at full target size: 371 ProofNet statements x all 164 HumanEval problems."""
-    ours = alignment_scores(proofnet_texts, humaneval_texts)
-    theirs = reference_scores(proofnet_texts, humaneval_texts, "gzip", 9)
+    """The paper's setting at full target size: 150 ProofNet statements x all 164 HumanEval problems."""
+    sources = proofnet_texts[::2][:150]
+    ours = alignment_scores(sources, humaneval_texts)
+    theirs = reference_scores(sources, humaneval_texts, "gzip", 9)
     assert np.max(np.abs(ours - theirs)) <= PARITY_TOLERANCE
     # Same order as well (up to exact ties, which the reference orders arbitrarily).
     assert np.array_equal(rank_by_score(ours), rank_by_score(np.round(theirs, 12)))
 
 
 @pytest.mark.parametrize(("codec", "level", "n_sources", "n_targets"),
-                         [("brotli", 11, 40, 8), ("lzma", 6, 12, 5)])
-def test_parity_slow_codecs_at_the_reference_fixed_setting(reference_scores, proofnet_texts, humaneval_texts,
+                         [("brotli", 11, 24, 6), ("lzma", 6, 6, 3), ("zstd", 19, 30, 6)])
+def test_parity_slow_codecs_and_levels(reference_scores, proofnet_texts, humaneval_texts,
                                                             codec, level, n_sources, n_targets):
-    """The reference ignores the level for brotli (quality 11) and lzma (preset 6): compare there."""
+    """Slow settings on less data. The reference ignores the level for brotli (always quality 11) and
+    lzma (always preset 6): compare there."""
     sources = proofnet_texts[:n_sources // 2] + humaneval_texts[100:100 + n_sources // 2]
     targets = humaneval_texts[:n_targets // 2] + proofnet_texts[200:200 + n_targets - n_targets // 2]
     ours = alignment_scores(sources, targets, codec=codec, level=level)
@@ -129,7 +134,7 @@ def test_scores_are_the_correctly_rounded_mean_of_the_reference_similarities(sou
         assert score == float(exact_mean)  # float(Fraction) rounds to nearest
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.integers(1, 10**6), st.data())
 def test_units_to_mean_is_correctly_rounded(count, data):
     unit_sum = data.draw(st.integers(-count * UNITS_PER_ONE, count * UNITS_PER_ONE))
