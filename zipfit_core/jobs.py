@@ -383,10 +383,11 @@ class ScoreJob:
     # -- running -------------------------------------------------------------------------------
     def run(self) -> None:
         """Compute (or load, or follow) until done, cancelled or failed; never raises ZipFitError."""
-        if self._finished.is_set():
-            return
+        with self._lock:
+            if self._state != "queued":  # cancelled before it started, or run twice
+                return
+            self._state, self._message = "running", "starting"  # listeners hear once the start point is known
         lower_thread_priority(self.nice)
-        self._set("running", "starting", notify=False)  # listeners hear from it once the start point is known
         try:
             self._run()
         except ScoringCancelled:
