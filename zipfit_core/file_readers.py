@@ -44,6 +44,7 @@ SUPPORTED_NAMES = "JSONL, JSON, CSV, TSV, Parquet, Arrow/Feather or .txt (option
 FILE_COLUMN = "file"  # added when rows come from several files (a folder or a glob)
 UPLOAD_EXPANSION_LIMIT = 20  # a compressed upload may decompress to at most this many times the upload limit
 SNIFF_BYTES = 8192
+PARQUET_BATCH_ROWS = 65_536
 
 MAGIC_NUMBERS = (  # what a file really is, whatever its name says
     (b"\x1f\x8b", "gzip-compressed data", "add .gz to its name"),
@@ -386,6 +387,9 @@ def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
     frame = table.to_pandas(split_blocks=True)
     if not isinstance(frame.index, pd.RangeIndex):  # a pandas index saved in the file is data: keep it
         frame = frame.reset_index()
+    # Decoding left freed buffers in Arrow's pool (mimalloc keeps them): give them back before the
+    # texts become Python strings, which the pool cannot serve.
+    pa.default_memory_pool().release_unused()
     return frame
 
 
@@ -393,16 +397,17 @@ def _read_parquet(source, display: str, max_rows: int | None) -> pa.Table:
     import pyarrow.parquet as pq
 
     try:
-        if max_rows is None:
-            return pq.read_table(source)
+        # Batch by batch: decoding a whole row group at once needs about three times the table's size.
         batches, count = [], 0
         parquet = pq.ParquetFile(source)
-        for batch in parquet.iter_batches(batch_size=min(max_rows, 65_536)):
+        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS if max_rows is None
+                                          else min(max_rows, PARQUET_BATCH_ROWS)):
             batches.append(batch)
             count += batch.num_rows
-            if count >= max_rows:
+            if max_rows is not None and count >= max_rows:
                 break
-        return pa.Table.from_batches(batches, schema=parquet.schema_arrow).slice(0, max_rows)
+        table = pa.Table.from_batches(batches, schema=parquet.schema_arrow)
+        return table.slice(0, max_rows) if max_rows is not None else table
     except ZipFitError:
         raise
     except Exception as error:  # pyarrow raises several types for damaged files
