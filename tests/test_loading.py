@@ -525,6 +525,8 @@ def test_paths_outside_the_data_root_are_refused(tmp_path):
     with pytest.raises(ZipFitError, match="outside the data folder"):
         load_source(DataSource("hub", str(tmp_path)), options=options)
     with pytest.raises(ZipFitError, match="outside the data folder"):
+        load_source(DataSource("hub", "../"), options=options)
+    with pytest.raises(ZipFitError, match="outside the data folder"):
         preview_table(local("../outside.jsonl"), options)
 
 
@@ -580,6 +582,13 @@ def cache_hub_dataset(cache: Path, repo_id: str, splits: dict[str, list[dict]], 
     target = cache / f"{owner}___{name}" / "default" / "0.0.0"
     target.mkdir(parents=True)
     shutil.copytree(builder.cache_dir, target / "0123456789abcdef")
+
+
+def test_a_dataset_repository_folder_relative_to_the_data_root(hub_offline, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(HUB_REPO, root / "repos" / "tiny")
+    loaded = load_source(DataSource("hub", "repos/tiny", split="validation"), options=LoadOptions(data_root=root))
+    assert loaded.texts == validation_texts()
 
 
 def test_local_dataset_repository_folder_through_datasets(hub_offline):

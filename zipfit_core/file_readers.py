@@ -355,13 +355,14 @@ def _read_txt(stream: BinaryIO, encoding: str, display: str, options: LoadOption
         text = _read_text_all(stream, encoding, display, report)
         return pd.DataFrame({"text": [text]}) if text else pd.DataFrame()
     texts, numbers = [], []
-    for number, line in _lines(stream, encoding, display, report):
-        line = line.rstrip("\r\n")
-        if line.strip():
-            texts.append(line)
-            numbers.append(number)
-            if max_rows is not None and len(texts) >= max_rows:
-                break
+    with contextlib.closing(_lines(stream, encoding, display, report)) as lines:  # reports at close
+        for number, line in lines:
+            line = line.rstrip("\r\n")
+            if line.strip():
+                texts.append(line)
+                numbers.append(number)
+                if max_rows is not None and len(texts) >= max_rows:
+                    break
     return pd.DataFrame({"text": texts, "line": numbers}) if texts else pd.DataFrame()
 
 
@@ -369,7 +370,8 @@ def _read_text_format(fmt: str, stream: BinaryIO, display: str, options: LoadOpt
                       max_rows: int | None) -> pd.DataFrame:
     encoding = _text_encoding(_peek(stream), display, fmt)
     if fmt == "jsonl":
-        return _read_jsonl_lines(_lines(stream, encoding, display, report), display, options, report, max_rows)
+        with contextlib.closing(_lines(stream, encoding, display, report)) as lines:  # reports at close
+            return _read_jsonl_lines(lines, display, options, report, max_rows)
     if fmt == "txt":
         return _read_txt(stream, encoding, display, options, report, max_rows)
     text = _read_text_all(stream, encoding, display, report)
@@ -455,7 +457,11 @@ def read_file(path: Path, options: LoadOptions, report: LoadReport, max_rows: in
     if fmt in ("parquet", "arrow") and compression is None:
         source = pa.memory_map(str(path), "r") if fmt == "arrow" else str(path)
         return _read_columnar(fmt, source, display, max_rows)
-    with open(path, "rb") as raw:
+    try:
+        raw = open(path, "rb")
+    except OSError as error:
+        raise ZipFitError(f"Could not open {display} ({error.strerror or error}): check its permissions.") from None
+    with raw:
         return _read_stream(fmt, compression, raw, display, options, report, max_rows)
 
 

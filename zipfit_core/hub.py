@@ -84,13 +84,13 @@ def _dataset_path(source: DataSource, options: LoadOptions) -> tuple[str, str, b
     location = source.location.strip()
     display = source.describe()
     candidate = Path(location).expanduser()
+    root = Path(options.data_root).expanduser().resolve() if options.data_root is not None else None
+    if root is not None and not candidate.is_absolute():
+        candidate = root / candidate  # with a data root, relative folders start there
     looks_local = location.startswith(("/", "./", "../", "~")) or candidate.exists()
     if not looks_local:
         return location, display, False
-    if options.data_root is not None:
-        root = Path(options.data_root).expanduser().resolve()
-        if not candidate.is_absolute():
-            candidate = root / candidate
+    if root is not None:
         check_inside_root(candidate, root, shown=location)
     if not candidate.is_dir():
         raise ZipFitError(
