@@ -9,6 +9,7 @@ Targets: ProofNet valid statements. Nothing here reads ../shared.
 from __future__ import annotations
 
 import ast
+import functools
 import gzip
 import inspect
 import json
@@ -22,9 +23,14 @@ PROOFNET_FILE = REPO_ROOT / "zipfit_core" / "demo_data" / "proofnet_lean4.jsonl.
 
 def proofnet_split(split: str) -> list[str]:
     """ProofNet statements of one split in the paper's format: informal statement, then the Lean 4 one."""
+    return list(_proofnet_split(split))
+
+
+@functools.lru_cache(maxsize=None)
+def _proofnet_split(split: str) -> tuple[str, ...]:
     with gzip.open(PROOFNET_FILE, "rt", encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle if line.strip()]
-    return [row["informal_prefix"] + row["formal_statement"] for row in rows if row["split"] == split]
+    return tuple(row["informal_prefix"] + row["formal_statement"] for row in rows if row["split"] == split)
 
 
 def stdlib_prose(count: int) -> list[str]:
@@ -35,6 +41,11 @@ def stdlib_prose(count: int) -> list[str]:
 
 
 def stdlib_code(count: int) -> list[str]:
+    return list(_stdlib_functions()[:count])
+
+
+@functools.lru_cache(maxsize=None)
+def _stdlib_functions() -> tuple[str, ...]:
     import json.decoder
     import string
 
@@ -46,7 +57,7 @@ def stdlib_code(count: int) -> list[str]:
                 segment = ast.get_source_segment(source, node)
                 if segment and 200 <= len(segment) <= 3000:
                     functions.append(segment)
-    return functions[:count]
+    return tuple(functions)
 
 
 @dataclass(frozen=True)

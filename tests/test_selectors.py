@@ -200,3 +200,37 @@ def test_zipfit_with_a_cache_dir_goes_through_the_scoring_jobs(pool, tmp_path):
     debiased = score_sources("zipfit-debiased", sources, pool.targets[:20], cache_dir=tmp_path)
     np.testing.assert_allclose(debiased, length_debiased(scores, compressed_sizes(sources)))
     assert len(list_cached_results(tmp_path)) == 1  # the debiased variant reuses the ZIP-FIT entry
+
+
+def test_stored_scores_looks_up_without_computing(pool, tmp_path):
+    from zipfit_core.selectors import stored_scores
+
+    selectors.clear_memo()
+    assert stored_scores("random", pool.sources, pool.targets, cache_dir=tmp_path, seed=2) is None
+    computed = score_sources("random", pool.sources, pool.targets, cache_dir=tmp_path, seed=2)
+    selectors.clear_memo()
+    np.testing.assert_array_equal(stored_scores("random", pool.sources, pool.targets, cache_dir=tmp_path, seed=2),
+                                  computed)
+    assert stored_scores("random", pool.sources, pool.targets, cache_dir=tmp_path, seed=3) is None
+    assert stored_scores("zipfit", pool.sources, pool.targets, cache_dir=tmp_path) is None  # jobs own ZIP-FIT
+
+
+@pytest.fixture(scope="module")
+def demo_mini():
+    """The bundled 300-row demo pool and ProofNet valid, as the app's demo presets load them."""
+    from zipfit_core.loading import load_texts
+
+    return load_texts("demo:pool-mini"), load_texts("demo:proofnet-valid")
+
+
+@pytest.mark.parametrize("method, settings", [
+    ("zipfit", {}), ("zipfit-debiased", {}), ("dsir", {}), ("tfidf", {}), ("tfidf", {"analyzer": "char_wb"}),
+])
+def test_selector_puts_lean_statements_of_the_demo_pool_above_other_domains(demo_mini, method, settings):
+    pool, target = demo_mini
+    scores = score_sources(method, pool.texts, target.texts, **settings)
+    lean = (pool.table["source"] == "minif2f").to_numpy()  # Lean 4 statements, ProofNet's own language
+    other_domains = (pool.table["domain"] != "formal-maths").to_numpy()
+    assert lean.sum() >= 10 and other_domains.sum() >= 100
+    auc = in_domain_auc(scores[lean | other_domains], lean[lean | other_domains].tolist())
+    assert auc >= 0.85
