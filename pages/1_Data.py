@@ -25,4 +25,5 @@ for column, role in zip(columns, datasets.ROLES):
         data_form(role)
 
 if datasets.current_choice("source") and datasets.current_choice("target"):
-    st.page_link("pages/2_Score.py", label="Next: score the pool against the targets", icon=":material/arrow_forward:")
+    if st.button("Next: score the pool against the targets", type="primary", icon=":material/arrow_forward:"):
+        st.switch_page("pages/2_Score.py")

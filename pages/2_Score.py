@@ -27,20 +27,23 @@ codec_settings()
 view = get_view()
 job_id = scoring.current_job(view) or scoring.attach_cached(source, target, view)
 
-running = False
+state = None
 if job_id is not None:
     try:
-        running = not scoring.status(job_id).finished
+        state = scoring.status(job_id).state
     except ZipFitError:
         job_id = None
-label = "Scoring..." if running else ("Score again (from the cache)" if job_id else "Start scoring")
-if st.button(label, type="primary", disabled=running, icon=":material/play_arrow:"):
-    try:
-        job_id = scoring.start(source, target, view)
-    except ZipFitError as error:
-        st.error(str(error), icon=":material/error:")
-    else:
-        st.rerun()
+if state != "done":  # a finished job needs no button: its scores are exact and cached
+    running = state in ("queued", "running")
+    label = {"queued": "Waiting to start...", "running": "Scoring...", "cancelled": "Resume scoring",
+             "failed": "Try again"}.get(state, "Start scoring")
+    if st.button(label, type="primary", disabled=running, icon=":material/play_arrow:"):
+        try:
+            job_id = scoring.start(source, target, view)
+        except ZipFitError as error:
+            st.error(str(error), icon=":material/error:")
+        else:
+            st.rerun()
 
 if job_id is not None:
     progress_panel(job_id)

@@ -245,12 +245,13 @@ def composition_table(context: ExploreContext) -> None:
         return
     table = composition(context.groups, context.summary.n_kept)
     st.dataframe(table, hide_index=True, column_config={
-        "kept": st.column_config.NumberColumn("rows kept", format="%d"),
-        "total": st.column_config.NumberColumn("rows in pool", format="%d"),
-        "share_of_kept": st.column_config.ProgressColumn("share of the kept rows", format="percent", min_value=0,
-                                                         max_value=1),
-        "share_of_group_kept": st.column_config.ProgressColumn(f"share of the {table.columns[0]} kept",
-                                                               format="percent", min_value=0, max_value=1),
+        "kept": st.column_config.NumberColumn("kept", format="%d", width="small"),
+        "total": st.column_config.NumberColumn("in pool", format="%d", width="small"),
+        "share_of_kept": st.column_config.ProgressColumn("share of kept rows", format="percent", min_value=0,
+                                                         max_value=1, width="small"),
+        "share_of_group_kept": st.column_config.ProgressColumn("share kept", format="percent", min_value=0,
+                                                               max_value=1, width="small",
+                                                               help=f"How much of each {table.columns[0]} the cut keeps"),
     })
 
 
@@ -330,9 +331,9 @@ def row_detail(context: ExploreContext) -> None:
     cells[4].metric("Kept by the cut", "yes" if rank < summary.n_kept else "no")
     if context.groups is not None:
         st.caption(f"{context.groups.column}: {context.groups.label_of_rows(np.array([row]))[0]}")
-    left, right = st.columns([3, 2], gap="large")
+    left, right = st.columns([1, 1], gap="large")
     with left:
-        st.code(text, language=None, wrap_lines=True, height=360)
+        st.code(text, language=None, wrap_lines=True, height=420 if len(text) > 1500 else "content")
     with right:
         st.markdown("**Nearest targets** (1 - NCD with this row)")
         if len(text) > NEAREST_AUTO_MAX_CHARS and not st.button("Compute nearest targets", key="explore.nearest"):

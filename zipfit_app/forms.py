@@ -217,13 +217,11 @@ def dataset_summary(role: str) -> None:
         st.info(f"No {datasets.ROLE_TITLES[role].lower()} loaded yet.", icon=":material/info:")
         return
     stats = length_stats(loaded.texts)
-    st.success(f"**{stats.rows:,} rows** from {datasets.describe(datasets.current_choice(role))}; "
-               f"text: `{loaded.text_field}`", icon=":material/check_circle:")
-    a, b, c, d = st.columns(4)
-    a.metric("Rows", f"{stats.rows:,}")
-    b.metric("Mean length", f"{stats.mean_chars:,.0f} chars")
-    c.metric("Median length", f"{stats.median_chars:,.0f} chars")
-    d.metric("Longest", f"{stats.max_chars:,} chars")
+    text = f"template `{loaded.text_template}`" if loaded.text_template else f"field `{loaded.text_field}`"
+    st.success(f"**{stats.rows:,} rows** from {datasets.describe(datasets.current_choice(role))}; text: {text}",
+               icon=":material/check_circle:")
+    st.markdown(f"Length in characters: mean **{stats.mean_chars:,.0f}**, median **{stats.median_chars:,.0f}**, "
+                f"shortest **{stats.min_chars:,}**, longest **{stats.max_chars:,}**.")
     for warning in loaded.warnings[:8]:
         st.warning(warning, icon=":material/warning:")
     if len(loaded.warnings) > 8:

@@ -1,0 +1,112 @@
+"""A newcomer's walk through the app in real Chromium: demo -> score -> explore -> cut -> row -> export.
+
+The downloaded file is checked against the core alone (its own load, `alignment_scores`, `select`),
+and a screenshot of every page is saved to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from zipfit_core.alignment import alignment_scores
+from zipfit_core.data_sources import DataSource, TextSpec
+from zipfit_core.loading import load_source
+from zipfit_core.selection import SelectionRule, TokenCounter, select
+
+from .conftest import screenshot, wait_for_app
+
+pytestmark = pytest.mark.e2e
+
+SCORING_TIMEOUT_MS = 180_000
+
+
+def keyed(page, key: str):
+    """The element Streamlit gives the CSS class `st-key-<key>` (other characters become `-`)."""
+    return page.locator(".st-key-" + re.sub(r"[^A-Za-z0-9_-]", "-", key)).first
+
+
+def choose(page, key: str, option_start: str) -> None:
+    """Pick the option of a selectbox whose text starts with `option_start`."""
+    keyed(page, key).get_by_role("combobox").click()
+    page.get_by_role("option", name=re.compile("^" + re.escape(option_start))).first.click()
+    wait_for_app(page)
+
+
+def metric_value(page, label: str) -> str:
+    metric = page.locator("[data-testid='stMetric']").filter(has_text=label).first
+    return metric.locator("[data-testid='stMetricValue']").inner_text().strip()
+
+
+def go_to(page, title: str) -> None:
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title).click()
+    wait_for_app(page)
+
+
+def test_demo_to_exported_subset(page, app_url, e2e_dirs):
+    page.goto(app_url)
+    wait_for_app(page)
+    assert page.get_by_role("heading", name="Data").first.is_visible()
+
+    # One click loads a demo pool and its targets.
+    page.get_by_role("button", name=re.compile(r"^ProofNet")).click()
+    wait_for_app(page)
+    page.get_by_text("185 rows").first.wait_for()
+    screenshot(page, "1-data")
+
+    # The mini pool keeps the browser test quick.
+    choose(page, "data.source.demo", "pool-mini:")
+    keyed(page, "data.source.load").get_by_role("button").click()
+    wait_for_app(page)
+    page.get_by_text("300 rows").first.wait_for()
+
+    go_to(page, "Score")
+    page.get_by_role("button", name="Start scoring").click()
+    page.get_by_text("The scores are exact").wait_for(timeout=SCORING_TIMEOUT_MS)
+    wait_for_app(page)
+    screenshot(page, "2-score")
+
+    go_to(page, "Explore")
+    histogram = keyed(page, "explore.histogram")
+    histogram.locator(".js-plotly-plot").wait_for()
+    assert histogram.locator("g.barlayer path").count() > 0
+    assert metric_value(page, "Rows kept") == "30"  # the default cut: top 10% of 300
+
+    # Move the cut: top 25 rows.
+    keyed(page, "explore.cut_kind").get_by_text("Top K rows").click()
+    wait_for_app(page)
+    number = keyed(page, "explore.top_k").locator("input")
+    number.fill("25")
+    number.press("Enter")
+    wait_for_app(page)
+    assert metric_value(page, "Rows kept") == "25"
+    assert "cut=top_k" in page.url and "v=25" in page.url
+
+    # Open the best row: its full text and nearest targets appear.
+    grid = keyed(page, "explore.top").locator("[data-testid='stDataFrameResizable']")
+    grid.click(position={"x": 18, "y": 35 + 17})
+    wait_for_app(page)
+    page.get_by_role("heading", name="Row ").first.wait_for()
+    page.get_by_text("Nearest targets").wait_for()
+    page.get_by_text("this is the row's score").wait_for()
+    screenshot(page, "3-explore")
+
+    go_to(page, "Export")
+    page.get_by_text("keeps 25 of 300 rows").wait_for()
+    screenshot(page, "5-export")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download zipfit-").click()
+    path = e2e_dirs["downloads"] / download_info.value.suggested_filename
+    download_info.value.save_as(path)
+    assert path.suffix == ".jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+    source = load_source(DataSource("demo", "pool-mini"), TextSpec())
+    target = load_source(DataSource("demo", "proofnet-valid"), TextSpec())
+    scores = alignment_scores(source.texts, target.texts)
+    expected = select(scores, SelectionRule("top_k", 25), TokenCounter().count(source.texts))
+    assert len(rows) == 25
+    assert [row["text"] for row in rows] == [source.texts[i] for i in expected.rows]
+    assert [row["zipfit_score"] for row in rows] == scores[expected.rows].tolist()
