@@ -756,6 +756,19 @@ def test_demo_source_uses_its_own_text_and_ignores_the_data_root(fake_demo, proo
         load_source(DataSource("demo", "nope"))
 
 
+def test_every_bundled_demo_data_set_loads_with_its_declared_rows():
+    demo = pytest.importorskip("zipfit_core.demo")
+    assert demo.DEMO_DATASETS
+    for name, entry in demo.DEMO_DATASETS.items():
+        loaded = load_source(DataSource("demo", name))
+        assert loaded.warnings == [], (name, loaded.warnings)
+        if entry.rows is not None:
+            assert len(loaded.texts) == entry.rows, name
+        spec = default_text_spec(DataSource("demo", name))
+        assert (spec.field, spec.template, spec.row_filter) == (entry.text.field, entry.text.template,
+                                                                entry.text.row_filter), name
+
+
 # ---------------------------------------------------------------------------------------------------
 # The command line: options reach the loader, select reuses the template, errors are one line.
 
