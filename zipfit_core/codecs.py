@@ -8,7 +8,6 @@ same codec and level. The reference ignores the level for brotli (always quality
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 import threading
@@ -96,7 +95,7 @@ def keep_freed_heap_memory() -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL("libc.so.6")  # glibc's soname; find_library would spawn ldconfig
         m_trim_threshold = -1
         libc.mallopt(m_trim_threshold, 64 << 20)
     except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to tune
