@@ -17,7 +17,8 @@ import streamlit as st
 from zipfit_app import datasets, scoring
 from zipfit_app.charts import PALETTE
 from zipfit_app.view import get_view
-from zipfit_core.compare import compare_methods, score_length_sample
+from zipfit_core.compare import (composition, exclusive_rows, kept_sets, length_bias, overlaps, rank_correlations,
+                                 score_length_sample)
 from zipfit_core.errors import ZipFitError
 from zipfit_core.explore import DataChoice, group_columns
 from zipfit_core.proxy_eval import BUDGET_UNITS, NO_SELECTION, default_ks, proxy_evaluation
@@ -105,16 +106,20 @@ def _debiased(version: str, codec: str, level: int, _scores: np.ndarray, _texts:
 
 
 scores: dict[str, np.ndarray] = {}
+versions: dict[str, str] = {}  # what each method's numbers are, for the caches below
 missing: list[str] = []
 for name in chosen:
     if name in ("zipfit", "zipfit-debiased"):
         values = zipfit_based(name)
+        version = f"{name}:{shown.version if shown else ''}:{view.codec}:{view.level}"
     else:
         values = stored_scores(name, source.texts, target.texts, cache_dir=cache_dir, **settings[name])
+        version = f"{method_spec(name, settings[name])}:{source.fingerprint}:{target.fingerprint}"
     if values is None:
         missing.append(name)
     else:
         scores[method_spec(name, settings[name])] = values
+        versions[method_spec(name, settings[name])] = version
 
 if any(name in ("zipfit", "zipfit-debiased") for name in missing):
     st.warning("ZIP-FIT scores are not complete for this data: score it on the Score page "
@@ -148,6 +153,21 @@ def short(spec: str) -> str:
 
 shown_names = {spec: short(spec) for spec in scores}
 named_scores = {shown_names[spec]: values for spec, values in scores.items()}
+scores_version = json.dumps({shown_names[spec]: version for spec, version in versions.items()}, sort_keys=True)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Comparing the rankings...")
+def whole_pool(version: str, _scores: dict[str, np.ndarray], _lengths: np.ndarray):
+    """What does not depend on the budget: rank correlations and length bias (seconds at a million rows)."""
+    return rank_correlations(_scores), length_bias(_scores, _lengths)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def at_budget(version: str, kind: str, value: float, column: str | None, _scores: dict[str, np.ndarray],
+              _tokens: np.ndarray | None, _values: list | None):
+    selections = kept_sets(_scores, SelectionRule(kind, value), _tokens)
+    return (selections, overlaps(selections), exclusive_rows(selections),
+            composition(selections, _values) if _values is not None else None)
 
 # ------------------------------------------------------------------------------------------ budget
 left, right = st.columns([1, 2])
@@ -161,38 +181,39 @@ column = right.selectbox("Composition by", ["(none)", *group_options], key="comp
                          index=next((i + 1 for i, name in enumerate(group_options) if name in ("domain", "source")), 0))
 try:
     rule = SelectionRule(kind, value if kind == "top_percent" else int(value))
-    result = compare_methods(named_scores, rule,
-                             token_counts=datasets.token_counts(source) if kind == "token_budget" else None,
-                             lengths=datasets.char_counts(source),
-                             column_values=source.table[column].tolist() if column != "(none)" else None)
+    correlations, bias = whole_pool(scores_version, named_scores, datasets.char_counts(source))
+    selections, overlap_table, exclusive, composition_table = at_budget(
+        scores_version, rule.kind, rule.value, None if column == "(none)" else column, named_scores,
+        datasets.token_counts(source) if kind == "token_budget" else None,
+        source.table[column].tolist() if column != "(none)" else None)
 except ZipFitError as error:
     st.error(str(error), icon=":material/error:")
     st.stop()
 
-kept = {name: selection.n_rows for name, selection in result.selections.items()}
+kept = {name: selection.n_rows for name, selection in selections.items()}
 st.markdown(f"**{rule.describe()}** of {len(source.texts):,} rows: "
             + ", ".join(f"{name} keeps {count:,}" for name, count in kept.items()) + ".")
 overlap_tab, rank_tab, composition_tab, only_tab, length_tab = st.tabs(
     ["Overlap", "Rank correlation", "Composition", "Rows only one method keeps", "Length bias"])
 with overlap_tab:
     st.caption("Kept rows in common for each pair: intersection and Jaccard = |A and B| / |A or B|.")
-    st.dataframe(result.overlaps, hide_index=True, column_config={
+    st.dataframe(overlap_table, hide_index=True, column_config={
         "jaccard": st.column_config.ProgressColumn("Jaccard", min_value=0.0, max_value=1.0, format="%.3f")})
 with rank_tab:
     st.caption("Agreement of the full rankings (all rows), not only of the kept rows.")
-    st.dataframe(result.correlations, hide_index=True, column_config={
+    st.dataframe(correlations, hide_index=True, column_config={
         "spearman": st.column_config.NumberColumn("Spearman rho", format="%.3f"),
         "kendall": st.column_config.NumberColumn("Kendall tau-b", format="%.3f")})
 with composition_tab:
-    if result.composition is None:
+    if composition_table is None:
         st.info("Choose a column above (e.g. `source` or `domain`) to see what each method keeps.")
     else:
-        st.dataframe(result.composition, column_config={
-            name: st.column_config.NumberColumn(format="%.1%%") for name in result.composition.columns
+        st.dataframe(composition_table, column_config={
+            name: st.column_config.NumberColumn(format="%.1%%") for name in composition_table.columns
             if name.endswith("_share")})
 with only_tab:
-    inner = st.tabs([f"{name} ({len(rows):,})" for name, rows in result.exclusive.items()])
-    for tab, (name, rows) in zip(inner, result.exclusive.items()):
+    inner = st.tabs([f"{name} ({len(rows):,})" for name, rows in exclusive.items()])
+    for tab, (name, rows) in zip(inner, exclusive.items()):
         with tab:
             if not len(rows):
                 st.caption("Every row this method keeps is kept by another method too.")
@@ -206,7 +227,7 @@ with length_tab:
     st.caption("Spearman's rho between score and length in characters: negative = the method prefers short "
                "rows. ZIP-FIT's score favours short texts (an unrelated text's 1 - NCD is about the gzip "
                "header over its compressed size).")
-    st.dataframe(result.length_bias, hide_index=True)
+    st.dataframe(bias, hide_index=True)
     sample = score_length_sample(named_scores, datasets.char_counts(source), max_points=2000)
     figure = go.Figure()
     for number, name in enumerate(named_scores):
