@@ -282,6 +282,11 @@ class CacheEntry:
         self._remove_leftovers(keep=None)
         return True
 
+    @property
+    def locked(self) -> bool:
+        """Whether this object holds the entry's lock (only the holder writes)."""
+        return self._lock_handle is not None
+
     def unlock(self) -> None:
         if self._lock_handle is not None:
             self._lock_handle.close()  # closing releases the flock

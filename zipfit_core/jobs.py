@@ -532,7 +532,7 @@ class ScoreJob:
                 self._checkpoint(state)
                 dirty = False
         finally:
-            if dirty and self.entry is not None and self.entry._lock_handle is not None:
+            if dirty and self.entry is not None and self.entry.locked:
                 self._checkpoint(state)  # keep what finished before a cancel, error or interrupt
             self._record_progress(state.done_pairs, computed=False)  # drop a half-done block from the count
         self._publish(state)
