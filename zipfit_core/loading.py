@@ -154,7 +154,7 @@ def load_source(source: DataSource, text: TextSpec = TextSpec(), options: LoadOp
     if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
         frame = frame.reset_index(drop=True)
     if text.template is not None:
-        frame = frame.copy()
+        frame = frame.copy(deep=False)  # a new column on a shallow copy: no column data is copied
         frame[TEMPLATE_TEXT_COLUMN] = pd.Series(texts, dtype=object, index=frame.index)  # shares the str objects
     return LoadedTexts(texts=texts, table=frame, text_field=text_field, origin=origin, warnings=report.warnings,
                        row_ids=row_ids, text_template=text.template)
