@@ -127,6 +127,11 @@ def _on_load(role: str) -> None:
     load_role(role, choice, upload)
 
 
+def _on_upload(role: str) -> None:
+    if st.session_state.get(_key(role, "upload")) is not None:  # a new file: load it at once
+        _on_load(role)
+
+
 def apply_preset(name: str) -> None:
     """Load a demo preset's pool and targets (a callback: runs before the widgets are drawn)."""
     source_name, target_name = DEMO_PRESETS[name]
@@ -174,8 +179,9 @@ def data_form(role: str) -> None:
         st.caption(f"Data root: `{settings.data_root}` (set ZIPFIT_DATA_ROOT to change it). "
                    "Nothing outside it can be read.")
     else:
-        st.file_uploader("File (JSONL, JSON, CSV, TSV, Parquet, text; .gz/.zst)", key=_key(role, "upload"),
-                         max_upload_size=settings.max_upload_mb)
+        st.file_uploader(f"File (JSONL, JSON, CSV, TSV, Parquet, text; .gz/.zst; up to {settings.max_upload_mb} MB)",
+                         key=_key(role, "upload"), max_upload_size=settings.max_upload_mb,
+                         on_change=_on_upload, args=(role,))
     with st.expander("Text field, template, row filter and size", expanded=False):
         loaded = _safe_current(role)
         columns = [str(name) for name in loaded.table.columns] if loaded is not None else []

@@ -84,6 +84,28 @@ def test_demo_to_exported_subset(page, app_url, e2e_dirs):
     assert metric_value(page, "Rows kept") == "25"
     assert "cut=top_k" in page.url and "v=25" in page.url
 
+    # Drag across the right part of the histogram: everything right of the box's left edge is kept.
+    drag_layer = histogram.locator(".nsewdrag").first.bounding_box()
+    y = drag_layer["y"] + drag_layer["height"] / 2
+    page.mouse.move(drag_layer["x"] + drag_layer["width"] * 0.55, y)
+    page.mouse.down()
+    page.mouse.move(drag_layer["x"] + drag_layer["width"] * 0.75, y, steps=8)
+    page.mouse.move(drag_layer["x"] + drag_layer["width"] * 0.97, y, steps=8)
+    page.mouse.up()
+    page.wait_for_url(re.compile(r"cut=threshold"))
+    wait_for_app(page)
+    assert keyed(page, "explore.cut_kind").get_by_role("radio", name="Score threshold").is_checked()
+    kept_by_range = int(metric_value(page, "Rows kept").replace(",", ""))
+    assert 0 < kept_by_range < 300
+
+    keyed(page, "explore.cut_kind").get_by_text("Top K rows").click()
+    wait_for_app(page)
+    number = keyed(page, "explore.top_k").locator("input")
+    number.fill("25")
+    number.press("Enter")
+    wait_for_app(page)
+    assert metric_value(page, "Rows kept") == "25"
+
     # Open the best row: its full text and nearest targets appear.
     grid = keyed(page, "explore.top").locator("[data-testid='stDataFrameResizable']")
     grid.click(position={"x": 18, "y": 35 + 17})
@@ -110,3 +132,54 @@ def test_demo_to_exported_subset(page, app_url, e2e_dirs):
     assert len(rows) == 25
     assert [row["text"] for row in rows] == [source.texts[i] for i in expected.rows]
     assert [row["zipfit_score"] for row in rows] == scores[expected.rows].tolist()
+
+
+def test_own_files_including_broken_ones(page, app_url, tmp_path):
+    pool = tmp_path / "my_pool.jsonl"
+    pool.write_text("".join(
+        json.dumps({"text": f"def helper_{i}(values):\n    return sorted(values)[{i % 5}]\n" if i % 2 else
+                    f"Minutes of meeting {i}: the committee agreed to repaint the library.", "kind": "code" if i % 2 else "prose"})
+        + "\n" for i in range(60)), encoding="utf-8")
+    junk = tmp_path / "targets.jsonl"
+    junk.write_bytes(bytes(range(256)) * 16)
+    targets = tmp_path / "targets.csv"
+    targets.write_text("text\n" + "".join(f"\"def task_{i}(xs):\n    return max(xs) + {i}\"\n" for i in range(12)),
+                       encoding="utf-8")
+
+    page.goto(app_url)
+    wait_for_app(page)
+    for role, path in (("source", pool), ("target", junk)):
+        keyed(page, f"data.{role}.kind").get_by_text("Upload").click()
+        wait_for_app(page)
+        keyed(page, f"data.{role}.upload").locator("input[type='file']").set_input_files(str(path))
+        wait_for_app(page)  # an upload loads at once
+    page.get_by_text("60 rows").first.wait_for()
+    error = page.locator("[data-testid='stAlertContentError']").filter(has_text="binary")
+    error.wait_for()
+    screenshot(page, "6-data-broken-upload")
+
+    # A path outside the data root is refused in place; the page keeps working.
+    keyed(page, "data.target.kind").get_by_text("Local file").click()
+    wait_for_app(page)
+    path_input = keyed(page, "data.target.local_path").locator("input")
+    path_input.fill("../../etc/passwd")
+    path_input.press("Enter")
+    wait_for_app(page)
+    keyed(page, "data.target.load").get_by_role("button").click()
+    wait_for_app(page)
+    page.locator("[data-testid='stAlertContentError']").filter(has_text="outside the data folder").wait_for()
+
+    keyed(page, "data.target.kind").get_by_text("Upload").click()
+    wait_for_app(page)
+    keyed(page, "data.target.upload").locator("input[type='file']").set_input_files(str(targets))
+    wait_for_app(page)
+    page.get_by_text("12 rows").first.wait_for()
+
+    go_to(page, "Score")
+    page.get_by_role("button", name="Start scoring").click()
+    page.get_by_text("The scores are exact").wait_for(timeout=SCORING_TIMEOUT_MS)
+    go_to(page, "Explore")
+    keyed(page, "explore.histogram").locator(".js-plotly-plot").wait_for()
+    assert metric_value(page, "Rows kept") == "6"
+    top_kinds = keyed(page, "explore.top")
+    assert top_kinds.is_visible()
