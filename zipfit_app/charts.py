@@ -44,12 +44,12 @@ def histogram_figure(histogram: Histogram, cut_score: float | None, *, title_by:
 
 
 def score_length_figure(sample: pd.DataFrame, group_of_row: list[str] | None, cut_score: float | None,
-                        correlation: float | None) -> go.Figure:
-    """Score against text length (log scale) for a sample of rows, coloured by group."""
+                        correlation: float | None, group_labels: list[str] | None = None) -> go.Figure:
+    """Score against text length (log scale) for a sample of rows, coloured by group as in the histogram."""
     frame = sample.assign(group=group_of_row if group_of_row is not None else "all rows")
     figure = go.Figure()
-    labels = list(dict.fromkeys(frame["group"]))
-    colours = group_colours(labels)
+    colours = group_colours(group_labels or ["all rows"])
+    labels = [label for label in colours if (frame["group"] == label).any()]
     for label in labels:
         part = frame[frame["group"] == label]
         figure.add_trace(go.Scattergl(

@@ -247,9 +247,9 @@ def composition_table(context: ExploreContext) -> None:
     st.dataframe(table, hide_index=True, column_config={
         "kept": st.column_config.NumberColumn("kept", format="%d", width="small"),
         "total": st.column_config.NumberColumn("in pool", format="%d", width="small"),
-        "share_of_kept": st.column_config.ProgressColumn("share of kept rows", format="percent", min_value=0,
+        "share_of_kept": st.column_config.ProgressColumn("of kept", format="percent", min_value=0,
                                                          max_value=1, width="small"),
-        "share_of_group_kept": st.column_config.ProgressColumn("share kept", format="percent", min_value=0,
+        "share_of_group_kept": st.column_config.ProgressColumn("kept of all", format="percent", min_value=0,
                                                                max_value=1, width="small",
                                                                help=f"How much of each {table.columns[0]} the cut keeps"),
     })
@@ -304,7 +304,8 @@ def sample_tabs(context: ExploreContext) -> None:
     with length:
         sample, correlation = _length_view(context.shown.version, context.index.scores, context.index.n_chars)
         group_of_row = context.groups.label_of_rows(sample["row"].to_numpy()) if context.groups else None
-        st.plotly_chart(score_length_figure(sample, group_of_row, cut_line(context), correlation),
+        labels = context.groups.labels if context.groups else None
+        st.plotly_chart(score_length_figure(sample, group_of_row, cut_line(context), correlation, labels),
                         key="explore.length")
         st.caption(f"A random sample of {len(sample):,} rows. ZIP-FIT favours short texts: for unrelated texts "
                    "1 - NCD is roughly the compressor's fixed overhead over the text's compressed size. "

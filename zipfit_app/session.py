@@ -63,7 +63,7 @@ def sidebar() -> None:
         else:
             try:
                 status = scoring.status(job_id)
-                text = "done" if status.state == "done" else f"{status.state}, {status.fraction_done:.0%}"
+                text = status.state  # the Score page shows live progress; this is drawn once per run
             except ZipFitError as error:
                 text = str(error)
             st.caption(f":material/speed: Scores: {text} ({view.codec} level {view.level})")
