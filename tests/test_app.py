@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from zipfit_app.exporting import folder_export
 from zipfit_core.alignment import alignment_scores
 from zipfit_core.data_sources import DataSource, TextSpec
 from zipfit_core.export import selected_table, write_table
@@ -296,3 +298,62 @@ def test_a_demo_preset_loads_pool_and_targets_in_one_click(isolated):
     pool_rows = len(load_source(DataSource("demo", "pool"), TextSpec()).texts)
     assert f"{pool_rows:,} rows" in successes and "185 rows" in successes
     assert at.query_params["src.loc"] == "pool" and at.query_params["tgt.loc"] == "proofnet-valid"
+
+
+def scored_local_app(data_root: Path) -> AppTest:
+    write_pool(data_root)
+    at = new_app()
+    load_in_form(at, "source", "local", "pool.jsonl")
+    load_in_form(at, "target", "local", "targets.jsonl")
+    return score_and_wait(at)
+
+
+def test_a_large_export_is_written_to_the_export_folder_in_the_background(isolated, monkeypatch):
+    monkeypatch.setenv("ZIPFIT_SMALL_EXPORT_ROWS", "10")
+    at = scored_local_app(isolated)
+    at.switch_page("pages/3_Explore.py").run()
+    set_cut(at, "top_k", 40)
+    at.switch_page("pages/5_Export.py").run()
+    at.radio(key="export.format").set_value("parquet").run()
+    assert not at.get("download_button")  # too big for a download
+    next(button for button in at.button if button.label == "Write to the export folder").click().run()
+    assert_no_exception(at)
+
+    job = folder_export(at.session_state["export.folder_job"])
+    deadline = time.monotonic() + TIMEOUT
+    while not job.done and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert job.error is None and job.output.parent == isolated / "exports"
+    written = pd.read_parquet(job.output)
+    assert len(written) == 40 and written["zipfit_score"].is_monotonic_decreasing
+    manifest = json.loads((job.output.parent / (job.output.name + ".manifest.json")).read_text())
+    assert manifest["rows"] == {"kept": 40, "total": 120}
+    assert manifest["scoring"]["n_targets"] == 12 and manifest["rule"]["kind"] == "top_k"
+    at.run()
+    assert any("Wrote 40 rows" in text for text in texts_of(at.success))
+
+
+def test_a_datasets_folder_downloads_as_a_zip_that_loads(isolated, tmp_path):
+    import zipfile
+
+    from datasets import load_from_disk
+
+    at = scored_local_app(isolated)
+    at.switch_page("pages/5_Export.py").run()
+    at.radio(key="export.format").set_value("datasets").run()
+    at.toggle(key="export.include_score").set_value(False).run()
+    payload = at.session_state["export.payload"]()
+    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+        archive.extractall(tmp_path / "unzipped")
+    dataset = load_from_disk(str(tmp_path / "unzipped" / "selection"))
+    assert len(dataset) == 12 and "zipfit_score" not in dataset.column_names  # top 10% of 120 rows
+    assert set(dataset.column_names) == {"text", "source", "id"}
+
+
+def test_an_unknown_hub_dataset_is_an_error_in_place(isolated):
+    at = new_app()
+    at.radio(key="data.source.kind").set_value("hub").run()
+    at.text_input(key="data.source.hub_id").set_value("no-such-user/no-such-dataset").run()
+    at.button(key="data.source.load").click().run()
+    assert_no_exception(at)
+    assert "HF_HUB_OFFLINE" in " ".join(texts_of(at.error)) or "offline" in " ".join(texts_of(at.error)).lower()
