@@ -86,7 +86,7 @@ if len(chosen) < 2:
     st.stop()
 
 # ------------------------------------------------------------------------------------------ scores
-job_id = scoring.current_job(view)
+job_id = scoring.current_job(view) or scoring.attach_cached(source, target, view)  # as the Score page does
 shown = scoring.shown_scores(job_id) if job_id else None
 zipfit_ready = shown is not None and shown.complete
 
@@ -209,7 +209,7 @@ with composition_tab:
         st.info("Choose a column above (e.g. `source` or `domain`) to see what each method keeps.")
     else:
         st.dataframe(composition_table, column_config={
-            name: st.column_config.NumberColumn(format="%.1%%") for name in composition_table.columns
+            name: st.column_config.NumberColumn(format="percent") for name in composition_table.columns
             if name.endswith("_share")})
 with only_tab:
     inner = st.tabs([f"{name} ({len(rows):,})" for name, rows in exclusive.items()])
@@ -227,7 +227,9 @@ with length_tab:
     st.caption("Spearman's rho between score and length in characters: negative = the method prefers short "
                "rows. ZIP-FIT's score favours short texts (an unrelated text's 1 - NCD is about the gzip "
                "header over its compressed size).")
-    st.dataframe(bias, hide_index=True)
+    st.dataframe(bias, hide_index=True, column_config={
+        "spearman_score_length": st.column_config.NumberColumn("Spearman (score, length)", format="%.3f"),
+        "pearson_score_log_length": st.column_config.NumberColumn("Pearson (score, ln length)", format="%.3f")})
     sample = score_length_sample(named_scores, datasets.char_counts(source), max_points=2000)
     figure = go.Figure()
     for number, name in enumerate(named_scores):
