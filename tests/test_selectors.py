@@ -140,6 +140,18 @@ def test_unknown_method_and_settings_are_user_errors(pool):
         score_sources("tfidf", pool.sources, [])
 
 
+def test_dsir_word_tokenize_without_nltk_data_is_a_user_error(pool):
+    import nltk
+
+    try:
+        nltk.data.find("tokenizers/punkt_tab")
+    except LookupError:
+        with pytest.raises(ZipFitError, match="nltk.downloader punkt_tab"):
+            score_sources("dsir", pool.sources[:3], pool.targets[:3], tokenizer="word_tokenize")
+    else:
+        pytest.skip("NLTK's punkt_tab data is installed here")
+
+
 def test_settings_from_strings_and_method_specs_round_trip():
     assert SELECTORS["random"].resolve({"seed": "5"}) == {"seed": 5}
     assert SELECTORS["tfidf"].resolve({"ngram_max": "none"})["ngram_max"] is None

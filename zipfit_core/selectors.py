@@ -265,7 +265,12 @@ def _dsir(sources: Sequence[str], targets: Sequence[str], settings: dict[str, An
             target_load_dataset_fn=texts_by_name.__getitem__, target_parse_example_fn=None,
             num_proc=1, ngrams=settings["ngrams"], num_buckets=settings["num_buckets"],
             tokenizer=settings["tokenizer"])
-        dsir.fit_importance_estimator(num_tokens_to_fit="auto")
+        try:
+            dsir.fit_importance_estimator(num_tokens_to_fit="auto")
+        except LookupError:  # nltk's word_tokenize needs its `punkt_tab` data, which pip does not install
+            raise ZipFitError("DSIR's tokenizer=word_tokenize needs NLTK data: run "
+                              "`python -m nltk.downloader punkt_tab`, or use tokenizer=wordpunct "
+                              "(the default, no data needed).") from None
     total = len(sources)
     scores = np.empty(total, dtype=np.float64)
     if progress:
