@@ -3,6 +3,7 @@
 import streamlit as st
 
 from zipfit_app import datasets, scoring
+from zipfit_app.markdown import literal
 from zipfit_app.score_panel import cached_results_panel, codec_settings, progress_panel
 from zipfit_app.view import get_view
 from zipfit_core.errors import ZipFitError
@@ -12,7 +13,7 @@ st.title("Score")
 try:
     source, target = datasets.current("source"), datasets.current("target")
 except ZipFitError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(literal(error), icon=":material/error:")
     source = target = None
 if source is None or target is None:
     st.info("Load a source pool and a target set first.", icon=":material/info:")
@@ -41,7 +42,7 @@ if state != "done":  # a finished job needs no button: its scores are exact and 
         try:
             job_id = scoring.start(source, target, view)
         except ZipFitError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(literal(error), icon=":material/error:")
         else:
             st.rerun()
 

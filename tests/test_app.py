@@ -357,3 +357,13 @@ def test_an_unknown_hub_dataset_is_an_error_in_place(isolated):
     at.button(key="data.source.load").click().run()
     assert_no_exception(at)
     assert "HF_HUB_OFFLINE" in " ".join(texts_of(at.error)) or "offline" in " ".join(texts_of(at.error)).lower()
+
+
+def test_names_from_data_are_shown_literally_not_as_markdown(isolated):
+    from zipfit_app.markdown import literal
+
+    assert literal("a_b *c* $x$ [l](u) :red[z]") == r"a\_b \*c\* \$x\$ \[l\]\(u\) \:red\[z\]"
+    (isolated / "odd_$name$.jsonl").write_text('{"text": "def f(x):\\n    return x\\n"}\n')
+    at = new_app()
+    load_in_form(at, "source", "local", "odd_$name$.jsonl")
+    assert any(r"odd\_\$name\$.jsonl" in text or r"odd\_\$name\$\.jsonl" in text for text in texts_of(at.success))

@@ -199,7 +199,8 @@ def test_nearest_targets_mean_is_the_alignment_score():
 
 def test_view_round_trips_through_the_query_string():
     view = ViewState(
-        source=DataChoice("hub", "org/pool", config="en", split="train", limit=5000, seed=3, field="text"),
+        source=DataChoice("hub", "org/pool", config="en", split="train", streaming=True, limit=5000, seed=3,
+                          field="text"),
         target=DataChoice("demo", "proofnet-valid", template="{informal_prefix}{formal_statement}",
                           filter_column="split", filter_value="valid"),
         codec="zstd", level=19, cut_kind="token_budget", cut_value=1_000_000, group_by="source", row=42,
@@ -222,6 +223,7 @@ def test_default_view_is_small_and_decodes_to_itself():
     ({"src": "ftp", "src.loc": "x"}, "kind must be one of"),
     ({"src": "demo"}, "with a location"),
     ({"tgt": "hub", "tgt.loc": "a/b", "tgt.limit": "many"}, "not a whole number"),
+    ({"tgt": "hub", "tgt.loc": "a/b", "tgt.stream": "maybe"}, "not true or false"),
     ({"codec": "rar"}, "unknown codec"),
     ({"codec": "gzip", "level": "99"}, "not valid for gzip"),
     ({"cut": "top_k", "v": "1.5"}, "whole number"),

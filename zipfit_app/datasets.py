@@ -34,7 +34,8 @@ def load_options() -> LoadOptions:
 
 def data_source(choice: DataChoice) -> DataSource:
     return DataSource(kind=choice.kind, location=choice.location, config=choice.config, split=choice.split,
-                      revision=choice.revision, limit=choice.limit, sample=choice.sample, seed=choice.seed)
+                      revision=choice.revision, streaming=choice.streaming, limit=choice.limit,
+                      sample=choice.sample, seed=choice.seed)
 
 
 def text_spec(choice: DataChoice) -> TextSpec:

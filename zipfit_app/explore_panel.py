@@ -38,6 +38,7 @@ from zipfit_core.selection import SelectionRule
 
 from . import datasets, scoring
 from .charts import histogram_figure, score_length_figure
+from .markdown import literal
 from .score_panel import score_columns
 from .view import get_view, update_view
 
@@ -89,7 +90,7 @@ def load_context() -> ExploreContext | None:
     try:
         source, target = datasets.current("source"), datasets.current("target")
     except ZipFitError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(literal(error), icon=":material/error:")
         return None
     job_id = scoring.current_job(view) if source is not None and target is not None else None
     shown = scoring.shown_scores(job_id) if job_id else None
@@ -113,7 +114,7 @@ def load_context() -> ExploreContext | None:
         rule = SelectionRule(view.cut_kind, view.cut_value)
         summary = summarize_cut(index, rule)
     except ZipFitError as error:
-        st.warning(f"The cut was reset ({error}).", icon=":material/warning:")
+        st.warning(f"The cut was reset ({literal(error)}).", icon=":material/warning:")
         rule = SelectionRule("top_percent", 10)
         update_view(cut_kind=rule.kind, cut_value=rule.value)
         summary = summarize_cut(index, rule)
@@ -331,7 +332,7 @@ def row_detail(context: ExploreContext) -> None:
     cells[3].metric("Tokens (approx.)", f"{int(index.token_counts[row]):,}" if index.token_counts is not None else "-")
     cells[4].metric("Kept by the cut", "yes" if rank < summary.n_kept else "no")
     if context.groups is not None:
-        st.caption(f"{context.groups.column}: {context.groups.label_of_rows(np.array([row]))[0]}")
+        st.caption(literal(f"{context.groups.column}: {context.groups.label_of_rows(np.array([row]))[0]}"))
     left, right = st.columns([1, 1], gap="large")
     with left:
         st.code(text, language=None, wrap_lines=True, height=420 if len(text) > 1500 else "content")

@@ -11,6 +11,7 @@ from zipfit_core.selection import Selection, SelectionRule, TokenCounter, select
 from . import datasets, exporting, scoring
 from .config import app_settings
 from .explore_panel import ExploreContext
+from .markdown import literal
 from .score_panel import score_columns
 from .view import get_view
 
@@ -79,8 +80,8 @@ def deliver(context: ExploreContext, selection: Selection, kind: str, include_sc
                           file_name=name + ".manifest.json", mime="application/json", on_click="ignore")
         return
     st.info(f"{selection.n_rows:,} rows is more than a download should carry (limit "
-            f"{settings.small_export_rows:,}, set ZIPFIT_SMALL_EXPORT_ROWS): it is written to "
-            f"`{settings.export_root}` instead.", icon=":material/folder:")
+            f"{settings.small_export_rows:,}, set ZIPFIT\\_SMALL\\_EXPORT\\_ROWS): it is written to "
+            f"{literal(settings.export_root)} instead.", icon=":material/folder:")
     if st.button("Write to the export folder", type="primary", icon=":material/save:"):
         st.session_state[FOLDER_JOB_KEY] = exporting.start_folder_export(
             settings.export_root, stem, context.source, scores, selection, counter, run, kind, include_score)
@@ -97,10 +98,10 @@ def folder_progress(export_id: str) -> None:
     def progress() -> None:
         current = exporting.folder_export(export_id)
         if current.error:
-            st.error(f"The export failed: {current.error}", icon=":material/error:")
+            st.error(f"The export failed: {literal(current.error)}", icon=":material/error:")
         elif current.done:
-            st.success(f"Wrote {current.n_rows:,} rows to `{current.output}` and its manifest "
-                       f"`{exporting.manifest_file(current).name}` in {current.elapsed:.1f} s.",
+            st.success(f"Wrote {current.n_rows:,} rows to {literal(current.output)} and its manifest "
+                       f"{literal(exporting.manifest_file(current).name)} in {current.elapsed:.1f} s.",
                        icon=":material/check_circle:")
         else:
             st.progress(current.fraction, text=f"{current.stage} ({current.elapsed:.0f} s)")

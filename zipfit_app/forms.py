@@ -13,6 +13,7 @@ from zipfit_core.explore import DataChoice, length_stats, text_preview
 
 from . import datasets
 from .config import app_settings
+from .markdown import literal
 from .view import get_view, update_view
 
 try:
@@ -42,6 +43,7 @@ def _seed_widgets(role: str) -> None:
         "hub_config": (choice.config or "") if choice else "",
         "hub_split": (choice.split or "train") if choice else "train",
         "hub_revision": (choice.revision or "") if choice else "",
+        "hub_streaming": choice.streaming if choice else False,
         "local_path": choice.location if choice and choice.kind == "local" else "",
         "limit": choice.limit if choice else None,
         "sample": choice.sample if choice else None,
@@ -79,6 +81,7 @@ def _choice_from_widgets(role: str) -> tuple[DataChoice, bytes | None]:
         config=(get("hub_config") or None) if kind == "hub" else None,
         split=(get("hub_split") or None) if kind == "hub" else None,
         revision=(get("hub_revision") or None) if kind == "hub" else None,
+        streaming=bool(get("hub_streaming")) if kind == "hub" else False,
         limit=int(get("limit")) if get("limit") else None,
         sample=int(get("sample")) if get("sample") else None,
         seed=int(get("seed") or 0),
@@ -167,6 +170,8 @@ def data_form(role: str) -> None:
         a.text_input("Config", key=_key(role, "hub_config"), placeholder="default")
         b.text_input("Split", key=_key(role, "hub_split"))
         c.text_input("Revision", key=_key(role, "hub_revision"), placeholder="main")
+        st.checkbox("Stream the rows (for large datasets: with a row limit, only those rows are read)",
+                    key=_key(role, "hub_streaming"))
         st.caption("Remote code is never run. Without network, set HF_HUB_OFFLINE=1 to use the local cache.")
     elif kind == "local":
         found = datasets.local_files()
@@ -176,7 +181,7 @@ def data_form(role: str) -> None:
         b.selectbox("Files found there", found, index=None, key=_key(role, "local_pick"),
                     placeholder="pick one" if found else "no data files yet", disabled=not found,
                     on_change=_copy_pick, args=(role,))
-        st.caption(f"Data root: `{settings.data_root}` (set ZIPFIT_DATA_ROOT to change it). "
+        st.caption(f"Data root: {literal(settings.data_root)} (set ZIPFIT\\_DATA\\_ROOT to change it). "
                    "Nothing outside it can be read.")
     else:
         st.file_uploader(f"File (JSONL, JSON, CSV, TSV, Parquet, text; .gz/.zst; up to {settings.max_upload_mb} MB)",
@@ -204,7 +209,7 @@ def data_form(role: str) -> None:
         c.number_input("Seed", min_value=0, step=1, key=_key(role, "seed"))
     st.button("Load", key=_key(role, "load"), on_click=_on_load, args=(role,), icon=":material/upload:")
     if error := st.session_state.get(_key(role, "error")):
-        st.error(error, icon=":material/error:")
+        st.error(literal(error), icon=":material/error:")
     dataset_summary(role)
 
 
@@ -223,13 +228,14 @@ def dataset_summary(role: str) -> None:
         st.info(f"No {datasets.ROLE_TITLES[role].lower()} loaded yet.", icon=":material/info:")
         return
     stats = length_stats(loaded.texts)
-    text = f"template `{loaded.text_template}`" if loaded.text_template else f"field `{loaded.text_field}`"
-    st.success(f"**{stats.rows:,} rows** from {datasets.describe(datasets.current_choice(role))}; text: {text}",
+    text = f"template {loaded.text_template}" if loaded.text_template else f"field {loaded.text_field}"
+    st.success(f"**{stats.rows:,} rows** from {literal(datasets.describe(datasets.current_choice(role)))}; "
+               f"text: {literal(text)}",
                icon=":material/check_circle:")
     st.markdown(f"Length in characters: mean **{stats.mean_chars:,.0f}**, median **{stats.median_chars:,.0f}**, "
                 f"shortest **{stats.min_chars:,}**, longest **{stats.max_chars:,}**.")
     for warning in loaded.warnings[:8]:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(literal(warning), icon=":material/warning:")
     if len(loaded.warnings) > 8:
         st.caption(f"... and {len(loaded.warnings) - 8} more warnings.")
     preview = loaded.table.head(20).copy()

@@ -15,6 +15,7 @@ from zipfit_core.explore import build_score_index, rows_table, score_histogram
 from . import datasets, scoring
 from .charts import histogram_figure
 from .forms import load_role
+from .markdown import literal
 from .view import get_view, update_view
 
 POLL_SECONDS = 1.0
@@ -46,9 +47,9 @@ def codec_settings() -> None:
         try:
             resolve_level(info.name, int(st.session_state["score.level"]))
         except ZipFitError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(literal(error), icon=":material/error:")
     for warning in caught:
-        st.warning(str(warning.message), icon=":material/warning:")
+        st.warning(literal(warning.message), icon=":material/warning:")
     if not info.exact:
         st.info(f"{info.name} is approximate: fast, close to gzip-9 but not identical.", icon=":material/info:")
 
@@ -69,7 +70,7 @@ def progress_panel(job_id: str) -> None:
     try:
         finished = scoring.status(job_id).finished
     except ZipFitError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(literal(error), icon=":material/error:")
         return
     st.fragment(run_every=None if finished else POLL_SECONDS)(_progress_body)(job_id, finished)
 
@@ -84,7 +85,7 @@ def _progress_body(job_id: str, was_finished: bool) -> None:
         st.page_link("pages/3_Explore.py", label="Next: explore the scores and choose a cut",
                      icon=":material/arrow_forward:")
     elif status.state == "failed":
-        st.error(f"Scoring failed: {status.error or status.message}", icon=":material/error:")
+        st.error(f"Scoring failed: {literal(status.error or status.message)}", icon=":material/error:")
     elif status.state == "cancelled":
         st.warning("Scoring was cancelled. Its checkpoint is kept: start again to resume.", icon=":material/pause:")
     else:
@@ -92,7 +93,8 @@ def _progress_body(job_id: str, was_finished: bool) -> None:
         if status.pairs_per_second > 0:
             text += f" · {status.pairs_per_second:,.0f} pairs/s · about {_duration(status.eta_seconds)} left"
         st.progress(status.fraction_done, text=text)
-        st.caption(f"{status.state}: {status.message}. Leaving this page or closing the tab does not stop the job.")
+        st.caption(f"{status.state}: {literal(status.message)}. Leaving this page or closing the tab does not stop "
+                   "the job.")
         st.button("Cancel", key="score.cancel", on_click=scoring.manager().cancel, args=(job_id,),
                   icon=":material/stop:")
     if status.state != "done":
@@ -142,7 +144,7 @@ def cached_results_panel() -> None:
         st.selectbox("Result", list(labels), format_func=labels.get, key="score.cached_choice")
         st.button("Open this result", key="score.open_cached", on_click=_open_cached, icon=":material/folder_open:")
         if error := st.session_state.pop("score.cached_error", None):
-            st.error(error, icon=":material/error:")
+            st.error(literal(error), icon=":material/error:")
 
 
 def _open_cached() -> None:

@@ -8,6 +8,7 @@ from zipfit_core.errors import ZipFitError
 
 from . import datasets, scoring
 from .forms import load_role
+from .markdown import literal
 from .view import URL_PROBLEMS_KEY, get_view, restore_from_url
 
 
@@ -44,7 +45,7 @@ def reattach_scores() -> str | None:
 def show_link_problems() -> None:
     problems = st.session_state.get(URL_PROBLEMS_KEY) or []
     if problems:
-        st.warning("Parts of the link were not used: " + "; ".join(problems) + ".", icon=":material/link_off:")
+        st.warning("Parts of the link were not used: " + literal("; ".join(problems)) + ".", icon=":material/link_off:")
         st.session_state[URL_PROBLEMS_KEY] = []
 
 
@@ -56,7 +57,7 @@ def sidebar() -> None:
         for role in datasets.ROLES:
             choice = datasets.current_choice(role)
             icon = ":material/check_circle:" if choice else ":material/radio_button_unchecked:"
-            st.caption(f"{icon} {datasets.ROLE_TITLES[role]}: {datasets.describe(choice)}")
+            st.caption(f"{icon} {datasets.ROLE_TITLES[role]}: {literal(datasets.describe(choice))}")
         job_id = scoring.current_job(view)
         if job_id is None:
             st.caption(":material/radio_button_unchecked: Scores: not computed")
@@ -65,7 +66,7 @@ def sidebar() -> None:
                 status = scoring.status(job_id)
                 text = status.state  # the Score page shows live progress; this is drawn once per run
             except ZipFitError as error:
-                text = str(error)
+                text = literal(error)
             st.caption(f":material/speed: Scores: {text} ({view.codec} level {view.level})")
         st.caption(f":material/content_cut: Cut: {_describe_cut(view)}")
         st.divider()

@@ -391,6 +391,7 @@ class DataChoice:
     config: str | None = None
     split: str | None = None
     revision: str | None = None
+    streaming: bool = False
     limit: int | None = None
     sample: int | None = None
     seed: int = 0
@@ -416,7 +417,7 @@ class ViewState:
 
 
 _DATA_KEYS = {"kind": "", "location": "loc", "config": "cfg", "split": "split", "revision": "rev",
-              "limit": "limit", "sample": "sample", "seed": "seed", "field": "field",
+              "streaming": "stream", "limit": "limit", "sample": "sample", "seed": "seed", "field": "field",
               "template": "tpl", "filter_column": "fcol", "filter_value": "fval"}
 _VIEW_KEYS = ("codec", "level", "cut", "v", "by", "row")
 _ROLES = {"source": "src", "target": "tgt"}
@@ -513,7 +514,11 @@ def _decode_choice(prefix: str, flat: Mapping[str, str]) -> tuple[DataChoice | N
         raw = flat.get(f"{prefix}.{key}")
         if name in ("kind", "location") or raw is None:
             continue
-        if name in ("limit", "sample", "seed"):
+        if name == "streaming":
+            if raw.lower() not in ("true", "false", "1", "0"):
+                return None, f"ignored the {prefix} dataset in the link ({key}={raw!r} is not true or false)"
+            values[name] = raw.lower() in ("true", "1")
+        elif name in ("limit", "sample", "seed"):
             number = _as_int(raw, None)
             if number is None or number < 0:
                 return None, f"ignored the {prefix} dataset in the link ({key}={raw!r} is not a whole number)"
