@@ -7,6 +7,11 @@ is timed separately: the app caches it.
 
     python3 benchmarks/bench_explore.py                 # 1,000,000 rows
     python3 benchmarks/bench_explore.py --rows 20000    # smoke run
+    python3 benchmarks/bench_explore.py --app           # also the whole Explore page rerun (AppTest)
+
+With --app, the Explore page itself runs in streamlit.testing.v1.AppTest on the same synthetic rows
+(the data and job lookups of `zipfit_app` are replaced by the synthetic ones): each move is the full
+server-side rerun of the page script after the top-K input changes, everything but the browser.
 """
 
 from __future__ import annotations
@@ -61,10 +66,56 @@ def one_cut_change(index, groups, texts, rule: SelectionRule) -> int:
     return summary.n_kept
 
 
+def time_app_reruns(scores, tokens, n_chars, texts, source, moves: int) -> list[float]:
+    """Seconds per full rerun of the Explore page after a top-K change, in AppTest."""
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+    from streamlit.testing.v1 import AppTest
+
+    repo = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(repo))  # zipfit_app lives beside app.py, not in the installed package
+    from zipfit_app import datasets, scoring
+    from zipfit_core.explore import DataChoice
+    from zipfit_core.jobs import JobStatus
+    from zipfit_core.loading import LoadedTexts
+
+    table = pd.DataFrame({"text": texts, "source": source})
+    pool = LoadedTexts(texts=texts, table=table, text_field="text", origin="synthetic")
+    targets = LoadedTexts(texts=["def f(x):\n    return x\n"] * 4, table=pd.DataFrame({"text": ["t"] * 4}),
+                          text_field="text", origin="synthetic targets")
+    shown = scoring.ShownScores("bench", scores, True, 4, 4)
+    datasets.current = lambda role: pool if role == "source" else targets
+    datasets.current_choice = lambda role: DataChoice("local", f"{role}.jsonl")
+    datasets.token_counts = lambda loaded: tokens
+    datasets.char_counts = lambda loaded: n_chars
+    scoring.current_job = lambda view: "bench"
+    scoring.attach_cached = lambda *args: "bench"
+    scoring.shown_scores = lambda job_id: shown
+    scoring.status = lambda job_id: JobStatus("bench", "done", len(scores) * 4, len(scores) * 4, 4, 4, 0.0, 0.0,
+                                              None, "done")
+    app = AppTest.from_file(str(repo / "app.py"), default_timeout=600)
+    app.run()
+    app.switch_page("pages/3_Explore.py").run()  # the first run builds the cached index, groups, histogram
+    app.radio(key="explore.cut_kind").set_value("top_k").run()
+    assert not app.exception, [item.value for item in app.exception]
+    rng = np.random.default_rng(2)
+    times = []
+    for _ in range(moves):
+        app.number_input(key="explore.top_k").set_value(int(rng.integers(1, len(scores))))
+        start = time.perf_counter()
+        app.run()
+        times.append(time.perf_counter() - start)
+    assert not app.exception, [item.value for item in app.exception]
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--moves", type=int, default=40, help="cut changes to time")
+    parser.add_argument("--app", action="store_true", help="also time full Explore page reruns in AppTest")
     args = parser.parse_args()
 
     scores, tokens, n_chars, texts, source = synthetic_scored_rows(args.rows)
@@ -93,6 +144,10 @@ def main() -> None:
     print(f"  per cut change ({args.moves} moves, all four rule kinds): "
           f"median {statistics.median(times_ms):.1f} ms, p90 {times_ms[int(0.9 * (len(times_ms) - 1))]:.1f} ms, "
           f"max {times_ms[-1]:.1f} ms  (goal < 300 ms)")
+    if args.app:
+        app_ms = sorted(t * 1000 for t in time_app_reruns(scores, tokens, n_chars, texts, source, min(args.moves, 10)))
+        print(f"  whole Explore page rerun after a top-K change ({len(app_ms)} moves, AppTest): "
+              f"median {statistics.median(app_ms):.0f} ms, max {app_ms[-1]:.0f} ms")
 
 
 if __name__ == "__main__":
