@@ -21,7 +21,7 @@ from zipfit_core.compare import (composition, exclusive_rows, kept_sets, length_
                                  score_length_sample)
 from zipfit_core.errors import ZipFitError
 from zipfit_core.explore import DataChoice, group_columns
-from zipfit_core.proxy_eval import BUDGET_UNITS, NO_SELECTION, default_ks, proxy_evaluation
+from zipfit_core.proxy_eval import BUDGET_UNITS, NO_SELECTION, default_budgets, proxy_evaluation
 from zipfit_core.selection import SelectionRule
 from zipfit_core.selectors import SELECTORS, compressed_sizes, length_debiased, method_spec, score_sources, stored_scores
 
@@ -277,8 +277,8 @@ unit = unit_column.radio("Budget unit", BUDGET_UNITS, key="compare.proxy_unit", 
                          format_func={"rows": "rows (top-k)", "chars": "characters"}.get,
                          help="characters: every method trains on the same amount of text (the last row is "
                               "cut), so a preference for short rows does not mean less training text")
-pool_size = len(source.texts) if unit == "rows" else int(datasets.char_counts(source).sum())
-ks_text = k_column.text_input("Budgets k", ", ".join(map(str, default_ks(pool_size))), key=f"compare.ks.{unit}")
+ks_text = k_column.text_input("Budgets k", ", ".join(map(str, default_budgets(datasets.char_counts(source), unit))),
+                              key=f"compare.ks.{unit}")
 if st.button("Run the proxy evaluation", icon=":material/science:"):
     try:
         ks = [int(part) for part in ks_text.replace(",", " ").split()]
@@ -312,8 +312,10 @@ if content is not None:
         figure.add_trace(go.Scatter(x=curve["ks"], y=curve["bits_per_char"], mode="lines+markers",
                                     name=shown_names.get(curve["method"], curve["method"]),
                                     line=dict(color=PALETTE[number % len(PALETTE)])))
+    baseline = NO_SELECTION if content["no_selection_rows"] == content["n_sources"] else (
+        f"no selection (a random {content['no_selection_rows']:,} of {content['n_sources']:,} rows)")
     figure.add_hline(y=content["no_selection_bits_per_char"], line_dash="dash", line_color="#555555",
-                     annotation_text=f"{NO_SELECTION}: {content['no_selection_bits_per_char']:.3f}",
+                     annotation_text=f"{baseline}: {content['no_selection_bits_per_char']:.3f}",
                      annotation_position="top right")
     figure.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), xaxis_type="log",
                          xaxis_title=f"k ({unit_name} of each method's best rows)",

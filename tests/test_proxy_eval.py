@@ -14,6 +14,7 @@ from zipfit_core.proxy_eval import (
     NO_SELECTION,
     CharNgramModel,
     check_disjoint,
+    default_budgets,
     default_ks,
     proxy_evaluation,
     row_fingerprint,
@@ -153,6 +154,22 @@ def test_character_budgets_fill_rows_in_rank_order_and_cut_the_last():
     assert total > budgets[2]
     with pytest.raises(ZipFitError, match="budget unit"):
         proxy_evaluation(pool.sources, {"m": scores}, evaluation, pool.targets, ks=[5], budget_unit="tokens")
+
+
+def test_training_limit_refuses_big_budgets_and_samples_the_no_selection_model():
+    pool = labelled_pool(6, 3, 3)
+    evaluation = proofnet_split("test")[100:110]
+    scores = {"m": np.arange(len(pool.sources), dtype=float)}
+    total = sum(map(len, pool.sources))
+    with pytest.raises(ZipFitError, match="above the limit of 2,000"):
+        proxy_evaluation(pool.sources, scores, evaluation, pool.targets, ks=[2000, 2500], budget_unit="chars",
+                         max_train_chars=2000)
+    result = proxy_evaluation(pool.sources, scores, evaluation, pool.targets, ks=[1], max_train_chars=total // 2)
+    assert 0 < result.no_selection_rows < len(pool.sources)
+    full = proxy_evaluation(pool.sources, scores, evaluation, pool.targets, ks=[1], max_train_chars=None)
+    assert full.no_selection_rows == len(pool.sources)
+    assert default_budgets([100] * 1000, "rows", max_train_chars=10_000) == [10, 20, 50, 100]
+    assert default_budgets([100] * 1000, "chars", max_train_chars=10_000) == [1000, 2000, 5000, 10000]
 
 
 def test_removing_texts_restores_the_counts_exactly():

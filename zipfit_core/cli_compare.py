@@ -23,7 +23,8 @@ from .errors import ZipFitError
 from .export import read_manifest
 from .cli_data import SOURCE_HELP, add_data_arguments, load_data_argument
 from .loading import LoadedTexts, load_texts
-from .proxy_eval import BUDGET_UNITS, DEFAULT_DISCOUNT, DEFAULT_ORDER, NO_SELECTION, proxy_evaluation
+from .proxy_eval import (BUDGET_UNITS, DEFAULT_DISCOUNT, DEFAULT_MAX_TRAIN_CHARS, DEFAULT_ORDER, NO_SELECTION,
+                         proxy_evaluation)
 from .selection import SelectionRule, TokenCounter
 from .selectors import SELECTORS, method_spec, parse_method_spec, score_sources, short_label
 from .storage import ScoreRun, read_scores, write_json_atomic, write_scores
@@ -268,6 +269,9 @@ def add_proxy_eval_command(commands: argparse._SubParsersAction) -> None:
     proxy.add_argument("--order", type=int, default=DEFAULT_ORDER, help=f"n-gram order (default {DEFAULT_ORDER})")
     proxy.add_argument("--discount", type=float, default=DEFAULT_DISCOUNT,
                        help=f"Kneser-Ney discount (default {DEFAULT_DISCOUNT})")
+    proxy.add_argument("--max-train-chars", type=int, default=DEFAULT_MAX_TRAIN_CHARS, metavar="N",
+                       help=f"refuse budgets that train on more than N characters; the no-selection model then "
+                            f"uses a seeded sample of N characters (default {DEFAULT_MAX_TRAIN_CHARS:,}; 0 = no limit)")
     proxy.add_argument("--out", help="write the curves and how to reproduce them to this JSON file")
     proxy.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_arguments(proxy, ["source", "eval", "selection"])
@@ -310,7 +314,8 @@ def reproduce_command(args: argparse.Namespace) -> str:
     for flag, values in (("--scores", args.scores), ("--from-manifest", args.from_manifest), ("--k", args.k)):
         if values:
             words += [flag, *map(str, values)]
-    words += ["--budget-unit", args.budget_unit, "--order", str(args.order), "--discount", str(args.discount)]
+    words += ["--budget-unit", args.budget_unit, "--order", str(args.order), "--discount", str(args.discount),
+              "--max-train-chars", str(args.max_train_chars)]
     return shlex.join(words)
 
 
@@ -336,7 +341,7 @@ def run_proxy_eval(args: argparse.Namespace) -> int:
     try:
         result = proxy_evaluation(source.texts, scores, evaluation.texts, selection_targets, ks=args.k,
                                   order=args.order, discount=args.discount, budget_unit=args.budget_unit,
-                                  progress=progress)
+                                  max_train_chars=args.max_train_chars or None, progress=progress)
     finally:
         if bar is not None:
             bar.close()
@@ -347,7 +352,9 @@ def run_proxy_eval(args: argparse.Namespace) -> int:
         print(f"held-out bits per character ({result.evaluation_rows} rows, {result.evaluation_chars} chars of "
               f"{args.eval}); char {args.order}-gram Kneser-Ney; a proxy, not fine-tuning")
         print(table.to_string())
-    print(f"{NO_SELECTION}: {result.no_selection_bits_per_char:.4f}   "
+    baseline = NO_SELECTION if result.no_selection_rows == result.n_sources else (
+        f"no selection (a random {result.no_selection_rows:,} of {result.n_sources:,} rows)")
+    print(f"{baseline}: {result.no_selection_bits_per_char:.4f}   "
           f"untrained (uniform over {result.alphabet_size} chars): {result.untrained_bits_per_char:.4f}")
     if result.evaluation_rows_in_pool:
         print(f"warning: {result.evaluation_rows_in_pool} held-out targets also occur in the source pool, "

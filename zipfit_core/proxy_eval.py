@@ -40,6 +40,8 @@ from .loading import texts_fingerprint
 DEFAULT_ORDER = 5
 DEFAULT_DISCOUNT = 0.75
 DEFAULT_PERCENTS = (1, 2, 5, 10, 25, 50)
+# Training costs a few microseconds per character in pure Python: 20M characters is about a minute per model.
+DEFAULT_MAX_TRAIN_CHARS = 20_000_000
 NO_SELECTION = "no selection (all rows)"
 
 
@@ -194,9 +196,25 @@ def check_disjoint(selection_targets: Sequence[str], evaluation_targets: Sequenc
 
 # ----- the evaluation ----------------------------------------------------------------------------------
 
-def default_ks(n_rows: int, percents: Sequence[float] = DEFAULT_PERCENTS) -> list[int]:
-    """Budgets in rows: the given percentages of the pool, at least 1, without repeats."""
-    return sorted({max(1, round(n_rows * percent / 100)) for percent in percents if n_rows})
+def default_ks(pool_size: int, percents: Sequence[float] = DEFAULT_PERCENTS, max_k: int | None = None) -> list[int]:
+    """Budgets: the given percentages of the pool (rows or characters), at least 1, without repeats.
+
+    With `max_k`, larger budgets are left out (at least one budget remains).
+    """
+    ks = sorted({max(1, round(pool_size * percent / 100)) for percent in percents if pool_size})
+    if max_k is not None:
+        ks = [k for k in ks if k <= max_k] or ks[:1]
+    return ks
+
+
+def default_budgets(lengths: Sequence[int], budget_unit: str = "rows",
+                    max_train_chars: int = DEFAULT_MAX_TRAIN_CHARS) -> list[int]:
+    """Default budgets for a pool with these row lengths, kept within the training limit (rows: by mean length)."""
+    total = int(sum(lengths))
+    if budget_unit == "chars":
+        return default_ks(total, max_k=max_train_chars)
+    mean_length = total / len(lengths) if len(lengths) else 1
+    return default_ks(len(lengths), max_k=int(max_train_chars / max(mean_length, 1)))
 
 
 BUDGET_UNITS = ("rows", "chars")
@@ -226,13 +244,14 @@ class ProxyResult:
 
     settings: ProxySettings
     curves: list[ProxyCurve]
-    no_selection_bits_per_char: float  # trained on every source row
+    no_selection_bits_per_char: float  # trained on every source row (or a seeded sample: no_selection_rows)
     untrained_bits_per_char: float  # uniform over the alphabet
     alphabet_size: int
     n_sources: int
     evaluation_chars: int
     evaluation_rows: int
     evaluation_rows_in_pool: int  # held-out targets that also occur in the source pool (leakage into training)
+    no_selection_rows: int = 0  # rows the no-selection model saw: all, unless the pool is over the training limit
     fingerprints: dict[str, str] = field(default_factory=dict)
     score_fingerprints: dict[str, str] = field(default_factory=dict)
     package_version: str = __version__
@@ -268,6 +287,7 @@ def proxy_evaluation(
     order: int = DEFAULT_ORDER,
     discount: float = DEFAULT_DISCOUNT,
     budget_unit: str = "rows",
+    max_train_chars: int | None = DEFAULT_MAX_TRAIN_CHARS,
     progress: ProgressCallback | None = None,
     cancel: object = None,
 ) -> ProxyResult:
@@ -278,7 +298,9 @@ def proxy_evaluation(
     from `evaluation_targets` (checked by row fingerprint; ZipFitError otherwise).
     `budget_unit="chars"` makes k a number of training characters: the best rows in rank order, the
     last one cut to fit (as the paper fills a token budget), so methods that prefer short rows get the
-    same amount of training text as the others. Default budgets: 1, 2, 5, 10, 25, 50% of the pool.
+    same amount of training text as the others. Default budgets: 1, 2, 5, 10, 25, 50% of the pool,
+    within `max_train_chars` (a budget that trains on more is an error; None: no limit). The no-selection
+    model trains on the whole pool, or on a seeded random sample of whole rows up to the limit.
     """
     is_cancelled = as_cancel_check(cancel)
     if len(evaluation_targets) == 0:
@@ -298,10 +320,21 @@ def proxy_evaluation(
     if budget_unit not in BUDGET_UNITS:
         raise ZipFitError(f"Unknown budget unit {budget_unit!r}: use one of {', '.join(BUDGET_UNITS)}.")
     pool_size = len(sources) if budget_unit == "rows" else sum(len(text) for text in sources)
-    ks = sorted(set(int(k) for k in (ks if ks is not None else default_ks(pool_size))))
+    lengths = [len(text) for text in sources]
+    limit = max_train_chars if max_train_chars is not None else sum(lengths)
+    ks = sorted(set(int(k) for k in (ks if ks is not None else default_budgets(lengths, budget_unit, limit))))
     if not ks or ks[0] < 1:
         raise ZipFitError(f"Give budgets k of at least 1 ({budget_unit}).")
     ks = [k for k in ks if k <= pool_size] or [pool_size]
+    if max_train_chars is not None:
+        for name, values in scores.items():
+            biggest = ks[-1] if budget_unit == "chars" else sum(
+                lengths[row] for row in rank_by_score(np.asarray(values, dtype=np.float64))[: ks[-1]])
+            if biggest > max_train_chars:
+                raise ZipFitError(
+                    f"{name}: k = {ks[-1]:,} {budget_unit} trains on {biggest:,} characters, above the limit of "
+                    f"{max_train_chars:,} (about a minute of training per model): choose smaller budgets, or "
+                    "raise the limit.")
 
     alphabet = set()
     for text in sources:
@@ -349,7 +382,15 @@ def proxy_evaluation(
             step()
         curves.append(curve)
     everything = CharNgramModel(alphabet, order, discount)
-    everything.add(sources)
+    everything_rows = list(range(len(sources)))
+    if sum(lengths) > limit:  # a seeded sample of whole rows stands in for the whole pool
+        everything_rows, used = [], 0
+        for row in np.random.default_rng(0).permutation(len(sources)):
+            if used + lengths[row] > limit:
+                break
+            everything_rows.append(int(row))
+            used += lengths[row]
+    everything.add([sources[row] for row in everything_rows])
     no_selection = everything.bits_per_char(evaluation_targets)
     step()
     pool_rows = {row_fingerprint(text) for text in sources}
@@ -363,6 +404,7 @@ def proxy_evaluation(
         evaluation_chars=sum(len(text) for text in evaluation_targets),
         evaluation_rows=len(evaluation_targets),
         evaluation_rows_in_pool=sum(row_fingerprint(text) in pool_rows for text in evaluation_targets),
+        no_selection_rows=len(everything_rows),
         fingerprints={"sources": texts_fingerprint(sources),
                       "evaluation_targets": texts_fingerprint(evaluation_targets),
                       **{f"selection_targets[{name}]": texts_fingerprint(per_method_targets[name])
