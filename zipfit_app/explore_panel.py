@@ -39,7 +39,7 @@ from zipfit_core.selection import SelectionRule
 from . import datasets, scoring
 from .charts import histogram_figure, score_length_figure
 from .markdown import literal
-from .score_panel import score_columns
+from .tables import score_columns
 from .view import get_view, update_view
 
 CUT_LABELS = {"threshold": "Score threshold", "top_k": "Top K rows", "top_percent": "Top percent",
@@ -69,9 +69,15 @@ def _score_index(version: str, _scores: np.ndarray, _tokens: np.ndarray, _chars:
     return build_score_index(_scores, token_counts=_tokens, n_chars=_chars)
 
 
+def score_index_for(shown: scoring.ShownScores, source: LoadedTexts) -> ScoreIndex:
+    """The ranking of the shown scores with the pool's token counts and lengths, cached by version."""
+    return _score_index(shown.version, shown.scores, datasets.token_counts(source), datasets.char_counts(source))
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _groups_and_histogram(version: str, column: str | None, _index: ScoreIndex,
-                          _values) -> tuple[GroupIndex | None, Histogram]:
+def groups_and_histogram(version: str, column: str | None, _index: ScoreIndex,
+                         _values) -> tuple[GroupIndex | None, Histogram]:
+    """Groups by a column (or none) and the histogram stacked by them, cached by scores version and column."""
     groups = build_group_index(_values, _index, column) if column else None
     return groups, score_histogram(_index, groups)
 
@@ -100,7 +106,7 @@ def load_context() -> ExploreContext | None:
                      label="Go to Score" if source is not None and target is not None else "Go to Data",
                      icon=":material/arrow_forward:")
         return None
-    index = _score_index(shown.version, shown.scores, datasets.token_counts(source), datasets.char_counts(source))
+    index = score_index_for(shown, source)
     options = group_columns(source.table, exclude=[source.text_field])
     if view.group_by == NO_GROUP:
         column = None
@@ -109,7 +115,7 @@ def load_context() -> ExploreContext | None:
     else:  # not chosen yet (or not a column of this pool): a few broad groups read best
         column = next((name for name in DEFAULT_GROUP_COLUMNS if name in options), None)
     values = source.table[column] if column else None
-    groups, histogram = _groups_and_histogram(shown.version, column, index, values)
+    groups, histogram = groups_and_histogram(shown.version, column, index, values)
     try:
         rule = SelectionRule(view.cut_kind, view.cut_value)
         summary = summarize_cut(index, rule)

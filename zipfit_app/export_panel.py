@@ -12,7 +12,7 @@ from . import datasets, exporting, scoring
 from .config import app_settings
 from .explore_panel import ExploreContext
 from .markdown import literal
-from .score_panel import score_columns
+from .tables import score_columns
 from .view import get_view
 
 PAYLOAD_KEY = "export.payload"  # the callable the download button runs (tests call it too)

@@ -10,12 +10,14 @@ import streamlit as st
 
 from zipfit_core.codecs import CODECS, resolve_level
 from zipfit_core.errors import ZipFitError
-from zipfit_core.explore import build_score_index, rows_table, score_histogram
+from zipfit_core.explore import rows_table
 
 from . import datasets, scoring
 from .charts import histogram_figure
+from .explore_panel import groups_and_histogram, score_index_for
 from .forms import load_role
 from .markdown import literal
+from .tables import score_columns
 from .view import get_view, update_view
 
 POLL_SECONDS = 1.0
@@ -103,28 +105,16 @@ def _progress_body(job_id: str, was_finished: bool) -> None:
 
 def _preview(job_id: str) -> None:
     shown = scoring.shown_scores(job_id)
-    if shown is None or not len(shown.scores):
+    source = datasets.current("source")
+    if shown is None or not len(shown.scores) or source is None:
         return
     st.markdown(f"**Preview** after {shown.targets_seen} of {shown.n_targets} targets (targets in a fixed random "
                 "order; each row's score is the mean over the targets seen so far, so it sharpens until exact).")
-    index = build_score_index(shown.scores)
-    st.plotly_chart(histogram_figure(score_histogram(index, n_bins=40), None), key="score.preview_hist")
-    source = datasets.current("source")
-    if source is not None:
-        table = rows_table(index, index.ranked[:10], source.texts, preview_chars=140)
-        st.dataframe(table, hide_index=True, column_config=score_columns(shown.scores))
-
-
-def score_columns(scores: np.ndarray) -> dict:
-    """Column settings for sample tables: the score as a bar (as in the paper's Table 1)."""
-    finite = scores[np.isfinite(scores)]
-    low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
-    return {
-        "score": st.column_config.ProgressColumn("score", format="%.4f", min_value=low, max_value=max(high, low + 1e-9)),
-        "text": st.column_config.TextColumn("beginning of the text", width="large"),
-        "rank": st.column_config.NumberColumn("rank", format="%d"),
-        "row": st.column_config.NumberColumn("row", format="%d"),
-    }
+    index = score_index_for(shown, source)  # cached per preview round, and shared with the Explore page
+    _groups, histogram = groups_and_histogram(shown.version, None, index, None)
+    st.plotly_chart(histogram_figure(histogram, None), key="score.preview_hist")
+    table = rows_table(index, index.ranked[:10], source.texts, preview_chars=140)
+    st.dataframe(table, hide_index=True, column_config=score_columns(shown.scores))
 
 
 def cached_results_panel() -> None:
