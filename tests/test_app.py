@@ -367,3 +367,21 @@ def test_names_from_data_are_shown_literally_not_as_markdown(isolated):
     at = new_app()
     load_in_form(at, "source", "local", "odd_$name$.jsonl")
     assert any(r"odd\_\$name\$.jsonl" in text or r"odd\_\$name\$\.jsonl" in text for text in texts_of(at.success))
+
+
+def test_preview_shows_the_first_rows_and_offers_their_fields(isolated):
+    with open(isolated / "qa.jsonl", "w") as handle:
+        for i in range(50):
+            handle.write(json.dumps({"question": f"What is {i} + {i}?", "answer": f"It is {2 * i}, because "
+                                     f"adding {i} to itself doubles it.", "n": i}) + "\n")
+    at = new_app()
+    at.radio(key="data.source.kind").set_value("local").run()
+    at.text_input(key="data.source.local_path").set_value("qa.jsonl").run()
+    at.button(key="data.source.preview_button").click().run()
+    assert_no_exception(at)
+    assert any("Likely text fields: answer, question" in text for text in texts_of(at.caption))
+    assert at.selectbox(key="data.source.field").options[:3] == ["(automatic)", "answer", "question"]
+    at.selectbox(key="data.source.field").set_value("question").run()
+    at.button(key="data.source.load").click().run()
+    assert any("50 rows" in text and "field question" in text for text in texts_of(at.success))
+    assert at.session_state["view"].source.field == "question"

@@ -16,7 +16,7 @@ import streamlit as st
 from zipfit_core.data_sources import DataSource, LoadOptions, TextSpec
 from zipfit_core.errors import ZipFitError
 from zipfit_core.explore import DataChoice
-from zipfit_core.loading import LoadedTexts, load_source
+from zipfit_core.loading import LoadedTexts, load_source, preview_table
 from zipfit_core.selection import TokenCounter
 
 from .config import app_settings
@@ -70,6 +70,11 @@ def load_choice(choice: DataChoice, upload: bytes | None = None) -> tuple[Loaded
     digest = hashlib.sha256(upload).hexdigest() if upload is not None else None
     key = choice_key(choice, digest)
     return _load_cached(key, choice, upload), key
+
+
+def preview(choice: DataChoice, upload: bytes | None = None, n_rows: int = 20):
+    """The first rows with all their columns, before a text is chosen (hub datasets are streamed)."""
+    return preview_table(data_source(choice), load_options(), n_rows, upload=upload)
 
 
 def remember(role: str, choice: DataChoice, key: str) -> None:

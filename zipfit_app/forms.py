@@ -10,6 +10,7 @@ import streamlit as st
 
 from zipfit_core.errors import ZipFitError
 from zipfit_core.explore import DataChoice, length_stats, text_preview
+from zipfit_core.loading import text_like_fields
 
 from . import datasets
 from .config import app_settings
@@ -121,6 +122,29 @@ def load_role(role: str, choice: DataChoice, upload: bytes | None = None) -> boo
     return True
 
 
+def _on_preview(role: str) -> None:
+    st.session_state.pop(_key(role, "error"), None)
+    try:
+        choice, upload = _choice_from_widgets(role)
+        st.session_state[_key(role, "preview")] = (choice.location, datasets.preview(choice, upload))
+    except ZipFitError as error:
+        st.session_state[_key(role, "error")] = str(error)
+    except Exception as error:  # a bug or an unexpected file: report it and keep the app running
+        st.session_state[_key(role, "error")] = f"Could not read this data ({type(error).__name__}: {error})."
+
+
+def _preview_table(role: str):
+    """The rows last previewed for this role, if the form still points at the same data."""
+    previewed = st.session_state.get(_key(role, "preview"))
+    if previewed is None:
+        return None
+    try:
+        choice, _upload = _choice_from_widgets(role)
+    except ZipFitError:
+        return None
+    return previewed[1] if previewed[0] == choice.location else None
+
+
 def _on_load(role: str) -> None:
     try:
         choice, upload = _choice_from_widgets(role)
@@ -187,9 +211,12 @@ def data_form(role: str) -> None:
         st.file_uploader(f"File (JSONL, JSON, CSV, TSV, Parquet, text; .gz/.zst; up to {settings.max_upload_mb} MB)",
                          key=_key(role, "upload"), max_upload_size=settings.max_upload_mb,
                          on_change=_on_upload, args=(role,))
-    with st.expander("Text field, template, row filter and size", expanded=False):
+    previewed = _preview_table(role)
+    with st.expander("Text field, template, row filter and size", expanded=previewed is not None):
         loaded = _safe_current(role)
-        columns = [str(name) for name in loaded.table.columns] if loaded is not None else []
+        source_table = previewed if previewed is not None else (loaded.table if loaded is not None else None)
+        columns = [] if source_table is None else \
+            list(dict.fromkeys([*text_like_fields(source_table), *map(str, source_table.columns)]))
         field_options = [AUTOMATIC, *columns]
         if st.session_state[_key(role, "field")] not in field_options:
             field_options.append(st.session_state[_key(role, "field")])
@@ -207,9 +234,16 @@ def data_form(role: str) -> None:
         a.number_input("Row limit", min_value=1, step=1000, key=_key(role, "limit"), placeholder="all rows")
         b.number_input("Random sample", min_value=1, step=100, key=_key(role, "sample"), placeholder="no sample")
         c.number_input("Seed", min_value=0, step=1, key=_key(role, "seed"))
-    st.button("Load", key=_key(role, "load"), on_click=_on_load, args=(role,), icon=":material/upload:")
+    a, b = st.columns([1, 3])
+    a.button("Load", key=_key(role, "load"), on_click=_on_load, args=(role,), icon=":material/upload:")
+    b.button("Preview the first rows", key=_key(role, "preview_button"), on_click=_on_preview, args=(role,),
+             icon=":material/visibility:", type="tertiary")
     if error := st.session_state.get(_key(role, "error")):
         st.error(literal(error), icon=":material/error:")
+    if previewed is not None:
+        st.caption(f"The first {len(previewed)} rows, before loading. Likely text fields: "
+                   + literal(", ".join(text_like_fields(previewed)) or "none found") + ".")
+        st.dataframe(_display_rows(previewed), hide_index=True, height=220)
     dataset_summary(role)
 
 
@@ -238,8 +272,15 @@ def dataset_summary(role: str) -> None:
         st.warning(literal(warning), icon=":material/warning:")
     if len(loaded.warnings) > 8:
         st.caption(f"... and {len(loaded.warnings) - 8} more warnings.")
-    preview = loaded.table.head(20).copy()
-    for name in preview.columns:
-        if preview[name].dtype == object:
-            preview[name] = preview[name].map(lambda value: text_preview(value, 120) if isinstance(value, str) else value)
-    st.dataframe(preview, hide_index=True, height=260)
+    first = [loaded.text_field] if loaded.text_field in loaded.table.columns else []
+    ordered = loaded.table[first + [name for name in loaded.table.columns if name not in first]]
+    st.dataframe(_display_rows(ordered), hide_index=True, height=260)
+
+
+def _display_rows(table, n_rows: int = 20):
+    """The first rows with long strings shortened to one line (tables never render HTML)."""
+    shown = table.head(n_rows).copy()
+    for name in shown.columns:
+        if shown[name].dtype == object:
+            shown[name] = shown[name].map(lambda value: text_preview(value, 120) if isinstance(value, str) else value)
+    return shown
