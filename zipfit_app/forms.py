@@ -272,14 +272,14 @@ def dataset_summary(role: str) -> None:
         st.warning(literal(warning), icon=":material/warning:")
     if len(loaded.warnings) > 8:
         st.caption(f"... and {len(loaded.warnings) - 8} more warnings.")
-    first = [loaded.text_field] if loaded.text_field in loaded.table.columns else []
-    ordered = loaded.table[first + [name for name in loaded.table.columns if name not in first]]
-    st.dataframe(_display_rows(ordered), hide_index=True, height=260)
+    st.dataframe(_display_rows(loaded.table, first=loaded.text_field), hide_index=True, height=260)
 
 
-def _display_rows(table, n_rows: int = 20):
-    """The first rows with long strings shortened to one line (tables never render HTML)."""
+def _display_rows(table, n_rows: int = 20, first: str | None = None):
+    """The first rows, column `first` leading, long strings shortened to one line (tables never render HTML)."""
     shown = table.head(n_rows).copy()
+    if first in shown.columns:
+        shown = shown[[first, *(name for name in shown.columns if name != first)]]
     for name in shown.columns:
         if shown[name].dtype == object:
             shown[name] = shown[name].map(lambda value: text_preview(value, 120) if isinstance(value, str) else value)
