@@ -182,6 +182,7 @@ def test_length_stats():
     assert (stats.rows, stats.total_chars, stats.min_chars, stats.max_chars) == (3, 6, 0, 4)
     assert stats.mean_chars == 2 and stats.median_chars == 2
     assert length_stats([]).rows == 0
+    assert length_stats(np.array([2, 4, 0])) == stats
 
 
 def test_nearest_targets_mean_is_the_alignment_score():

@@ -138,11 +138,11 @@ def _preview_table(role: str):
     previewed = st.session_state.get(_key(role, "preview"))
     if previewed is None:
         return None
-    try:
-        choice, _upload = _choice_from_widgets(role)
-    except ZipFitError:
-        return None
-    return previewed[1] if previewed[0] == choice.location else None
+    kind = st.session_state.get(_key(role, "kind"))
+    widget = {"demo": "demo", "hub": "hub_id", "local": "local_path", "upload": "upload"}.get(kind)
+    value = st.session_state.get(_key(role, widget)) if widget else None
+    location = getattr(value, "name", value)  # an uploaded file: its name (reading its bytes is not needed)
+    return previewed[1] if previewed[0] == location else None
 
 
 def _on_load(role: str) -> None:
@@ -261,7 +261,7 @@ def dataset_summary(role: str) -> None:
     if loaded is None:
         st.info(f"No {datasets.ROLE_TITLES[role].lower()} loaded yet.", icon=":material/info:")
         return
-    stats = length_stats(loaded.texts)
+    stats = length_stats(datasets.char_counts(loaded))
     text = f"template {loaded.text_template}" if loaded.text_template else f"field {loaded.text_field}"
     st.success(f"**{stats.rows:,} rows** from {literal(datasets.describe(datasets.current_choice(role)))}; "
                f"text: {literal(text)}",

@@ -343,8 +343,12 @@ class LengthStats:
     max_chars: int
 
 
-def length_stats(texts: Sequence[str]) -> LengthStats:
-    lengths = np.fromiter((len(text) for text in texts), dtype=np.int64, count=len(texts))
+def length_stats(texts_or_lengths: Sequence[str] | np.ndarray) -> LengthStats:
+    """Length statistics of texts, or of their lengths when given an integer array."""
+    if isinstance(texts_or_lengths, np.ndarray):
+        lengths = texts_or_lengths.astype(np.int64, copy=False)
+    else:
+        lengths = np.fromiter((len(text) for text in texts_or_lengths), dtype=np.int64, count=len(texts_or_lengths))
     if not len(lengths):
         return LengthStats(0, 0, 0.0, 0.0, 0, 0)
     return LengthStats(len(lengths), int(lengths.sum()), float(lengths.mean()), float(np.median(lengths)),
