@@ -385,3 +385,19 @@ def test_preview_shows_the_first_rows_and_offers_their_fields(isolated):
     at.button(key="data.source.load").click().run()
     assert any("50 rows" in text and "field question" in text for text in texts_of(at.success))
     assert at.session_state["view"].source.field == "question"
+
+
+def test_cancel_stops_the_job_and_resume_is_offered(isolated):
+    at = new_app()
+    next(button for button in at.button if button.label.startswith("HumanEval")).click().run()
+    at.switch_page("pages/2_Score.py").run()
+    next(button for button in at.button if button.label == "Start scoring").click().run()
+    job_id = at.session_state["score_job"].job_id
+    assert any(button.key == "score.cancel" for button in at.button)  # long enough to still be running
+    at.button(key="score.cancel").click().run()
+    status = JobManager.shared().wait(job_id, timeout=10)
+    assert status.state == "cancelled"
+    at.run()
+    assert_no_exception(at)
+    assert any("cancelled" in text for text in texts_of(at.warning))
+    assert any(button.label == "Resume scoring" for button in at.button)
