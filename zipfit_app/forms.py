@@ -205,8 +205,9 @@ def data_form(role: str) -> None:
         b.selectbox("Files found there", found, index=None, key=_key(role, "local_pick"),
                     placeholder="pick one" if found else "no data files yet", disabled=not found,
                     on_change=_copy_pick, args=(role,))
+        missing = "" if settings.data_root.is_dir() else " It does not exist yet: create it and put your files there."
         st.caption(f"Data root: {literal(settings.data_root)} (set ZIPFIT\\_DATA\\_ROOT to change it). "
-                   "Nothing outside it can be read.")
+                   f"Nothing outside it can be read.{missing}")
     else:
         st.file_uploader(f"File (JSONL, JSON, CSV, TSV, Parquet, text; .gz/.zst; up to {settings.max_upload_mb} MB)",
                          key=_key(role, "upload"), max_upload_size=settings.max_upload_mb,
