@@ -21,7 +21,8 @@ columns = st.columns(2, gap="large")
 for column, role in zip(columns, datasets.ROLES):
     with column.container(border=True):
         st.markdown(f"#### {datasets.ROLE_TITLES[role]}")
-        st.caption("The texts to choose from." if role == "source" else "Examples of your task (a few dozen to a few hundred).")
+        st.caption("The texts to choose from." if role == "source"
+                   else "Examples of your task (a few dozen to a few hundred).")
         data_form(role)
 
 if datasets.current_choice("source") and datasets.current_choice("target"):

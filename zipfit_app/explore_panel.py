@@ -251,14 +251,15 @@ def composition_table(context: ExploreContext) -> None:
     if context.groups is None:
         return
     table = composition(context.groups, context.summary.n_kept)
+    groups_name = context.groups.column
     st.dataframe(table, hide_index=True, column_config={
         "kept": st.column_config.NumberColumn("kept", format="%d", width="small"),
         "total": st.column_config.NumberColumn("in pool", format="%d", width="small"),
         "share_of_kept": st.column_config.ProgressColumn("of kept", format="percent", min_value=0,
                                                          max_value=1, width="small"),
-        "share_of_group_kept": st.column_config.ProgressColumn("kept of all", format="percent", min_value=0,
+        "share_of_group_kept": st.column_config.ProgressColumn("of group", format="percent", min_value=0,
                                                                max_value=1, width="small",
-                                                               help=f"How much of each {table.columns[0]} the cut keeps"),
+                                                               help=f"How much of each {groups_name} the cut keeps"),
     })
 
 

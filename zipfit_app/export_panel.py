@@ -50,7 +50,7 @@ def options() -> tuple[str, bool]:
     a, b = st.columns([3, 2])
     kind = a.radio("Format", list(exporting.FORMATS), key="export.format", horizontal=True,
                    format_func=lambda name: exporting.FORMATS[name].label)
-    include_score = b.toggle(f"Add the score column (`zipfit_score`)", key="export.include_score")
+    include_score = b.toggle("Add the score column (`zipfit_score`)", key="export.include_score")
     st.caption("Rows keep all their original columns, best first. A manifest beside the file records the "
                "datasets' fingerprints, the scoring settings and the cut, so the subset can be reproduced.")
     return kind, include_score

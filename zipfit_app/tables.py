@@ -11,7 +11,8 @@ def score_columns(scores: np.ndarray) -> dict:
     finite = scores[np.isfinite(scores)]
     low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
     return {
-        "score": st.column_config.ProgressColumn("score", format="%.4f", min_value=low, max_value=max(high, low + 1e-9)),
+        "score": st.column_config.ProgressColumn("score", format="%.4f", min_value=low,
+                                                 max_value=max(high, low + 1e-9)),
         "text": st.column_config.TextColumn("beginning of the text", width="large"),
         "rank": st.column_config.NumberColumn("rank", format="%d"),
         "row": st.column_config.NumberColumn("row", format="%d"),

@@ -1,7 +1,8 @@
 """The numbers behind the app's Explore page, with no UI: fast enough per cut change at 1,000,000 rows.
 
 Work that depends only on the scores (ranking, cumulative tokens, histogram bins, groups) is done
-once in `build_score_index` / `build_group_index` / `score_histogram`; a cut change then costs a binary search plus one `bincount` over the kept rows.
+once in `build_score_index` / `build_group_index` / `score_histogram`; a cut change then costs a
+binary search plus one `bincount` over the kept rows.
 The cut semantics are those of `zipfit_core.selection.select` (tests check they agree row for row),
 so the counts the page shows are the rows an export writes. Score against length comes from
 `zipfit_core.compare` (`score_length_sample`, `length_bias`), shared with the Compare page.
@@ -512,7 +513,8 @@ def _decode_choice(prefix: str, flat: Mapping[str, str]) -> tuple[DataChoice | N
     kind = flat[prefix]
     location = flat.get(f"{prefix}.loc", "")
     if kind not in DATA_KINDS or not location:
-        return None, f"ignored {prefix}={kind!r} in the link (kind must be one of {', '.join(DATA_KINDS)}, with a location)"
+        return None, (f"ignored {prefix}={kind!r} in the link (kind must be one of {', '.join(DATA_KINDS)}, "
+                      "with a location)")
     values: dict[str, object] = {}
     for name, key in _DATA_KEYS.items():
         raw = flat.get(f"{prefix}.{key}")

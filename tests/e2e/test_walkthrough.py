@@ -138,7 +138,8 @@ def test_own_files_including_broken_ones(page, app_url, tmp_path):
     pool = tmp_path / "my_pool.jsonl"
     pool.write_text("".join(
         json.dumps({"text": f"def helper_{i}(values):\n    return sorted(values)[{i % 5}]\n" if i % 2 else
-                    f"Minutes of meeting {i}: the committee agreed to repaint the library.", "kind": "code" if i % 2 else "prose"})
+                    f"Minutes of meeting {i}: the committee agreed to repaint the library.",
+                    "kind": "code" if i % 2 else "prose"})
         + "\n" for i in range(60)), encoding="utf-8")
     junk = tmp_path / "targets.jsonl"
     junk.write_bytes(bytes(range(256)) * 16)
