@@ -1,0 +1,292 @@
+"""A score folder: the resumable output of sharded scoring, one Parquet file and one marker per shard.
+
+    OUTDIR/manifest.json                inputs, settings, every shard with its status and counts
+    OUTDIR/scores/part-00007.parquet    shard 7: columns shard, row_in_shard, score, n_chars
+    OUTDIR/completions/00007.json       written after the part file: shard 7 is done (rows, fingerprint)
+
+As in datatrove, a shard counts as done only when its completion marker exists (the marker is
+written after its scores, each atomically), so a killed run loses at most the shards in flight and
+a rerun with the same arguments skips the done ones. `read_score_folder` puts the scores in global
+row order (see `shards.py`): the order of the rows when the shards are read one after another.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import ZipFitError
+from ..storage import ScoreRun, atomic_path, write_json_atomic
+from .shards import Shard, ShardSource
+
+FOLDER_FORMAT = "zipfit-score-folder"
+FOLDER_FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+ROW_IDS = ("shards are the SOURCE's Parquet/JSONL files sorted by path; a row is (shard, row_in_shard); "
+           "its global row number is row_in_shard plus the rows of all earlier shards")
+MANIFEST_EVERY_SECONDS = 10.0  # the markers are the truth; the manifest's counts follow them this often
+# Settings that must match for a rerun to add shards to an existing folder.
+RESUME_KEYS = ("codec", "level", "method", "source_field", "target_fingerprint", "n_targets")
+
+
+@dataclass(frozen=True)
+class FolderSettings:
+    """How the scores in a folder are computed; a rerun must use the same to resume."""
+
+    codec: str
+    level: int
+    method: str
+    package_version: str
+    source: str
+    target: str
+    source_field: str
+    target_field: str
+    target_fingerprint: str
+    n_targets: int
+
+
+@dataclass(frozen=True)
+class ScoredShard:
+    """The scores of one whole shard, in row order."""
+
+    scores: np.ndarray
+    n_chars: np.ndarray
+    fingerprint: str
+
+    @property
+    def rows(self) -> int:
+        return len(self.scores)
+
+
+def part_name(index: int) -> str:
+    return f"scores/part-{index:05d}.parquet"
+
+
+def marker_name(index: int) -> str:
+    return f"completions/{index:05d}.json"
+
+
+def is_score_folder(path: str | Path) -> bool:
+    return (Path(path) / MANIFEST_NAME).is_file()
+
+
+def _read_manifest(path: Path) -> dict:
+    try:
+        manifest = json.loads((path / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ZipFitError(f"{path / MANIFEST_NAME} is not readable ({error}): "
+                          "score into a new --out folder.") from None
+    if manifest.get("format") != FOLDER_FORMAT:
+        raise ZipFitError(f"{path} is not a zipfit score folder (its manifest has format "
+                          f"{manifest.get('format')!r}).")
+    if manifest.get("format_version", 0) > FOLDER_FORMAT_VERSION:
+        raise ZipFitError(f"{path} was written by a newer zipfit (folder format {manifest['format_version']}): "
+                          "upgrade zipfit-studio.")
+    return manifest
+
+
+@dataclass
+class ScoreFolder:
+    """An OUTDIR being written by one run: which shards are done, and writing the next ones."""
+
+    path: Path
+    settings: FolderSettings
+    source: ShardSource
+    engine: str
+    done: dict[int, dict] = field(default_factory=dict)  # shard index -> its completion marker
+    failed: dict[int, str] = field(default_factory=dict)  # shard index -> what went wrong, this run
+    scored_now: list[int] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+    manifest_written: float = 0.0
+
+    @classmethod
+    def open(cls, path: str | Path, settings: FolderSettings, source: ShardSource, engine: str) -> ScoreFolder:
+        """Start or resume a run into `path`; refuses a folder made with other settings or other shards."""
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise ZipFitError(f"--out {path} is a file: sharded scoring writes a folder; give a folder name.")
+        if is_score_folder(path):
+            _check_resumable(path, _read_manifest(path), settings, source)
+        elif path.exists() and any(path.iterdir()):
+            raise ZipFitError(f"--out {path} is a folder that holds other files: give a new or empty folder.")
+        folder = cls(path, settings, source, engine)
+        folder.done = folder._completed_markers()
+        folder.write_manifest()
+        return folder
+
+    def _completed_markers(self) -> dict[int, dict]:
+        done = {}
+        for shard in self.source.shards:
+            marker = self.path / marker_name(shard.index)
+            if marker.is_file() and (self.path / part_name(shard.index)).is_file():
+                content = json.loads(marker.read_text(encoding="utf-8"))
+                if content.get("shard") == shard.name:
+                    done[shard.index] = content
+        return done
+
+    @property
+    def pending(self) -> list[Shard]:
+        return [shard for shard in self.source.shards if shard.index not in self.done]
+
+    def write_shard(self, shard: Shard, scored: ScoredShard) -> None:
+        """The shard's scores, then its completion marker (both atomic): from then on it is done."""
+        table = pa.table({
+            "shard": pa.array(np.full(scored.rows, shard.index, dtype=np.int32)),
+            "row_in_shard": pa.array(np.arange(scored.rows, dtype=np.int64)),
+            "score": pa.array(np.asarray(scored.scores, dtype=np.float64)),
+            "n_chars": pa.array(np.asarray(scored.n_chars, dtype=np.int64)),
+        })
+        with atomic_path(self.path / part_name(shard.index)) as temporary:
+            pq.write_table(table, temporary)
+        marker = {"shard": shard.name, "rows": scored.rows, "fingerprint": scored.fingerprint,
+                  "scores": part_name(shard.index), "engine": self.engine, "finished": _now()}
+        write_json_atomic(self.path / marker_name(shard.index), marker)
+        self.done[shard.index] = marker
+        self.failed.pop(shard.index, None)
+        self.scored_now.append(shard.index)
+        if time.time() - self.manifest_written > MANIFEST_EVERY_SECONDS:
+            self.write_manifest()
+
+    def record_failure(self, shard: Shard, message: str) -> None:
+        self.failed[shard.index] = message
+
+    @property
+    def complete(self) -> bool:
+        return len(self.done) == len(self.source.shards)
+
+    def write_manifest(self, finished: bool = False) -> dict:
+        shards = []
+        for shard in self.source.shards:
+            entry: dict = {"index": shard.index, "name": shard.name, "path": self.source.display(shard),
+                           "format": shard.format}
+            if shard.index in self.done:
+                marker = self.done[shard.index]
+                entry.update(status="done", rows=marker["rows"], fingerprint=marker["fingerprint"],
+                             scores=marker["scores"])
+            elif shard.index in self.failed:
+                entry.update(status="failed", error=self.failed[shard.index])
+            else:
+                entry.update(status="pending")
+            shards.append(entry)
+        rows = sum(marker["rows"] for marker in self.done.values())
+        manifest = {
+            "format": FOLDER_FORMAT,
+            "format_version": FOLDER_FORMAT_VERSION,
+            "status": "complete" if self.complete else "incomplete",
+            "settings": asdict(self.settings),
+            "row_ids": ROW_IDS,
+            "counts": {"shards": len(shards), "done": len(self.done), "failed": len(self.failed),
+                       "pending": len(shards) - len(self.done) - len(self.failed),
+                       "rows_scored": rows, "pairs_scored": rows * self.settings.n_targets},
+            "last_run": {"engine": self.engine, "started": _now(self.started),
+                         "finished": _now() if finished else None,
+                         "seconds": round(time.time() - self.started, 3) if finished else None,
+                         "shards_scored": len(self.scored_now),
+                         "shards_skipped": len(self.done) - len(self.scored_now),
+                         "shards_failed": len(self.failed)},
+            "ignored_files": list(self.source.ignored),
+            "shards": shards,
+        }
+        write_json_atomic(self.path / MANIFEST_NAME, manifest)
+        self.manifest_written = time.time()
+        return manifest
+
+
+def _check_resumable(path: Path, manifest: dict, settings: FolderSettings, source: ShardSource) -> None:
+    before = manifest.get("settings", {})
+    changed = [key for key in RESUME_KEYS if before.get(key) != asdict(settings)[key]]
+    if changed:
+        shown = ", ".join(f"{key} {before.get(key)!r} -> {asdict(settings)[key]!r}" for key in changed)
+        raise ZipFitError(f"{path} holds scores made with other settings ({shown}): rerun with the same "
+                          "settings to resume, or give a new --out folder.")
+    names_before = [entry["name"] for entry in manifest.get("shards", [])]
+    names_now = [shard.name for shard in source.shards]
+    if names_before != names_now:
+        added = sorted(set(names_now) - set(names_before))
+        removed = sorted(set(names_before) - set(names_now))
+        raise ZipFitError(f"{path} was started for other shards (new: {', '.join(added[:5]) or 'none'}; "
+                          f"missing: {', '.join(removed[:5]) or 'none'}): give the same SOURCE to resume, "
+                          "or a new --out folder.")
+
+
+def _now(moment: float | None = None) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(moment))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading a finished folder.
+
+
+@dataclass(frozen=True)
+class FolderScores:
+    """All scores of a complete folder in global row order, with the shards they came from."""
+
+    scores: np.ndarray
+    n_chars: np.ndarray
+    shards: list[dict]  # manifest entries in shard order, each with `rows` and `fingerprint`
+    settings: FolderSettings
+    path: Path
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Global row number of each shard's first row."""
+        return np.concatenate([[0], np.cumsum([entry["rows"] for entry in self.shards])])[:-1].astype(np.int64)
+
+    @property
+    def source_fingerprint(self) -> str:
+        from .shards import digests_fingerprint
+
+        return "shards:" + digests_fingerprint("".join(entry["fingerprint"] for entry in self.shards).encode())
+
+    def score_run(self) -> ScoreRun:
+        """The folder described like a single scores file (for export manifests)."""
+        s = self.settings
+        return ScoreRun(codec=s.codec, level=s.level, method=s.method, package_version=s.package_version,
+                        source=s.source, target=s.target, source_field=s.source_field, target_field=s.target_field,
+                        source_fingerprint=self.source_fingerprint, target_fingerprint=s.target_fingerprint,
+                        n_sources=len(self.scores), n_targets=s.n_targets)
+
+
+def read_score_folder(path: str | Path) -> FolderScores:
+    """The scores of a complete score folder, in global row order; an incomplete one is an error."""
+    path = Path(path)
+    if not is_score_folder(path):
+        raise ZipFitError(f"{path} is not a score folder (no {MANIFEST_NAME}): give the --out folder of "
+                          "`zipfit score`.")
+    manifest = _read_manifest(path)
+    entries, not_done = [], []
+    for entry in manifest["shards"]:
+        marker = path / marker_name(entry["index"])
+        content = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else {}
+        if content.get("shard") != entry["name"]:
+            not_done.append(entry)
+            continue
+        entries.append({**entry, "status": "done", "rows": content["rows"], "fingerprint": content["fingerprint"],
+                        "scores": content["scores"]})
+    if not_done:
+        names = ", ".join(f"{entry['name']} ({entry.get('status', 'pending')})" for entry in not_done[:10])
+        raise ZipFitError(f"{path} is incomplete: {len(not_done)} of {len(manifest['shards'])} shards are not "
+                          f"scored ({names}). Fix any failed shard and rerun the same `zipfit score` command: "
+                          "done shards are skipped.")
+    scores, n_chars = [], []
+    for entry in entries:
+        try:
+            table = pq.read_table(path / entry["scores"])
+        except Exception as error:
+            raise ZipFitError(f"{path / entry['scores']} is not readable ({error}): delete "
+                              f"{path / marker_name(entry['index'])} and rerun `zipfit score` to redo it.") from None
+        rows = table.column("row_in_shard").to_numpy()
+        if len(rows) != entry["rows"] or not np.array_equal(rows, np.arange(entry["rows"])):
+            raise ZipFitError(f"{path / entry['scores']} does not hold rows 0..{entry['rows'] - 1} of "
+                              f"{entry['name']}: delete {path / marker_name(entry['index'])} and rerun.")
+        scores.append(table.column("score").to_numpy())
+        n_chars.append(table.column("n_chars").to_numpy())
+    settings = FolderSettings(**{name: manifest["settings"][name] for name in FolderSettings.__dataclass_fields__})
+    return FolderScores(np.concatenate(scores).astype(np.float64), np.concatenate(n_chars).astype(np.int64),
+                        entries, settings, path)

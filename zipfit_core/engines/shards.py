@@ -1,0 +1,256 @@
+"""Sharded sources: finding the shard files of a SOURCE, reading one shard, and naming its rows.
+
+A SOURCE is a folder, a glob pattern or one file, on the local disk or on any filesystem pyarrow
+reads (`s3://`, `gs://`, `hdfs://`, `file://`). Its shards are the Parquet and JSON Lines files it
+holds (JSON Lines optionally .gz / .zst / .bz2 / .lz4 / .br), hidden files left out, sorted by their
+path relative to the folder (or to the pattern's fixed prefix): shard `i` is the i-th in that order.
+
+Row ids: row `r` of shard `s` is (s, r); its global row number is r plus the rows of the shards
+before s, which is its position when the shards are read one after another in shard order.
+
+Every reader here is pyarrow, like Ray Data's readers, so both engines and `zipfit select` see the
+same texts. Each row also gets a content digest (blake2b-128 of its UTF-8 text): the Ray engine
+uses the digests to put scores back in row order whatever order Ray returns them in, and a shard's
+fingerprint (sha256 over its row digests) lets `zipfit select` check it reads the rows that were scored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from ..errors import ZipFitError
+from ..file_readers import arrow_to_frame, format_of, is_glob
+from ..loading import propose_text_field, texts_from_field
+
+SHARD_FORMATS = ("parquet", "jsonl", "json")  # .json shards are read as JSON Lines, as Ray Data reads them
+DIGEST_BYTES = 16
+JSON_BLOCK_BYTES = 1 << 24  # grown when one line is longer: pyarrow's JSON reader needs a line inside a block
+SAMPLE_ROWS = 1000
+URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One file of a sharded source."""
+
+    index: int
+    path: str  # as the source's filesystem names it (an absolute local path, or bucket/key)
+    name: str  # relative to the source's folder, for messages and the manifest
+    format: str  # "parquet" or "jsonl"
+
+
+@dataclass(frozen=True)
+class ShardSource:
+    """A SOURCE argument resolved to its filesystem and its shards, in shard order."""
+
+    spec: str
+    filesystem: pafs.FileSystem
+    base: str
+    shards: tuple[Shard, ...]
+    ignored: tuple[str, ...] = ()  # files of other types that were found and left out
+
+    def display(self, shard: Shard) -> str:
+        """The shard as a user wrote it: a local path, or the URI with its scheme."""
+        scheme = URI_SCHEME.match(self.spec)
+        if scheme and not self.spec.startswith("file://"):
+            return scheme.group(0) + shard.path
+        return shard.path
+
+
+def _filesystem_and_path(location: str) -> tuple[pafs.FileSystem, str]:
+    if URI_SCHEME.match(location):
+        try:
+            return pafs.FileSystem.from_uri(location)
+        except Exception as error:  # pyarrow raises several types for unknown schemes and bad URIs
+            raise ZipFitError(f"Cannot open {location} ({error}): give a local path or a URI pyarrow reads "
+                              "(s3://, gs://, hdfs://, file://).") from None
+    return pafs.LocalFileSystem(), Path(location).expanduser().resolve().as_posix()
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """`*` and `?` stay inside one path component, `**/` spans components, `[...]` is a character class."""
+    parts, position = [], 0
+    while position < len(pattern):
+        if pattern.startswith("**/", position):
+            parts.append("(?:.*/)?")
+            position += 3
+        elif pattern.startswith("**", position):
+            parts.append(".*")
+            position += 2
+        elif pattern[position] == "*":
+            parts.append("[^/]*")
+            position += 1
+        elif pattern[position] == "?":
+            parts.append("[^/]")
+            position += 1
+        elif pattern[position] == "[" and "]" in pattern[position + 2:]:
+            end = pattern.index("]", position + 2)
+            parts.append("[" + pattern[position + 1:end].replace("!", "^", 1) + "]")
+            position = end + 1
+        else:
+            parts.append(re.escape(pattern[position]))
+            position += 1
+    return re.compile("".join(parts) + r"\Z")
+
+
+def _is_hidden(relative: str) -> bool:
+    return any(part.startswith(".") for part in PurePosixPath(relative).parts)
+
+
+def discover_shards(spec: str) -> ShardSource:
+    """The Parquet / JSONL shards of a folder, glob pattern or file (local or a pyarrow URI), in shard order."""
+    spec = str(spec)
+    if is_glob(spec):
+        components = spec.split("/")
+        fixed = next(i for i, part in enumerate(components) if is_glob(part))
+        prefix = "/".join(components[:fixed]) or "."
+        filesystem, base = _filesystem_and_path(prefix)
+        matcher = _glob_regex("/".join(components[fixed:]))
+        listing = _list_files(filesystem, base, spec)
+        candidates = [path for path in listing if matcher.match(path[len(base):].lstrip("/"))]
+    else:
+        filesystem, base = _filesystem_and_path(spec)
+        kind = _file_type(filesystem, base, spec)
+        if kind == pafs.FileType.File:
+            candidates, base = [base], str(PurePosixPath(base).parent)
+        else:
+            candidates = _list_files(filesystem, base, spec)
+    named = sorted(((path[len(base):].lstrip("/"), path) for path in candidates), key=lambda item: item[0])
+    shards, ignored = [], []
+    for name, path in named:
+        if _is_hidden(name):
+            continue
+        fmt, compression = format_of(name)
+        if fmt not in SHARD_FORMATS or (fmt == "parquet" and compression is not None):
+            ignored.append(name)
+            continue
+        shards.append(Shard(len(shards), path, name, "parquet" if fmt == "parquet" else "jsonl"))
+    if not shards:
+        found = f" (found only: {', '.join(ignored[:10])})" if ignored else ""
+        raise ZipFitError(f"{spec} holds no Parquet or JSONL shards{found}: give a folder, glob or file of "
+                          ".parquet / .jsonl files (CSV or text data: convert it, or score it with --out FILE.parquet).")
+    return ShardSource(spec, filesystem, base, tuple(shards), tuple(ignored))
+
+
+def _file_type(filesystem: pafs.FileSystem, path: str, spec: str) -> pafs.FileType:
+    try:
+        kind = filesystem.get_file_info(path).type
+    except Exception as error:
+        raise ZipFitError(f"Cannot look at {spec} ({error}): check the path and your access to it.") from None
+    if kind == pafs.FileType.NotFound:
+        raise ZipFitError(f"Not found: {spec}. Check the path (a folder, a glob pattern or a file of shards).")
+    return kind
+
+
+def _list_files(filesystem: pafs.FileSystem, base: str, spec: str) -> list[str]:
+    try:
+        infos = filesystem.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=False))
+    except Exception as error:
+        raise ZipFitError(f"Cannot list {spec} ({error}): check the folder and your access to it.") from None
+    return [info.path for info in infos if info.type == pafs.FileType.File]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading one shard.
+
+
+def read_shard_table(source: ShardSource, shard: Shard, *, max_rows: int | None = None) -> pa.Table:
+    """All columns of one shard (at most `max_rows` rows), read with pyarrow; errors name the shard."""
+    shown = source.display(shard)
+    try:
+        if shard.format == "parquet":
+            import pyarrow.parquet as pq
+
+            with source.filesystem.open_input_file(shard.path) as handle:
+                if max_rows is None:
+                    return pq.read_table(handle)
+                parquet = pq.ParquetFile(handle)
+                first = next(parquet.iter_batches(batch_size=max_rows), None)
+                return pa.Table.from_batches([first]) if first is not None else parquet.schema_arrow.empty_table()
+        return _read_json_lines(source, shard)
+    except ZipFitError:
+        raise
+    except Exception as error:  # pyarrow raises several types for damaged or unreadable files
+        raise ZipFitError(f"{shown} could not be read as {'Parquet' if shard.format == 'parquet' else 'JSON Lines'} "
+                          f"({type(error).__name__}: {error}). Fix or replace that file.") from None
+
+
+def _read_json_lines(source: ShardSource, shard: Shard) -> pa.Table:
+    import pyarrow.json as pajson
+
+    block = JSON_BLOCK_BYTES
+    while True:
+        with source.filesystem.open_input_stream(shard.path, compression="detect") as stream:
+            try:
+                return pajson.read_json(stream, read_options=pajson.ReadOptions(block_size=block))
+            except pa.ArrowInvalid as error:
+                if "straddling" not in str(error) or block >= 1 << 31:
+                    raise
+        block *= 4
+
+
+def propose_shard_field(source: ShardSource) -> str:
+    """The text field of a sharded source: `text`, else the longest string column of the first shard."""
+    sample = read_shard_table(source, source.shards[0], max_rows=SAMPLE_ROWS)
+    return propose_text_field(arrow_to_frame(sample))
+
+
+def shard_texts(table: pa.Table, text_field: str, origin: str) -> list[str]:
+    """The texts of one shard, strictly: a missing field or a non-text row is an error naming the shard."""
+    if text_field not in table.column_names:
+        texts_from_field(arrow_to_frame(table.schema.empty_table()), text_field, origin=origin)  # raises, listing fields
+    return texts_from_field(arrow_to_frame(table.select([text_field])), text_field, origin=origin)
+
+
+def read_shard_texts(source: ShardSource, shard: Shard, text_field: str) -> list[str]:
+    return shard_texts(read_shard_table(source, shard), text_field, source.display(shard))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Row digests and shard fingerprints.
+
+
+def row_digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=DIGEST_BYTES).digest()
+
+
+def row_digests(texts: list[str], origin: str = "source") -> bytes:
+    """The rows' digests, concatenated; a text that is not valid Unicode is an error naming its row."""
+    digests = bytearray()
+    for row, text in enumerate(texts):
+        try:
+            digests += row_digest(text)
+        except UnicodeEncodeError as error:
+            raise ZipFitError(f"{origin}, row {row}: the text contains characters that are not valid Unicode "
+                              f"({error.reason}): clean that row.") from None
+    return bytes(digests)
+
+
+def digests_fingerprint(digests: bytes) -> str:
+    return hashlib.sha256(digests).hexdigest()
+
+
+@dataclass(frozen=True)
+class ShardIndex:
+    """What must come back for a shard to be complete: its row count and each row's digest, in order."""
+
+    rows: int
+    digests: bytes
+
+    @property
+    def fingerprint(self) -> str:
+        return digests_fingerprint(self.digests)
+
+    @classmethod
+    def of_texts(cls, texts: list[str], origin: str = "source") -> ShardIndex:
+        return cls(len(texts), row_digests(texts, origin))
+
+
+def index_shard(source: ShardSource, shard: Shard, text_field: str) -> ShardIndex:
+    return ShardIndex.of_texts(read_shard_texts(source, shard, text_field), source.display(shard))
