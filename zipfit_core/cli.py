@@ -15,9 +15,11 @@ from .errors import ZipFitError
 from .export import export_format, export_selection, manifest_path
 from .jobs import JobStatus, ScoreRequest, default_cache_dir, run_foreground
 from .cli_data import SOURCE_HELP, add_data_arguments, load_data_argument
-from .loading import check_not_empty, texts_fingerprint
+from .loading import LoadedTexts, check_not_empty, texts_fingerprint
 from .selection import SelectionRule, TokenCounter, select
 from .storage import ScoreRun, read_scores, write_scores
+from .engines import is_score_folder
+from .engines.commands import run_score_shards, scored_folder_for_select
 from .cli_compare import (add_compare_command, add_method_arguments, add_proxy_eval_command, run_compare,
                           run_proxy_eval, run_score_method)
 
@@ -39,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--level", type=int, help="compression level (default: the codec's; gzip 9)")
     score.add_argument("--workers", type=int, help="threads (default: all cores)")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
+    score.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local threads (default) or Ray Data; with --engine ray or an --out folder, SOURCE's "
+                            "Parquet/JSONL shards are scored into a resumable score folder")
+    score.add_argument("--ray-address", help="the Ray cluster for --engine ray (default: $RAY_ADDRESS, a cluster "
+                                             "started here with `ray start --head`, or a new local instance)")
     add_data_arguments(score, ("source", "target"))
     add_method_arguments(score)
     caching = score.add_mutually_exclusive_group()
@@ -111,8 +118,8 @@ class ProgressBar:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    if not args.out.lower().endswith(".parquet"):
-        raise ZipFitError(f"The scores file is Parquet: give --out a name ending in .parquet (got {args.out}).")
+    if args.engine == "ray" or not args.out.lower().endswith(".parquet"):
+        return run_score_shards(args)  # shard by shard into a score folder (zipfit_core/engines)
     level = resolve_level(args.codec, args.level)
     if not codec_info(args.codec).exact:
         print(f"note: {args.codec} is approximate: fast, close to gzip-9 but not identical.", file=sys.stderr)
@@ -172,6 +179,8 @@ def selection_rule(args: argparse.Namespace) -> SelectionRule:
 
 def run_select(args: argparse.Namespace) -> int:
     export_format(args.out)  # fail before any work on a bad output name
+    if is_score_folder(args.scores):  # written by sharded scoring (zipfit_core/engines)
+        return export_best(args, *scored_folder_for_select(args))
     scores, run = read_scores(args.scores)
     source = load_data_argument(args, "source", default_text=run.source_field if run else None)
     if len(scores) != len(source.texts):
@@ -186,6 +195,10 @@ def run_select(args: argparse.Namespace) -> int:
             "give the same data options as for scoring (--source-template, --source-filter, --source-split, "
             "--source-sample, ...), or score it again."
         )
+    return export_best(args, scores, run, source)
+
+
+def export_best(args: argparse.Namespace, scores: np.ndarray, run: ScoreRun | None, source: LoadedTexts) -> int:
     rule = selection_rule(args)
     counter = TokenCounter(args.tokenizer)
     token_counts = counter.count(source.texts)
