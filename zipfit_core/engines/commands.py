@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -22,6 +23,18 @@ EXIT_INTERRUPTED = 130
 
 def _options_given(args: argparse.Namespace, role: str) -> list[str]:
     return [f"--{role}-{name}" for name in ROW_AND_TEXT_OPTIONS if getattr(args, f"{role}_{name}", None) not in (None, False)]
+
+
+def _check_folder_name(out: str, engine: str) -> None:
+    """A score folder is named without an extension (or exists): `scores.csv` is a typo, not a folder."""
+    path = Path(out)
+    if path.is_dir() or not path.suffix:
+        return
+    if engine == "ray":
+        raise ZipFitError(f"--engine ray writes a score folder: give --out a folder name without an extension "
+                          f"(got {out}).")
+    raise ZipFitError(f"The scores file is Parquet: give --out a name ending in .parquet (got {out}), or a folder "
+                      "name without an extension to score SOURCE's shards into a resumable score folder.")
 
 
 class ShardBar:
@@ -49,6 +62,7 @@ def run_score_shards(args: argparse.Namespace) -> int:
     """Score SOURCE's shards into the folder --out with --engine; a bad shard is listed and the exit code is 2."""
     from ..cli_data import load_data_argument  # the CLI's data options for the target
 
+    _check_folder_name(args.out, args.engine)
     refused = _options_given(args, "source")
     if getattr(args, "method", "zipfit") != "zipfit":
         refused.append(f"--method {args.method}")
