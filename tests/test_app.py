@@ -21,10 +21,10 @@ from streamlit.testing.v1 import AppTest
 
 from zipfit_app.exporting import folder_export
 from zipfit_core.alignment import alignment_scores
-from zipfit_core.data_sources import DataSource, TextSpec
+from zipfit_core.data_sources import DataRecipe, DataSource, LoadOptions, TextSpec
 from zipfit_core.export import selected_table, write_table
 from zipfit_core.jobs import JobManager
-from zipfit_core.loading import load_source
+from zipfit_core.loading import load_recipe, load_source
 from zipfit_core.selection import SelectionRule, TokenCounter, select
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -329,6 +329,12 @@ def test_a_large_export_is_written_to_the_export_folder_in_the_background(isolat
     manifest = json.loads((job.output.parent / (job.output.name + ".manifest.json")).read_text())
     assert manifest["rows"] == {"kept": 40, "total": 120}
     assert manifest["scoring"]["n_targets"] == 12 and manifest["rule"]["kind"] == "top_k"
+    # The manifest records how the app loaded the pool: the same texts load again under the data root.
+    recipe = DataRecipe.from_dict(manifest["scoring"]["source_recipe"])
+    assert (recipe.source.kind, recipe.source.location, recipe.text.field) == ("local", "pool.jsonl", "text")
+    assert (load_recipe(recipe, LoadOptions(data_root=isolated)).fingerprint
+            == manifest["scoring"]["source_fingerprint"])
+    assert manifest["scoring"]["target_recipe"]["source"]["location"] == "targets.jsonl"
     at.run()
     assert any("Wrote 40 rows" in text for text in texts_of(at.success))
 

@@ -150,14 +150,17 @@ def test_score_method_writes_scores_and_the_method_spec(scored_files):
 
     _, _, _, files, pool = scored_files
     scores, run = read_scores(files["tfidf"])
-    assert run.method == "tfidf:analyzer=char_wb,ngram_max=None,ngram_min=None,sublinear_tf=1"
+    assert run.method == "tfidf"  # the plain name; the settings that change the scores are a dict
+    assert run.settings == {"analyzer": "char_wb", "ngram_min": None, "ngram_max": None, "sublinear_tf": 1}
     assert run.codec == "none" and run.n_sources == len(pool.sources)
     np.testing.assert_array_equal(scores, score_sources("tfidf", pool.sources, pool.targets, analyzer="char_wb"))
     zipfit_scores, zipfit_run = read_scores(files["zipfit"])
     assert zipfit_run.method == "zipfit" and (zipfit_run.codec, zipfit_run.level) == ("gzip", 9)
+    assert zipfit_run.settings == {"codec": "gzip", "level": 9}
     _, debiased_run = read_scores(files["zipfit-debiased"])
     assert debiased_run.method == "zipfit-debiased" and debiased_run.codec == "gzip"
-    assert read_scores(files["random"])[1].method == "random:seed=1"
+    random_run = read_scores(files["random"])[1]
+    assert (random_run.method, random_run.settings) == ("random", {"seed": 1})
 
 
 def test_score_method_rejects_bad_settings(scored_files, capsys):

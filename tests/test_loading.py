@@ -793,8 +793,15 @@ def test_cli_templates_filters_and_select(run_cli, tmp_path):
     best = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(best) == 5 and all(row["split"] == "valid" for row in best)
     assert all(row[TEMPLATE_TEXT_COLUMN] == row["informal_prefix"] + row["formal_statement"] for row in best)
-    forgot_filter = run_cli("select", PROOFNET_FILE, "--scores", scores, "--top-k", "5", "--out", out)
-    assert forgot_filter.returncode == 2 and "same data options" in forgot_filter.stderr
+    # Without the options, the scores file's recorded recipe (filter and template) loads the same rows.
+    again = tmp_path / "again.jsonl"
+    recorded = run_cli("select", PROOFNET_FILE, "--scores", scores, "--top-k", "5", "--out", again)
+    assert recorded.returncode == 0, recorded.stderr
+    assert again.read_text(encoding="utf-8") == out.read_text(encoding="utf-8")
+    # An option given on the command line wins over the recorded one: other rows, so the scores do not fit.
+    other_split = run_cli("select", PROOFNET_FILE, "--scores", scores, "--source-filter", "split=test",
+                          "--top-k", "5", "--out", out)
+    assert other_split.returncode == 2 and "same data options" in other_split.stderr
 
 
 def test_cli_reports_skipped_lines_and_stops_when_asked(run_cli, tmp_path):

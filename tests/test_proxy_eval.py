@@ -238,7 +238,8 @@ def test_proxy_eval_command_is_reproducible_from_export_manifests(tmp_path, caps
     assert [curve["bits_per_char"] for curve in first["curves"]] == [curve["bits_per_char"] for curve in second["curves"]]
     assert [curve["method"] for curve in first["curves"]] == ["zipfit", "tfidf", "random"]
     assert first["score_fingerprints"] == second["score_fingerprints"]
-    assert first["inputs"]["methods"]["tfidf"]["method"].startswith("tfidf:")
+    tfidf_run = first["inputs"]["methods"]["tfidf"]
+    assert tfidf_run["method"] == "tfidf" and tfidf_run["settings"]["analyzer"] == "word"
     assert first["command"].startswith("zipfit proxy-eval ") and "--k 3 6 12" in first["command"]
     # With equal amounts of training text, ZIP-FIT's ProofNet rows model held-out ProofNet better than random rows.
     by_chars = tmp_path / "by_chars.json"

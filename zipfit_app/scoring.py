@@ -13,11 +13,11 @@ from urllib.parse import parse_qsl, urlencode
 import numpy as np
 import streamlit as st
 
-from zipfit_core import __version__
 from zipfit_core.errors import ZipFitError
 from zipfit_core.explore import DataChoice, ViewState, decode_view, encode_view
 from zipfit_core.jobs import CachedResult, JobManager, JobStatus, ScoreRequest
 from zipfit_core.loading import LoadedTexts
+from zipfit_core.selectors import recorded_settings
 from zipfit_core.storage import ScoreRun
 
 from . import datasets
@@ -128,14 +128,12 @@ def _target_counts(job_id: str) -> tuple[int, int]:
 
 
 def score_run(view: ViewState, source: LoadedTexts, target: LoadedTexts) -> ScoreRun:
-    """How the scores were made, for the export manifest."""
-    return ScoreRun(
-        codec=view.codec, level=view.level, method="zipfit", package_version=__version__,
-        source=datasets.describe(view.source), target=datasets.describe(view.target),
-        source_field=source.text_field, target_field=target.text_field,
-        source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint,
-        n_sources=len(source.texts), n_targets=len(target.texts),
-    )
+    """How the scores were made, for the export manifest: with the recipes that load both datasets again
+    (a local file's location is relative to the app's data root)."""
+    return ScoreRun.for_texts(source, target, source_name=datasets.describe(view.source),
+                              target_name=datasets.describe(view.target), codec=view.codec, level=view.level,
+                              method="zipfit",
+                              settings=recorded_settings("zipfit", {"codec": view.codec, "level": view.level}))
 
 
 def cached_results() -> list[CachedResult]:

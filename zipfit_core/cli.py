@@ -14,9 +14,10 @@ from .codecs import CODECS, codec_info, resolve_level
 from .errors import ZipFitError
 from .export import export_format, export_selection, manifest_path
 from .jobs import JobStatus, ScoreRequest, default_cache_dir, run_foreground
-from .cli_data import SOURCE_HELP, add_data_arguments, load_data_argument
+from .cli_data import SOURCE_HELP, add_data_arguments, load_data_argument, recorded_recipe
 from .loading import LoadedTexts, check_not_empty, texts_fingerprint
 from .selection import SelectionRule, TokenCounter, select
+from .selectors import recorded_settings
 from .storage import ScoreRun, read_scores, write_scores
 from .engines import is_score_folder
 from .engines.commands import run_score_shards, scored_folder_for_select
@@ -55,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     caching.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
 
     choose = commands.add_parser("select", help="write the best SOURCE rows by a scores file")
-    choose.add_argument("source", help="the source that was scored (same data options as for scoring)")
+    choose.add_argument("source", help="the source that was scored (its data options default to those the "
+                                       "scores file records; options given here win)")
     choose.add_argument("--scores", required=True, help="Parquet file written by `zipfit score`")
     choose.add_argument("--source-field", help="text field (default: the one used for scoring)")
     add_data_arguments(choose, ("source",))
@@ -148,13 +150,9 @@ def run_score(args: argparse.Namespace) -> int:
         return 130
     finally:
         progress.close()
-    run = ScoreRun(
-        codec=args.codec, level=level, method="zipfit", package_version=__version__,
-        source=str(args.source), target=str(args.target),
-        source_field=source.text_description, target_field=target.text_description,
-        source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint,
-        n_sources=len(source.texts), n_targets=len(target.texts),
-    )
+    run = ScoreRun.for_texts(source, target, source_name=str(args.source), target_name=str(args.target),
+                             codec=args.codec, level=level, method="zipfit",
+                             settings=recorded_settings("zipfit", {"codec": args.codec, "level": level}))
     n_chars = np.array([len(text) for text in source.texts], dtype=np.int64)
     write_scores(args.out, scores, n_chars, run)
     final = progress.last
@@ -182,16 +180,18 @@ def run_select(args: argparse.Namespace) -> int:
     if is_score_folder(args.scores):  # written by sharded scoring (zipfit_core/engines)
         return export_best(args, *scored_folder_for_select(args))
     scores, run = read_scores(args.scores)
-    source = load_data_argument(args, "source", default_text=run.source_field if run else None)
+    source = load_data_argument(args, "source", default_text=run.source_field if run else None,
+                                recorded=recorded_recipe(args.source, run))
+    loaded_as = f" (loaded as: {source.recipe.describe()})" if source.recipe else ""
     if len(scores) != len(source.texts):
         raise ZipFitError(
-            f"{args.scores} holds {len(scores)} scores but {args.source} has {len(source.texts)} rows: "
+            f"{args.scores} holds {len(scores)} scores but {args.source} has {len(source.texts)} rows{loaded_as}: "
             "give the same data options as for scoring (--source-filter, --source-sample, ...), "
             "or score this source again."
         )
     if run and run.source_fingerprint != texts_fingerprint(source.texts):
         raise ZipFitError(
-            f"{args.source} has changed since it was scored (its texts no longer match {args.scores}): "
+            f"{args.source} has changed since it was scored (its texts no longer match {args.scores}){loaded_as}: "
             "give the same data options as for scoring (--source-template, --source-filter, --source-split, "
             "--source-sample, ...), or score it again."
         )

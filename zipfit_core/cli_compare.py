@@ -21,12 +21,13 @@ from . import __version__
 from .compare import compare_methods
 from .errors import ZipFitError
 from .export import read_manifest
-from .cli_data import SOURCE_HELP, add_data_arguments, load_data_argument
-from .loading import LoadedTexts, load_texts
+from .cli_data import SOURCE_HELP, add_data_arguments, load_data_argument, recorded_recipe
+from .data_sources import DataRecipe
+from .loading import LoadedTexts, load_recipe, load_texts
 from .proxy_eval import (BUDGET_UNITS, DEFAULT_DISCOUNT, DEFAULT_MAX_TRAIN_CHARS, DEFAULT_ORDER, NO_SELECTION,
                          proxy_evaluation)
 from .selection import SelectionRule, TokenCounter
-from .selectors import SELECTORS, method_spec, parse_method_spec, score_sources, short_label
+from .selectors import SELECTORS, method_spec, recorded_settings, run_method, score_sources, short_label
 from .storage import ScoreRun, read_scores, write_json_atomic, write_scores
 
 NON_ZIPFIT_CODEC = "none"  # ScoreRun.codec for methods that do not compress
@@ -71,17 +72,12 @@ def run_score_method(args: argparse.Namespace, source: LoadedTexts, target: Load
     resolved = info.resolve(settings)
     scores = score_sources(args.method, source.texts, target.texts, progress=progress, cache_dir=cache_dir,
                            **resolved)
-    run = ScoreRun(
-        codec=args.codec if compresses else NON_ZIPFIT_CODEC, level=level if compresses else 0,
-        method=method_spec(args.method, resolved), package_version=__version__,
-        source=str(args.source), target=str(args.target),
-        source_field=source.text_description, target_field=target.text_description,
-        source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint,
-        n_sources=len(source.texts), n_targets=len(target.texts),
-    )
+    run = ScoreRun.for_texts(source, target, source_name=str(args.source), target_name=str(args.target),
+                             codec=args.codec if compresses else NON_ZIPFIT_CODEC, level=level if compresses else 0,
+                             method=args.method, settings=recorded_settings(args.method, resolved))
     write_scores(args.out, scores, np.array([len(text) for text in source.texts], dtype=np.int64), run)
-    print(f"scored {len(scores)} rows with {run.method} against {len(target.texts)} targets -> {args.out}",
-          file=sys.stderr)
+    print(f"scored {len(scores)} rows with {method_spec(args.method, resolved)} against {len(target.texts)} "
+          f"targets -> {args.out}", file=sys.stderr)
     return 0
 
 
@@ -92,8 +88,8 @@ def method_label(run: ScoreRun | None, fallback: str) -> str:
     if run is None:
         return fallback
     try:
-        label = short_label(run.method)
-    except ZipFitError:  # a method this version does not know
+        label = short_label(*run_method(run))
+    except ZipFitError:  # a method (or setting) this version does not know
         return run.method
     if run.codec != NON_ZIPFIT_CODEC and (run.codec, run.level) != ("gzip", 9):
         label += f" [{run.codec}-{run.level}]"
@@ -111,21 +107,34 @@ def scores_from_file(path: str, source: LoadedTexts) -> tuple[np.ndarray, ScoreR
     return scores, run
 
 
-def scores_from_manifest(path: str, source: LoadedTexts, cache_dir: Path | None) -> tuple[np.ndarray, ScoreRun]:
-    """Recompute (or fetch from the cache) the scores an export manifest describes."""
+def run_from_manifest(path: str) -> ScoreRun:
+    """The scoring run an export manifest records (older manifests, without recipes, too)."""
     try:
-        scoring = read_manifest(path)["scoring"]
-        run = ScoreRun(**{name: scoring[name] for name in ScoreRun.__dataclass_fields__})
+        run = ScoreRun.from_dict(read_manifest(path)["scoring"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ZipFitError(f"{path} is not an export manifest with a `scoring` section ({error}).") from None
+    if run is None:
+        raise ZipFitError(f"{path} is not an export manifest with a complete `scoring` section.")
+    return run
+
+
+def recorded_target(run: ScoreRun) -> LoadedTexts:
+    """The targets a run was scored against, loaded as recorded: by its recipe (filters, sample, text cap, ...)
+    when the file has one, else by the target argument and text field (older files)."""
+    if run.target_recipe:
+        return load_recipe(DataRecipe.from_dict(run.target_recipe))
+    return load_texts(run.target, run.target_field)
+
+
+def scores_from_manifest(path: str, source: LoadedTexts, cache_dir: Path | None) -> tuple[np.ndarray, ScoreRun]:
+    """Recompute (or fetch from the cache) the scores an export manifest describes."""
+    run = run_from_manifest(path)
     if run.source_fingerprint != source.fingerprint:
         raise ZipFitError(f"{source.origin} is not the source {path} describes (its texts differ).")
-    target = load_texts(run.target, run.target_field)
+    target = recorded_target(run)
     if target.fingerprint != run.target_fingerprint:
         raise ZipFitError(f"The target {run.target} has changed since {path} was written: its texts differ.")
-    method, settings = parse_method_spec(run.method)
-    if any(setting.name == "codec" for setting in SELECTORS[method].settings):
-        settings.update(codec=run.codec, level=run.level)
+    method, settings = run_method(run)
     return score_sources(method, source.texts, target.texts, cache_dir=cache_dir, **settings), run
 
 
@@ -160,14 +169,14 @@ def add_scored_inputs(parser: argparse.ArgumentParser) -> None:
 
 
 def load_source_for(args: argparse.Namespace) -> LoadedTexts:
-    """SOURCE with its data options; the text field defaults to the one the scores record."""
-    recorded = None
-    for path in args.scores or []:
-        _, run = read_scores(path)
-        if run is not None:
-            recorded = run.source_field
-            break
-    return load_data_argument(args, "source", default_text=recorded)
+    """SOURCE with its data options; what is not given defaults to what the first scores file (or manifest)
+    that records SOURCE's recipe says, else to the text field the first run records."""
+    runs = [read_scores(path)[1] for path in args.scores or []]
+    runs += [run_from_manifest(path) for path in args.from_manifest or []]
+    runs = [run for run in runs if run is not None]
+    recorded = next(filter(None, (recorded_recipe(args.source, run) for run in runs)), None)
+    return load_data_argument(args, "source", default_text=runs[0].source_field if runs else None,
+                              recorded=recorded)
 
 
 def cache_dir_for(args: argparse.Namespace) -> Path:
@@ -233,6 +242,7 @@ def run_compare(args: argparse.Namespace) -> int:
         write_json_atomic(args.json, {
             "kind": "zipfit-compare", "package_version": __version__,
             "source": str(args.source), "source_fingerprint": source.fingerprint,
+            "source_recipe": source.recipe.to_dict() if source.recipe else None,
             "rule": {"kind": rule.kind, "value": rule.value, "description": rule.describe()},
             "methods": {name: asdict(run) if run else None for name, run in runs.items()},
             "kept_rows": {name: selection.rows.tolist() for name, selection in result.selections.items()},
@@ -286,7 +296,7 @@ def selection_targets_for(args: argparse.Namespace, runs: dict[str, ScoreRun | N
         if run is None:
             raise ZipFitError(f"The scores of {name} carry no record of their targets: give --selection-target.")
         try:
-            loaded = load_texts(run.target, run.target_field)
+            loaded = recorded_target(run)
         except ZipFitError as error:
             raise ZipFitError(f"Cannot read the selection targets of {name} ({error}): give --selection-target.") \
                 from None
@@ -309,8 +319,10 @@ def reproduce_command(args: argparse.Namespace) -> str:
                 words += [f"--{role}-{option}", str(value)]
         if getattr(args, f"{role}_streaming", False):
             words.append(f"--{role}-streaming")
-    if any(getattr(args, f"{role}_sample", None) for role in ("source", "eval", "selection")):
-        words += ["--sample-seed", str(args.sample_seed)]
+    for flag, value in (("--sample-seed", args.sample_seed), ("--on-bad-line", args.on_bad_line),
+                        ("--max-chars", args.max_chars), ("--txt-unit", args.txt_unit)):
+        if value is not None:
+            words += [flag, str(value)]
     for flag, values in (("--scores", args.scores), ("--from-manifest", args.from_manifest), ("--k", args.k)):
         if values:
             words += [flag, *map(str, values)]
@@ -363,7 +375,9 @@ def run_proxy_eval(args: argparse.Namespace) -> int:
         content = result.to_dict()
         content["inputs"] = {
             "source": str(args.source), "source_text": source.text_description,
+            "source_recipe": source.recipe.to_dict() if source.recipe else None,
             "evaluation_target": str(args.eval), "evaluation_text": evaluation.text_description,
+            "evaluation_recipe": evaluation.recipe.to_dict() if evaluation.recipe else None,
             "methods": {name: asdict(run) if run else None for name, run in runs.items()},
         }
         content["command"] = reproduce_command(args)

@@ -4,17 +4,26 @@ A SOURCE or TARGET argument is a local file, folder, glob pattern or save_to_dis
 `hub:owner/name` (or a bare `owner/name` that is not a local path) for a Hugging Face dataset;
 or `demo:NAME` for a bundled demo data set. The options below choose the split, the text, a row
 filter, a limit or a sample; they map one to one onto `loading.DataSource` / `TextSpec` / `LoadOptions`.
+
+Commands that read a scores file (`select`, `compare`, `proxy-eval`) start from the `DataRecipe` it records
+when SOURCE names the data that was scored: every option given on the command line wins, the others are
+as recorded, so the same texts load without repeating the options.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
+import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 
-from .data_sources import BAD_LINE_POLICIES, PLAIN_TEXT_UNITS, LoadOptions, TextSpec
-from .loading import LoadedTexts, load_source, parse_row_filter, source_from_argument
+from .data_sources import BAD_LINE_POLICIES, PLAIN_TEXT_UNITS, DataRecipe, LoadOptions, TextSpec
+from .errors import ZipFitError
+from .loading import LoadedTexts, load_recipe, parse_row_filter, source_from_argument
+from .storage import ScoreRun
 
 SOURCE_HELP = ("a data file (.jsonl .json .csv .tsv .parquet .arrow .txt, optionally .gz/.zst), a folder, "
                "a glob pattern, a save_to_disk folder, hub:owner/name, or demo:NAME")
@@ -40,38 +49,96 @@ def add_data_arguments(parser: argparse.ArgumentParser, roles: Sequence[str]) ->
         group.add_argument(f"--{role}-limit", type=int, metavar="N", help=f"read at most N {role} rows")
         group.add_argument(f"--{role}-sample", type=int, metavar="N",
                            help=f"keep a random sample of N {role} rows (seeded, row order kept)")
-    group.add_argument("--sample-seed", type=int, default=0, help="seed of the random samples (default 0)")
-    group.add_argument("--on-bad-line", choices=BAD_LINE_POLICIES, default="skip",
+    # These four default to None ("not given"), so that a recorded recipe can fill them (see data_recipe).
+    group.add_argument("--sample-seed", type=int, help="seed of the random samples (default 0)")
+    group.add_argument("--on-bad-line", choices=BAD_LINE_POLICIES,
                        help="malformed lines and rows: skip them with a warning (default) or stop with an error")
-    group.add_argument("--max-chars", type=int, default=LoadOptions.max_chars, metavar="N",
+    group.add_argument("--max-chars", type=int, metavar="N",
                        help=f"cap each text at N characters, with a warning (default {LoadOptions.max_chars:,}; "
                             "0 = no cap)")
-    group.add_argument("--txt-unit", choices=PLAIN_TEXT_UNITS, default="file",
+    group.add_argument("--txt-unit", choices=PLAIN_TEXT_UNITS,
                        help=".txt files: one document per file (default) or per non-empty line")
 
 
-def load_data_argument(args: argparse.Namespace, role: str, default_text: str | None = None) -> LoadedTexts:
-    """Load the SOURCE or TARGET argument with its options; warnings go to stderr.
+def recorded_recipe(argument: str, run: ScoreRun | None, role: str = "source") -> DataRecipe | None:
+    """The recipe a scores file records for its source (or target), when `argument` names that data: the
+    argument recorded, or the same kind and location. None otherwise, and for files that record none."""
+    content = getattr(run, f"{role}_recipe", None) if run is not None else None
+    if not content:
+        return None
+    try:
+        recipe = DataRecipe.from_dict(content)
+    except ZipFitError as error:
+        warnings.warn(f"{error} Ignoring it: give the data options yourself.")
+        return None
+    if str(argument) == getattr(run, role):
+        return recipe
+    try:
+        asked = source_from_argument(argument)
+    except ZipFitError:
+        return None
+    if asked.kind == "local":  # the same file written another way (relative paths: from this folder)
+        same_place = _absolute(asked.location) == _absolute(recipe.source.location)
+    else:
+        same_place = asked.location == recipe.source.location
+    return recipe if asked.kind == recipe.source.kind and same_place else None
 
-    `default_text` (a field or `template:...`, e.g. from a scores file) is used when neither
-    --ROLE-field nor --ROLE-template is given.
+
+def _absolute(location: str) -> str:
+    return os.path.abspath(os.path.expanduser(location))
+
+
+def data_recipe(args: argparse.Namespace, role: str, default_text: str | None = None,
+                recorded: DataRecipe | None = None) -> DataRecipe:
+    """What the command line asks to load for ROLE: each option given wins; the others come from `recorded`
+    (a scores file's recipe for this data) when there is one, else from the defaults.
+
+    `default_text` (a field or `template:...`, e.g. from an older scores file) is used when neither
+    --ROLE-field nor --ROLE-template is given and nothing is recorded.
     """
+    def given(name: str):
+        return getattr(args, f"{role}_{name}", None)
+
+    def pick(value, recorded_value, default):
+        """The command line's value if given, else the recorded one, else the default."""
+        if value is not None:
+            return value
+        return recorded_value if recorded is not None else default
+
+    was = recorded.source if recorded is not None else None
     source = source_from_argument(
-        getattr(args, role), config=getattr(args, f"{role}_config"), split=getattr(args, f"{role}_split"),
-        revision=getattr(args, f"{role}_revision"), streaming=getattr(args, f"{role}_streaming"),
-        limit=getattr(args, f"{role}_limit"), sample=getattr(args, f"{role}_sample"), seed=args.sample_seed,
+        getattr(args, role),
+        **{name: pick(given(name), getattr(was, name, None), None)
+           for name in ("config", "split", "revision", "limit", "sample")},
+        streaming=bool(given("streaming")) or bool(getattr(was, "streaming", False)),
+        seed=pick(args.sample_seed, getattr(was, "seed", 0), 0),
     )
-    row_filter = parse_row_filter(getattr(args, f"{role}_filter"))
-    field, template = getattr(args, f"{role}_field", None), getattr(args, f"{role}_template")
+    row_filter = pick(parse_row_filter(given("filter")), getattr(recorded, "text", TextSpec()).row_filter, None)
+    field, template = given("field"), given("template")
     if template is not None:
         template = unescape_template(template)
-    if field is None and template is None:
-        text = TextSpec.from_description(default_text, row_filter=row_filter)
-    else:
+    if field is not None or template is not None:
         text = TextSpec(field=field, template=template, row_filter=row_filter)
-    options = LoadOptions(on_bad_line=args.on_bad_line, max_chars=args.max_chars or None,
-                          plain_text_unit=args.txt_unit)
-    loaded = load_source(source, text, options)
+    elif recorded is not None:
+        text = replace(recorded.text, row_filter=row_filter)
+    else:
+        text = TextSpec.from_description(default_text, row_filter=row_filter)
+    if args.max_chars is not None:
+        max_chars = args.max_chars or None  # 0 = no cap
+    else:
+        max_chars = recorded.max_chars if recorded is not None else LoadOptions.max_chars
+    return DataRecipe(
+        source, text,
+        on_bad_line=pick(args.on_bad_line, getattr(recorded, "on_bad_line", None), LoadOptions.on_bad_line),
+        max_chars=max_chars,
+        plain_text_unit=pick(args.txt_unit, getattr(recorded, "plain_text_unit", None), LoadOptions.plain_text_unit),
+    )
+
+
+def load_data_argument(args: argparse.Namespace, role: str, default_text: str | None = None,
+                       recorded: DataRecipe | None = None) -> LoadedTexts:
+    """Load the SOURCE or TARGET argument with its options (see `data_recipe`); warnings go to stderr."""
+    loaded = load_recipe(data_recipe(args, role, default_text, recorded))
     for message in loaded.warnings:
         print(f"warning: {message}", file=sys.stderr)
     return loaded

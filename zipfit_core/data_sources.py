@@ -1,5 +1,6 @@
 """What to load and how: `DataSource` (where rows come from), `TextSpec` (the text of a row),
-`LoadOptions` (limits and policies), and `LoadReport` (what was skipped, replaced or capped).
+`LoadOptions` (limits and policies), `LoadReport` (what was skipped, replaced or capped), and
+`DataRecipe` (all of the above that decides the texts, as JSON-safe data a scores file can carry).
 
 These records are shared by the file readers, the Hugging Face hub reader and `loading.load_source`;
 they live here so that those modules can import them without importing each other.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from .errors import ZipFitError
@@ -107,6 +108,75 @@ class LoadOptions:
             raise ZipFitError(f"max_chars must be at least 1, or None for no cap (got {self.max_chars}).")
         if self.hub_timeout_s <= 0:
             raise ZipFitError(f"hub_timeout_s must be positive (got {self.hub_timeout_s}).")
+
+
+@dataclass(frozen=True)
+class DataRecipe:
+    """Exactly how a set of texts was loaded: enough to load the same texts again (`loading.load_recipe`).
+
+    `text` is the text spec actually used (a proposed field filled in); the three options are the
+    `LoadOptions` that change the texts. Where the data lives relative to (`data_root`), upload size
+    and hub time limits stay with whoever loads it again.
+    """
+
+    source: DataSource
+    text: TextSpec
+    on_bad_line: str = LoadOptions.on_bad_line
+    max_chars: int | None = LoadOptions.max_chars
+    plain_text_unit: str = LoadOptions.plain_text_unit
+
+    def __post_init__(self) -> None:
+        self.options()  # validate the three options the way LoadOptions does
+
+    def options(self, base: LoadOptions = LoadOptions()) -> LoadOptions:
+        """`base` (the caller's data root, limits, ...) with this recipe's text-changing options."""
+        return replace(base, on_bad_line=self.on_bad_line, max_chars=self.max_chars,
+                       plain_text_unit=self.plain_text_unit)
+
+    def to_dict(self) -> dict:
+        """JSON-safe: plain values, the row filter as a [column, value] list."""
+        text = {"field": self.text.field, "template": self.text.template,
+                "row_filter": list(self.text.row_filter) if self.text.row_filter is not None else None}
+        return {"source": {item.name: getattr(self.source, item.name) for item in fields(DataSource)},
+                "text": text, "on_bad_line": self.on_bad_line, "max_chars": self.max_chars,
+                "plain_text_unit": self.plain_text_unit}
+
+    @classmethod
+    def from_dict(cls, content: dict) -> DataRecipe:
+        """The inverse of `to_dict`; keys it does not know are ignored, missing options take the defaults."""
+        try:
+            source_part, text_part = dict(content["source"]), dict(content.get("text") or {})
+            known = {item.name for item in fields(DataSource)}
+            source = DataSource(**{name: value for name, value in source_part.items() if name in known})
+            row_filter = text_part.get("row_filter")
+            text = TextSpec(field=text_part.get("field"), template=text_part.get("template"),
+                            row_filter=tuple(map(str, row_filter)) if row_filter is not None else None)
+            options = {name: content[name] for name in ("on_bad_line", "max_chars", "plain_text_unit")
+                       if name in content}
+            return cls(source=source, text=text, **options)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ZipFitError(f"A recorded data recipe is malformed ({error!r}): score the data again.") from None
+
+    def describe(self) -> str:
+        """One line: the source, the text, and every setting that differs from the defaults."""
+        parts = [self.source.describe()]
+        if self.text.template is not None:
+            parts.append(f"template {self.text.template!r}")
+        elif self.text.field is not None:
+            parts.append(f"field {self.text.field!r}")
+        if self.text.row_filter is not None:
+            parts.append(f"rows where {self.text.row_filter[0]} == {self.text.row_filter[1]!r}")
+        if self.source.limit is not None:
+            parts.append(f"first {self.source.limit:,} rows")
+        if self.source.sample is not None:
+            parts.append(f"sample of {self.source.sample:,} (seed {self.source.seed})")
+        if self.on_bad_line != LoadOptions.on_bad_line:
+            parts.append(f"bad lines: {self.on_bad_line}")
+        if self.max_chars != LoadOptions.max_chars:
+            parts.append("no text cap" if self.max_chars is None else f"texts capped at {self.max_chars:,} chars")
+        if self.plain_text_unit != LoadOptions.plain_text_unit:
+            parts.append(f".txt: one text per {self.plain_text_unit}")
+        return "; ".join(parts)
 
 
 @dataclass

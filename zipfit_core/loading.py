@@ -4,6 +4,7 @@ Every entry point that reads user data (the CLI, the app, the engines) goes thro
 so formats, policies and error messages grow in one place.
 
     load_source(DataSource, TextSpec, LoadOptions, upload=bytes) -> LoadedTexts
+    load_recipe(DataRecipe, LoadOptions)                          -> the same texts again (`LoadedTexts.recipe`)
     preview_table(DataSource, LoadOptions, n_rows)               -> the first rows, before a text is chosen
 
 Sources (`DataSource.kind`): "local" (a file, folder, glob pattern or save_to_disk folder; see
@@ -44,6 +45,7 @@ import pandas as pd
 
 from .data_sources import (
     TEMPLATE_PREFIX,
+    DataRecipe,
     DataSource,
     LoadOptions,
     LoadReport,
@@ -68,10 +70,10 @@ from .file_readers import (
 )
 
 __all__ = [
-    "DataSource", "LoadOptions", "LoadedTexts", "TextSpec", "TEMPLATE_TEXT_COLUMN", "check_not_empty",
-    "default_text_spec", "load_source", "load_texts", "parse_row_filter", "preview_table", "propose_text_field",
-    "read_table", "source_from_argument", "string_columns", "text_like_fields", "texts_fingerprint",
-    "texts_from_field",
+    "DataRecipe", "DataSource", "LoadOptions", "LoadedTexts", "TextSpec", "TEMPLATE_TEXT_COLUMN", "check_not_empty",
+    "default_text_spec", "load_recipe", "load_source", "load_texts", "parse_row_filter", "preview_table",
+    "propose_text_field", "read_table", "source_from_argument", "string_columns", "text_like_fields",
+    "texts_fingerprint", "texts_from_field",
 ]
 
 TABLE_SUFFIXES = tuple(TABLE_FORMATS)
@@ -94,6 +96,7 @@ class LoadedTexts:
     warnings: list[str] = field(default_factory=list)
     row_ids: np.ndarray | None = None  # None -> 0..n-1
     text_template: str | None = None
+    recipe: DataRecipe | None = None  # how to load these texts again (set by `load_source`)
 
     def __post_init__(self) -> None:
         if self.row_ids is None:
@@ -130,6 +133,7 @@ def load_source(source: DataSource, text: TextSpec = TextSpec(), options: LoadOp
     """Read the rows of `source` and take the text of each row as `text` says (see the module docstring)."""
     report = LoadReport()
     origin = source.describe()
+    asked_source = source  # a demo stays `demo:NAME` in the recipe, so the recipe works on any machine
     source, text, options = _resolve_demo(source, text, options)
     frame, row_ids = _read_rows(source, text.row_filter, options, report, upload=upload, max_rows=source.limit)
     if source.limit is not None and len(frame) > source.limit:
@@ -156,8 +160,18 @@ def load_source(source: DataSource, text: TextSpec = TextSpec(), options: LoadOp
     if text.template is not None:
         frame = frame.copy(deep=False)  # a new column on a shallow copy: no column data is copied
         frame[TEMPLATE_TEXT_COLUMN] = pd.Series(texts, dtype=object, index=frame.index)  # shares the str objects
+    used_text = TextSpec(field=None if text.template is not None else text_field, template=text.template,
+                         row_filter=text.row_filter)
+    recipe = DataRecipe(asked_source, used_text, on_bad_line=options.on_bad_line, max_chars=options.max_chars,
+                        plain_text_unit=options.plain_text_unit)
     return LoadedTexts(texts=texts, table=frame, text_field=text_field, origin=origin, warnings=report.warnings,
-                       row_ids=row_ids, text_template=text.template)
+                       row_ids=row_ids, text_template=text.template, recipe=recipe)
+
+
+def load_recipe(recipe: DataRecipe, options: LoadOptions = LoadOptions(), *,
+                upload: bytes | None = None) -> LoadedTexts:
+    """Load the texts `recipe` describes again; `options` give the rest (data root, size and time limits)."""
+    return load_source(recipe.source, recipe.text, recipe.options(options), upload=upload)
 
 
 def preview_table(source: DataSource, options: LoadOptions = LoadOptions(), n_rows: int = 20, *,

@@ -53,7 +53,7 @@ from .alignment import ProgressCallback, alignment_scores, as_cancel_check, enco
 from .codecs import CODECS, resolve_level, size_function
 from .errors import ScoringCancelled, ZipFitError
 from .loading import texts_fingerprint
-from .storage import atomic_path, write_json_atomic
+from .storage import ScoreRun, atomic_path, write_json_atomic
 
 DEFAULT_METHOD = "zipfit"
 
@@ -179,12 +179,43 @@ def method_spec(method: str, settings: dict[str, Any] | None = None) -> str:
     return method if not parts else f"{method}:{','.join(sorted(parts))}"
 
 
-def short_label(spec: str) -> str:
-    """A method spec shortened for tables: the name plus only the settings that differ from the defaults."""
-    method, settings = parse_method_spec(spec)
-    defaults = selector_info(method).resolve({})
-    changed = [f"{name}={value}" for name, value in sorted(settings.items()) if value != defaults.get(name)]
+def short_label(spec: str, settings: dict[str, Any] | None = None) -> str:
+    """A method shortened for tables: the name plus only the settings that differ from the defaults.
+
+    `spec` is a method name or a `method_spec`; `settings` (e.g. `ScoreRun.settings`) win over the spec's.
+    Codec and level are left out (ZIP-FIT labels show them apart).
+    """
+    method, parsed = parse_method_spec(spec)
+    info = selector_info(method)
+    if settings is not None:
+        parsed = {name: info.setting(name).coerce(value) for name, value in settings.items()}
+    defaults = info.resolve({})
+    changed = [f"{name}={value}" for name, value in sorted(parsed.items())
+               if name not in ("codec", "level") and info.setting(name).affects_scores
+               and value != defaults.get(name)]
     return method if not changed else f"{method}({','.join(changed)})"
+
+
+def recorded_settings(method: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a scores file records as `ScoreRun.settings`: every setting that changes the scores, resolved
+    (a compressor's level filled in), JSON-safe; `score_sources(method, ..., **recorded)` reproduces them."""
+    info = selector_info(method)
+    resolved = info.resolve(settings or {})
+    if "codec" in resolved:
+        resolved["level"] = resolve_level(resolved["codec"], resolved["level"])
+    return {setting.name: resolved[setting.name] for setting in info.settings if setting.affects_scores}
+
+
+def run_method(run: ScoreRun) -> tuple[str, dict[str, Any]]:
+    """(method, settings) that made a scores file: its `settings` when recorded, else the settings older files
+    packed into `method` (`name:a=1,b=2`); a compressing method takes the run's codec and level."""
+    method, settings = parse_method_spec(run.method)
+    info = selector_info(method)
+    if run.settings is not None:
+        settings = {name: info.setting(name).coerce(value) for name, value in run.settings.items()}
+    if any(setting.name == "codec" for setting in info.settings):
+        settings.update(codec=run.codec, level=run.level)
+    return method, settings
 
 
 def parse_method_spec(spec: str) -> tuple[str, dict[str, Any]]:
@@ -339,11 +370,7 @@ _memo: OrderedDict[str, np.ndarray] = OrderedDict()
 
 def result_key(method: str, settings: dict[str, Any], source_fingerprint: str, target_fingerprint: str) -> str:
     """The identity of a result: method, the settings that change scores, the data, the package version."""
-    info = selector_info(method)
-    resolved = info.resolve(settings)
-    if "codec" in resolved:
-        resolved["level"] = resolve_level(resolved["codec"], resolved["level"])
-    kept = {setting.name: resolved[setting.name] for setting in info.settings if setting.affects_scores}
+    kept = recorded_settings(method, settings)
     return json.dumps({"method": method, "settings": kept, "source": source_fingerprint,
                        "target": target_fingerprint, "version": __version__}, sort_keys=True)
 

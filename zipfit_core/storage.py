@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import ZipFitError
+
+if TYPE_CHECKING:
+    from .loading import LoadedTexts
 
 SCORES_FORMAT = "zipfit-scores"
 SCORES_FORMAT_VERSION = 1
@@ -62,6 +65,37 @@ class ScoreRun:
     target_fingerprint: str
     n_sources: int
     n_targets: int
+    # Optional: files written before these were recorded lack them (read as None).
+    source_recipe: dict | None = None  # data_sources.DataRecipe.to_dict() of the source texts
+    target_recipe: dict | None = None  # ... and of the target texts
+    settings: dict | None = None  # the method's settings that change its scores (older files: in `method`)
+
+    @classmethod
+    def from_dict(cls, content: Mapping) -> ScoreRun | None:
+        """The run in a scores file's metadata or a manifest's `scoring` section; None when a required key is
+        missing. Keys this version does not know are ignored."""
+        known = {name: content[name] for name in cls.__dataclass_fields__ if name in content}
+        required = [name for name, item in cls.__dataclass_fields__.items() if item.default is MISSING]
+        if any(name not in known for name in required):
+            return None
+        return cls(**known)
+
+    @classmethod
+    def for_texts(cls, source: LoadedTexts, target: LoadedTexts, *, source_name: str, target_name: str,
+                  codec: str, level: int, method: str, settings: dict | None) -> ScoreRun:
+        """The run that scored `source` against `target`, with the recipes that load them again."""
+        from . import __version__
+
+        return cls(
+            codec=codec, level=level, method=method, package_version=__version__,
+            source=source_name, target=target_name,
+            source_field=source.text_description, target_field=target.text_description,
+            source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint,
+            n_sources=len(source.texts), n_targets=len(target.texts),
+            source_recipe=source.recipe.to_dict() if source.recipe is not None else None,
+            target_recipe=target.recipe.to_dict() if target.recipe is not None else None,
+            settings=settings,
+        )
 
 
 def write_scores(path: str | Path, scores: np.ndarray, n_chars: np.ndarray, run: ScoreRun) -> None:
@@ -100,9 +134,7 @@ def read_scores(path: str | Path) -> tuple[np.ndarray, ScoreRun | None]:
     if METADATA_KEY in metadata:
         description = json.loads(metadata[METADATA_KEY])
         if description.get("format") == SCORES_FORMAT:
-            fields = {name: description[name] for name in ScoreRun.__dataclass_fields__ if name in description}
-            if len(fields) == len(ScoreRun.__dataclass_fields__):
-                run = ScoreRun(**fields)
+            run = ScoreRun.from_dict(description)
     return scores, run
 
 
