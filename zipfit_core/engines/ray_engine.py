@@ -17,6 +17,7 @@ Ray is imported here only, and only when this engine runs: `import zipfit_core` 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -38,8 +39,10 @@ PAIRS_PER_SECOND_GUESS = 40_000  # gzip-9 on ~2 KB pairs, one core: sizes blocks
 def import_ray():
     """The `ray` module with Ray Data, or a ZipFitError saying how to install it."""
     try:
-        import ray
-        import ray.data  # noqa: F401  (the engine needs the data library, not only the core)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # Ray's own, about its own settings
+            import ray
+            import ray.data  # noqa: F401  (the engine needs the data library, not only the core)
     except ImportError:
         raise ZipFitError(RAY_INSTALL_HINT) from None
     return ray
@@ -198,6 +201,11 @@ class RayEngine:
         return ray
 
     def score(self, job: ShardJob, shards: Sequence[Shard], sink: ShardSink, cancel: CancelCheck) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # Ray Data warns about its own settings
+            self._score(job, shards, sink, cancel)
+
+    def _score(self, job: ShardJob, shards: Sequence[Shard], sink: ShardSink, cancel: CancelCheck) -> None:
         ray = self.connect()
         indexes = self._index(ray, job, shards, sink, cancel)
         pending = [shard for shard in shards if shard.index in indexes]
@@ -249,6 +257,8 @@ class RayEngine:
         import ray.data as ray_data
 
         ray_data.DataContext.get_current().enable_progress_bars = self.show_progress
+        if not self.show_progress:  # --quiet: no per-job INFO lines either
+            logging.getLogger("ray.data").setLevel(logging.WARNING)
         columns = [job.text_field, "path"]
         readers = {"parquet": ray_data.read_parquet, "jsonl": ray_data.read_json}
         parts = []
