@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from ..errors import ZipFitError
 from ..storage import ScoreRun, atomic_path, write_json_atomic
-from .shards import Shard, ShardSource
+from .shards import Shard, ShardSource, digests_fingerprint
 
 FOLDER_FORMAT = "zipfit-score-folder"
 FOLDER_FORMAT_VERSION = 1
@@ -240,8 +240,6 @@ class FolderScores:
 
     @property
     def source_fingerprint(self) -> str:
-        from .shards import digests_fingerprint
-
         return "shards:" + digests_fingerprint("".join(entry["fingerprint"] for entry in self.shards).encode())
 
     def score_run(self) -> ScoreRun:

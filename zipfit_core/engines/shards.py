@@ -160,17 +160,22 @@ def _list_files(filesystem: pafs.FileSystem, base: str, spec: str) -> list[str]:
 # Reading one shard.
 
 
-def read_shard_table(source: ShardSource, shard: Shard, *, max_rows: int | None = None) -> pa.Table:
-    """All columns of one shard (at most `max_rows` rows), read with pyarrow; errors name the shard."""
+def read_shard_table(source: ShardSource, shard: Shard, *, max_rows: int | None = None,
+                     text_field: str | None = None) -> pa.Table:
+    """One shard (at most `max_rows` rows), read with pyarrow; errors name the shard.
+
+    With `text_field`, a Parquet shard that has that column is read for it alone.
+    """
     shown = source.display(shard)
     try:
         if shard.format == "parquet":
             import pyarrow.parquet as pq
 
             with source.filesystem.open_input_file(shard.path) as handle:
-                if max_rows is None:
-                    return pq.read_table(handle)
                 parquet = pq.ParquetFile(handle)
+                if max_rows is None:
+                    only = [text_field] if text_field in parquet.schema_arrow.names else None
+                    return parquet.read(columns=only)
                 first = next(parquet.iter_batches(batch_size=max_rows), None)
                 return pa.Table.from_batches([first]) if first is not None else parquet.schema_arrow.empty_table()
         return _read_json_lines(source, shard)
@@ -209,7 +214,7 @@ def shard_texts(table: pa.Table, text_field: str, origin: str) -> list[str]:
 
 
 def read_shard_texts(source: ShardSource, shard: Shard, text_field: str) -> list[str]:
-    return shard_texts(read_shard_table(source, shard), text_field, source.display(shard))
+    return shard_texts(read_shard_table(source, shard, text_field=text_field), text_field, source.display(shard))
 
 
 # ---------------------------------------------------------------------------------------------------
