@@ -195,6 +195,8 @@ def _read_json_lines(source: ShardSource, shard: Shard) -> pa.Table:
             try:
                 return pajson.read_json(stream, read_options=pajson.ReadOptions(block_size=block))
             except pa.ArrowInvalid as error:
+                if "Empty JSON file" in str(error):
+                    return pa.table({})  # an empty shard is a shard with no rows
                 if "straddling" not in str(error) or block >= 1 << 31:
                     raise
         block *= 4
@@ -208,6 +210,8 @@ def propose_shard_field(source: ShardSource) -> str:
 
 def shard_texts(table: pa.Table, text_field: str, origin: str) -> list[str]:
     """The texts of one shard, strictly: a missing field or a non-text row is an error naming the shard."""
+    if table.num_rows == 0:
+        return []
     if text_field not in table.column_names:
         texts_from_field(arrow_to_frame(table.schema.empty_table()), text_field, origin=origin)  # raises, listing fields
     return texts_from_field(arrow_to_frame(table.select([text_field])), text_field, origin=origin)
