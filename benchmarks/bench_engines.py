@@ -5,9 +5,9 @@ then scores them against `--targets` HumanEval problems at gzip-9 into score fol
 
 1. the local engine (threads, `--workers` of them; default: all usable cores);
 2. the Ray engine on a local Ray instance with `--workers` CPUs (`ray.init(num_cpus=...)`), on half
-   of the shards and then on all of them (after a warm-up job): the difference gives the marginal rate, without the fixed
-   cost of a Ray Data job (index tasks, actor start-up, planning), which is reported apart, as is
-   Ray's own start-up;
+   of the shards and then on all of them (after a warm-up job): the difference gives the marginal
+   rate, without the fixed cost of a Ray Data job (index tasks, actor start-up, planning), which is
+   reported apart, as is Ray's own start-up;
 3. the kernel on one thread (the per-core ceiling), and reading + digesting the shards (the Ray
    engine's index pass, which reads every shard once more).
 
@@ -15,7 +15,7 @@ It prints pairs/s and pairs/s per core for each, the Ray/local ratios, checks th
 identical scores, and works out the time to score `--estimate-docs` documents (default 10 million)
 against `--estimate-targets` targets (default 200) on `--cores` cores at the measured Ray rate per core.
 
-    python3 benchmarks/bench_engines.py                      # 4,000 sources x 50 targets, 8 shards
+    python3 benchmarks/bench_engines.py                      # 4,000 sources x 50 targets, 8 shards (~1 min)
     python3 benchmarks/bench_engines.py --cores 256          # the estimate for a 256-core cluster
     python3 benchmarks/bench_engines.py --smoke              # 240 x 10, 4 shards: checks the script runs
 """

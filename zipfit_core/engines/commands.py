@@ -22,7 +22,8 @@ EXIT_INTERRUPTED = 130
 
 
 def _options_given(args: argparse.Namespace, role: str) -> list[str]:
-    return [f"--{role}-{name}" for name in ROW_AND_TEXT_OPTIONS if getattr(args, f"{role}_{name}", None) not in (None, False)]
+    return [f"--{role}-{name}" for name in ROW_AND_TEXT_OPTIONS
+            if getattr(args, f"{role}_{name}", None) not in (None, False)]
 
 
 def _check_folder_name(out: str, engine: str) -> None:

@@ -133,8 +133,8 @@ def discover_shards(spec: str) -> ShardSource:
         shards.append(Shard(len(shards), path, name, "parquet" if fmt == "parquet" else "jsonl"))
     if not shards:
         found = f" (found only: {', '.join(ignored[:10])})" if ignored else ""
-        raise ZipFitError(f"{spec} holds no Parquet or JSONL shards{found}: give a folder, glob or file of "
-                          ".parquet / .jsonl files (CSV or text data: convert it, or score it with --out FILE.parquet).")
+        raise ZipFitError(f"{spec} holds no Parquet or JSONL shards{found}: give a folder, glob or file of .parquet "
+                          "/ .jsonl files (CSV or text data: convert it, or score it with --out FILE.parquet).")
     return ShardSource(spec, filesystem, base, tuple(shards), tuple(ignored))
 
 
@@ -213,7 +213,8 @@ def shard_texts(table: pa.Table, text_field: str, origin: str) -> list[str]:
     if table.num_rows == 0:
         return []
     if text_field not in table.column_names:
-        texts_from_field(arrow_to_frame(table.schema.empty_table()), text_field, origin=origin)  # raises, listing fields
+        # Raises, listing the fields that exist.
+        texts_from_field(arrow_to_frame(table.schema.empty_table()), text_field, origin=origin)
     return texts_from_field(arrow_to_frame(table.select([text_field])), text_field, origin=origin)
 
 
