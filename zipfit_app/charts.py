@@ -19,7 +19,11 @@ def group_colours(labels: list[str]) -> dict[str, str]:
     return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
 
 
-def histogram_figure(histogram: Histogram, cut_score: float | None, *, title_by: str | None = None) -> go.Figure:
+ALIGNMENT_TITLE = "alignment score (mean 1 - NCD over targets)"
+
+
+def histogram_figure(histogram: Histogram, cut_score: float | None, *, title_by: str | None = None,
+                     score_title: str = ALIGNMENT_TITLE) -> go.Figure:
     """Stacked bars of the score histogram, the kept side shaded, the cut as a vertical line."""
     figure = go.Figure()
     colours = group_colours(histogram.labels)
@@ -38,13 +42,14 @@ def histogram_figure(histogram: Histogram, cut_score: float | None, *, title_by:
         barmode="stack", bargap=0, height=340, margin=dict(l=10, r=10, t=30, b=10),
         dragmode="select", selectdirection="h", showlegend=len(histogram.labels) > 1,
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, title_text=title_by or ""),
-        xaxis_title="alignment score (mean 1 - NCD over targets)", yaxis_title="rows",
+        xaxis_title=score_title, yaxis_title="rows",
     )
     return figure
 
 
 def score_length_figure(sample: pd.DataFrame, group_of_row: list[str] | None, cut_score: float | None,
-                        correlation: float | None, group_labels: list[str] | None = None) -> go.Figure:
+                        correlation: float | None, group_labels: list[str] | None = None, *,
+                        score_title: str = "alignment score") -> go.Figure:
     """Score against text length (log scale) for a sample of rows, coloured by group as in the histogram."""
     frame = sample.assign(group=group_of_row if group_of_row is not None else "all rows")
     figure = go.Figure()
@@ -63,8 +68,38 @@ def score_length_figure(sample: pd.DataFrame, group_of_row: list[str] | None, cu
         title += f" (Spearman {correlation:+.2f})"
     figure.update_layout(
         height=360, margin=dict(l=10, r=10, t=40, b=10), title=dict(text=title, font_size=14),
-        xaxis=dict(type="log", title="text length (characters, log scale)"), yaxis_title="alignment score",
+        xaxis=dict(type="log", title="text length (characters, log scale)"), yaxis_title=score_title,
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"),
         showlegend=len(labels) > 1,
     )
+    return figure
+
+
+def score_percentile_length_figure(sample: pd.DataFrame, names: list[str]) -> go.Figure:
+    """Score against length for several methods (the Compare page): each method's scores as percentiles
+    within the sample, so methods on different scales share one axis."""
+    figure = go.Figure()
+    for number, name in enumerate(names):
+        part = sample[sample["method"] == name]
+        figure.add_trace(go.Scattergl(x=part["length"], y=part["score"].rank(pct=True), mode="markers",
+                                      name=name, marker=dict(size=4, opacity=0.5, color=PALETTE[number])))
+    figure.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), xaxis_type="log",
+                         xaxis_title="length (characters)", yaxis_title="score percentile within the method",
+                         legend=dict(orientation="h", y=1.05))
+    return figure
+
+
+def proxy_curves_figure(content: dict, baseline: str) -> go.Figure:
+    """Held-out bits per character against k, one curve per method, the no-selection model as a line."""
+    figure = go.Figure()
+    for number, curve in enumerate(content["curves"]):
+        figure.add_trace(go.Scatter(x=curve["ks"], y=curve["bits_per_char"], mode="lines+markers",
+                                    name=curve["method"],
+                                    line=dict(color=PALETTE[number % len(PALETTE)])))
+    figure.add_hline(y=content["no_selection_bits_per_char"], line_dash="dash", line_color="#555555",
+                     annotation_text=f"{baseline}: {content['no_selection_bits_per_char']:.3f}",
+                     annotation_position="top right")
+    figure.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), xaxis_type="log",
+                         xaxis_title=f"k ({content['settings']['budget_unit']} of each method's best rows)",
+                         yaxis_title="held-out bits per character", legend=dict(orientation="h", y=1.08))
     return figure

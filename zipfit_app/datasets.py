@@ -17,6 +17,7 @@ from zipfit_core.data_sources import DataSource, LoadOptions, TextSpec
 from zipfit_core.errors import ZipFitError
 from zipfit_core.explore import DataChoice
 from zipfit_core.loading import LoadedTexts, load_source, preview_table
+from zipfit_core.scored_folders import ScoredFolder, open_score_folder
 from zipfit_core.selection import TokenCounter
 
 from .config import app_settings
@@ -46,7 +47,7 @@ def text_spec(choice: DataChoice) -> TextSpec:
 def choice_key(choice: DataChoice, upload_digest: str | None) -> str:
     """What a load depends on: the choice, the uploaded bytes, and for local files the root and their state."""
     key = {**asdict(choice), "upload": upload_digest}
-    if choice.kind == "local":
+    if choice.kind in ("local", "folder"):
         root = app_settings().data_root
         key["data_root"] = str(root)
         try:  # an edited file is read again (a glob or folder is re-read when the folder changes)
@@ -57,8 +58,15 @@ def choice_key(choice: DataChoice, upload_digest: str | None) -> str:
     return json.dumps(key, sort_keys=True)
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _open_folder(key: str, _choice: DataChoice) -> ScoredFolder:
+    return open_score_folder(_choice.location, app_settings().data_root)
+
+
 @st.cache_resource(max_entries=12, show_spinner=False)
 def _load_cached(key: str, _choice: DataChoice, _upload: bytes | None) -> LoadedTexts:
+    if _choice.kind == "folder":  # a score folder's source rows, checked against the shards it scored
+        return _open_folder(key, _choice).source
     if _choice.kind == "upload" and _upload is None:
         raise ZipFitError(f"The uploaded file {_choice.location!r} is no longer in memory: upload it again "
                           "on the Data page.")
@@ -93,6 +101,15 @@ def current(role: str) -> LoadedTexts | None:
         return None
     choice, key = remembered
     return _load_cached(key, choice, None)
+
+
+def current_folder() -> ScoredFolder | None:
+    """The score folder whose rows are the session's source pool, if they are."""
+    remembered = st.session_state.get("loaded_source")
+    if remembered is None or remembered[0].kind != "folder":
+        return None
+    choice, key = remembered
+    return _open_folder(key, choice)
 
 
 def current_choice(role: str) -> DataChoice | None:
@@ -146,6 +163,6 @@ def describe(choice: DataChoice | None) -> str:
     """A short name for a dataset choice, e.g. `demo: pool` or `file: mine.jsonl (template)`."""
     if choice is None:
         return "not loaded"
-    where = {"demo": "demo", "hub": "hub", "local": "file", "upload": "upload"}[choice.kind]
+    where = {"demo": "demo", "hub": "hub", "local": "file", "upload": "upload", "folder": "score folder"}[choice.kind]
     text = "template" if choice.template else choice.field
     return f"{where}: {choice.location}" + (f" ({text})" if text else "")

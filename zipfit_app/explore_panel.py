@@ -36,7 +36,7 @@ from zipfit_core.explore import (
 from zipfit_core.loading import LoadedTexts
 from zipfit_core.selection import SelectionRule
 
-from . import datasets, scoring
+from . import datasets, methods, scoring
 from .charts import histogram_figure, score_length_figure
 from .markdown import literal
 from .tables import score_columns
@@ -55,7 +55,7 @@ class ExploreContext:
     """What the page works on: the data, the scores and their index, the groups and the cut."""
 
     source: LoadedTexts
-    target: LoadedTexts
+    target: LoadedTexts | None  # None: a score folder opened without its targets
     shown: scoring.ShownScores
     index: ScoreIndex
     groups: GroupIndex | None
@@ -98,13 +98,14 @@ def load_context() -> ExploreContext | None:
     except ZipFitError as error:
         st.error(literal(error), icon=":material/error:")
         return None
-    job_id = scoring.current_job(view) if source is not None and target is not None else None
+    job_id = scoring.current_job(view) if source is not None else None
     shown = scoring.shown_scores(job_id) if job_id else None
     if shown is None:
-        st.info("Nothing to explore yet: load data and score it first.", icon=":material/info:")
-        st.page_link("pages/2_Score.py" if source is not None and target is not None else "pages/1_Data.py",
-                     label="Go to Score" if source is not None and target is not None else "Go to Data",
-                     icon=":material/arrow_forward:")
+        method = methods.label(view.method)
+        st.info(f"Nothing to explore yet: load data and score it first ({method} scores are not computed for "
+                "this data and these settings).", icon=":material/info:")
+        st.page_link("pages/2_Score.py" if source is not None else "pages/1_Data.py",
+                     label="Go to Score" if source is not None else "Go to Data", icon=":material/arrow_forward:")
         return None
     index = score_index_for(shown, source)
     options = group_columns(source.table, exclude=[source.text_field])
@@ -272,7 +273,8 @@ def cut_line(context: ExploreContext) -> float | None:
 
 def histogram(context: ExploreContext) -> None:
     figure = histogram_figure(context.histogram, cut_line(context),
-                              title_by=context.groups.column if context.groups else None)
+                              title_by=context.groups.column if context.groups else None,
+                              score_title=methods.score_title(get_view().method))
     st.plotly_chart(figure, key="explore.histogram", selection_mode=("box", "points"),
                     on_select=partial(_on_histogram_select, context.index, context.histogram))
     st.caption("Drag across the histogram (or click a bar) to keep everything right of it as a score threshold.")
@@ -313,7 +315,8 @@ def sample_tabs(context: ExploreContext) -> None:
         sample, correlation = _length_view(context.shown.version, context.index.scores, context.index.n_chars)
         group_of_row = context.groups.label_of_rows(sample["row"].to_numpy()) if context.groups else None
         labels = context.groups.labels if context.groups else None
-        st.plotly_chart(score_length_figure(sample, group_of_row, cut_line(context), correlation, labels),
+        st.plotly_chart(score_length_figure(sample, group_of_row, cut_line(context), correlation, labels,
+                                            score_title=methods.score_title(get_view().method)),
                         key="explore.length")
         st.caption(f"A random sample of {len(sample):,} rows. ZIP-FIT favours short texts: for unrelated texts "
                    "1 - NCD is roughly the compressor's fixed overhead over the text's compressed size. "
@@ -345,6 +348,10 @@ def row_detail(context: ExploreContext) -> None:
         st.code(text, language=None, wrap_lines=True, height=420 if len(text) > 1500 else "content")
     with right:
         st.markdown("**Nearest targets** (1 - NCD with this row)")
+        if context.target is None:
+            st.info("The targets of this score folder are not loaded: load them on the Data page to see them.",
+                    icon=":material/info:")
+            return
         if len(text) > NEAREST_AUTO_MAX_CHARS and not st.button("Compute nearest targets", key="explore.nearest"):
             st.caption(f"This row is long ({len(text):,} chars); computing takes a moment.")
             return
@@ -354,5 +361,9 @@ def row_detail(context: ExploreContext) -> None:
             "similarity": st.column_config.ProgressColumn("1 - NCD", format="%.4f", min_value=0, max_value=1),
             "text": st.column_config.TextColumn("beginning of the target", width="large"),
         })
-        st.caption(f"Mean over all {nearest.n_targets:,} targets: {nearest.mean_similarity:.4f} "
-                   "(this is the row's score).")
+        if view.method == "zipfit":
+            st.caption(f"Mean over all {nearest.n_targets:,} targets: {nearest.mean_similarity:.4f} "
+                       "(this is the row's score).")
+        else:
+            st.caption(f"Mean over all {nearest.n_targets:,} targets: {nearest.mean_similarity:.4f} (the row's "
+                       f"ZIP-FIT score; its {methods.label(view.method)} score is {index.scores[row]:.4f}).")

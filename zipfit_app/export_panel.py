@@ -16,6 +16,7 @@ from .tables import score_columns
 from .view import get_view
 
 PAYLOAD_KEY = "export.payload"  # the callable the download button runs (tests call it too)
+MANIFEST_PAYLOAD_KEY = "export.manifest_payload"  # ... and the manifest's
 FOLDER_JOB_KEY = "export.folder_job"
 
 
@@ -71,12 +72,13 @@ def deliver(context: ExploreContext, selection: Selection, kind: str, include_sc
     if selection.n_rows <= settings.small_export_rows:
         payload = lambda: exporting.export_bytes(context.source, scores, selection, counter, kind,  # noqa: E731
                                                  include_score)
-        st.session_state[PAYLOAD_KEY] = payload
+        manifest = lambda: exporting.manifest_bytes(run, selection, counter, name, kind, include_score)  # noqa: E731
+        st.session_state[PAYLOAD_KEY], st.session_state[MANIFEST_PAYLOAD_KEY] = payload, manifest
         a, b = st.columns(2)
         a.download_button(f"Download {name}", data=payload, file_name=name, mime=exporting.FORMATS[kind].mime,
                           type="primary", icon=":material/download:", key="export.download", on_click="ignore")
         b.download_button("Download the manifest", key="export.manifest", icon=":material/description:",
-                          data=lambda: exporting.manifest_bytes(run, selection, counter, name, kind, include_score),
+                          data=manifest,
                           file_name=name + ".manifest.json", mime="application/json", on_click="ignore")
         return
     st.info(f"{selection.n_rows:,} rows is more than a download should carry (limit "

@@ -38,7 +38,7 @@ def _seed_widgets(role: str) -> None:
                          if getattr(item, "role", None) in (role, "pool" if role == "source" else "target")),
                         next(iter(DEMO_DATASETS), None))
     defaults = {
-        "kind": choice.kind if choice else ("demo" if DEMO_DATASETS else "upload"),
+        "kind": choice.kind if choice and choice.kind in KIND_LABELS else ("demo" if DEMO_DATASETS else "upload"),
         "demo": choice.location if choice and choice.kind == "demo" else demo_default,
         "hub_id": choice.location if choice and choice.kind == "hub" else "",
         "hub_config": (choice.config or "") if choice else "",

@@ -1,4 +1,4 @@
-"""The Score page's pieces: codec settings, the live progress panel, and the cached results."""
+"""The Score page's pieces: the work, codec settings, start, live progress, cached results and score folders."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import streamlit as st
 
 from zipfit_core.codecs import CODECS, resolve_level
 from zipfit_core.errors import ZipFitError
-from zipfit_core.explore import rows_table
+from zipfit_core.explore import ViewState, rows_table
+from zipfit_core.loading import LoadedTexts
 
-from . import datasets, scoring
+from . import datasets, folders, methods, scoring
 from .charts import histogram_figure
+from .config import app_settings
 from .explore_panel import groups_and_histogram, score_index_for
 from .forms import load_role
 from .markdown import literal
@@ -20,6 +22,50 @@ from .tables import score_columns
 from .view import get_view, update_view
 
 POLL_SECONDS = 1.0
+START_LABELS = {"queued": "Waiting to start...", "running": "Scoring...", "cancelled": "Resume scoring",
+                "failed": "Try again"}
+
+
+def work_summary(source: LoadedTexts, target: LoadedTexts | None, method: str) -> None:
+    """What will be scored: rows, targets and (for ZIP-FIT) the number of compressions."""
+    folder = datasets.current_folder()
+    if folder is not None:
+        st.markdown(f"**{len(source.texts):,} source rows** from the score folder {literal(folder.location)} "
+                    f"(shards in {literal(folder.source_location)}).")
+    if target is None:
+        return
+    if methods.compresses(method):
+        pairs = len(source.texts) * len(target.texts)
+        st.markdown(f"**{len(source.texts):,} source rows** x **{len(target.texts):,} targets** = {pairs:,} "
+                    "compressions of a source joined with a target.")
+    else:
+        st.markdown(f"**{len(source.texts):,} source rows** scored against **{len(target.texts):,} targets**.")
+
+
+def start_button(job_id: str | None, source: LoadedTexts, target: LoadedTexts | None, view: ViewState) -> str | None:
+    """A start (resume, retry) button unless the result is done; returns the id of the result to follow."""
+    state = None
+    if job_id is not None:
+        try:
+            state = scoring.state_of(job_id)
+        except ZipFitError:
+            job_id = None
+    if state == "done":  # a finished result needs no button: it is exact and cached
+        return job_id
+    if target is None:
+        st.info("Load a target set to score this pool.", icon=":material/info:")
+        st.page_link("pages/1_Data.py", label="Go to Data", icon=":material/database:")
+        return job_id
+    running = state in ("queued", "running")
+    if st.button(START_LABELS.get(state, "Start scoring"), type="primary", disabled=running,
+                 icon=":material/play_arrow:"):
+        try:
+            scoring.start(source, target, view)
+        except ZipFitError as error:
+            st.error(literal(error), icon=":material/error:")
+        else:
+            st.rerun()
+    return job_id
 
 
 def _on_codec_change() -> None:
@@ -67,6 +113,60 @@ def _duration(seconds: float | None) -> str:
 
 
 def progress_panel(job_id: str) -> None:
+    """Where the shown result stands: a ZIP-FIT job, a method run or an opened score folder."""
+    kind = scoring.kind_of(job_id)
+    if kind == "folder":
+        _folder_summary()
+    elif kind == "method":
+        _method_progress(job_id)
+    else:
+        _job_progress(job_id)
+
+
+def _folder_summary() -> None:
+    folder = datasets.current_folder()
+    if folder is None:
+        return
+    settings = folder.settings
+    st.success(f"Opened the score folder {literal(folder.location)}: {len(folder.scores):,} rows scored against "
+               f"{settings.n_targets:,} targets ({settings.codec} level {settings.level}). The scores are exact.",
+               icon=":material/check_circle:")
+    st.page_link("pages/3_Explore.py", label="Next: explore the scores and choose a cut",
+                 icon=":material/arrow_forward:")
+
+
+def _method_progress(job_id: str) -> None:
+    status = scoring.method_status(job_id)
+    if status is None:
+        st.warning("This run is no longer in memory: start it again (a finished result comes from the cache).",
+                   icon=":material/warning:")
+        return
+    st.fragment(run_every=None if status.finished else POLL_SECONDS)(_method_body)(job_id, status.finished)
+
+
+def _method_body(job_id: str, was_finished: bool) -> None:
+    status = scoring.method_status(job_id)
+    if status.finished and not was_finished:
+        st.rerun()  # the whole page changes once the run ends
+    name = methods.label(status.method)
+    if status.state == "done":
+        st.success(f"Scored {status.total:,} rows with {name}. Explore and Export use these scores.",
+                   icon=":material/check_circle:")
+        st.page_link("pages/3_Explore.py", label="Next: explore the scores and choose a cut",
+                     icon=":material/arrow_forward:")
+    elif status.state == "failed":
+        st.error(f"{name} failed: {literal(status.error)}", icon=":material/error:")
+    elif status.state == "cancelled":
+        st.warning(f"{name} was cancelled: start again to compute it.", icon=":material/pause:")
+    else:
+        st.progress(status.fraction_done, text=f"{name}: {status.done:,} of {status.total:,} rows "
+                                               f"({status.seconds:.0f} s)")
+        st.caption("Running in the background: leaving this page or closing the tab does not stop it.")
+        st.button("Cancel", key="score.cancel", on_click=scoring.runs().cancel, args=(job_id,),
+                  icon=":material/stop:")
+
+
+def _job_progress(job_id: str) -> None:
     """Progress, rate, ETA, cancel and the progressive preview; polls while the job runs."""
     try:
         finished = scoring.status(job_id).finished
@@ -154,7 +254,7 @@ def _open_result(result) -> str | None:
         if choice.kind == "upload":
             return (f"The {role} of this result was an upload ({choice.location}): upload it again on the Data "
                     "page and score again; the cached numbers are reused.")
-    update_view(codec=result.codec, level=result.level)
+    update_view(codec=result.codec, level=result.level, method="zipfit", method_settings={})  # jobs are ZIP-FIT's
     st.session_state["score.codec"], st.session_state["score.level"] = result.codec, result.level
     for role, choice in (("source", source_choice), ("target", target_choice)):
         if not load_role(role, choice):
@@ -163,3 +263,40 @@ def _open_result(result) -> str | None:
     if scoring.attach_cached(source, target, get_view()) is None:
         return "The data named by this result has changed since it was scored: score it again."
     return None
+
+
+FOLDER_PATH_KEY = "score.folder_path"
+FOLDER_ERROR_KEY = "score.folder_error"
+FOLDER_NOTES_KEY = "score.folder_notes"
+
+
+def _copy_folder_pick() -> None:
+    if picked := st.session_state.get("score.folder_pick"):
+        st.session_state[FOLDER_PATH_KEY] = picked
+
+
+def _on_open_folder() -> None:
+    problem, notes = folders.open_folder(st.session_state.get(FOLDER_PATH_KEY) or "")
+    st.session_state[FOLDER_ERROR_KEY], st.session_state[FOLDER_NOTES_KEY] = problem, notes
+
+
+def score_folder_panel() -> None:
+    """Open a folder written by `zipfit score ... --out FOLDER` (local or Ray engine) under the data root."""
+    problem = st.session_state.pop(FOLDER_ERROR_KEY, None)
+    notes = st.session_state.pop(FOLDER_NOTES_KEY, [])
+    root = app_settings().data_root
+    with st.expander("Open a score folder", icon=":material/folder_zip:", expanded=bool(problem or notes)):
+        st.caption(f"A folder written by `zipfit score SOURCE TARGET --out FOLDER` (`--engine local` or `ray`), "
+                   f"under the data root {literal(root)}. Its source shards must be there too: their rows are read "
+                   "and checked against the fingerprints recorded when they were scored.")
+        found = folders.found_folders()
+        a, b = st.columns(2)
+        a.text_input("Score folder under the data root", key=FOLDER_PATH_KEY, placeholder="e.g. scores_out")
+        b.selectbox("Score folders found there", found, index=None, key="score.folder_pick",
+                    placeholder="pick one" if found else "none found", disabled=not found, on_change=_copy_folder_pick)
+        st.button("Open this score folder", key="score.open_folder", on_click=_on_open_folder,
+                  icon=":material/folder_open:")
+        if problem:
+            st.error(literal(problem), icon=":material/error:")
+        for note in notes:
+            st.warning(literal(note), icon=":material/warning:")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from zipfit_core.errors import ZipFitError
 
-from . import datasets, scoring
+from . import datasets, methods, scoring
 from .forms import load_role
 from .markdown import literal
 from .view import URL_PROBLEMS_KEY, get_view, restore_from_url
@@ -37,7 +37,7 @@ def reattach_scores() -> str | None:
         source, target = datasets.current("source"), datasets.current("target")
     except ZipFitError:
         return None
-    if source is None or target is None:
+    if source is None:
         return None
     return scoring.current_job(view) or scoring.attach_cached(source, target, view)
 
@@ -60,14 +60,14 @@ def sidebar() -> None:
             st.caption(f"{icon} {datasets.ROLE_TITLES[role]}: {literal(datasets.describe(choice))}")
         job_id = scoring.current_job(view)
         if job_id is None:
-            st.caption(":material/radio_button_unchecked: Scores: not computed")
+            st.caption(f":material/radio_button_unchecked: Scores: not computed ({methods.label(view.method)})")
         else:
             try:
-                status = scoring.status(job_id)
-                text = status.state  # the Score page shows live progress; this is drawn once per run
+                text = scoring.state_of(job_id)  # the Score page shows live progress; this is drawn once per run
             except ZipFitError as error:
                 text = literal(error)
-            st.caption(f":material/speed: Scores: {text} ({view.codec} level {view.level})")
+            settings = f", {view.codec} level {view.level}" if methods.compresses(view.method) else ""
+            st.caption(f":material/speed: Scores: {text} ({methods.label(view.method)}{settings})")
         st.caption(f":material/content_cut: Cut: {_describe_cut(view)}")
         st.divider()
         st.caption("ZIP-FIT scores each source text by the mean of 1 - NCD (gzip normalized compression "

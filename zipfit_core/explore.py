@@ -25,6 +25,7 @@ from .alignment import AlignmentKernel, rank_by_score
 from .codecs import CODECS
 from .errors import ZipFitError
 from .selection import RULE_KINDS, SelectionRule
+from .selectors import DEFAULT_METHOD, SELECTORS
 
 MISSING_GROUP = "(missing)"
 OTHER_GROUP = "(other)"
@@ -384,7 +385,7 @@ def nearest_targets(source_text: str, target_texts: Sequence[str], *, codec: str
 # ----------------------------------------------------------------------------- the view in the URL
 
 
-DATA_KINDS = ("demo", "hub", "local", "upload")
+DATA_KINDS = ("demo", "hub", "local", "upload", "folder")  # folder: a score folder under the data root
 
 
 @dataclass(frozen=True)
@@ -392,7 +393,7 @@ class DataChoice:
     """Which dataset and which text of each row: everything needed to load it again."""
 
     kind: str  # one of DATA_KINDS
-    location: str  # demo name, hub id, path under the data root, or the uploaded file's name
+    location: str  # demo name, hub id, path under the data root (file or score folder), or the uploaded file's name
     config: str | None = None
     split: str | None = None
     revision: str | None = None
@@ -414,6 +415,8 @@ class ViewState:
     target: DataChoice | None = None
     codec: str = "gzip"
     level: int = 9
+    method: str = DEFAULT_METHOD  # a `selectors.SELECTORS` name; codec and level are ZIP-FIT's settings
+    method_settings: dict[str, object] = field(default_factory=dict)  # the method's other non-default settings
     cut_kind: str = "top_percent"
     cut_value: float = 10.0
     group_by: str | None = None
@@ -424,7 +427,8 @@ class ViewState:
 _DATA_KEYS = {"kind": "", "location": "loc", "config": "cfg", "split": "split", "revision": "rev",
               "streaming": "stream", "limit": "limit", "sample": "sample", "seed": "seed", "field": "field",
               "template": "tpl", "filter_column": "fcol", "filter_value": "fval"}
-_VIEW_KEYS = ("codec", "level", "cut", "v", "by", "row")
+_VIEW_KEYS = ("codec", "level", "method", "cut", "v", "by", "row")
+_METHOD_SETTING_PREFIX = "m"  # m.NAME=VALUE: a setting of the view's method
 _ROLES = {"source": "src", "target": "tgt"}
 
 
@@ -449,6 +453,10 @@ def encode_view(view: ViewState) -> dict[str, str]:
     defaults = ViewState()
     if view.codec != defaults.codec or view.level != defaults.level:
         params["codec"], params["level"] = view.codec, str(view.level)
+    if view.method != defaults.method:
+        params["method"] = view.method
+    for name, value in sorted(view.method_settings.items()):
+        params[f"{_METHOD_SETTING_PREFIX}.{name}"] = str(value)
     params["cut"], params["v"] = view.cut_kind, _format_number(view.cut_value)
     if view.group_by:
         params["by"] = view.group_by
@@ -483,6 +491,8 @@ def decode_view(params: Mapping[str, str | Sequence[str]]) -> tuple[ViewState, l
         view = replace(view, codec=codec, level=CODECS[codec].default_level)
     else:
         view = replace(view, codec=codec, level=level)
+    view, method_problems = _decode_method(view, flat)
+    problems += method_problems
     if "cut" in flat or "v" in flat:
         kind, value = flat.get("cut", view.cut_kind), _as_float(flat.get("v"))
         try:
@@ -506,7 +516,26 @@ def decode_view(params: Mapping[str, str | Sequence[str]]) -> tuple[ViewState, l
 
 def is_view_key(key: str) -> bool:
     """Whether a query-string key belongs to the view (others belong to other pages)."""
-    return key in _VIEW_KEYS or key.split(".")[0] in _ROLES.values()
+    return key in _VIEW_KEYS or key.split(".")[0] in (*_ROLES.values(), _METHOD_SETTING_PREFIX)
+
+
+def _decode_method(view: ViewState, flat: Mapping[str, str]) -> tuple[ViewState, list[str]]:
+    """The method and its settings in a link; unknown ones are reported and left at their defaults."""
+    method = flat.get("method", DEFAULT_METHOD)
+    if method not in SELECTORS:
+        return view, [f"unknown method {method!r} in the link; using {DEFAULT_METHOD}"]
+    info, settings, problems = SELECTORS[method], {}, []
+    for key, raw in flat.items():
+        prefix, _, name = key.partition(".")
+        if prefix != _METHOD_SETTING_PREFIX:
+            continue
+        try:
+            if name in ("codec", "level"):
+                raise ZipFitError("codec and level are written as codec= and level=")
+            settings[name] = info.setting(name).coerce(raw)
+        except ZipFitError as error:
+            problems.append(f"ignored the setting {key}={raw!r} in the link ({error})")
+    return replace(view, method=method, method_settings=settings), problems
 
 
 def _decode_choice(prefix: str, flat: Mapping[str, str]) -> tuple[DataChoice | None, str | None]:

@@ -1,0 +1,217 @@
+"""The Compare page's pieces: methods and their scores, the budget, the comparison tables, the proxy evaluation.
+
+Scores come from the same places as the Score page's (`scoring`): ZIP-FIT from its job or an opened
+score folder at the view's codec and level, the length-debiased variant derived from those, and the
+other methods from the background runs and their on-disk cache, so a method computed on either page
+is reused on the other. Every number is `zipfit_core.compare` / `proxy_eval`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from zipfit_core.compare import composition, exclusive_rows, kept_sets, length_bias, overlaps, rank_correlations
+from zipfit_core.errors import ZipFitError
+from zipfit_core.explore import DataChoice, ViewState
+from zipfit_core.loading import LoadedTexts
+from zipfit_core.proxy_eval import NO_SELECTION, proxy_evaluation
+from zipfit_core.selection import SelectionRule
+from zipfit_core.selectors import SELECTORS, compressed_sizes, length_debiased, method_spec
+
+from . import datasets, methods, scoring
+from .markdown import literal
+
+try:
+    from zipfit_core.demo import DEMO_DATASETS
+except ImportError:  # a copy without the bundled demo data
+    DEMO_DATASETS = {}
+
+ZIPFIT_BASED = ("zipfit", "zipfit-debiased")
+BUDGETS = {"top_percent": "Top percent", "top_k": "Top K rows", "token_budget": "Token budget"}
+SHOWN_ROWS = 20
+POLL_SECONDS = 0.25
+
+
+def choose_methods(view: ViewState) -> tuple[list[str], dict[str, dict]]:
+    """The methods to compare and each one's settings (shared with the Score page's)."""
+    chosen = st.multiselect("Methods", list(SELECTORS), default=["zipfit", "dsir", "tfidf", "random"],
+                            format_func=methods.label, key="compare.methods")
+    with st.expander("Method settings", icon=":material/tune:"):
+        st.caption(f"ZIP-FIT uses the Score page's compressor: {view.codec} level {view.level}.")
+        for name in chosen:
+            if methods.own_settings(name):
+                st.markdown(f"**{methods.label(name)}**: {SELECTORS[name].description}")
+                methods.settings_widgets(name, "compare")
+    if "zipfit-debiased" in chosen:
+        st.info("**ZIP-FIT, length-debiased** is a variant, not the paper's score: " + methods.DEBIASED_FORMULA,
+                icon=":material/straighten:")
+    return chosen, {name: methods.run_settings(name) for name in chosen}
+
+
+@st.cache_resource(max_entries=4, show_spinner="Measuring compressed lengths...")
+def _debiased(version: str, codec: str, level: int, _scores: np.ndarray, _texts: list[str]) -> np.ndarray:
+    return length_debiased(_scores, compressed_sizes(_texts, codec, level))
+
+
+@dataclass
+class MethodScores:
+    """The chosen methods' scores that exist, labelled for tables, and what is still missing."""
+
+    scores: dict[str, np.ndarray]  # short label -> scores
+    specs: dict[str, str]  # short label -> method spec
+    version: str  # changes whenever any of the numbers change
+    missing: list[str]
+
+
+def collect_scores(source: LoadedTexts, target: LoadedTexts | None, view: ViewState, chosen: list[str],
+                   settings: dict[str, dict]) -> MethodScores:
+    """Whatever is already computed, never computing (the baselines start from `compute_missing`)."""
+    zipfit = scoring.zipfit_result(source, target, view)
+    found: dict[str, np.ndarray] = {}
+    versions: dict[str, str] = {}
+    missing: list[str] = []
+    for name in chosen:
+        spec = method_spec(name, settings[name])
+        if name in ZIPFIT_BASED:
+            values = None if zipfit is None else zipfit.scores if name == "zipfit" else _debiased(
+                zipfit.version, view.codec, view.level, zipfit.scores, source.texts)
+            version = f"{name}:{zipfit.version if zipfit else ''}:{view.codec}:{view.level}"
+        else:
+            values = scoring.method_result(name, source, target, settings[name]) if target is not None else None
+            version = f"{spec}:{source.fingerprint}:{target.fingerprint if target is not None else ''}"
+        if values is None:
+            missing.append(name)
+        else:
+            found[spec], versions[spec] = values, version
+    labels = {spec: _short(spec, found) for spec in found}
+    return MethodScores({labels[spec]: values for spec, values in found.items()},
+                        {labels[spec]: spec for spec in found},
+                        json.dumps({labels[spec]: version for spec, version in versions.items()}, sort_keys=True),
+                        missing)
+
+
+def _short(spec: str, found: dict[str, np.ndarray]) -> str:
+    """The method's label, or the whole spec when the same method appears twice."""
+    name = spec.split(":")[0]
+    return methods.label(name) if sum(key.split(":")[0] == name for key in found) == 1 else spec
+
+
+def compute_missing(source: LoadedTexts, target: LoadedTexts | None, view: ViewState, missing: list[str],
+                    settings: dict[str, dict]) -> None:
+    """Say what is missing; a button runs the missing baselines (background runs, followed here)."""
+    if any(name in ZIPFIT_BASED for name in missing):
+        st.warning("ZIP-FIT scores are not complete for this data: score it on the Score page "
+                   f"({view.codec} level {view.level}); the other methods can be compared meanwhile.",
+                   icon=":material/hourglass_top:")
+        st.page_link("pages/2_Score.py", label="Go to Score", icon=":material/speed:")
+    baselines = [name for name in missing if name not in ZIPFIT_BASED]
+    if not baselines or target is None:
+        return
+    names = ", ".join(methods.label(name) for name in baselines)
+    if not st.button(f"Compute {names} ({len(source.texts):,} rows)", type="primary", icon=":material/play_arrow:"):
+        return
+    bar = st.progress(0.0)
+    try:
+        ids = [scoring.runs().submit(name, source.texts, target.texts, settings[name],
+                                     source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint)
+               for name in baselines]
+    except ZipFitError as error:
+        st.error(literal(error), icon=":material/error:")
+        return
+    while True:  # the runs go on in the background if the user leaves; here we follow them
+        statuses = [scoring.runs().status(run_id) for run_id in ids]
+        bar.progress(sum(status.fraction_done for status in statuses) / len(statuses),
+                     text=", ".join(f"{methods.label(status.method)}: {status.done:,} of {status.total:,}"
+                                    for status in statuses))
+        if all(status.finished for status in statuses):
+            break
+        time.sleep(POLL_SECONDS)
+    failed = [status for status in statuses if status.state != "done"]
+    for status in failed:
+        st.error(f"{methods.label(status.method)}: {literal(status.error or status.state)}", icon=":material/error:")
+    if not failed:
+        st.rerun()
+
+
+@st.cache_resource(max_entries=4, show_spinner="Comparing the rankings...")
+def whole_pool(version: str, _scores: dict[str, np.ndarray], _lengths: np.ndarray):
+    """What does not depend on the budget: rank correlations and length bias (seconds at a million rows)."""
+    return rank_correlations(_scores), length_bias(_scores, _lengths)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def at_budget(version: str, kind: str, value: float, column: str | None, _scores: dict[str, np.ndarray],
+              _tokens: np.ndarray | None, _values: list | None):
+    selections = kept_sets(_scores, SelectionRule(kind, value), _tokens)
+    return (selections, overlaps(selections), exclusive_rows(selections),
+            composition(selections, _values) if _values is not None else None)
+
+
+@dataclass(frozen=True)
+class Budget:
+    rule: SelectionRule
+    column: str | None
+
+
+def budget_controls(source: LoadedTexts, group_options: list[str]) -> Budget:
+    left, right = st.columns([1, 2])
+    kind = left.radio("Budget", list(BUDGETS), format_func=BUDGETS.get, key="compare.budget_kind")
+    defaults = {"top_percent": 10.0, "top_k": float(min(100, len(source.texts))), "token_budget": 100_000.0}
+    value = right.number_input(BUDGETS[kind], min_value=0.0, value=defaults[kind],
+                               max_value=100.0 if kind == "top_percent" else None,
+                               step=1.0, key=f"compare.budget.{kind}")
+    column = right.selectbox("Composition by", ["(none)", *group_options], key="compare.group_by",
+                             index=next((i + 1 for i, name in enumerate(group_options)
+                                         if name in ("domain", "source")), 0))
+    return Budget(SelectionRule(kind, value if kind == "top_percent" else int(value)),
+                  None if column == "(none)" else column)
+
+
+def evaluation_choices(current: DataChoice | None) -> dict[str, DataChoice]:
+    """Held-out sets to offer: other bundled target sets (ProofNet test beside ProofNet valid), or the
+    loaded target's file with another value of its row filter."""
+    offered: dict[str, DataChoice] = {}
+    for name, item in DEMO_DATASETS.items():
+        if getattr(item, "role", None) == "target" and not (current and current.kind == "demo"
+                                                             and current.location == name):
+            offered[f"demo: {name}"] = DataChoice("demo", name)
+    if current is not None and current.filter_column:
+        for other in ("test", "validation", "valid", "train"):
+            if other != current.filter_value:
+                offered[f"{datasets.describe(current)} with {current.filter_column} = {other}"] = (
+                    dataclasses.replace(current, filter_value=other))
+    return dict(sorted(offered.items(), key=lambda item: "test" not in item[0]))
+
+
+def run_proxy(source: LoadedTexts, target: LoadedTexts, view: ViewState, scores: MethodScores,
+              evaluation_name: str, evaluation_choice: DataChoice, ks_text: str, unit: str) -> dict | None:
+    """Train and evaluate the proxy models; errors are shown in place (None)."""
+    try:
+        ks = [int(part) for part in ks_text.replace(",", " ").split()]
+    except ValueError:
+        st.error("Budgets are whole numbers separated by commas.", icon=":material/error:")
+        return None
+    try:
+        evaluation, _ = datasets.load_choice(evaluation_choice)
+        bar = st.progress(0.0, text="training and evaluating models...")
+        proxy = proxy_evaluation(source.texts, scores.scores, evaluation.texts, target.texts, ks=ks,
+                                 budget_unit=unit, progress=lambda done, total: bar.progress(done / total))
+    except ZipFitError as error:
+        st.error(literal(error), icon=":material/error:")
+        return None
+    content = proxy.to_dict()
+    content["inputs"] = {"source": datasets.describe(view.source), "selection_target": datasets.describe(view.target),
+                         "evaluation_target": evaluation_name, "methods": list(scores.specs.values())}
+    return content
+
+
+def baseline_text(content: dict) -> str:
+    if content["no_selection_rows"] == content["n_sources"]:
+        return NO_SELECTION
+    return f"no selection (a random {content['no_selection_rows']:,} of {content['n_sources']:,} rows)"
