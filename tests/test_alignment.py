@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zipfit_core import AlignmentKernel, ScoringCancelled, ZipFitError, alignment_scores, rank_by_score
-from zipfit_core.alignment import UNITS_PER_ONE, similarity_units, source_unit_sums, units_to_mean
+from zipfit_core.alignment import (UNITS_PER_ONE, exact_sum, similarity_units, similarity_units_array,
+                                  source_unit_sums, units_to_mean)
 
 PARITY_TOLERANCE = 1e-12
 
@@ -371,3 +372,21 @@ def test_unencodable_text_is_a_user_error():
 def test_negative_worker_count_is_a_user_error():
     with pytest.raises(ZipFitError, match="workers"):
         alignment_scores(["a"], ["b"], workers=-1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=1, max_value=10**7),
+       st.lists(st.tuples(st.integers(min_value=1, max_value=10**7), st.integers(min_value=1, max_value=3 * 10**7)),
+                min_size=1, max_size=50))
+def test_vectorised_units_equal_the_scalar_reference_formula(source_size, targets):
+    target_sizes = np.array([size for size, _ in targets], dtype=np.float64)
+    pair_sizes = np.array([pair for _, pair in targets], dtype=np.float64)
+    vectorised = similarity_units_array(source_size, target_sizes, pair_sizes)
+    scalar = [similarity_units(source_size, size, pair) for size, pair in targets]
+    assert vectorised.tolist() == scalar
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=-(2**60), max_value=2**60), min_size=0, max_size=600))
+def test_exact_sum_never_overflows(values):
+    assert exact_sum(np.array(values, dtype=np.int64)) == sum(values)

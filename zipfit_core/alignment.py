@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
 
-from .codecs import SizeFunction, keep_freed_heap_memory, resolve_level, size_function
+from .codecs import SizeFunction, keep_freed_heap_memory, pair_sizes_function, resolve_level, size_function
 from .errors import ScoringCancelled, ZipFitError
 
 UNITS_PER_ONE = 1 << 53  # one similarity unit is 2**-53
@@ -38,6 +38,25 @@ def similarity_units(source_size: int, target_size: int, pair_size: int) -> int:
     smaller, larger = (source_size, target_size) if source_size < target_size else (target_size, source_size)
     similarity = 1 - (pair_size - smaller) / larger
     return int(similarity * UNITS_PER_ONE)
+
+
+def similarity_units_array(source_size: int, target_sizes: np.ndarray, pair_sizes: np.ndarray) -> np.ndarray:
+    """`similarity_units` for one source against many targets, with the same float64 operations.
+
+    Sizes are integers below 2**53, so float64 holds them exactly; IEEE division and subtraction
+    round exactly as Python's int / int and float - float do.
+    """
+    smaller = np.minimum(target_sizes, source_size)
+    larger = np.maximum(target_sizes, source_size)
+    similarity = 1.0 - (pair_sizes - smaller) / larger
+    return (similarity * UNITS_PER_ONE).astype(np.int64)  # |similarity| < 2**10: exact in int64
+
+
+def exact_sum(units: np.ndarray) -> int:
+    """The exact integer sum of int64 units (each below 2**63 / 2**26 in size) without overflow."""
+    low_bits = 26
+    high, low = units >> low_bits, units & ((1 << low_bits) - 1)  # units == high * 2**26 + low
+    return (int(high.sum()) << low_bits) + int(low.sum())
 
 
 def units_to_mean(unit_sum: int, count: int) -> float:
@@ -95,11 +114,20 @@ class AlignmentKernel:
                row_numbers: Sequence[int] | None = None) -> EncodedTexts:
         return encode_texts(texts, self.size_of, first_row=first_row, what=what, row_numbers=row_numbers)
 
+    def source_units(self, sources: EncodedTexts, targets: EncodedTexts,
+                     is_cancelled: Callable[[], bool] = lambda: False) -> Iterator[np.ndarray]:
+        """For each source in turn, its similarity units against every target (int64)."""
+        pair_sizes = pair_sizes_function(self.codec, self.level)
+        target_sizes = np.array(targets.sizes, dtype=np.float64)
+        for x, cx in zip(sources.data, sources.sizes):
+            if is_cancelled():
+                raise ScoringCancelled("Scoring was cancelled.")
+            yield similarity_units_array(cx, target_sizes, np.array(pair_sizes(x, targets.data), dtype=np.float64))
+
     def unit_sums(self, sources: EncodedTexts, targets: EncodedTexts,
                   is_cancelled: Callable[[], bool] = lambda: False) -> list[int]:
         """For each source, the exact sum over `targets` of its similarity units."""
-        # The squares unit_moments also keeps cost <1% of a compression; one loop is easier to trust.
-        return [total for total, _ in self.unit_moments(sources, targets, is_cancelled)]
+        return [exact_sum(units) for units in self.source_units(sources, targets, is_cancelled)]
 
     def unit_moments(self, sources: EncodedTexts, targets: EncodedTexts,
                      is_cancelled: Callable[[], bool] = lambda: False) -> list[tuple[int, int]]:
@@ -107,19 +135,8 @@ class AlignmentKernel:
 
         The squares give a running standard error for progressive previews.
         """
-        size_of = self.size_of
-        pairs = list(zip(targets.data, targets.sizes))
-        moments = []
-        for x, cx in zip(sources.data, sources.sizes):
-            if is_cancelled():
-                raise ScoringCancelled("Scoring was cancelled.")
-            total = squares = 0
-            for t, ct in pairs:
-                units = similarity_units(cx, ct, size_of(x + t))
-                total += units
-                squares += units * units
-            moments.append((total, squares))
-        return moments
+        return [(exact_sum(units), sum(value * value for value in units.tolist()))  # squares overflow int64
+                for units in self.source_units(sources, targets, is_cancelled)]
 
     def pair_similarities(self, source: str, targets: Sequence[str]) -> np.ndarray:
         """1 - NCD of one source against each target (for inspecting a single row)."""

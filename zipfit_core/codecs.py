@@ -14,7 +14,7 @@ import threading
 import warnings
 import zlib
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable, Sequence
 
 from .errors import ZipFitError
 
@@ -103,6 +103,32 @@ def keep_freed_heap_memory() -> None:
 
 
 _malloc_tuned = threading.Event()
+
+
+PairSizesFunction = Callable[[bytes, Sequence[bytes]], list[int]]
+
+
+def pair_sizes_function(codec: str, level: int) -> PairSizesFunction:
+    """A thread-safe function giving the compressed sizes of x + t for every t, in order.
+
+    The inner loop is a list comprehension over a bound C function: per pair the interpreter holds
+    the GIL only to join the bytes and start the call, so threads overlap the compression itself.
+    """
+    if codec in ("gzip", "isal"):
+        if codec == "gzip":
+            compress = zlib.compress
+        else:
+            from isal import isal_zlib
+            compress = isal_zlib.compress
+
+        def deflate_pair_sizes(x: bytes, targets: Sequence[bytes]) -> list[int]:
+            return [len(compress(x + t, level, -15)) + GZIP_FRAMING_BYTES for t in targets]
+        return deflate_pair_sizes
+    size_of = size_function(codec, level)
+
+    def pair_sizes(x: bytes, targets: Sequence[bytes]) -> list[int]:
+        return [size_of(x + t) for t in targets]
+    return pair_sizes
 
 
 def size_function(codec: str, level: int) -> SizeFunction:
