@@ -49,11 +49,13 @@ def similarity_units_array(source_size: int, target_sizes: np.ndarray, pair_size
     smaller = np.minimum(target_sizes, source_size)
     larger = np.maximum(target_sizes, source_size)
     similarity = 1.0 - (pair_sizes - smaller) / larger
-    return (similarity * UNITS_PER_ONE).astype(np.int64)  # |similarity| < 2**10: exact in int64
+    if len(similarity) and np.abs(similarity).max() >= 512:  # never seen with real codecs; keep exact anyway
+        return np.array([int(value * UNITS_PER_ONE) for value in similarity.tolist()], dtype=object)
+    return (similarity * UNITS_PER_ONE).astype(np.int64)  # |similarity| < 2**9: exact in int64
 
 
 def exact_sum(units: np.ndarray) -> int:
-    """The exact integer sum of int64 units (each below 2**63 / 2**26 in size) without overflow."""
+    """The exact integer sum of units without int64 overflow (object arrays of Python ints work too)."""
     low_bits = 26
     high, low = units >> low_bits, units & ((1 << low_bits) - 1)  # units == high * 2**26 + low
     return (int(high.sum()) << low_bits) + int(low.sum())
