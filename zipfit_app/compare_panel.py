@@ -127,7 +127,7 @@ def compute_missing(source: LoadedTexts, target: LoadedTexts | None, view: ViewS
     while True:  # the runs go on in the background if the user leaves; here we follow them
         statuses = [scoring.runs().status(run_id) for run_id in ids]
         bar.progress(sum(status.fraction_done for status in statuses) / len(statuses),
-                     text=", ".join(f"{methods.label(status.method)}: {status.done:,} of {status.total:,}"
+                     text=", ".join(f"{methods.label(status.method)}: {status.fraction_done:.0%}"
                                     for status in statuses))
         if all(status.finished for status in statuses):
             break

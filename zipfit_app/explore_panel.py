@@ -129,7 +129,10 @@ def load_context() -> ExploreContext | None:
 
 
 def preview_notice(context: ExploreContext) -> None:
-    """While the job runs, say the numbers are a preview and refresh the page when they sharpen."""
+    """Which method's scores these are; while a job runs, that they are a preview (refreshed as they sharpen)."""
+    method = get_view().method
+    if method != "zipfit":
+        st.caption(f"Scores: {methods.label(method)}, chosen on the Score page (not the paper's ZIP-FIT score).")
     shown = context.shown
     if shown.complete:
         return

@@ -30,8 +30,8 @@ def work_summary(source: LoadedTexts, target: LoadedTexts | None, method: str) -
     """What will be scored: rows, targets and (for ZIP-FIT) the number of compressions."""
     folder = datasets.current_folder()
     if folder is not None:
-        st.markdown(f"**{len(source.texts):,} source rows** from the score folder {literal(folder.location)} "
-                    f"(shards in {literal(folder.source_location)}).")
+        st.caption(f"The source pool is the score folder {literal(folder.location)}: the rows of its shards in "
+                   f"{literal(folder.source_location)}, as they were scored.")
     if target is None:
         return
     if methods.compresses(method):
@@ -150,7 +150,7 @@ def _method_body(job_id: str, was_finished: bool) -> None:
         st.rerun()  # the whole page changes once the run ends
     name = methods.label(status.method)
     if status.state == "done":
-        st.success(f"Scored {status.total:,} rows with {name}. Explore and Export use these scores.",
+        st.success(f"Scored {status.rows:,} rows with {name}. Explore and Export use these scores.",
                    icon=":material/check_circle:")
         st.page_link("pages/3_Explore.py", label="Next: explore the scores and choose a cut",
                      icon=":material/arrow_forward:")
@@ -159,7 +159,8 @@ def _method_body(job_id: str, was_finished: bool) -> None:
     elif status.state == "cancelled":
         st.warning(f"{name} was cancelled: start again to compute it.", icon=":material/pause:")
     else:
-        st.progress(status.fraction_done, text=f"{name}: {status.done:,} of {status.total:,} rows "
+        unit = "pairs" if methods.compresses(status.method) else "rows"
+        st.progress(status.fraction_done, text=f"{name}: {status.done:,} of {status.total:,} {unit} "
                                                f"({status.seconds:.0f} s)")
         st.caption("Running in the background: leaving this page or closing the tab does not stop it.")
         st.button("Cancel", key="score.cancel", on_click=scoring.runs().cancel, args=(job_id,),

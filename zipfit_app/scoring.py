@@ -149,6 +149,8 @@ def current_job(view: ViewState) -> str | None:
         return None
     if methods.compresses(view.method) and (binding.codec, binding.level) != (view.codec, view.level):
         return None
+    if kind_of(binding.job_id) == "method" and runs().status(binding.job_id) is None:
+        return None  # dropped from memory (or a new cache folder): `attach_cached` finds it on disk again
     return binding.job_id
 
 

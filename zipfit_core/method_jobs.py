@@ -56,15 +56,16 @@ def run_id(key: str) -> str:
 
 @dataclass(frozen=True)
 class MethodStatus:
-    """A run at one moment: rows scored of the total, state and error."""
+    """A run at one moment: work done of the total, state and error."""
 
     run_id: str
     method: str
     state: str  # "running" | "done" | "cancelled" | "failed"
-    done: int
+    done: int  # units of work as the method reports them: rows, or (source, target) pairs for ZIP-FIT-based ones
     total: int
     seconds: float
     error: str | None
+    rows: int  # source rows being scored
 
     @property
     def finished(self) -> bool:
@@ -87,7 +88,7 @@ class _Run:
 
     def status(self) -> MethodStatus:
         return MethodStatus(self.run_id, self.method, self.state, self.done, self.total,
-                            (self.ended or time.monotonic()) - self.started, self.error)
+                            (self.ended or time.monotonic()) - self.started, self.error, self.n_sources)
 
 
 class MethodRuns:
