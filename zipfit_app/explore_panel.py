@@ -364,7 +364,11 @@ def row_detail(context: ExploreContext) -> None:
             "similarity": st.column_config.ProgressColumn("1 - NCD", format="%.4f", min_value=0, max_value=1),
             "text": st.column_config.TextColumn("beginning of the target", width="large"),
         })
-        if view.method == "zipfit":
+        folder = datasets.current_folder()
+        if folder is not None and context.target.fingerprint != folder.settings.target_fingerprint:
+            st.warning("The loaded targets are not the ones the score folder was scored against: these are the "
+                       "nearest of the loaded targets.", icon=":material/warning:")
+        elif view.method == "zipfit":
             st.caption(f"Mean over all {nearest.n_targets:,} targets: {nearest.mean_similarity:.4f} "
                        "(this is the row's score).")
         else:
