@@ -15,7 +15,8 @@ from zipfit_core.data_sources import DataSource, TextSpec
 from zipfit_core.engines import LocalEngine, score_shards
 from zipfit_core.errors import ZipFitError
 from zipfit_core.loading import LoadedTexts, load_source
-from zipfit_core.method_jobs import MethodRuns, method_score_run
+from zipfit_core.method_jobs import MethodRuns
+from zipfit_core.selectors import method_score_run
 from zipfit_core.scored_folders import find_score_folders, open_score_folder, recorded_target
 from zipfit_core.selectors import clear_memo, score_sources, stored_scores
 

@@ -25,7 +25,8 @@ from zipfit_core.errors import ZipFitError
 from zipfit_core.explore import DataChoice, ViewState, decode_view, encode_view
 from zipfit_core.jobs import CachedResult, JobManager, JobStatus, ScoreRequest
 from zipfit_core.loading import LoadedTexts
-from zipfit_core.method_jobs import MethodRuns, MethodStatus, method_score_run
+from zipfit_core.method_jobs import MethodRuns, MethodStatus
+from zipfit_core.selectors import method_score_run
 from zipfit_core.storage import ScoreRun
 
 from . import datasets, methods

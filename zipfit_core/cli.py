@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     rule.add_argument("--token-budget", type=int, help="keep best rows until N tokens (last one truncated)")
     choose.add_argument("--tokenizer", help="a `tokenizers` JSON file for exact token counts "
                                             "(default: fast approximate regex count)")
-    choose.add_argument("--no-score", action="store_true", help=f"leave out the score column")
+    choose.add_argument("--no-score", action="store_true", help="leave out the score column")
     choose.add_argument("--out", required=True, help="output .jsonl, .parquet, .csv, or a folder (datasets)")
     add_compare_command(commands)
     add_proxy_eval_command(commands)

@@ -7,7 +7,6 @@ Like cli.py, this only parses, loads and calls the core (`selectors`, `compare`,
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from collections.abc import Callable
@@ -27,10 +26,10 @@ from .loading import LoadedTexts, load_recipe, load_texts
 from .proxy_eval import (BUDGET_UNITS, DEFAULT_DISCOUNT, DEFAULT_MAX_TRAIN_CHARS, DEFAULT_ORDER, NO_SELECTION,
                          proxy_evaluation)
 from .selection import SelectionRule, TokenCounter
-from .selectors import SELECTORS, method_spec, recorded_settings, run_method, score_sources, short_label
+from .selectors import (NON_ZIPFIT_CODEC, SELECTORS, method_score_run, method_spec, run_method, score_sources,
+                        short_label)
 from .storage import ScoreRun, read_scores, write_json_atomic, write_scores
 
-NON_ZIPFIT_CODEC = "none"  # ScoreRun.codec for methods that do not compress
 
 
 def methods_help() -> str:
@@ -72,9 +71,8 @@ def run_score_method(args: argparse.Namespace, source: LoadedTexts, target: Load
     resolved = info.resolve(settings)
     scores = score_sources(args.method, source.texts, target.texts, progress=progress, cache_dir=cache_dir,
                            **resolved)
-    run = ScoreRun.for_texts(source, target, source_name=str(args.source), target_name=str(args.target),
-                             codec=args.codec if compresses else NON_ZIPFIT_CODEC, level=level if compresses else 0,
-                             method=args.method, settings=recorded_settings(args.method, resolved))
+    run = method_score_run(source, target, source_name=str(args.source), target_name=str(args.target),
+                           method=args.method, settings=resolved)
     write_scores(args.out, scores, np.array([len(text) for text in source.texts], dtype=np.int64), run)
     print(f"scored {len(scores)} rows with {method_spec(args.method, resolved)} against {len(target.texts)} "
           f"targets -> {args.out}", file=sys.stderr)

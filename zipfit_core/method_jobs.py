@@ -24,29 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from .codecs import resolve_level
 from .errors import ScoringCancelled, ZipFitError
 from .jobs import BACKGROUND_NICE, lower_thread_priority
-from .loading import LoadedTexts, texts_fingerprint
-from .selectors import read_method_cache, recorded_settings, result_key, selector_info
-from .storage import ScoreRun
+from .loading import texts_fingerprint
+from .selectors import read_method_cache, result_key, selector_info
 
 FINISHED_RUNS_KEPT = 16  # finished runs keep their scores in memory; older ones are read from the cache
-
-
-def method_score_run(source: LoadedTexts, target: LoadedTexts, *, source_name: str, target_name: str, method: str,
-                     settings: dict[str, Any]) -> ScoreRun:
-    """How `method` scored `source` against `target`, as `zipfit score --method` records it: a compressing
-    method with its codec and level, the others with codec `none` and level 0; the settings that change scores."""
-    from .cli_compare import NON_ZIPFIT_CODEC
-
-    resolved = selector_info(method).resolve(settings)
-    compressing = "codec" in resolved
-    return ScoreRun.for_texts(
-        source, target, source_name=source_name, target_name=target_name,
-        codec=resolved["codec"] if compressing else NON_ZIPFIT_CODEC,
-        level=resolve_level(resolved["codec"], resolved["level"]) if compressing else 0,
-        method=method, settings=recorded_settings(method, resolved))
 
 
 def run_id(key: str) -> str:

@@ -42,7 +42,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -57,6 +57,11 @@ from .storage import ScoreRun, atomic_path, write_json_atomic
 
 DEFAULT_METHOD = "zipfit"
 
+
+if TYPE_CHECKING:
+    from .loading import LoadedTexts
+
+NON_ZIPFIT_CODEC = "none"  # ScoreRun.codec for methods that do not compress
 
 @dataclass(frozen=True)
 class SelectorSetting:
@@ -497,3 +502,16 @@ def score_sources(method: str, sources: Sequence[str], targets: Sequence[str], *
     while len(_memo) > MEMO_ENTRIES:
         _memo.popitem(last=False)
     return scores.copy()
+
+
+def method_score_run(source: LoadedTexts, target: LoadedTexts, *, source_name: str, target_name: str, method: str,
+                     settings: dict[str, Any]) -> ScoreRun:
+    """How `method` scored `source` against `target`, as `zipfit score --method` records it: a compressing
+    method with its codec and level, the others with codec `none` and level 0; the settings that change scores."""
+    resolved = selector_info(method).resolve(settings)
+    compressing = "codec" in resolved
+    return ScoreRun.for_texts(
+        source, target, source_name=source_name, target_name=target_name,
+        codec=resolved["codec"] if compressing else NON_ZIPFIT_CODEC,
+        level=resolve_level(resolved["codec"], resolved["level"]) if compressing else 0,
+        method=method, settings=recorded_settings(method, resolved))
