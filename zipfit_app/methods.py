@@ -12,6 +12,7 @@ from typing import Any
 
 import streamlit as st
 
+from zipfit_core.explore import ViewState
 from zipfit_core.selectors import DEFAULT_METHOD, SELECTORS, SelectorSetting, method_spec, selector_info
 
 from .charts import ALIGNMENT_TITLE
@@ -58,11 +59,12 @@ def stored_settings(method: str) -> dict[str, Any]:
     return {setting.name: chosen.get(setting.name, setting.default) for setting in own_settings(method)}
 
 
-def run_settings(method: str) -> dict[str, Any]:
-    """Every setting `score_sources(method, ...)` gets: the method's own, and the view's codec and level."""
+def run_settings(method: str, view: ViewState | None = None) -> dict[str, Any]:
+    """Every setting `score_sources(method, ...)` gets: the method's own, and the view's codec and level
+    (the session's view unless one is given)."""
     settings = stored_settings(method)
     if compresses(method):
-        view = get_view()
+        view = view or get_view()
         settings.update(codec=view.codec, level=view.level)
     return settings
 

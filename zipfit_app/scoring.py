@@ -105,7 +105,7 @@ def start(source: LoadedTexts, target: LoadedTexts | None, view: ViewState) -> s
         raise ZipFitError("Load a source pool and a target set on the Data page first.")
     if view.method == "zipfit":
         return _bind(manager().submit(request_for(source, target, view)), view)
-    run_id = runs().submit(view.method, source.texts, target.texts, methods.run_settings(view.method),
+    run_id = runs().submit(view.method, source.texts, target.texts, methods.run_settings(view.method, view),
                            source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint)
     return _bind(run_id, view)
 
@@ -119,7 +119,7 @@ def attach_cached(source: LoadedTexts | None, target: LoadedTexts | None, view: 
     if target is None or None in _loaded_keys():
         return None
     if view.method != "zipfit":
-        settings = methods.run_settings(view.method)
+        settings = methods.run_settings(view.method, view)
         run_id = runs().run_id_for(view.method, source.texts, target.texts, settings,
                                    source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint)
         method_status = runs().status(run_id)
@@ -226,7 +226,7 @@ def score_run(view: ViewState, source: LoadedTexts, target: LoadedTexts | None) 
         return folder.run
     return method_score_run(source, target, source_name=datasets.describe(view.source),
                             target_name=datasets.describe(view.target), method=view.method,
-                            settings=methods.run_settings(view.method))
+                            settings=methods.run_settings(view.method, view))
 
 
 def zipfit_result(source: LoadedTexts, target: LoadedTexts | None, view: ViewState) -> ShownScores | None:
