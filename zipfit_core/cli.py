@@ -23,6 +23,7 @@ from .engines import is_score_folder
 from .engines.commands import run_score_shards, scored_folder_for_select
 from .cli_compare import (add_compare_command, add_method_arguments, add_proxy_eval_command, run_compare,
                           run_proxy_eval, run_score_method)
+from .cli_cache import add_cache_command, run_cache
 
 EXIT_USER_ERROR = 2
 
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     choose.add_argument("--out", required=True, help="output .jsonl, .parquet, .csv, or a folder (datasets)")
     add_compare_command(commands)
     add_proxy_eval_command(commands)
+    add_cache_command(commands)
     return parser
 
 
@@ -214,7 +216,7 @@ def export_best(args: argparse.Namespace, scores: np.ndarray, run: ScoreRun | No
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"score": run_score, "select": run_select, "compare": run_compare,
-               "proxy-eval": run_proxy_eval}[args.command]
+               "proxy-eval": run_proxy_eval, "cache": run_cache}[args.command]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")

@@ -52,6 +52,7 @@ from .cache import (
     default_cache_dir,
     list_cached_results,
 )
+from .cache_admin import CacheItem, InUse, PruneCriteria, PruneReport, prune_cache, remove_entry
 from .codecs import resolve_level
 from .errors import ScoringCancelled, ZipFitError
 from .loading import texts_fingerprint
@@ -738,6 +739,41 @@ class JobManager:
 
     def cached_results(self) -> list[CachedResult]:
         return list_cached_results(self.cache_dir)
+
+    # -- reclaiming the cache's disk (cache_admin.py) ---------------------------------------------
+    def busy_reason(self, key: str) -> str | None:
+        """Why the cache entry `key` must not be removed now: a job of this manager computes it."""
+        job = self._job(key)
+        if job is not None and job.state in ("queued", "running"):
+            return f"a scoring job in this process is {job.state} on it: cancel it first"
+        return None
+
+    def _in_use(self, also: InUse | None) -> InUse:
+        return lambda item: self.busy_reason(item.key) or (also(item) if also is not None else None)
+
+    def forget(self, key: str) -> None:
+        """Drop a finished job and a reopened result from memory: submitting the same work starts afresh."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and job.state not in ("queued", "running"):
+                del self._jobs[key]
+            self._stored.pop(key, None)
+
+    def remove_cached(self, key: str, *, in_use: InUse | None = None) -> CacheItem:
+        """Remove a cache entry (a unique key prefix will do); refused with ZipFitError while a job here
+        computes it, another process holds its lock, or `in_use` gives a reason."""
+        item = remove_entry(self.cache_dir, key, in_use=self._in_use(in_use))
+        self.forget(item.key)
+        return item
+
+    def prune_cache(self, criteria: PruneCriteria, *, dry_run: bool = False,
+                    in_use: InUse | None = None) -> PruneReport:
+        """`cache_admin.prune_cache` on this manager's cache, keeping the entries its jobs compute."""
+        report = prune_cache(self.cache_dir, criteria, dry_run=dry_run, in_use=self._in_use(in_use))
+        if not dry_run:
+            for item in report.removed:
+                self.forget(item.key)
+        return report
 
     # -- results reopened from the cache (no texts needed) ---------------------------------------
     def _load_stored(self, key: str) -> StoredResult | None:

@@ -34,7 +34,12 @@ FINISHED_RUNS_KEPT = 16  # finished runs keep their scores in memory; older ones
 
 def run_id(key: str) -> str:
     """A short, URL-safe id for a `selectors.result_key`."""
-    return "method-" + hashlib.sha256(key.encode()).hexdigest()[:24]
+    return run_id_of_cache_folder(hashlib.sha256(key.encode()).hexdigest())
+
+
+def run_id_of_cache_folder(folder_name: str) -> str:
+    """The id of the run whose result is `<cache_dir>/methods/<folder_name>/` (named by sha256 of the key)."""
+    return "method-" + folder_name[:24]
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,13 @@ class MethodRuns:
         with self._lock:
             run = self._runs.get(identity)
         return run.scores if run is not None else None
+
+    def forget(self, identity: str) -> None:
+        """Drop a finished run from memory (its cache entry was removed): submitting again computes afresh."""
+        with self._lock:
+            run = self._runs.get(identity)
+            if run is not None and run.state != "running":
+                del self._runs[identity]
 
     def cancel(self, identity: str) -> None:
         with self._lock:
