@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import warnings
 
-import pandas as pd
 import streamlit as st
 
+from zipfit_core.cache_admin import format_size, total_size
 from zipfit_core.codecs import CODECS, resolve_level
 from zipfit_core.errors import ZipFitError
 from zipfit_core.explore import ViewState, rows_table
@@ -217,30 +217,76 @@ def _preview(job_id: str) -> None:
     st.dataframe(table, hide_index=True, column_config=score_columns(shown.scores))
 
 
+CACHE_NOTICE_KEY = "score.cache_notice"  # (kind, text) left by a remove callback for the next run
+CACHE_ROWS_SCROLL = 8  # more entries than this scroll inside the expander
+
+
 def cached_results_panel() -> None:
-    """Earlier results in the cache; opening one loads its datasets and shows its scores."""
-    results = scoring.cached_results()
-    with st.expander(f"Cached results ({len(results)})", icon=":material/history:"):
-        if not results:
+    """Every entry of the score cache: open a ZIP-FIT result, see each entry's state and size, remove one."""
+    items = scoring.cache_items()
+    notice = st.session_state.pop(CACHE_NOTICE_KEY, None)
+    total = format_size(total_size(items))
+    with st.expander(f"Cached results ({len(items)}, {total})", icon=":material/history:", expanded=bool(notice)):
+        if notice:
+            kind, text = notice
+            show, icon = {"success": (st.success, ":material/check_circle:"),
+                          "warning": (st.warning, ":material/warning:")}[kind]
+            show(literal(text), icon=icon)
+        if not items:
             st.caption("Nothing scored yet. Results are kept on disk and reused for the same data and settings.")
             return
-        table = pd.DataFrame([{
-            "label": scoring.label_text(result), "codec": f"{result.codec} {result.level}",
-            "sources": result.n_sources, "targets": result.n_targets,
-            "complete": result.complete, "updated": result.updated[:19].replace("T", " "),
-        } for result in results])
-        st.dataframe(table, hide_index=True)
-        labels = {result.key: f"{scoring.label_text(result)} ({result.codec} {result.level})" for result in results}
-        st.selectbox("Result", list(labels), format_func=labels.get, key="score.cached_choice")
-        st.button("Open this result", key="score.open_cached", on_click=_open_cached, icon=":material/folder_open:")
-        if error := st.session_state.pop("score.cached_error", None):
-            st.error(literal(error), icon=":material/error:")
+        openable = {item.key: f"{scoring.label_text(item)} ({item.codec_text})" for item in items
+                    if item.kind == "zipfit" and item.reusable}
+        if openable:
+            st.selectbox("Result", list(openable), format_func=openable.get, key="score.cached_choice")
+            st.button("Open this result", key="score.open_cached", on_click=_open_cached,
+                      icon=":material/folder_open:")
+            if error := st.session_state.pop("score.cached_error", None):
+                st.error(literal(error), icon=":material/error:")
+        st.caption(f"{len(items)} entries, {total} in {literal(scoring.manager().cache_dir)}. Removing an entry "
+                   "frees its disk; the same work is computed again when asked for. To prune many at once: "
+                   "`zipfit cache prune --older-than 30` (or `--other-versions`, `--max-size 2GB`).")
+        with st.container(height=400 if len(items) > CACHE_ROWS_SCROLL else "content", border=False):
+            for item in items:
+                text, button = st.columns([4, 1], vertical_alignment="center")
+                text.markdown(_entry_text(item))
+                button.button("Remove", key=f"score.remove.{item.key}", on_click=_remove_cached, args=(item.key,),
+                              icon=":material/delete:", help="Delete this entry from the score cache")
+
+
+def _entry_title(item) -> str:
+    if not item.label:
+        return f"{item.state} entry {item.key[:12]}"
+    return scoring.label_text(item) if item.kind == "zipfit" else item.label
+
+
+def _entry_text(item) -> str:
+    """One line per cache entry: what it is, its state and size."""
+    title = _entry_title(item)
+    state = "computing now" if scoring.computing_here(item) else item.state_text
+    parts = [item.kind, item.codec_text, item.shape_text, state, format_size(item.size_bytes),
+             f"{item.modified_text} UTC"]
+    line = f"**{literal(title)}**  \n" + literal(" · ".join(part for part in parts if part != "-"))
+    if item.problem and item.state != "empty":
+        line += f" · :orange[{literal(item.problem)}]"
+    return line
+
+
+def _remove_cached(key: str) -> None:
+    """Callback: remove one cache entry; a refusal (it is being computed) is shown, nothing is lost."""
+    try:
+        item = scoring.remove_cached(key)
+    except ZipFitError as error:
+        st.session_state[CACHE_NOTICE_KEY] = ("warning", str(error))
+    else:
+        st.session_state[CACHE_NOTICE_KEY] = ("success", f"Removed {_entry_title(item)}: freed "
+                                                         f"{format_size(item.size_bytes)}.")
 
 
 def _open_cached() -> None:
     """Callback: load the datasets a cached result names, with its settings, and follow it."""
     key = st.session_state.get("score.cached_choice")
-    result = next((item for item in scoring.cached_results() if item.key == key), None)
+    result = next((item for item in scoring.cache_items() if item.key == key), None)
     problem = _open_result(result) if result is not None else "That result is no longer in the cache."
     if problem:
         st.session_state["score.cached_error"] = problem

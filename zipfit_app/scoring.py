@@ -21,11 +21,12 @@ from urllib.parse import parse_qsl, urlencode
 import numpy as np
 import streamlit as st
 
+from zipfit_core.cache_admin import CacheItem, list_cache
 from zipfit_core.errors import ZipFitError
 from zipfit_core.explore import DataChoice, ViewState, decode_view, encode_view
-from zipfit_core.jobs import CachedResult, JobManager, JobStatus, ScoreRequest
+from zipfit_core.jobs import JobManager, JobStatus, ScoreRequest
 from zipfit_core.loading import LoadedTexts
-from zipfit_core.method_jobs import MethodRuns, MethodStatus
+from zipfit_core.method_jobs import MethodRuns, MethodStatus, run_id_of_cache_folder
 from zipfit_core.selectors import method_score_run
 from zipfit_core.storage import ScoreRun
 
@@ -254,11 +255,43 @@ def method_result(method: str, source: LoadedTexts, target: LoadedTexts, setting
     return scores
 
 
-def cached_results() -> list[CachedResult]:
-    return manager().cached_results()
+def cache_items() -> list[CacheItem]:
+    """Every entry of the score cache (ZIP-FIT jobs and method results), newest first."""
+    return list_cache(manager().cache_dir)
 
 
-def view_of_cached(result: CachedResult) -> tuple[DataChoice | None, DataChoice | None]:
+def _run_id(item: CacheItem) -> str:
+    """The id this server knows the entry's result by (a ZIP-FIT job's id is its cache key)."""
+    return item.key if item.kind == "zipfit" else run_id_of_cache_folder(item.key)
+
+
+def _method_run_busy(item: CacheItem) -> str | None:
+    if item.kind == "zipfit":
+        return None
+    run = runs().status(_run_id(item))
+    return "a run in this app is computing it: cancel it first" if run is not None and run.state == "running" else None
+
+
+def computing_here(item: CacheItem) -> bool:
+    """Whether a job or run of this server is computing the entry now (removing it is refused)."""
+    return bool(manager().busy_reason(item.key) or _method_run_busy(item))
+
+
+def remove_cached(key: str) -> CacheItem:
+    """Remove a cache entry and forget its result in this server (this session stops following it).
+
+    Raises ZipFitError, removing nothing, while this server or another process computes it.
+    """
+    item = manager().remove_cached(key, in_use=_method_run_busy)
+    if item.kind != "zipfit":
+        runs().forget(_run_id(item))
+    binding: JobBinding | None = st.session_state.get(JOB_KEY)
+    if binding is not None and binding.job_id == _run_id(item):
+        del st.session_state[JOB_KEY]
+    return item
+
+
+def view_of_cached(result: CacheItem) -> tuple[DataChoice | None, DataChoice | None]:
     """The datasets a cached result was scored on, when the app made it (the CLI's have none)."""
     if VIEW_MARK not in result.label:
         return None, None
@@ -267,5 +300,5 @@ def view_of_cached(result: CachedResult) -> tuple[DataChoice | None, DataChoice 
     return view.source, view.target
 
 
-def label_text(result: CachedResult) -> str:
+def label_text(result: CacheItem) -> str:
     return result.label.split(VIEW_MARK, 1)[0] or "(scored outside the app)"

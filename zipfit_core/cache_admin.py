@@ -12,9 +12,9 @@ Removal is safe against concurrent readers and writers:
 - a ZIP-FIT entry is removed only while holding its lock (`CacheEntry.try_lock`, the same lock a
   computing job holds), so an entry another process is computing is refused, not torn apart;
 - the folder is first renamed to a hidden tombstone (`.removing-<key>-<random>`) in one step, then
-  deleted: a reader finds the whole entry or no entry (a read that straddles the rename fails like a
-  missing entry and recomputes), and a job starting afterwards computes from scratch in a new folder.
-  Tombstones left by a crash mid-delete are swept by the next prune.
+  deleted: a reader finds the whole entry or no entry (a read that straddles the rename finds the
+  manifest gone and reports no entry, not damage), and a job starting afterwards computes from
+  scratch in a new folder. Tombstones left by a crash mid-delete are swept by the next prune.
 
 A job running *in this process* is the caller's to know (`JobManager.busy_reason`): pass `in_use`.
 """

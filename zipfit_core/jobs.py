@@ -788,6 +788,8 @@ class JobManager:
                 return cached  # pages ask on every rerun: read the file once per version
             manifest, state = entry.load()
         except CacheDamaged as problem:
+            if not entry.exists():
+                return None  # removed while we read it (cache_admin): gone, not damaged
             warnings.warn(f"The cached result {key[:12]} is damaged ({problem}); score it again.",
                           RuntimeWarning, stacklevel=3)
             return None

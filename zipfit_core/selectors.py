@@ -419,6 +419,8 @@ def read_method_cache(cache_dir: str | Path, key: str, n_sources: int) -> np.nda
             raise ValueError("its scores do not cover the sources")
         return scores
     except Exception as error:  # any damage: JSON, Parquet, missing keys or files
+        if not manifest_path.exists():
+            return None  # removed while we read it (cache_admin): gone, not damaged
         warnings.warn(f"Ignoring a damaged cached result in {folder} ({error}); computing it again.")
         return None
 
