@@ -178,6 +178,120 @@ def test_score_folder_names_and_engine_errors(corpus, tmp_path, capsys, monkeypa
 
 
 # ---------------------------------------------------------------------------------------------------
+# --source-template in sharded mode: each row's text rendered from several fields.
+
+TEMPLATE = "{title}\n{body}"
+
+
+@pytest.fixture(scope="module")
+def titled(tmp_path_factory, proofnet_rows) -> dict:
+    """A pool whose rows have `title` and `body` (2 Parquet shards, one JSONL) and the texts the template renders."""
+    pool = tmp_path_factory.mktemp("titled") / "pool"
+    pool.mkdir()
+    rows = [{"title": row["informal_prefix"].strip()[:60], "body": row["formal_statement"], "id": number}
+            for number, row in enumerate(proofnet_rows[100:150])]
+    pq.write_table(pa.Table.from_pylist(rows[:20]), pool / "a.parquet", row_group_size=7)
+    pq.write_table(pa.Table.from_pylist(rows[20:35]), pool / "b.parquet")
+    write_jsonl(pool / "c.jsonl", rows[35:])
+    return {"pool": pool, "rows": rows, "texts": [f"{row['title']}\n{row['body']}" for row in rows]}
+
+
+def test_template_scores_equal_alignment_scores_on_the_rendered_texts(corpus, titled, tmp_path, capsys):
+    out = tmp_path / "scores"
+    code, err = run_cli(capsys, "score", titled["pool"], corpus["targets"], "--out", out,
+                        "--source-template", "{title}\\n{body}", "--quiet")  # typed in a shell: \n is a newline
+    assert code == 0, err
+    folder = read_score_folder(out)
+    assert np.array_equal(folder.scores, alignment_scores(titled["texts"], corpus["target_texts"]))
+    assert folder.settings.source_template == TEMPLATE
+    assert folder.settings.source_field == "template:" + TEMPLATE  # as a scores file records a template
+    assert folder.score_run().source_field == "template:" + TEMPLATE
+    assert json.loads((out / "manifest.json").read_text())["settings"]["source_template"] == TEMPLATE
+    assert folder.n_chars.tolist() == [len(text) for text in titled["texts"]]
+    # A resume with the same template skips everything.
+    assert score_shards(str(titled["pool"]), corpus["target_texts"], out, source_template=TEMPLATE).skipped == [
+        "a.parquet", "b.parquet", "c.jsonl"]
+
+
+def test_select_over_a_template_folder_uses_the_recorded_template(corpus, titled, tmp_path, capsys):
+    out = tmp_path / "scores"
+    score_shards(str(titled["pool"]), corpus["target_texts"], out, source_template=TEMPLATE)
+    best = rank_by_score(alignment_scores(titled["texts"], corpus["target_texts"]))[:5]
+    for given in ([], ["--source-template", TEMPLATE]):
+        chosen = tmp_path / f"best{len(given)}.jsonl"
+        code, err = run_cli(capsys, "select", titled["pool"], "--scores", out, "--top-k", "5", "--out", chosen,
+                            *given)
+        assert code == 0, err
+        kept = [json.loads(line) for line in chosen.read_text().splitlines()]
+        assert sorted(row["id"] for row in kept) == sorted(titled["rows"][i]["id"] for i in best)
+        assert sorted(row["title"] for row in kept) == sorted(titled["rows"][i]["title"] for i in best)
+    scores, run, loaded = load_scored_folder(out, str(titled["pool"]))
+    assert loaded.texts == titled["texts"] and loaded.text_template == TEMPLATE
+    assert loaded.table[loaded.text_field].tolist() == titled["texts"]
+    code, err = run_cli(capsys, "select", titled["pool"], "--scores", out, "--top-k", "5",
+                        "--out", tmp_path / "x.jsonl", "--source-template", "{body}")
+    assert code == 2 and "scored with template" in err and "{body}" in err
+    code, err = run_cli(capsys, "select", titled["pool"], "--scores", out, "--top-k", "5",
+                        "--out", tmp_path / "x.jsonl", "--source-field", "body")
+    assert code == 2 and "drop --source-field" in err
+    code, err = run_cli(capsys, "select", titled["pool"], "--scores", out, "--top-k", "5",
+                        "--out", tmp_path / "x.jsonl", "--source-filter", "id=3")
+    assert code == 2 and "--source-filter cannot be used" in err
+
+
+def test_a_template_folder_opens_in_the_app_with_its_template(corpus, titled, tmp_path, monkeypatch):
+    from zipfit_core.scored_folders import open_score_folder
+
+    root = tmp_path / "root"
+    shutil.copytree(titled["pool"], root / "pool")
+    monkeypatch.chdir(root)
+    score_shards("pool", corpus["target_texts"], "out", engine=LocalEngine(workers=1), source_template=TEMPLATE)
+    opened = open_score_folder("out", root)
+    assert opened.source.texts == titled["texts"] and opened.source.text_template == TEMPLATE
+    assert np.array_equal(opened.scores, alignment_scores(titled["texts"], corpus["target_texts"]))
+
+
+def test_resume_refuses_another_template_and_old_folders_still_read(corpus, titled, tmp_path, capsys):
+    out = tmp_path / "scores"
+    score_shards(str(titled["pool"]), corpus["target_texts"], out, source_template=TEMPLATE)
+    with pytest.raises(ZipFitError, match="other settings") as refused:
+        score_shards(str(titled["pool"]), corpus["target_texts"], out, source_template="{body}")
+    assert "source_template" in str(refused.value) and "'{body}'" in str(refused.value)
+    with pytest.raises(ZipFitError, match="other settings"):
+        score_shards(str(titled["pool"]), corpus["target_texts"], out, source_field="body")
+    code, err = run_cli(capsys, "score", titled["pool"], corpus["targets"], "--out", out, "--quiet",
+                        "--source-template", "{title}")
+    assert code == 2 and "other settings" in err
+    # A folder written before templates existed has no source_template key: it reads and resumes.
+    old = tmp_path / "old"
+    score_shards(str(corpus["pool"]), corpus["target_texts"], old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    del manifest["settings"]["source_template"]
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    assert read_score_folder(old).settings.source_template is None
+    assert len(score_shards(str(corpus["pool"]), corpus["target_texts"], old).skipped) == 4
+    assert load_scored_folder(old, str(corpus["pool"]))[2].text_template is None
+    with pytest.raises(ZipFitError, match="not template"):
+        load_scored_folder(old, str(corpus["pool"]), template="{text}")
+
+
+def test_a_template_field_missing_from_a_shard_names_the_shard_and_its_fields(corpus, titled, tmp_path, capsys):
+    pool = Path(shutil.copytree(titled["pool"], tmp_path / "pool"))
+    write_jsonl(pool / "d.jsonl", [{"title": "no body here", "summary": "x"}])
+    pq.write_table(pa.table({"title": ["a", None], "body": ["b", "c"]}), pool / "e.parquet")
+    out = tmp_path / "scores"
+    code, err = run_cli(capsys, "score", pool, corpus["targets"], "--out", out, "--quiet",
+                        "--source-template", TEMPLATE)
+    assert code == 2 and "2 of 5 shards could not be scored" in err
+    assert "d.jsonl" in err and "'body' not found" in err and "title, summary" in err
+    assert "e.parquet, row 1" in err and "null" in err
+    assert markers_done(out) == [0, 1, 2]
+    code, err = run_cli(capsys, "score", titled["pool"], corpus["targets"], "--out", tmp_path / "bad", "--quiet",
+                        "--source-template", "{title")
+    assert code == 2 and "not valid" in err
+
+
+# ---------------------------------------------------------------------------------------------------
 # The Ray engine on a real local Ray instance.
 
 
@@ -226,3 +340,14 @@ def test_ray_reports_bad_shards_by_name_while_the_others_complete(corpus, ray_in
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "incomplete"
     assert [entry["status"] for entry in manifest["shards"]] == ["done", "done", "failed", "done", "done", "failed"]
+
+
+@pytest.mark.slow
+def test_ray_renders_a_template_like_the_local_engine(corpus, titled, ray_instance, tmp_path, capsys):
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    for out, engine in ((local, "local"), (remote, "ray")):
+        code, err = run_cli(capsys, "score", titled["pool"], corpus["targets"], "--engine", engine, "--out", out,
+                            "--source-template", TEMPLATE, "--quiet")
+        assert code == 0, err
+    assert np.array_equal(read_score_folder(remote).scores, read_score_folder(local).scores)
+    assert np.array_equal(read_score_folder(remote).scores, alignment_scores(titled["texts"], corpus["target_texts"]))

@@ -72,8 +72,8 @@ from .file_readers import (
 __all__ = [
     "DataRecipe", "DataSource", "LoadOptions", "LoadedTexts", "TextSpec", "TEMPLATE_TEXT_COLUMN", "check_not_empty",
     "default_text_spec", "load_recipe", "load_source", "load_texts", "parse_row_filter", "preview_table",
-    "propose_text_field", "read_table", "source_from_argument", "string_columns", "text_like_fields",
-    "texts_fingerprint", "texts_from_field",
+    "propose_text_field", "read_table", "source_from_argument", "string_columns", "template_texts",
+    "text_like_fields", "texts_fingerprint", "texts_from_field",
 ]
 
 TABLE_SUFFIXES = tuple(TABLE_FORMATS)
@@ -146,7 +146,7 @@ def load_source(source: DataSource, text: TextSpec = TextSpec(), options: LoadOp
         frame, row_ids = _sample(frame, row_ids, source, origin, report)
     if text.template is not None:
         text_field = TEMPLATE_TEXT_COLUMN
-        texts = _template_texts(frame, text.template, origin, report, row_ids)
+        texts = template_texts(frame, text.template, origin, report, row_ids)
     else:
         text_field = text.field or propose_text_field(frame)
         texts = _field_texts(frame, text_field, origin, report, row_ids)
@@ -392,8 +392,15 @@ def _field_texts(frame: pd.DataFrame, name: str, origin: str, report: LoadReport
     return _column_texts(frame, name, origin, report, row_ids)
 
 
-def _template_texts(frame: pd.DataFrame, template: str, origin: str, report: LoadReport,
-                    row_ids: np.ndarray) -> list[str | None]:
+def template_texts(frame: pd.DataFrame, template: str, origin: str, report: LoadReport | None = None,
+                   row_ids: np.ndarray | None = None) -> list[str | None]:
+    """Each row's text rendered from `template` under the module's value policy; None where a field is null.
+
+    A field the template uses that `frame` lacks is an error naming `origin` and the fields that exist.
+    Conversions (numbers, lists, ...) are reported to `report` when given.
+    """
+    report = report if report is not None else LoadReport()
+    row_ids = row_ids if row_ids is not None else np.arange(len(frame), dtype=np.int64)
     names = template_fields(template)
     _check_fields(frame, names, origin, f"Template {template!r} uses field(s)")
     columns = {name: _column_texts(frame, name, origin, report, row_ids) for name in names}

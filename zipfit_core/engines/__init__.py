@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from ..alignment import CancelSignal, ProgressCallback, as_cancel_check
 from ..codecs import resolve_level
 from ..errors import ZipFitError
 from ..file_readers import FILE_COLUMN, arrow_to_frame
-from ..loading import LoadedTexts, check_not_empty, texts_fingerprint
+from ..data_sources import TextSpec, template_fields
+from ..loading import TEMPLATE_TEXT_COLUMN, LoadedTexts, check_not_empty, texts_fingerprint
 from ..storage import ScoreRun
 from .folder import (FolderScores, FolderSettings, ScoredShard, ScoreFolder, is_score_folder,
                      read_score_folder)
@@ -97,6 +99,7 @@ def score_shards(
     *,
     engine: Engine | None = None,
     source_field: str | None = None,
+    source_template: str | None = None,
     codec: str = "gzip",
     level: int | None = None,
     target_label: str = "targets",
@@ -105,6 +108,8 @@ def score_shards(
 ) -> ShardedScoreReport:
     """Score every shard of `source` against `targets` into the folder `out`, skipping shards already done.
 
+    Each row's text is its `source_field` (proposed if None), or `source_template` rendered as
+    `loading.template_texts` renders it (e.g. "{title}\n{body}"; it wins over the field).
     Bad shards are reported in the result (and the folder's manifest) while the others are scored.
     `progress(finished_shards, total_shards)`; `cancel` raises ScoringCancelled, keeping finished shards.
     """
@@ -114,19 +119,24 @@ def score_shards(
     target_texts = targets.texts if isinstance(targets, LoadedTexts) else list(targets)
     check_not_empty(target_texts, "target")
     shard_source = discover_shards(source)
-    text_field = source_field or propose_shard_field(shard_source)
+    if source_template is not None:
+        template_fields(source_template)  # a template that cannot be rendered fails before any work
+        text_field = TextSpec(template=source_template).describe()
+    else:
+        text_field = source_field or propose_shard_field(shard_source)
     settings = FolderSettings(
         codec=codec, level=level, method="zipfit", package_version=_package_version(), source=str(source),
         target=target_label, source_field=text_field,
         target_field=targets.text_description if isinstance(targets, LoadedTexts) else "text",
         target_fingerprint=texts_fingerprint(target_texts), n_targets=len(target_texts),
+        source_template=source_template,
     )
     folder = ScoreFolder.open(out, settings, shard_source, engine.name)
     skipped = [shard.name for shard in shard_source.shards if shard.index in folder.done]
     pending = folder.pending
     sink = _ProgressSink(folder, progress)
     sink._report()
-    job = ShardJob(shard_source, text_field, tuple(target_texts), codec, level)
+    job = ShardJob(shard_source, text_field, tuple(target_texts), codec, level, source_template)
     try:
         if pending:
             engine.score(job, pending, sink, as_cancel_check(cancel))
@@ -146,14 +156,25 @@ def _package_version() -> str:
     return __version__
 
 
-def load_scored_folder(out: str | Path, source: str, text_field: str | None = None
-                       ) -> tuple[np.ndarray, ScoreRun, LoadedTexts]:
+def load_scored_folder(out: str | Path, source: str, text_field: str | None = None,
+                       template: str | None = None) -> tuple[np.ndarray, ScoreRun, LoadedTexts]:
     """A complete score folder's scores with the source rows they belong to, in global row order.
 
-    Each shard is read again and checked against the fingerprint recorded when it was scored; the
-    table gets a `file` column (the shard's name) unless it has one.
+    Each shard is read again (its texts taken with the folder's field or template) and checked against
+    the fingerprint recorded when it was scored; the table gets a `file` column (the shard's name)
+    unless it has one, and with a template a TEMPLATE_TEXT_COLUMN column of the rendered texts.
+    `text_field` / `template`, when given, must be what the folder was scored with.
     """
     folder = read_score_folder(out)
+    recorded = folder.settings.source_template
+    if template is not None and template != recorded:
+        scored_with = f"template {recorded!r}" if recorded is not None else f"field {folder.settings.source_field!r}"
+        raise ZipFitError(f"{out} was scored with {scored_with}, not template {template!r}: give the same "
+                          "--source-template as for scoring (or none: the folder's own is used).")
+    if recorded is not None and text_field is not None:
+        raise ZipFitError(f"{out} was scored with template {recorded!r}, not field {text_field!r}: drop "
+                          "--source-field (the folder's template is used).")
+    template = recorded
     field = text_field or folder.settings.source_field
     shard_source = discover_shards(source)
     names = [shard.name for shard in shard_source.shards]
@@ -165,14 +186,18 @@ def load_scored_folder(out: str | Path, source: str, text_field: str | None = No
     for shard, entry in zip(shard_source.shards, folder.shards):
         table = read_shard_table(shard_source, shard)
         shown = shard_source.display(shard)
-        rows = shard_texts(table, field, shown)
+        rows = shard_texts(table, field, shown, template)
         if ShardIndex.of_texts(rows, shown).fingerprint != entry["fingerprint"]:
-            raise ZipFitError(f"{shown} has changed since it was scored into {out} (field {field!r}; scored with "
+            used = f"template {template!r}" if template is not None else f"field {field!r}"
+            raise ZipFitError(f"{shown} has changed since it was scored into {out} ({used}; scored with "
                               f"{folder.settings.source_field!r}): score it again.")
         if FILE_COLUMN not in table.column_names:
             table = table.add_column(0, FILE_COLUMN, pa.array([shard.name] * table.num_rows, pa.string()))
         tables.append(table)
         texts.extend(rows)
     frame = arrow_to_frame(pa.concat_tables(tables, promote_options="permissive"))
-    loaded = LoadedTexts(texts=texts, table=frame, text_field=field, origin=str(source))
+    if template is not None:  # as `load_source` does with a template: the rendered texts become a column
+        frame[TEMPLATE_TEXT_COLUMN] = pd.Series(texts, dtype=object, index=frame.index)
+        field = TEMPLATE_TEXT_COLUMN
+    loaded = LoadedTexts(texts=texts, table=frame, text_field=field, origin=str(source), text_template=template)
     return folder.scores, folder.score_run(), loaded

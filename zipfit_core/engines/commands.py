@@ -15,14 +15,14 @@ from ..loading import LoadedTexts
 from ..storage import ScoreRun
 from . import load_scored_folder, make_engine, score_shards
 
-# Data options that change which rows or which text a SOURCE gives: a score folder scores each shard's
-# field as it is, so they cannot apply to it.
-ROW_AND_TEXT_OPTIONS = ("template", "filter", "split", "config", "revision", "streaming", "limit", "sample")
+# Data options that change which rows a SOURCE gives: a score folder scores every row of every shard (its
+# field, or --source-template rendered per row), so they cannot apply to it.
+ROW_OPTIONS = ("filter", "split", "config", "revision", "streaming", "limit", "sample")
 EXIT_INTERRUPTED = 130
 
 
 def _options_given(args: argparse.Namespace, role: str) -> list[str]:
-    return [f"--{role}-{name}" for name in ROW_AND_TEXT_OPTIONS
+    return [f"--{role}-{name}" for name in ROW_OPTIONS
             if getattr(args, f"{role}_{name}", None) not in (None, False)]
 
 
@@ -69,8 +69,8 @@ def run_score_shards(args: argparse.Namespace) -> int:
         refused.append(f"--method {args.method}")
     if refused:
         raise ZipFitError(f"{', '.join(refused)} cannot be used when scoring shards into a folder (--engine ray or "
-                          "an --out folder): each shard's field is scored as it is. Give --out FILE.parquet to use "
-                          "them, or prepare the shards first.")
+                          "an --out folder): every row of each shard is scored (its field, or --source-template). "
+                          "Give --out FILE.parquet to use them, or prepare the shards first.")
     if not codec_info(args.codec).exact:
         print(f"note: {args.codec} is approximate: fast, close to gzip-9 but not identical.", file=sys.stderr)
     target = load_data_argument(args, "target")
@@ -79,7 +79,7 @@ def run_score_shards(args: argparse.Namespace) -> int:
     bar = ShardBar(enabled=not args.quiet)
     try:
         report = score_shards(args.source, target, args.out, engine=engine, source_field=args.source_field,
-                              codec=args.codec, level=args.level, target_label=str(args.target), progress=bar)
+                              source_template=_source_template(args), codec=args.codec, level=args.level, target_label=str(args.target), progress=bar)
     except KeyboardInterrupt:
         bar.close()
         print(f"zipfit: interrupted; the finished shards are saved in {args.out}: run the same command again "
@@ -104,4 +104,12 @@ def scored_folder_for_select(args: argparse.Namespace) -> tuple[np.ndarray, Scor
     if refused:
         raise ZipFitError(f"{', '.join(refused)} cannot be used with a score folder: its rows are the shards' rows "
                           "as scored.")
-    return load_scored_folder(args.scores, args.source, args.source_field)
+    return load_scored_folder(args.scores, args.source, args.source_field, _source_template(args))
+
+
+def _source_template(args: argparse.Namespace) -> str | None:
+    """--source-template as typed in a shell (`\\n` is a newline), or None."""
+    from ..cli_data import unescape_template
+
+    template = getattr(args, "source_template", None)
+    return unescape_template(template) if template is not None else None

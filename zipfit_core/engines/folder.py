@@ -31,8 +31,9 @@ MANIFEST_NAME = "manifest.json"
 ROW_IDS = ("shards are the SOURCE's Parquet/JSONL files sorted by path; a row is (shard, row_in_shard); "
            "its global row number is row_in_shard plus the rows of all earlier shards")
 MANIFEST_EVERY_SECONDS = 10.0  # the markers are the truth; the manifest's counts follow them this often
+OPTIONAL_SETTINGS = ("source_template",)  # added later: folders written before lack them
 # Settings that must match for a rerun to add shards to an existing folder.
-RESUME_KEYS = ("codec", "level", "method", "source_field", "target_fingerprint", "n_targets")
+RESUME_KEYS = ("codec", "level", "method", "source_field", "source_template", "target_fingerprint", "n_targets")
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,11 @@ class FolderSettings:
     package_version: str
     source: str
     target: str
-    source_field: str
+    source_field: str  # the text field, or `template:...` (as a scores file records it) with a template
     target_field: str
     target_fingerprint: str
     n_targets: int
+    source_template: str | None = None  # each row's text rendered from this template (None: source_field)
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,8 @@ class ScoreFolder:
 def _check_resumable(path: Path, manifest: dict, settings: FolderSettings, source: ShardSource) -> None:
     before = manifest.get("settings", {})
     changed = [key for key in RESUME_KEYS if before.get(key) != asdict(settings)[key]]
+    if "source_template" in changed and "source_field" in changed:
+        changed.remove("source_field")  # with a template, source_field only describes it
     if changed:
         shown = ", ".join(f"{key} {before.get(key)!r} -> {asdict(settings)[key]!r}" for key in changed)
         raise ZipFitError(f"{path} holds scores made with other settings ({shown}): rerun with the same "
@@ -285,6 +289,8 @@ def read_score_folder(path: str | Path) -> FolderScores:
                               f"{entry['name']}: delete {path / marker_name(entry['index'])} and rerun.")
         scores.append(table.column("score").to_numpy())
         n_chars.append(table.column("n_chars").to_numpy())
-    settings = FolderSettings(**{name: manifest["settings"][name] for name in FolderSettings.__dataclass_fields__})
+    recorded = manifest["settings"]
+    settings = FolderSettings(**{name: recorded[name] for name in FolderSettings.__dataclass_fields__
+                                 if name in recorded or name not in OPTIONAL_SETTINGS})
     return FolderScores(np.concatenate(scores).astype(np.float64), np.concatenate(n_chars).astype(np.int64),
                         entries, settings, path)

@@ -15,20 +15,26 @@ import numpy as np
 
 from ..alignment import units_to_mean
 from .folder import ScoredShard
-from .shards import Shard, ShardSource
+from .shards import Shard, ShardSource, text_columns
 
 CancelCheck = Callable[[], bool]
 
 
 @dataclass(frozen=True)
 class ShardJob:
-    """Score these shards' `text_field` against `targets` with one codec and level."""
+    """Score these shards' `text_field` (or `template` rendered per row) against `targets` with one codec and level."""
 
     source: ShardSource
     text_field: str
     targets: tuple[str, ...]
     codec: str
     level: int
+    template: str | None = None  # wins over text_field, as in `TextSpec`
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns the texts are made of."""
+        return text_columns(self.text_field, self.template)
 
 
 class ShardSink(Protocol):

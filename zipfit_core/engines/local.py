@@ -25,7 +25,7 @@ class LocalEngine:
             if cancel():
                 raise ScoringCancelled("Scoring was cancelled; the shards done so far are kept.")
             try:
-                texts = read_shard_texts(job.source, shard, job.text_field)
+                texts = read_shard_texts(job.source, shard, job.text_field, job.template)
                 index = ShardIndex.of_texts(texts, job.source.display(shard))
             except ZipFitError as error:  # a bad shard: say which, and go on with the others
                 sink.record_failure(shard, str(error))

@@ -27,7 +27,7 @@ import pyarrow as pa
 from ..alignment import AlignmentKernel
 from ..errors import ScoringCancelled, ZipFitError
 from .job import CancelCheck, ShardJob, ShardSink, scored_from_sums
-from .shards import DIGEST_BYTES, URI_SCHEME, Shard, ShardIndex, ShardSource, index_shard, row_digest
+from .shards import DIGEST_BYTES, URI_SCHEME, Shard, ShardIndex, ShardSource, index_shard, row_digest, shard_texts
 from .folder import ScoredShard
 
 RAY_INSTALL_HINT = ("The Ray engine needs Ray Data, which is not installed: pip install 'zipfit-studio[ray]' "
@@ -51,14 +51,19 @@ def import_ray():
 class RayShardScorer:
     """`map_batches` callable: built once per Ray worker, it encodes the targets once, then scores batches."""
 
-    def __init__(self, targets: Sequence[str], codec: str, level: int, text_field: str) -> None:
+    def __init__(self, targets: Sequence[str], codec: str, level: int, text_field: str,
+                 template: str | None = None) -> None:
         self.kernel = AlignmentKernel(codec, level)
         self.targets = self.kernel.encode(list(targets), what="target")
         self.n_targets = len(targets)
         self.text_field = text_field
+        self.template = template
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        texts = batch.column(self.text_field).to_pylist()
+        if self.template is None:
+            texts = batch.column(self.text_field).to_pylist()
+        else:  # rendered exactly as the index pass rendered the whole shard
+            texts = shard_texts(batch, self.text_field, "a Ray Data batch", self.template)
         sums = self.kernel.unit_sums(self.kernel.encode(texts), self.targets)
         scored = scored_from_sums(sums, texts, self.n_targets, fingerprint="")
         return pa.table({
@@ -69,10 +74,11 @@ class RayShardScorer:
         })
 
 
-def index_or_error(source: ShardSource, shard: Shard, text_field: str) -> ShardIndex | str:
+def index_or_error(source: ShardSource, shard: Shard, text_field: str,
+                   template: str | None = None) -> ShardIndex | str:
     """A Ray task: the shard's index, or why it cannot be scored (never raises, so one bad shard stops nothing)."""
     try:
-        return index_shard(source, shard, text_field)
+        return index_shard(source, shard, text_field, template)
     except ZipFitError as error:
         return str(error)
     except Exception as error:  # e.g. a remote filesystem refusing access
@@ -233,7 +239,7 @@ class RayEngine:
         """Read every shard once in Ray tasks: bad shards are reported, empty ones written, the rest indexed."""
         task = ray.remote(num_cpus=1)(index_or_error)
         source = ray.put(job.source)
-        waiting = {task.remote(source, shard, job.text_field): shard for shard in shards}
+        waiting = {task.remote(source, shard, job.text_field, job.template): shard for shard in shards}
         indexes = {}
         while waiting:
             ready, _ = ray.wait(list(waiting), num_returns=1, timeout=0.5)
@@ -259,7 +265,7 @@ class RayEngine:
         ray_data.DataContext.get_current().enable_progress_bars = self.show_progress
         if not self.show_progress:  # --quiet: no per-job INFO lines either
             logging.getLogger("ray.data").setLevel(logging.WARNING)
-        columns = [job.text_field, "path"]
+        columns = [*job.columns, "path"]  # only what the texts are made of
         readers = {"parquet": ray_data.read_parquet, "jsonl": ray_data.read_json}
         parts = []
         for fmt, read in readers.items():
@@ -274,7 +280,7 @@ class RayEngine:
         scored = dataset.repartition(target_num_rows_per_block=rows_per_block).map_batches(
             RayShardScorer,
             fn_constructor_kwargs={"targets": job.targets, "codec": job.codec, "level": job.level,
-                                   "text_field": job.text_field},
+                                   "text_field": job.text_field, "template": job.template},
             batch_size=rows_per_block, batch_format="pyarrow", num_cpus=1,
             # Autoscaling from one actor: a fixed pool holding every CPU would starve Ray's file-listing task.
             compute=ray_data.ActorPoolStrategy(min_size=1, max_size=actors),

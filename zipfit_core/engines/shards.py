@@ -26,7 +26,8 @@ import pyarrow.fs as pafs
 
 from ..errors import ZipFitError
 from ..file_readers import arrow_to_frame, format_of, is_glob
-from ..loading import propose_text_field, texts_from_field
+from ..data_sources import template_fields
+from ..loading import propose_text_field, template_texts, texts_from_field
 
 SHARD_FORMATS = ("parquet", "jsonl", "json")  # .json shards are read as JSON Lines, as Ray Data reads them
 DIGEST_BYTES = 16
@@ -161,10 +162,11 @@ def _list_files(filesystem: pafs.FileSystem, base: str, spec: str) -> list[str]:
 
 
 def read_shard_table(source: ShardSource, shard: Shard, *, max_rows: int | None = None,
-                     text_field: str | None = None) -> pa.Table:
+                     columns: list[str] | None = None) -> pa.Table:
     """One shard (at most `max_rows` rows), read with pyarrow; errors name the shard.
 
-    With `text_field`, a Parquet shard that has that column is read for it alone.
+    With `columns`, a Parquet shard that has them all is read for them alone (else whole, so that an
+    error can list the fields that exist).
     """
     shown = source.display(shard)
     try:
@@ -174,7 +176,8 @@ def read_shard_table(source: ShardSource, shard: Shard, *, max_rows: int | None 
             with source.filesystem.open_input_file(shard.path) as handle:
                 parquet = pq.ParquetFile(handle)
                 if max_rows is None:
-                    only = [text_field] if text_field in parquet.schema_arrow.names else None
+                    names = parquet.schema_arrow.names
+                    only = columns if columns and all(name in names for name in columns) else None
                     return parquet.read(columns=only)
                 first = next(parquet.iter_batches(batch_size=max_rows), None)
                 return pa.Table.from_batches([first]) if first is not None else parquet.schema_arrow.empty_table()
@@ -208,18 +211,36 @@ def propose_shard_field(source: ShardSource) -> str:
     return propose_text_field(arrow_to_frame(sample))
 
 
-def shard_texts(table: pa.Table, text_field: str, origin: str) -> list[str]:
-    """The texts of one shard, strictly: a missing field or a non-text row is an error naming the shard."""
+def text_columns(text_field: str, template: str | None = None) -> list[str]:
+    """The columns a shard's text is made of: the template's fields, or the text field."""
+    return template_fields(template) if template is not None else [text_field]
+
+
+def shard_texts(table: pa.Table, text_field: str, origin: str, template: str | None = None) -> list[str]:
+    """The texts of one shard (its `text_field`, or `template` rendered as `loading.template_texts` renders
+    it), strictly: a missing field, a non-text row (field) or a null field (template) is an error naming
+    the shard, since every row of a shard must keep its row id."""
     if table.num_rows == 0:
         return []
-    if text_field not in table.column_names:
-        # Raises, listing the fields that exist.
-        texts_from_field(arrow_to_frame(table.schema.empty_table()), text_field, origin=origin)
-    return texts_from_field(arrow_to_frame(table.select([text_field])), text_field, origin=origin)
+    if template is None:
+        if text_field not in table.column_names:
+            # Raises, listing the fields that exist.
+            texts_from_field(arrow_to_frame(table.schema.empty_table()), text_field, origin=origin)
+        return texts_from_field(arrow_to_frame(table.select([text_field])), text_field, origin=origin)
+    names = template_fields(template)
+    if not all(name in table.column_names for name in names):
+        template_texts(arrow_to_frame(table.schema.empty_table()), template, origin)  # raises, listing the fields
+    texts = template_texts(arrow_to_frame(table.select(names)), template, origin)
+    for row, text in enumerate(texts):
+        if text is None:
+            raise ZipFitError(f"{origin}, row {row}: a field of template {template!r} ({', '.join(names)}) is empty "
+                              "(null), so the row has no text. Clean that row, or prepare the shards first.")
+    return texts  # type: ignore[return-value]
 
 
-def read_shard_texts(source: ShardSource, shard: Shard, text_field: str) -> list[str]:
-    return shard_texts(read_shard_table(source, shard, text_field=text_field), text_field, source.display(shard))
+def read_shard_texts(source: ShardSource, shard: Shard, text_field: str, template: str | None = None) -> list[str]:
+    table = read_shard_table(source, shard, columns=text_columns(text_field, template))
+    return shard_texts(table, text_field, source.display(shard), template)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -262,5 +283,5 @@ class ShardIndex:
         return cls(len(texts), row_digests(texts, origin))
 
 
-def index_shard(source: ShardSource, shard: Shard, text_field: str) -> ShardIndex:
-    return ShardIndex.of_texts(read_shard_texts(source, shard, text_field), source.display(shard))
+def index_shard(source: ShardSource, shard: Shard, text_field: str, template: str | None = None) -> ShardIndex:
+    return ShardIndex.of_texts(read_shard_texts(source, shard, text_field, template), source.display(shard))
