@@ -15,8 +15,10 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from selector_data import labelled_pool, proofnet_split
-from zipfit_core import alignment_scores
+from zipfit_app import scoring
+from zipfit_core import alignment_scores, selectors
 from zipfit_core.compare import compare_methods
+from zipfit_core.errors import ScoringCancelled
 from zipfit_core.jobs import JobManager
 from zipfit_core.proxy_eval import proxy_evaluation
 from zipfit_core.selection import SelectionRule
@@ -63,6 +65,16 @@ def click(at: AppTest, prefix: str) -> AppTest:
     return at
 
 
+def compute_and_wait(at: AppTest) -> AppTest:
+    """Click Compute (the page returns while the runs go on), wait for the runs, then rerun as the poll would."""
+    click(at, "Compute")
+    for run_id in at.session_state["compare.run_ids"]:
+        assert scoring.runs().wait(run_id, timeout=TIMEOUT).state == "done"
+    at.run()
+    no_exception(at)
+    return at
+
+
 def test_compare_page_shows_the_cores_numbers_and_proxy_curves(app_with_data):
     at, pool = app_with_data
     at.switch_page("pages/4_Compare.py").run()
@@ -74,7 +86,7 @@ def test_compare_page_shows_the_cores_numbers_and_proxy_curves(app_with_data):
     assert JobManager.shared().wait(at.session_state["score_job"].job_id, timeout=TIMEOUT).state == "done"
     at.switch_page("pages/4_Compare.py").run()
     at.multiselect(key="compare.methods").set_value(["zipfit", "tfidf", "random"]).run()
-    click(at, "Compute")
+    compute_and_wait(at)
     assert not any("not complete" in warning.value for warning in at.warning)
     at.radio(key="compare.budget_kind").set_value("top_k").run()
     at.number_input(key="compare.budget.top_k").set_value(10.0).run()
@@ -113,8 +125,41 @@ def test_proxy_evaluation_on_the_selection_targets_is_refused_in_place(app_with_
     at, _ = app_with_data
     at.switch_page("pages/4_Compare.py").run()
     at.multiselect(key="compare.methods").set_value(["tfidf", "random"]).run()
-    click(at, "Compute")
+    compute_and_wait(at)
     at.selectbox(key="compare.eval").set_value("demo: proofnet-valid").run()  # the same rows as valid.jsonl
     click(at, "Run the proxy evaluation")
     assert any("also occur among the selection targets" in error.value for error in at.error)
     assert "compare.proxy" not in at.session_state
+
+
+def test_compute_returns_while_the_runs_go_on_and_cancel_stops_them(app_with_data, monkeypatch):
+    at, _ = app_with_data
+    real_score_sources = selectors.score_sources
+
+    def tfidf_until_cancelled(method, sources, targets, *, progress=None, cancel=None, **settings):
+        if method != "tfidf":
+            return real_score_sources(method, sources, targets, progress=progress, cancel=cancel, **settings)
+        progress(3, len(sources))
+        cancel.wait(TIMEOUT)  # runs until the page's Cancel button stops it
+        raise ScoringCancelled("cancelled")
+
+    monkeypatch.setattr(selectors, "score_sources", tfidf_until_cancelled)
+    at.switch_page("pages/4_Compare.py").run()
+    at.multiselect(key="compare.methods").set_value(["tfidf", "random"]).run()
+    click(at, "Compute")  # returns although TF-IDF cannot finish before it is cancelled
+    tfidf_run = next(run_id for run_id in at.session_state["compare.run_ids"]
+                     if scoring.runs().status(run_id).method == "tfidf")
+    assert scoring.runs().status(tfidf_run).state == "running"
+    progress_texts = [element.proto.text for element in at.get("progress")]
+    assert any(text.startswith("TF-IDF cosine: running, 3 of 32 rows") for text in progress_texts), progress_texts
+    assert not any("jaccard" in frame.value.columns for frame in at.dataframe)  # no comparison yet
+    assert not [button for button in at.button if button.label.startswith("Compute")]
+
+    at.button(key="compare.cancel").click().run()
+    no_exception(at)
+    assert scoring.runs().wait(tfidf_run, timeout=TIMEOUT).state == "cancelled"
+    at.run()
+    no_exception(at)
+    assert any("TF-IDF cosine was cancelled" in warning.value for warning in at.warning)
+    assert [button.label for button in at.button if button.label.startswith("Compute")] == [
+        "Compute TF-IDF cosine (32 rows)"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +34,9 @@ except ImportError:  # a copy without the bundled demo data
 ZIPFIT_BASED = ("zipfit", "zipfit-debiased")
 BUDGETS = {"top_percent": "Top percent", "top_k": "Top K rows", "token_budget": "Token budget"}
 SHOWN_ROWS = 20
-POLL_SECONDS = 0.25
+POLL_SECONDS = 1.0  # how often the progress of running methods is polled
+SUBMIT_ERROR_KEY = "compare.submit_error"
+RUNS_KEY = "compare.run_ids"  # the runs the last Compute click submitted
 
 
 def choose_methods(view: ViewState) -> tuple[list[str], dict[str, dict]]:
@@ -104,7 +105,11 @@ def _short(spec: str, found: dict[str, np.ndarray]) -> str:
 
 def compute_missing(source: LoadedTexts, target: LoadedTexts | None, view: ViewState, missing: list[str],
                     settings: dict[str, dict]) -> None:
-    """Say what is missing; a button runs the missing baselines (background runs, followed here)."""
+    """Say what is missing; a button submits the missing baselines as background runs and returns at once.
+
+    While any of them runs, a polled fragment shows their progress and a Cancel button; the page reruns when
+    the last one ends. The runs are found again by what they compute, so leaving the page does not lose them.
+    """
     if any(name in ZIPFIT_BASED for name in missing):
         st.warning("ZIP-FIT scores are not complete for this data: score it on the Score page "
                    f"({view.codec} level {view.level}); the other methods can be compared meanwhile.",
@@ -113,30 +118,57 @@ def compute_missing(source: LoadedTexts, target: LoadedTexts | None, view: ViewS
     baselines = [name for name in missing if name not in ZIPFIT_BASED]
     if not baselines or target is None:
         return
-    names = ", ".join(methods.label(name) for name in baselines)
-    if not st.button(f"Compute {names} ({len(source.texts):,} rows)", type="primary", icon=":material/play_arrow:"):
-        return
-    bar = st.progress(0.0)
-    try:
-        ids = [scoring.runs().submit(name, source.texts, target.texts, settings[name],
+    ids = [scoring.runs().run_id_for(name, source.texts, target.texts, settings[name],
                                      source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint)
-               for name in baselines]
-    except ZipFitError as error:
-        st.error(literal(error), icon=":material/error:")
+           for name in baselines]
+    statuses = [scoring.runs().status(run_id) for run_id in ids]
+    if any(status is not None and not status.finished for status in statuses):
+        st.fragment(run_every=POLL_SECONDS)(_follow_runs)(ids)
         return
-    while True:  # the runs go on in the background if the user leaves; here we follow them
-        statuses = [scoring.runs().status(run_id) for run_id in ids]
-        bar.progress(sum(status.fraction_done for status in statuses) / len(statuses),
-                     text=", ".join(f"{methods.label(status.method)}: {status.fraction_done:.0%}"
-                                    for status in statuses))
-        if all(status.finished for status in statuses):
-            break
-        time.sleep(POLL_SECONDS)
-    failed = [status for status in statuses if status.state != "done"]
-    for status in failed:
-        st.error(f"{methods.label(status.method)}: {literal(status.error or status.state)}", icon=":material/error:")
-    if not failed:
-        st.rerun()
+    for status in statuses:  # an earlier attempt that did not finish
+        if status is not None and status.state == "failed":
+            st.error(f"{methods.label(status.method)}: {literal(status.error)}", icon=":material/error:")
+        elif status is not None and status.state == "cancelled":
+            st.warning(f"{methods.label(status.method)} was cancelled: compute again to start it afresh.",
+                       icon=":material/pause:")
+    if SUBMIT_ERROR_KEY in st.session_state:
+        st.error(literal(st.session_state.pop(SUBMIT_ERROR_KEY)), icon=":material/error:")
+    names = ", ".join(methods.label(name) for name in baselines)
+    st.button(f"Compute {names} ({len(source.texts):,} rows)", type="primary", icon=":material/play_arrow:",
+              on_click=_submit, args=(source, target, baselines, settings))
+
+
+def _submit(source: LoadedTexts, target: LoadedTexts, baselines: list[str], settings: dict[str, dict]) -> None:
+    """Start (or join) the runs; the rerun that follows the click finds them running."""
+    try:
+        st.session_state[RUNS_KEY] = [
+            scoring.runs().submit(name, source.texts, target.texts, settings[name],
+                                  source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint)
+            for name in baselines]
+    except ZipFitError as error:
+        st.session_state[SUBMIT_ERROR_KEY] = str(error)
+
+
+def _follow_runs(ids: list[str]) -> None:
+    """Per-method progress, errors and Cancel; reruns the whole page once every run has ended."""
+    statuses = [status for status in map(scoring.runs().status, ids) if status is not None]
+    if all(status.finished for status in statuses):
+        st.rerun(scope="app")  # the comparison (or what failed) replaces the progress
+    for status in statuses:
+        name = methods.label(status.method)
+        if status.state == "failed":
+            st.error(f"{name}: {literal(status.error)}", icon=":material/error:")
+            continue
+        unit = "pairs" if methods.compresses(status.method) else "rows"
+        st.progress(status.fraction_done, text=f"{name}: {status.state}, {status.done:,} of {status.total:,} "
+                                               f"{unit} ({status.seconds:.0f} s)")
+    st.caption("Running in the background: leaving this page or closing the tab does not stop it.")
+    st.button("Cancel", key="compare.cancel", icon=":material/stop:", on_click=_cancel, args=(ids,))
+
+
+def _cancel(ids: list[str]) -> None:
+    for run_id in ids:
+        scoring.runs().cancel(run_id)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Comparing the rankings...")
