@@ -142,14 +142,8 @@ class AlignmentKernel:
 
     def pair_similarities(self, source: str, targets: Sequence[str]) -> np.ndarray:
         """1 - NCD of one source against each target (for inspecting a single row)."""
-        encoded_source = self.encode([source])
-        encoded_targets = self.encode(targets, what="target")
-        size_of = self.size_of
-        x, cx = encoded_source.data[0], encoded_source.sizes[0]
-        return np.array([
-            similarity_units(cx, ct, size_of(x + t)) / UNITS_PER_ONE
-            for t, ct in zip(encoded_targets.data, encoded_targets.sizes)
-        ])
+        units = next(self.source_units(self.encode([source]), self.encode(targets, what="target")))
+        return units.astype(np.float64) / UNITS_PER_ONE  # exact: units are the pair floats times 2**53
 
 
 def as_cancel_check(cancel: CancelSignal) -> Callable[[], bool]:
