@@ -12,7 +12,7 @@ GIL check per codec (1 thread against 2).
     python3 benchmarks/bench_alignment.py --memory                 # 20,000 x 164: peak memory of both
 
 Sources: a deterministic mix of real text that the repo and the Python installation ship: the demo
-pool (zipfit_core/demo_data/pool.jsonl.gz, when built), ProofNet, Python standard library source and
+pool (zipfit_core/data/demo_data/pool.jsonl.gz, when built), ProofNet, Python standard library source and
 its reference documentation (pydoc_data) cut into ~1-2 KB chunks, the licence texts in
 /usr/share/common-licenses; installed site-packages sources only if more rows are needed. Every
 source is distinct (the reference caches compressed sizes by text, so duplicates would flatter it).
@@ -37,7 +37,7 @@ import zlib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEMO_DATA = REPO / "zipfit_core" / "demo_data"
+DEMO_DATA = REPO / "zipfit_core" / "data" / "demo_data"
 CHUNK_MIN_CHARS, CHUNK_MAX_CHARS = 1000, 2000
 GIL_CODECS = ("gzip", "zstd", "lz4", "brotli", "lzma", "isal")
 # Pairs per GIL measurement, so that each codec takes a second or two single-threaded.
@@ -162,9 +162,8 @@ def child_main(args: argparse.Namespace) -> None:
     sources, targets = data["sources"], data["targets"]
     result: dict = {"kind": args.child, "pairs": len(sources) * len(targets)}
     if args.child == "reference":
-        from zip_fit import ZIPFIT
-
         import numpy as np
+        from zip_fit import ZIPFIT
 
         oracle = ZIPFIT("unused", "unused", k=len(sources), compression_algorithm=args.codec,
                         compress_level=args.level)

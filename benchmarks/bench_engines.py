@@ -36,9 +36,12 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_alignment import humaneval_targets, mixed_sources  # noqa: E402  (the same real data)
 
-from zipfit_core.alignment import AlignmentKernel, default_workers  # noqa: E402
-from zipfit_core.engines import LocalEngine, read_score_folder, score_shards  # noqa: E402
+from zipfit_core.engines import score_shards
+from zipfit_core.engines.folder import read_score_folder
+from zipfit_core.engines.local import LocalEngine
 from zipfit_core.engines.shards import discover_shards, index_shard  # noqa: E402
+from zipfit_core.scoring.alignment import default_workers
+from zipfit_core.scoring.kernel import AlignmentKernel
 
 
 def write_shards(folder: Path, sources: list[str], count: int) -> list[int]:

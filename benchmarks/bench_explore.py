@@ -22,7 +22,8 @@ import time
 
 import numpy as np
 
-from zipfit_core.explore import (
+from zipfit_core.analysis.compare import length_bias, score_length_sample
+from zipfit_core.analysis.explore import (
     build_group_index,
     build_score_index,
     composition,
@@ -32,8 +33,7 @@ from zipfit_core.explore import (
     score_histogram,
     summarize_cut,
 )
-from zipfit_core.compare import length_bias, score_length_sample
-from zipfit_core.selection import SelectionRule
+from zipfit_core.analysis.selection import SelectionRule
 
 SOURCES = ["formal-math", "python", "word-problems", "wikipedia", "news", "licences", "speeches"]
 
@@ -77,9 +77,9 @@ def time_app_reruns(scores, tokens, n_chars, texts, source, moves: int) -> list[
     repo = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(repo))  # zipfit_app lives beside app.py, not in the installed package
     from zipfit_app import datasets, scoring
-    from zipfit_core.explore import DataChoice
-    from zipfit_core.jobs import JobStatus
-    from zipfit_core.loading import LoadedTexts
+    from zipfit_app.view_state import DataChoice
+    from zipfit_core.data.loading import LoadedTexts
+    from zipfit_core.jobs.score_job import JobStatus
 
     table = pd.DataFrame({"text": texts, "source": source})
     pool = LoadedTexts(texts=texts, table=table, text_field="text", origin="synthetic")

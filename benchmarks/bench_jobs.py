@@ -1,6 +1,6 @@
 """Scoring jobs: how soon the preview is right, what jobs cost, and whether they slow the pages.
 
-    python3 benchmarks/bench_jobs.py            # demo pool (zipfit_core/demo_data/pool.jsonl.gz) vs ProofNet valid
+    python3 benchmarks/bench_jobs.py            # demo pool (zipfit_core/data/demo_data/pool.jsonl.gz) vs ProofNet valid
     python3 benchmarks/bench_jobs.py --smoke    # tiny, a few seconds
 
 1. Preview convergence. The per-pair similarity matrix gives the preview after every k targets for the
@@ -34,13 +34,16 @@ from pathlib import Path
 
 import numpy as np
 
-from zipfit_core.alignment import AlignmentKernel, alignment_scores, rank_by_score, similarity_units, units_to_mean
-from zipfit_core.explore import build_group_index, build_score_index, score_histogram
-from zipfit_core.jobs import JobManager, ScoreRequest, round_ends, target_order
-from zipfit_core.selection import SelectionRule
+from zipfit_core.analysis.explore import build_group_index, build_score_index, score_histogram
+from zipfit_core.analysis.selection import SelectionRule
+from zipfit_core.jobs.manager import JobManager
+from zipfit_core.jobs.schedule import round_ends, target_order
+from zipfit_core.jobs.score_job import ScoreRequest
+from zipfit_core.scoring.alignment import alignment_scores, rank_by_score
+from zipfit_core.scoring.kernel import AlignmentKernel, similarity_units, units_to_mean
 
 REPO = Path(__file__).resolve().parent.parent
-DEMO = REPO / "zipfit_core" / "demo_data"
+DEMO = REPO / "zipfit_core" / "data" / "demo_data"
 
 
 def load_bench_explore():

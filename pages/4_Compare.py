@@ -13,10 +13,10 @@ from zipfit_app import datasets
 from zipfit_app.charts import proxy_curves_figure, score_percentile_length_figure
 from zipfit_app.markdown import literal
 from zipfit_app.view import get_view
-from zipfit_core.compare import score_length_sample
+from zipfit_core.analysis.compare import score_length_sample
+from zipfit_core.analysis.explore import group_columns
+from zipfit_core.analysis.proxy_eval import BUDGET_UNITS, default_budgets
 from zipfit_core.errors import ZipFitError
-from zipfit_core.explore import group_columns
-from zipfit_core.proxy_eval import BUDGET_UNITS, default_budgets
 
 st.title("Compare")
 st.caption("ZIP-FIT beside other selectors on your data: what each keeps at the same budget, how their rankings "

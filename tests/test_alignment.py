@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zipfit_core import AlignmentKernel, ScoringCancelled, ZipFitError, alignment_scores, rank_by_score
-from zipfit_core.alignment import (UNITS_PER_ONE, exact_sum, similarity_units, similarity_units_array,
-                                  source_unit_sums, units_to_mean)
+from zipfit_core.scoring.alignment import source_unit_sums
+from zipfit_core.scoring.kernel import UNITS_PER_ONE, exact_sum, similarity_units, similarity_units_array, units_to_mean
 
 PARITY_TOLERANCE = 1e-12
 

@@ -20,12 +20,12 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from zipfit_app.exporting import folder_export
-from zipfit_core.alignment import alignment_scores
-from zipfit_core.data_sources import DataRecipe, DataSource, LoadOptions, TextSpec
-from zipfit_core.export import selected_table, write_table
-from zipfit_core.jobs import JobManager
-from zipfit_core.loading import load_recipe, load_source
-from zipfit_core.selection import SelectionRule, TokenCounter, select
+from zipfit_core.analysis.export import selected_table, write_table
+from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
+from zipfit_core.data.loading import load_recipe, load_source
+from zipfit_core.data.sources import DataRecipe, DataSource, LoadOptions, TextSpec
+from zipfit_core.jobs.manager import JobManager
+from zipfit_core.scoring.alignment import alignment_scores
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 DEMO_SOURCE, DEMO_TARGET = "pool-mini", "proofnet-valid"

@@ -17,16 +17,29 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_app import (  # noqa: F401
+    APP,
+    DEMO_SOURCE,
+    DEMO_TARGET,
+    TIMEOUT,
+    assert_no_exception,
+    isolated,
+    load_in_form,
+    new_app,
+    set_cut,
+    texts_of,
+)
 
-from test_app import (APP, DEMO_SOURCE, DEMO_TARGET, TIMEOUT, assert_no_exception, isolated, load_in_form,  # noqa: F401
-                      new_app, set_cut, texts_of)
 from zipfit_app import scoring
-from zipfit_core.data_sources import DataSource, TextSpec
-from zipfit_core.engines import LocalEngine, load_scored_folder, score_shards
-from zipfit_core.export import selected_table, write_table
-from zipfit_core.loading import load_source
-from zipfit_core.selection import SelectionRule, TokenCounter, select
-from zipfit_core.selectors import clear_memo, recorded_settings, score_sources
+from zipfit_core.analysis.export import selected_table, write_table
+from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
+from zipfit_core.data.loading import load_source
+from zipfit_core.data.sources import DataSource, TextSpec
+from zipfit_core.engines import load_scored_folder, score_shards
+from zipfit_core.engines.local import LocalEngine
+from zipfit_core.jobs.method_scores import score_sources
+from zipfit_core.scoring.methods import recorded_settings
+from zipfit_core.store.method_cache import memo
 
 
 def core_bytes(tmp_path: Path, source, scores: np.ndarray, rule: SelectionRule) -> bytes:
@@ -50,7 +63,7 @@ def export_page(at: AppTest) -> tuple[bytes, dict]:
 
 
 def test_tfidf_chosen_on_the_score_page_is_what_explore_and_export_use(isolated, tmp_path):
-    clear_memo()
+    memo.clear()
     at = new_app()
     load_in_form(at, "source", "demo", DEMO_SOURCE)
     load_in_form(at, "target", "demo", DEMO_TARGET)
@@ -69,7 +82,7 @@ def test_tfidf_chosen_on_the_score_page_is_what_explore_and_export_use(isolated,
 
     source = load_source(DataSource("demo", DEMO_SOURCE), TextSpec())
     target = load_source(DataSource("demo", DEMO_TARGET), TextSpec())
-    clear_memo()  # the expected scores are computed again, not read from the app's memo
+    memo.clear()  # the expected scores are computed again, not read from the app's memo
     expected = score_sources("tfidf", source.texts, target.texts)
 
     at.switch_page("pages/3_Explore.py").run()

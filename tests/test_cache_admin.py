@@ -3,7 +3,7 @@
 Entries are made by the real code paths (`run_foreground`, a cancelled job, `score_sources` for a method);
 sizes are checked against the files on disk, ages by setting mtimes. Running jobs are held still by
 gating `source_unit_moments` on an event, so nothing depends on timing. Data: ProofNet statements bundled
-in zipfit_core/demo_data (see its ATTRIBUTION.md), as in test_jobs.py.
+in zipfit_core/data/demo_data (see its ATTRIBUTION.md), as in test_jobs.py.
 """
 
 from __future__ import annotations
@@ -22,18 +22,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import zipfit_core.jobs as jobs_module
-import zipfit_core.selectors as selectors_module
 from test_app import assert_no_exception, isolated, new_app  # noqa: F401  (isolated is a fixture)
 from test_jobs import TARGETS, count_computed_pairs, make_sources
-from zipfit_core.cache_admin import (PruneCriteria, format_size, list_cache, parse_size, prune_cache,
-                                     remove_entry)
-from zipfit_core.cache import CacheEntry
-from zipfit_core.cli import main
+
+import zipfit_core.jobs.score_job as jobs_module
+import zipfit_core.store.method_cache as method_cache_module
+from zipfit_core.cli.main import main
 from zipfit_core.errors import ScoringCancelled, ZipFitError
-from zipfit_core.jobs import JobManager, ScoreRequest, run_foreground
-from zipfit_core.selectors import clear_memo, score_sources, stored_scores
+from zipfit_core.jobs.manager import JobManager
+from zipfit_core.jobs.method_scores import score_sources, stored_scores
+from zipfit_core.jobs.score_job import ScoreRequest, run_foreground
+from zipfit_core.store.cache_admin import PruneCriteria, format_size, list_cache, parse_size, prune_cache, remove_entry
+from zipfit_core.store.method_cache import memo
+from zipfit_core.store.score_cache import CacheEntry
 
 SOURCES = make_sources(60, seed=11)
 OTHER_SOURCES = make_sources(50, seed=12)
@@ -61,7 +62,7 @@ def partial_entry(root: Path) -> str:
 
 
 def method_entry(root: Path) -> str:
-    clear_memo()  # a result in memory is not written to disk again
+    memo.clear()  # a result in memory is not written to disk again
     score_sources("random", SOURCES, TARGETS_USED, cache_dir=root)
     (folder,) = (root / "methods").iterdir()
     return folder.name
@@ -249,14 +250,14 @@ def test_a_reader_racing_a_removal_finds_the_whole_entry_or_none(
         assert JobManager(root).result(key) is None
         assert len(reads) >= 2 and not (root / key).exists()
 
-        original_sha = selectors_module._file_sha256
+        original_sha = method_cache_module.file_sha256
 
         def removed_before_the_data_is_read(path: Path) -> str:
             remove_entry(root, method)
             return original_sha(path)
 
-        monkeypatch.setattr(selectors_module, "_file_sha256", removed_before_the_data_is_read)
-        clear_memo()
+        monkeypatch.setattr(method_cache_module, "file_sha256", removed_before_the_data_is_read)
+        memo.clear()
         assert stored_scores("random", SOURCES, TARGETS_USED, cache_dir=root) is None
     assert list_cache(root) == []
 

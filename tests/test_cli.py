@@ -17,9 +17,9 @@ import pytest
 
 import zipfit_core
 from zipfit_core import alignment_scores
-from zipfit_core.loading import texts_fingerprint
-from zipfit_core.selection import SelectionRule, TokenCounter, select
-from zipfit_core.storage import read_scores
+from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
+from zipfit_core.data.texts import texts_fingerprint
+from zipfit_core.store.scores_file import read_scores
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:
@@ -215,7 +215,7 @@ def test_undecodable_bytes_are_replaced_and_scoring_goes_on(cli, tmp_path, suffi
 @pytest.fixture()
 def cli(capsys, monkeypatch, tmp_path):
     """Run `zipfit ARGS` through `zipfit_core.cli.main` and capture what it prints, like `run_cli`."""
-    from zipfit_core.cli import main
+    from zipfit_core.cli.main import main
 
     monkeypatch.setenv("ZIPFIT_CACHE_DIR", str(tmp_path / "zipfit-cache"))
 

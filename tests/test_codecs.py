@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zipfit_core import CODECS, FAST_PRESETS, AlignmentKernel, ZipFitError, codec_info
-from zipfit_core.codecs import resolve_level, size_function
+from zipfit_core.scoring.codecs import resolve_level, size_function
 
 # (codec, level) pairs where our number must equal the reference's; brotli and lzma only at the
 # setting the reference always uses.

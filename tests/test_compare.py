@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zipfit_core.compare import (
+from zipfit_core.analysis.compare import (
     compare_methods,
     composition,
     exclusive_rows,
@@ -15,8 +15,8 @@ from zipfit_core.compare import (
     rank_correlations,
     score_length_sample,
 )
+from zipfit_core.analysis.selection import SelectionRule
 from zipfit_core.errors import ZipFitError
-from zipfit_core.selection import SelectionRule
 
 TOP_3 = SelectionRule("top_k", 3)
 
@@ -128,7 +128,8 @@ def write_jsonl(path, records):
 def scored_files(tmp_path_factory):
     """A labelled pool and ProofNet valid as files, scored by every method through `zipfit score`."""
     from selector_data import labelled_pool
-    from zipfit_core.cli import main
+
+    from zipfit_core.cli.main import main
 
     folder = tmp_path_factory.mktemp("compare_cli")
     pool = labelled_pool(12, 6, 6)
@@ -145,8 +146,8 @@ def scored_files(tmp_path_factory):
 
 
 def test_score_method_writes_scores_and_the_method_spec(scored_files):
-    from zipfit_core.selectors import score_sources
-    from zipfit_core.storage import read_scores
+    from zipfit_core.jobs.method_scores import score_sources
+    from zipfit_core.store.scores_file import read_scores
 
     _, _, _, files, pool = scored_files
     scores, run = read_scores(files["tfidf"])
@@ -164,7 +165,7 @@ def test_score_method_writes_scores_and_the_method_spec(scored_files):
 
 
 def test_score_method_rejects_bad_settings(scored_files, capsys):
-    from zipfit_core.cli import main
+    from zipfit_core.cli.main import main
 
     folder, source, target, _, _ = scored_files
     out = str(folder / "bad.parquet")
@@ -179,7 +180,7 @@ def test_score_method_rejects_bad_settings(scored_files, capsys):
 def test_compare_command_prints_and_writes_the_comparison(scored_files, capsys):
     import json
 
-    from zipfit_core.cli import main
+    from zipfit_core.cli.main import main
 
     folder, source, _, files, pool = scored_files
     report = folder / "compare.json"
@@ -198,7 +199,7 @@ def test_compare_command_prints_and_writes_the_comparison(scored_files, capsys):
 
 
 def test_compare_command_user_errors(scored_files, capsys):
-    from zipfit_core.cli import main
+    from zipfit_core.cli.main import main
 
     folder, source, target, files, _ = scored_files
     assert main(["compare", str(source), "--scores", str(files["zipfit"]), "--top-k", "3"]) == 2

@@ -12,17 +12,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import streamlit as st
+from selector_data import labelled_pool, proofnet_split
 from streamlit.testing.v1 import AppTest
 
-from selector_data import labelled_pool, proofnet_split
 from zipfit_app import scoring
-from zipfit_core import alignment_scores, selectors
-from zipfit_core.compare import compare_methods
+from zipfit_core import alignment_scores
+from zipfit_core.analysis.compare import compare_methods
+from zipfit_core.analysis.proxy_eval import proxy_evaluation
+from zipfit_core.analysis.selection import SelectionRule
 from zipfit_core.errors import ScoringCancelled
-from zipfit_core.jobs import JobManager
-from zipfit_core.proxy_eval import proxy_evaluation
-from zipfit_core.selection import SelectionRule
-from zipfit_core.selectors import clear_memo, score_sources
+from zipfit_core.jobs import method_scores as selectors
+from zipfit_core.jobs.manager import JobManager
+from zipfit_core.jobs.method_scores import score_sources
+from zipfit_core.store.method_cache import memo
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 TIMEOUT = 120
@@ -43,7 +45,7 @@ def app_with_data(tmp_path, monkeypatch):
     monkeypatch.setenv("ZIPFIT_DATA_ROOT", str(data_root))
     monkeypatch.setattr(JobManager, "_shared", JobManager(cache_dir=tmp_path / "cache"))
     st.cache_resource.clear()
-    clear_memo()
+    memo.clear()
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
     for role, location in (("source", "pool.jsonl"), ("target", "valid.jsonl")):
         at.radio(key=f"data.{role}.kind").set_value("local").run()
@@ -52,7 +54,7 @@ def app_with_data(tmp_path, monkeypatch):
     assert not at.exception
     yield at, pool
     st.cache_resource.clear()
-    clear_memo()
+    memo.clear()
 
 
 def no_exception(at: AppTest) -> None:

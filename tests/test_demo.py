@@ -1,6 +1,6 @@
 """The bundled demo: the files match the registry, the pool is well formed, and ZIP-FIT puts the expected rows first.
 
-Data: zipfit_core/demo_data (built by scripts/build_demo.py; origin and licences in its ATTRIBUTION.md).
+Data: zipfit_core/data/demo_data (built by scripts/build_demo.py; origin and licences in its ATTRIBUTION.md).
 The ranking checks run on the 300-row mini pool (about 55,000 pairs per target at gzip level 9).
 """
 
@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 
 from zipfit_core import alignment_scores, rank_by_score
-from zipfit_core.demo import DEMO_DATA_DIR, DEMO_DATASETS, DEMO_PRESETS
-from zipfit_core.loading import DataSource, load_source
+from zipfit_core.data.demo import DEMO_DATA_DIR, DEMO_DATASETS, DEMO_PRESETS
+from zipfit_core.data.loading import load_source
+from zipfit_core.data.sources import DataSource
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_demo.py"

@@ -6,16 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zipfit_core.alignment import alignment_scores
-from zipfit_core.explore import (
+from zipfit_app.view_state import DataChoice, ViewState, decode_view, encode_view
+from zipfit_core.analysis.explore import (
     OTHER_GROUP,
-    DataChoice,
-    ViewState,
+    bottom_rows,
     build_group_index,
     build_score_index,
     composition,
-    decode_view,
-    encode_view,
     equivalent_rule,
     group_columns,
     kept_count,
@@ -28,9 +25,9 @@ from zipfit_core.explore import (
     text_preview,
     threshold_from_selection,
     top_rows,
-    bottom_rows,
 )
-from zipfit_core.selection import SelectionRule, select
+from zipfit_core.analysis.selection import SelectionRule, select
+from zipfit_core.scoring.alignment import alignment_scores
 
 
 @pytest.fixture(scope="module")

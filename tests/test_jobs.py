@@ -1,6 +1,6 @@
 """Background scoring jobs: progress, preview, cancel, resume after SIGKILL, joining, a damaged cache.
 
-Data: ProofNet statements bundled in zipfit_core/demo_data (see its ATTRIBUTION.md); sources are
+Data: ProofNet statements bundled in zipfit_core/data/demo_data (see its ATTRIBUTION.md); sources are
 made by gluing pieces of different statements together so they differ in length and content.
 """
 
@@ -22,20 +22,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import zipfit_core.jobs as jobs_module
-from zipfit_core.alignment import alignment_scores
-from zipfit_core.cache import CacheEntry, from_limbs, to_limbs
+import zipfit_core.jobs.score_job as jobs_module
 from zipfit_core.errors import ScoringCancelled, ZipFitError
-from zipfit_core.jobs import (
-    JobManager,
-    ScoreJob,
-    ScoreRequest,
-    round_ends,
-    run_foreground,
-    target_order,
-)
+from zipfit_core.jobs.manager import JobManager
+from zipfit_core.jobs.schedule import round_ends, target_order
+from zipfit_core.jobs.score_job import ScoreJob, ScoreRequest, run_foreground
+from zipfit_core.scoring.alignment import alignment_scores
+from zipfit_core.store.cache_admin import list_cache
+from zipfit_core.store.score_cache import CacheEntry, from_limbs, to_limbs
 
-PROOFNET_FILE = Path(__file__).resolve().parent.parent / "zipfit_core" / "demo_data" / "proofnet_lean4.jsonl.gz"
+PROOFNET_FILE = Path(__file__).resolve().parent.parent / "zipfit_core" / "data" / "demo_data" / "proofnet_lean4.jsonl.gz"
 
 
 def proofnet_rows() -> list[dict]:
@@ -126,9 +122,9 @@ def test_job_progress_moves_and_final_scores_equal_alignment_scores(tmp_path: Pa
     snapshot = manager.snapshot(key)
     assert snapshot.complete and np.array_equal(snapshot.scores, small_exact)
     assert not snapshot.stderr.any()
-    (listed,) = manager.cached_results()
-    assert (listed.key, listed.label, listed.complete, listed.n_sources, listed.n_targets) == (
-        key, "small", True, len(SMALL_SOURCES), len(SMALL_TARGETS))
+    (listed,) = list_cache(tmp_path)
+    assert (listed.key, listed.label, listed.state, listed.n_sources, listed.n_targets) == (
+        key, "small", "complete", len(SMALL_SOURCES), len(SMALL_TARGETS))
 
 
 def test_preview_is_the_mean_over_the_targets_seen_and_converges(tmp_path: Path, small_exact: np.ndarray) -> None:
@@ -254,8 +250,8 @@ def test_a_second_manager_follows_the_running_job_instead_of_recomputing(
 def test_a_finished_result_can_be_reopened_by_key_without_the_texts(tmp_path: Path, small_exact: np.ndarray) -> None:
     run_foreground(ScoreRequest(SMALL_SOURCES, SMALL_TARGETS, label="pool vs ProofNet"), tmp_path)
     manager = JobManager(tmp_path)
-    (listed,) = manager.cached_results()
-    assert listed.label == "pool vs ProofNet" and listed.complete
+    (listed,) = list_cache(tmp_path)
+    assert listed.label == "pool vs ProofNet" and listed.state == "complete"
     assert manager.status(listed.key).state == "done"
     assert np.array_equal(manager.result(listed.key), small_exact)
     assert np.array_equal(manager.snapshot(listed.key).scores, small_exact)

@@ -25,29 +25,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
 import pytest
+from conftest import PROOFNET_FILE, humaneval_file, read_jsonl_gz
 
 import zipfit_core
+from zipfit_core.cli.data_options import parse_row_filter
+from zipfit_core.data.loading import LoadedTexts, default_text_spec, load_source, preview_table, source_from_argument
+from zipfit_core.data.sources import DataSource, LoadOptions, TextSpec
+from zipfit_core.data.texts import TEMPLATE_TEXT_COLUMN, propose_text_field, text_like_fields, texts_fingerprint
 from zipfit_core.errors import ZipFitError
-from zipfit_core.loading import (
-    TEMPLATE_TEXT_COLUMN,
-    DataSource,
-    LoadedTexts,
-    LoadOptions,
-    TextSpec,
-    default_text_spec,
-    load_source,
-    load_texts,
-    parse_row_filter,
-    preview_table,
-    propose_text_field,
-    read_table,
-    source_from_argument,
-    text_like_fields,
-    texts_fingerprint,
-)
-from zipfit_core.storage import read_scores
-
-from conftest import PROOFNET_FILE, humaneval_file, read_jsonl_gz
+from zipfit_core.store.scores_file import read_scores
 
 DATA = Path(__file__).resolve().parent / "data"
 HUB_REPO = DATA / "hub_repo"
@@ -362,11 +348,11 @@ def test_preview_shows_the_first_rows_before_a_text_is_chosen(every_format):
     assert malformed["text"].tolist() == ["first good row", "second good row"]
 
 
-def test_old_api_still_works(every_format, rows_300):
-    loaded = load_texts(every_format["csv"])
+def test_a_path_alone_or_with_a_field_loads_texts(every_format, rows_300):
+    loaded = load_source(local(every_format["csv"]))
     assert loaded.texts == rows_300["text"].tolist() and loaded.origin == str(every_format["csv"])
-    assert load_texts(every_format["csv"], "task").texts == rows_300["task"].tolist()
-    assert len(read_table(every_format["parquet"])) == 300
+    assert load_source(local(every_format["csv"]), TextSpec(field="task")).texts == rows_300["task"].tolist()
+    assert len(load_source(local(every_format["parquet"])).table) == 300
 
 
 def test_command_line_arguments_become_sources(tmp_path):
@@ -733,13 +719,13 @@ def test_cli_reads_a_cached_hub_dataset_offline(tmp_path):
 
 @pytest.fixture
 def fake_demo(monkeypatch):
-    """A stand-in `zipfit_core.demo` with the agreed shape: DEMO_DATASETS[name].path / .text / ..."""
-    module = types.ModuleType("zipfit_core.demo")
+    """A stand-in `zipfit_core.data.demo` with the agreed shape: DEMO_DATASETS[name].path / .text / ..."""
+    module = types.ModuleType("zipfit_core.data.demo")
     module.DEMO_DATASETS = {"proofnet-valid": types.SimpleNamespace(
         path=PROOFNET_FILE, text=TextSpec(template=PROOFNET_TEMPLATE, row_filter=("split", "valid")),
         description="ProofNet valid split", licence="MIT")}
-    monkeypatch.setitem(sys.modules, "zipfit_core.demo", module)
-    monkeypatch.setattr(zipfit_core, "demo", module, raising=False)
+    monkeypatch.setitem(sys.modules, "zipfit_core.data.demo", module)
+    monkeypatch.setattr(zipfit_core.data, "demo", module, raising=False)
     return module
 
 
@@ -757,7 +743,7 @@ def test_demo_source_uses_its_own_text_and_ignores_the_data_root(fake_demo, proo
 
 
 def test_every_bundled_demo_data_set_loads_with_its_declared_rows():
-    demo = pytest.importorskip("zipfit_core.demo")
+    demo = pytest.importorskip("zipfit_core.data.demo")
     assert demo.DEMO_DATASETS
     for name, entry in demo.DEMO_DATASETS.items():
         loaded = load_source(DataSource("demo", name))

@@ -9,16 +9,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from selector_data import labelled_pool
-from zipfit_core.data_sources import DataSource, TextSpec
-from zipfit_core.engines import LocalEngine, score_shards
+
+from zipfit_core.data.loading import LoadedTexts, load_source
+from zipfit_core.data.sources import DataSource, TextSpec
+from zipfit_core.engines import score_shards
+from zipfit_core.engines.local import LocalEngine
+from zipfit_core.engines.open_folder import find_score_folders, open_score_folder, recorded_target
 from zipfit_core.errors import ZipFitError
-from zipfit_core.loading import LoadedTexts, load_source
-from zipfit_core.method_jobs import MethodRuns
-from zipfit_core.selectors import method_score_run
-from zipfit_core.scored_folders import find_score_folders, open_score_folder, recorded_target
-from zipfit_core.selectors import clear_memo, score_sources, stored_scores
+from zipfit_core.jobs.method_runs import MethodRuns
+from zipfit_core.jobs.method_scores import score_sources, stored_scores
+from zipfit_core.store.method_cache import memo
+from zipfit_core.store.run import method_score_run
 
 TIMEOUT = 120
 
@@ -29,18 +31,18 @@ def pool():
 
 
 def test_a_run_computes_what_score_sources_computes_and_caches_it(pool, tmp_path):
-    clear_memo()
+    memo.clear()
     runs = MethodRuns(tmp_path / "cache")
     run_id = runs.submit("tfidf", pool.sources, pool.targets, {"analyzer": "char_wb"})
     assert runs.submit("tfidf", pool.sources, pool.targets, {"analyzer": "char_wb"}) == run_id  # joins
     status = runs.wait(run_id, timeout=TIMEOUT)
     assert status.state == "done" and status.done == status.total == len(pool.sources)
-    clear_memo()
+    memo.clear()
     expected = score_sources("tfidf", pool.sources, pool.targets, analyzer="char_wb")
     np.testing.assert_array_equal(runs.result(run_id), expected)
     assert not runs.result(run_id).flags.writeable  # shared by every session
 
-    clear_memo()  # another server (or the CLI) on the same cache finds it without computing
+    memo.clear()  # another server (or the CLI) on the same cache finds it without computing
     found = stored_scores("tfidf", pool.sources, pool.targets, cache_dir=tmp_path / "cache", analyzer="char_wb")
     np.testing.assert_array_equal(found, expected)
     other = MethodRuns(tmp_path / "cache")

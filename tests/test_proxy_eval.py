@@ -7,10 +7,9 @@ import random
 
 import numpy as np
 import pytest
-
 from selector_data import labelled_pool, proofnet_split
-from zipfit_core.errors import ZipFitError
-from zipfit_core.proxy_eval import (
+
+from zipfit_core.analysis.proxy_eval import (
     NO_SELECTION,
     CharNgramModel,
     check_disjoint,
@@ -19,6 +18,7 @@ from zipfit_core.proxy_eval import (
     proxy_evaluation,
     row_fingerprint,
 )
+from zipfit_core.errors import ZipFitError
 
 
 def random_text(symbols: str, length: int, seed: int) -> str:
@@ -209,8 +209,8 @@ def write_jsonl(path, texts):
 def test_proxy_eval_command_is_reproducible_from_export_manifests(tmp_path, capsys, monkeypatch):
     import json
 
-    from zipfit_core import selectors
-    from zipfit_core.cli import main
+    from zipfit_core.cli.main import main
+    from zipfit_core.store.method_cache import memo
 
     pool = labelled_pool(12, 6, 6)
     source = write_jsonl(tmp_path / "pool.jsonl", pool.sources)
@@ -228,7 +228,7 @@ def test_proxy_eval_command_is_reproducible_from_export_manifests(tmp_path, caps
                  "--eval-target", str(test), "--k", "3", "6", "12", "--out", str(from_scores), "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "not fine-tuning" in printed and "no selection (all rows)" in printed
-    selectors.clear_memo()  # recompute from what the manifests record (the cache may answer)
+    memo.clear()  # recompute from what the manifests record (the cache may answer)
     from_manifests = tmp_path / "from_manifests.json"
     assert main(["proxy-eval", str(source), "--from-manifest",
                  *(str(tmp_path / f"{m}.jsonl.manifest.json") for m in ("zipfit", "tfidf", "random")),

@@ -1,7 +1,7 @@
 """Sharded scoring into score folders: the local engine, the Ray Data engine on a real local Ray
 instance, resume after an interruption, bad shards, and `zipfit select` over a score folder.
 
-Data: ProofNet statements bundled in zipfit_core/demo_data (see its ATTRIBUTION.md), cut into
+Data: ProofNet statements bundled in zipfit_core/data/demo_data (see its ATTRIBUTION.md), cut into
 Parquet and JSON Lines shards.
 """
 
@@ -19,9 +19,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from zipfit_core import ScoringCancelled, ZipFitError, alignment_scores, rank_by_score
-from zipfit_core.cli import main
-from zipfit_core.engines import LocalEngine, load_scored_folder, make_engine, read_score_folder, score_shards
-from zipfit_core.engines.folder import marker_name, part_name
+from zipfit_core.cli.main import main
+from zipfit_core.engines import load_scored_folder, make_engine, score_shards
+from zipfit_core.engines.folder import marker_name, part_name, read_score_folder
+from zipfit_core.engines.local import LocalEngine
 
 TARGET_COUNT = 6
 
@@ -240,7 +241,7 @@ def test_select_over_a_template_folder_uses_the_recorded_template(corpus, titled
 
 
 def test_a_template_folder_opens_in_the_app_with_its_template(corpus, titled, tmp_path, monkeypatch):
-    from zipfit_core.scored_folders import open_score_folder
+    from zipfit_core.engines.open_folder import open_score_folder
 
     root = tmp_path / "root"
     shutil.copytree(titled["pool"], root / "pool")

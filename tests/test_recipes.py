@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from selector_data import proofnet_split, stdlib_code, stdlib_prose
-from zipfit_core.cli import main
-from zipfit_core.data_sources import DataRecipe, DataSource, LoadOptions, TextSpec
+
+from zipfit_core.analysis.export import manifest_path
+from zipfit_core.cli.main import main
+from zipfit_core.data.loading import load_recipe, load_source
+from zipfit_core.data.sources import DataRecipe, DataSource, LoadOptions, TextSpec
 from zipfit_core.errors import ZipFitError
-from zipfit_core.export import manifest_path
-from zipfit_core.loading import load_recipe, load_source
-from zipfit_core.storage import METADATA_KEY, ScoreRun, read_scores
+from zipfit_core.store.run import ScoreRun
+from zipfit_core.store.scores_file import METADATA_KEY, read_scores
 
 MAX_CHARS = 400  # not the default: the recipe must carry it
 
@@ -229,7 +230,7 @@ def test_score_run_reads_files_without_the_new_keys():
 
 def test_the_app_records_recipes_of_what_it_loaded(files):
     from zipfit_app.scoring import score_run
-    from zipfit_core.explore import DataChoice, ViewState
+    from zipfit_app.view_state import DataChoice, ViewState
 
     _, pool, targets = files
     source = load_source(DataSource("local", str(pool)), TextSpec(field="body"))

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zipfit_core import ZipFitError, rank_by_score
-from zipfit_core.export import SCORE_COLUMN, selected_table
-from zipfit_core.selection import SelectionRule, TokenCounter, select
+from zipfit_core.analysis.export import SCORE_COLUMN, selected_table
+from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
 
 SCORES = np.array([0.30, 0.55, 0.10, 0.55, 0.42, 0.70, 0.30])  # ties at 0.55 (rows 1, 3) and 0.30 (0, 6)
 RANKED = [5, 1, 3, 4, 0, 6, 2]

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy.stats import pearsonr, spearmanr
-
 from selector_data import labelled_pool, stdlib_prose
+
 from zipfit_core import alignment_scores
 from zipfit_core.errors import ZipFitError
-from zipfit_core import selectors
-from zipfit_core.selectors import (
-    SELECTORS,
-    compressed_sizes,
-    length_debiased,
-    method_spec,
-    parse_method_spec,
-    score_sources,
-)
+from zipfit_core.jobs.method_scores import score_sources
+from zipfit_core.scoring.baselines import compressed_sizes, length_debiased
+from zipfit_core.scoring.methods import METHODS, method_spec, parse_method_spec
+from zipfit_core.store.method_cache import memo
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +150,8 @@ def test_dsir_word_tokenize_without_nltk_data_is_a_user_error(pool):
 
 
 def test_settings_from_strings_and_method_specs_round_trip():
-    assert SELECTORS["random"].resolve({"seed": "5"}) == {"seed": 5}
-    assert SELECTORS["tfidf"].resolve({"ngram_max": "none"})["ngram_max"] is None
+    assert METHODS["random"].resolve({"seed": "5"}) == {"seed": 5}
+    assert METHODS["tfidf"].resolve({"ngram_max": "none"})["ngram_max"] is None
     spec = method_spec("tfidf", {"analyzer": "char_wb", "ngram_max": 4})
     assert spec == "tfidf:analyzer=char_wb,ngram_max=4,ngram_min=None,sublinear_tf=1"
     assert parse_method_spec(spec) == ("tfidf", {"analyzer": "char_wb", "ngram_max": 4, "ngram_min": None,
@@ -164,11 +161,10 @@ def test_settings_from_strings_and_method_specs_round_trip():
 
 
 def test_results_are_memoised_by_method_settings_and_data(pool, monkeypatch):
-    selectors.clear_memo()
+    memo.clear()
     calls = []
-    original = selectors._SCORERS["random"]
-    monkeypatch.setitem(selectors._SCORERS, "random",
-                        lambda *args: calls.append(1) or original(*args))
+    original = METHODS["random"]
+    monkeypatch.setitem(METHODS, "random", replace(original, scorer=lambda *args: calls.append(1) or original.scorer(*args)))
     first = score_sources("random", pool.sources, pool.targets, seed=3)
     first[:] = -1  # callers get a copy: mutating it must not change the memo
     again = score_sources("random", pool.sources, pool.targets, seed="3")
@@ -179,48 +175,48 @@ def test_results_are_memoised_by_method_settings_and_data(pool, monkeypatch):
 
 
 def test_baseline_results_persist_in_the_score_cache_and_damage_is_recomputed(pool, tmp_path, monkeypatch):
-    selectors.clear_memo()
+    memo.clear()
     calls = []
-    original = selectors._SCORERS["tfidf"]
-    monkeypatch.setitem(selectors._SCORERS, "tfidf", lambda *args: calls.append(1) or original(*args))
+    original = METHODS["tfidf"]
+    monkeypatch.setitem(METHODS, "tfidf", replace(original, scorer=lambda *args: calls.append(1) or original.scorer(*args)))
     first = score_sources("tfidf", pool.sources, pool.targets, cache_dir=tmp_path)
     manifests = list((tmp_path / "methods").glob("*/manifest.json"))
     assert len(manifests) == 1 and len(calls) == 1
-    selectors.clear_memo()  # a new process: only the disk remains
+    memo.clear()  # a new process: only the disk remains
     np.testing.assert_array_equal(score_sources("tfidf", pool.sources, pool.targets, cache_dir=tmp_path), first)
     assert len(calls) == 1
     (manifests[0].parent / "scores.parquet").write_bytes(b"not parquet")
-    selectors.clear_memo()
+    memo.clear()
     with pytest.warns(UserWarning, match="damaged cached result"):
         again = score_sources("tfidf", pool.sources, pool.targets, cache_dir=tmp_path)
     np.testing.assert_array_equal(again, first)
     assert len(calls) == 2
-    selectors.clear_memo()
+    memo.clear()
     score_sources("tfidf", pool.sources, pool.targets, cache_dir=tmp_path, analyzer="char_wb")
     assert len(list((tmp_path / "methods").glob("*/manifest.json"))) == 2  # settings are part of the key
 
 
 def test_zipfit_with_a_cache_dir_goes_through_the_scoring_jobs(pool, tmp_path):
-    from zipfit_core.cache import list_cached_results
+    from zipfit_core.store.cache_admin import list_cache
 
-    selectors.clear_memo()
+    memo.clear()
     sources = pool.sources[:12]
     scores = score_sources("zipfit", sources, pool.targets[:20], cache_dir=tmp_path)
     np.testing.assert_array_equal(scores, alignment_scores(sources, pool.targets[:20]))
-    cached = list_cached_results(tmp_path)
-    assert len(cached) == 1 and cached[0].complete and cached[0].n_sources == 12
+    cached = list_cache(tmp_path)
+    assert len(cached) == 1 and cached[0].state == "complete" and cached[0].n_sources == 12
     debiased = score_sources("zipfit-debiased", sources, pool.targets[:20], cache_dir=tmp_path)
     np.testing.assert_allclose(debiased, length_debiased(scores, compressed_sizes(sources)))
-    assert len(list_cached_results(tmp_path)) == 1  # the debiased variant reuses the ZIP-FIT entry
+    assert len(list_cache(tmp_path)) == 1  # the debiased variant reuses the ZIP-FIT entry
 
 
 def test_stored_scores_looks_up_without_computing(pool, tmp_path):
-    from zipfit_core.selectors import stored_scores
+    from zipfit_core.jobs.method_scores import stored_scores
 
-    selectors.clear_memo()
+    memo.clear()
     assert stored_scores("random", pool.sources, pool.targets, cache_dir=tmp_path, seed=2) is None
     computed = score_sources("random", pool.sources, pool.targets, cache_dir=tmp_path, seed=2)
-    selectors.clear_memo()
+    memo.clear()
     np.testing.assert_array_equal(stored_scores("random", pool.sources, pool.targets, cache_dir=tmp_path, seed=2),
                                   computed)
     assert stored_scores("random", pool.sources, pool.targets, cache_dir=tmp_path, seed=3) is None
@@ -230,9 +226,10 @@ def test_stored_scores_looks_up_without_computing(pool, tmp_path):
 @pytest.fixture(scope="module")
 def demo_mini():
     """The bundled 300-row demo pool and ProofNet valid, as the app's demo presets load them."""
-    from zipfit_core.loading import load_texts
+    from zipfit_core.data.loading import load_source
+    from zipfit_core.data.sources import DataSource
 
-    return load_texts("demo:pool-mini"), load_texts("demo:proofnet-valid")
+    return load_source(DataSource("demo", "pool-mini")), load_source(DataSource("demo", "proofnet-valid"))
 
 
 @pytest.mark.parametrize("method, settings", [

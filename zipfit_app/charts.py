@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from zipfit_core.explore import Histogram
+from zipfit_core.analysis.explore import Histogram
 
 # Colour-blind-safe qualitative palette (Okabe-Ito), then greys for "(other)" / "(missing)".
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",

@@ -15,19 +15,27 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from zipfit_core.compare import composition, exclusive_rows, kept_sets, length_bias, overlaps, rank_correlations
+from zipfit_app.view_state import DataChoice, ViewState
+from zipfit_core.analysis.compare import (
+    composition,
+    exclusive_rows,
+    kept_sets,
+    length_bias,
+    overlaps,
+    rank_correlations,
+)
+from zipfit_core.analysis.proxy_eval import NO_SELECTION, proxy_evaluation
+from zipfit_core.analysis.selection import SelectionRule
+from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError
-from zipfit_core.explore import DataChoice, ViewState
-from zipfit_core.loading import LoadedTexts
-from zipfit_core.proxy_eval import NO_SELECTION, proxy_evaluation
-from zipfit_core.selection import SelectionRule
-from zipfit_core.selectors import SELECTORS, compressed_sizes, length_debiased, method_spec
+from zipfit_core.scoring.baselines import compressed_sizes, length_debiased
+from zipfit_core.scoring.methods import METHODS, method_spec
 
 from . import datasets, methods, scoring
 from .markdown import literal
 
 try:
-    from zipfit_core.demo import DEMO_DATASETS
+    from zipfit_core.data.demo import DEMO_DATASETS
 except ImportError:  # a copy without the bundled demo data
     DEMO_DATASETS = {}
 
@@ -41,13 +49,13 @@ RUNS_KEY = "compare.run_ids"  # the runs the last Compute click submitted
 
 def choose_methods(view: ViewState) -> tuple[list[str], dict[str, dict]]:
     """The methods to compare and each one's settings (shared with the Score page's)."""
-    chosen = st.multiselect("Methods", list(SELECTORS), default=["zipfit", "dsir", "tfidf", "random"],
+    chosen = st.multiselect("Methods", list(METHODS), default=["zipfit", "dsir", "tfidf", "random"],
                             format_func=methods.label, key="compare.methods")
     with st.expander("Method settings", icon=":material/tune:"):
         st.caption(f"ZIP-FIT uses the Score page's compressor: {view.codec} level {view.level}.")
         for name in chosen:
             if methods.own_settings(name):
-                st.markdown(f"**{methods.label(name)}**: {SELECTORS[name].description}")
+                st.markdown(f"**{methods.label(name)}**: {METHODS[name].description}")
                 methods.settings_widgets(name, "compare")
     if "zipfit-debiased" in chosen:
         st.info("**ZIP-FIT, length-debiased** is a variant, not the paper's score: " + methods.DEBIASED_FORMULA,

@@ -10,15 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict
+
 import numpy as np
 import streamlit as st
 
-from zipfit_core.data_sources import DataSource, LoadOptions, TextSpec
+from zipfit_app.view_state import DataChoice
+from zipfit_core.analysis.selection import TokenCounter
+from zipfit_core.data.loading import LoadedTexts, load_source, preview_table
+from zipfit_core.data.sources import DataSource, LoadOptions, TextSpec
+from zipfit_core.engines.open_folder import OpenedScoreFolder, open_score_folder
 from zipfit_core.errors import ZipFitError
-from zipfit_core.explore import DataChoice
-from zipfit_core.loading import LoadedTexts, load_source, preview_table
-from zipfit_core.scored_folders import ScoredFolder, open_score_folder
-from zipfit_core.selection import TokenCounter
 
 from .config import app_settings
 
@@ -59,7 +60,7 @@ def choice_key(choice: DataChoice, upload_digest: str | None) -> str:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _open_folder(key: str, _choice: DataChoice) -> ScoredFolder:
+def _open_folder(key: str, _choice: DataChoice) -> OpenedScoreFolder:
     return open_score_folder(_choice.location, app_settings().data_root)
 
 
@@ -103,7 +104,7 @@ def current(role: str) -> LoadedTexts | None:
     return _load_cached(key, choice, None)
 
 
-def current_folder() -> ScoredFolder | None:
+def current_folder() -> OpenedScoreFolder | None:
     """The score folder whose rows are the session's source pool, if they are."""
     remembered = st.session_state.get("loaded_source")
     if remembered is None or remembered[0].kind != "folder":

@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from zipfit_core.compare import length_bias, score_length_sample
-from zipfit_core.errors import ZipFitError
-from zipfit_core.explore import (
+from zipfit_core.analysis.compare import length_bias, score_length_sample
+from zipfit_core.analysis.explore import (
     CutSummary,
     GroupIndex,
     Histogram,
@@ -33,8 +32,9 @@ from zipfit_core.explore import (
     summarize_cut,
     threshold_from_selection,
 )
-from zipfit_core.loading import LoadedTexts
-from zipfit_core.selection import SelectionRule
+from zipfit_core.analysis.selection import SelectionRule
+from zipfit_core.data.loading import LoadedTexts
+from zipfit_core.errors import ZipFitError
 
 from . import datasets, methods, scoring
 from .charts import histogram_figure, score_length_figure

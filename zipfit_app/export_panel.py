@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from zipfit_core.explore import rows_table
-from zipfit_core.selection import Selection, SelectionRule, TokenCounter, select
+from zipfit_core.analysis.explore import rows_table
+from zipfit_core.analysis.selection import Selection, SelectionRule, TokenCounter, select
 
 from . import datasets, exporting, scoring
 from .config import app_settings

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from zipfit_core.analysis.export import build_manifest, export_selection, manifest_path, selected_table, write_table
+from zipfit_core.analysis.selection import Selection, SelectionRule, TokenCounter
+from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError
-from zipfit_core.export import build_manifest, export_selection, manifest_path, selected_table, write_table
-from zipfit_core.loading import LoadedTexts
-from zipfit_core.selection import Selection, SelectionRule, TokenCounter
-from zipfit_core.storage import ScoreRun
+from zipfit_core.store.run import ScoreRun
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from zipfit_app.view_state import DataChoice
+from zipfit_core.engines.open_folder import find_score_folders, recorded_target
 from zipfit_core.errors import ZipFitError
-from zipfit_core.explore import DataChoice
-from zipfit_core.scored_folders import find_score_folders, recorded_target
 
 from . import datasets, scoring
 from .config import app_settings

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from zipfit_app.view_state import DataChoice
+from zipfit_core.analysis.explore import length_stats, text_preview
+from zipfit_core.data.texts import text_like_fields
 from zipfit_core.errors import ZipFitError
-from zipfit_core.explore import DataChoice, length_stats, text_preview
-from zipfit_core.loading import text_like_fields
 
 from . import datasets
 from .config import app_settings
@@ -18,7 +19,7 @@ from .markdown import literal
 from .view import get_view, update_view
 
 try:
-    from zipfit_core.demo import DEMO_DATASETS, DEMO_PRESETS
+    from zipfit_core.data.demo import DEMO_DATASETS, DEMO_PRESETS
 except ImportError:  # a copy without the bundled demo data: the other sources still work
     DEMO_DATASETS, DEMO_PRESETS = {}, {}
 

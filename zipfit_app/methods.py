@@ -1,4 +1,4 @@
-"""Choosing a selector and its settings from the registry `zipfit_core.selectors.SELECTORS`.
+"""Choosing a selector and its settings from the registry `zipfit_core.selectors.METHODS`.
 
 The Score page picks the one method whose scores Explore and Export use; the Compare page sets several.
 Both read and write one store of settings per method in the session, so a method computed on one page
@@ -12,8 +12,8 @@ from typing import Any
 
 import streamlit as st
 
-from zipfit_core.explore import ViewState
-from zipfit_core.selectors import DEFAULT_METHOD, SELECTORS, SelectorSetting, method_spec, selector_info
+from zipfit_app.view_state import ViewState
+from zipfit_core.scoring.methods import DEFAULT_METHOD, METHODS, MethodSetting, method_info, method_spec
 
 from .charts import ALIGNMENT_TITLE
 from .view import get_view, update_view
@@ -28,7 +28,7 @@ DEBIASED_FORMULA = ("debiased(x) = align(x) - (a + b * ln C(x)), where C(x) is t
 
 
 def label(method: str) -> str:
-    return SELECTORS[method].label if method in SELECTORS else method
+    return METHODS[method].label if method in METHODS else method
 
 
 def score_title(method: str) -> str:
@@ -38,12 +38,12 @@ def score_title(method: str) -> str:
 
 def compresses(method: str) -> bool:
     """ZIP-FIT and its debiased variant take the Score page's compressor and level."""
-    return any(setting.name == "codec" for setting in selector_info(method).settings)
+    return any(setting.name == "codec" for setting in method_info(method).settings)
 
 
-def own_settings(method: str) -> list[SelectorSetting]:
+def own_settings(method: str) -> list[MethodSetting]:
     """The settings a user sets for this method (the compressor is set apart, workers are not a choice)."""
-    return [setting for setting in selector_info(method).settings if setting.name not in COMPRESSION_SETTINGS]
+    return [setting for setting in method_info(method).settings if setting.name not in COMPRESSION_SETTINGS]
 
 
 def _store() -> dict[str, dict[str, Any]]:
@@ -76,7 +76,7 @@ def settings_spec(method: str) -> str:
 
 def _non_default(method: str) -> dict[str, Any]:
     return {name: value for name, value in stored_settings(method).items()
-            if value != selector_info(method).setting(name).default}
+            if value != method_info(method).setting(name).default}
 
 
 def _on_setting_change(method: str, name: str, key: str) -> None:
@@ -115,17 +115,17 @@ def method_picker() -> str:
     """The Score page's method (ZIP-FIT by default), kept in the view; returns it."""
     view = get_view()
     if st.session_state.get(METHOD_WIDGET) != view.method:
-        st.session_state[METHOD_WIDGET] = view.method if view.method in SELECTORS else DEFAULT_METHOD
-    st.selectbox("Method", list(SELECTORS), key=METHOD_WIDGET, on_change=_on_method_change,
-                 format_func=lambda name: SELECTORS[name].label + KIND_NOTES.get(name, " (baseline)"),
+        st.session_state[METHOD_WIDGET] = view.method if view.method in METHODS else DEFAULT_METHOD
+    st.selectbox("Method", list(METHODS), key=METHOD_WIDGET, on_change=_on_method_change,
+                 format_func=lambda name: METHODS[name].label + KIND_NOTES.get(name, " (baseline)"),
                  help="ZIP-FIT is the paper's method. The others are baselines to compare against; Explore and "
                       "Export use the scores of the method chosen here.")
     method = st.session_state[METHOD_WIDGET]
-    st.caption(SELECTORS[method].description)
+    st.caption(METHODS[method].description)
     if method == "zipfit-debiased":
         st.info("**ZIP-FIT, length-debiased** is a variant, not the paper's score: " + DEBIASED_FORMULA,
                 icon=":material/straighten:")
     elif method != "zipfit":
-        st.info(f"**{SELECTORS[method].label}** is a baseline, not ZIP-FIT: its scores are on their own scale "
+        st.info(f"**{METHODS[method].label}** is a baseline, not ZIP-FIT: its scores are on their own scale "
                 "(compare rankings and kept rows, not score values).", icon=":material/compare_arrows:")
     return method

@@ -6,11 +6,12 @@ import warnings
 
 import streamlit as st
 
-from zipfit_core.cache_admin import format_size, total_size
-from zipfit_core.codecs import CODECS, resolve_level
+from zipfit_app.view_state import ViewState
+from zipfit_core.analysis.explore import rows_table
+from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError
-from zipfit_core.explore import ViewState, rows_table
-from zipfit_core.loading import LoadedTexts
+from zipfit_core.scoring.codecs import CODECS, resolve_level
+from zipfit_core.store.cache_admin import format_size, total_size
 
 from . import datasets, folders, methods, scoring
 from .charts import histogram_figure

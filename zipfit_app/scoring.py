@@ -1,7 +1,7 @@
 """Scoring for the app: the scores a page should show, from one of three places.
 
 - ZIP-FIT: jobs in the process-wide `JobManager` (progressive preview, checkpoints, cache);
-- any other method of `selectors.SELECTORS`: background runs of `score_sources` (`method_jobs.MethodRuns`)
+- any other method of `selectors.METHODS`: background runs of `score_sources` (`method_jobs.MethodRuns`)
   writing the same on-disk cache that `zipfit score --method` and the Compare page use;
 - a score folder (`zipfit score ... --out FOLDER`, opened under the data root): its ZIP-FIT scores, when the
   view asks for ZIP-FIT with the folder's codec and level.
@@ -21,14 +21,14 @@ from urllib.parse import parse_qsl, urlencode
 import numpy as np
 import streamlit as st
 
-from zipfit_core.cache_admin import CacheItem, list_cache
+from zipfit_app.view_state import DataChoice, ViewState, decode_view, encode_view
+from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError
-from zipfit_core.explore import DataChoice, ViewState, decode_view, encode_view
-from zipfit_core.jobs import JobManager, JobStatus, ScoreRequest
-from zipfit_core.loading import LoadedTexts
-from zipfit_core.method_jobs import MethodRuns, MethodStatus, run_id_of_cache_folder
-from zipfit_core.selectors import method_score_run
-from zipfit_core.storage import ScoreRun
+from zipfit_core.jobs.manager import JobManager
+from zipfit_core.jobs.method_runs import MethodRuns, MethodStatus, run_id_of_cache_folder
+from zipfit_core.jobs.score_job import JobStatus, ScoreRequest
+from zipfit_core.store.cache_admin import CacheItem, list_cache
+from zipfit_core.store.run import ScoreRun, method_score_run
 
 from . import datasets, methods
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from zipfit_core.explore import ViewState, decode_view, encode_view, is_view_key
+from zipfit_app.view_state import ViewState, decode_view, encode_view, is_view_key
 
 VIEW_KEY = "view"
 RESTORED_KEY = "view_restored_from_url"

@@ -11,10 +11,10 @@ import re
 
 import pytest
 
-from zipfit_core.alignment import alignment_scores
-from zipfit_core.data_sources import DataSource, TextSpec
-from zipfit_core.loading import load_source
-from zipfit_core.selection import SelectionRule, TokenCounter, select
+from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
+from zipfit_core.data.loading import load_source
+from zipfit_core.data.sources import DataSource, TextSpec
+from zipfit_core.scoring.alignment import alignment_scores
 
 from .conftest import screenshot, wait_for_app
 

@@ -21,9 +21,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import ZipFitError
-from ..storage import ScoreRun, atomic_path, write_json_atomic
-from .shards import Shard, ShardSource, digests_fingerprint
+from zipfit_core.engines.shards import Shard, ShardSource, digests_fingerprint
+from zipfit_core.errors import ZipFitError
+from zipfit_core.store.files import atomic_path, write_json_atomic
+from zipfit_core.store.run import ScoreRun
 
 FOLDER_FORMAT = "zipfit-score-folder"
 FOLDER_FORMAT_VERSION = 1
@@ -94,7 +95,7 @@ def _read_manifest(path: Path) -> dict:
 
 
 @dataclass
-class ScoreFolder:
+class ScoreFolderWriter:
     """An OUTDIR being written by one run: which shards are done, and writing the next ones."""
 
     path: Path
@@ -108,7 +109,7 @@ class ScoreFolder:
     manifest_written: float = 0.0
 
     @classmethod
-    def open(cls, path: str | Path, settings: FolderSettings, source: ShardSource, engine: str) -> ScoreFolder:
+    def open(cls, path: str | Path, settings: FolderSettings, source: ShardSource, engine: str) -> ScoreFolderWriter:
         """Start or resume a run into `path`; refuses a folder made with other settings or other shards."""
         path = Path(path)
         if path.exists() and not path.is_dir():

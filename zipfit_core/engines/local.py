@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..alignment import AlignmentKernel, source_unit_sums
-from ..errors import ScoringCancelled, ZipFitError
-from .job import CancelCheck, ShardJob, ShardSink, scored_from_sums
-from .shards import Shard, ShardIndex, read_shard_texts
+from zipfit_core.engines.shard_job import CancelCheck, ShardJob, ShardSink, scored_from_sums
+from zipfit_core.engines.shards import Shard, ShardIndex, read_shard_texts
+from zipfit_core.errors import ScoringCancelled, ZipFitError
+from zipfit_core.scoring.alignment import source_unit_sums
+from zipfit_core.scoring.kernel import AlignmentKernel
 
 
 @dataclass

@@ -24,11 +24,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from ..alignment import AlignmentKernel
-from ..errors import ScoringCancelled, ZipFitError
-from .job import CancelCheck, ShardJob, ShardSink, scored_from_sums
-from .shards import DIGEST_BYTES, URI_SCHEME, Shard, ShardIndex, ShardSource, index_shard, row_digest, shard_texts
-from .folder import ScoredShard
+from zipfit_core.engines.folder import ScoredShard
+from zipfit_core.engines.shard_job import CancelCheck, ShardJob, ShardSink, scored_from_sums
+from zipfit_core.engines.shards import (
+    DIGEST_BYTES,
+    URI_SCHEME,
+    Shard,
+    ShardIndex,
+    ShardSource,
+    index_shard,
+    row_digest,
+    shard_texts,
+)
+from zipfit_core.errors import ScoringCancelled, ZipFitError
+from zipfit_core.scoring.kernel import AlignmentKernel
 
 RAY_INSTALL_HINT = ("The Ray engine needs Ray Data, which is not installed: pip install 'zipfit-studio[ray]' "
                     "(from a checkout: pip install '.[ray]'), or use --engine local.")

@@ -24,10 +24,11 @@ from pathlib import Path, PurePosixPath
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from ..errors import ZipFitError
-from ..file_readers import arrow_to_frame, format_of, is_glob
-from ..data_sources import template_fields
-from ..loading import propose_text_field, template_texts, texts_from_field
+from zipfit_core.data.formats import arrow_to_frame, format_of
+from zipfit_core.data.local import is_glob
+from zipfit_core.data.sources import template_fields
+from zipfit_core.data.texts import propose_text_field, template_texts, texts_from_field
+from zipfit_core.errors import ZipFitError
 
 SHARD_FORMATS = ("parquet", "jsonl", "json")  # .json shards are read as JSON Lines, as Ray Data reads them
 DIGEST_BYTES = 16

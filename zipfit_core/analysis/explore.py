@@ -1,0 +1,376 @@
+"""The numbers behind the app's Explore page, with no UI: fast enough per cut change at 1,000,000 rows.
+
+Work that depends only on the scores (ranking, cumulative tokens, histogram bins, groups) is done
+once in `build_score_index` / `build_group_index` / `score_histogram`; a cut change then costs a
+binary search plus one `bincount` over the kept rows.
+The cut semantics are those of `zipfit_core.selection.select` (tests check they agree row for row),
+so the counts the page shows are the rows an export writes. Score against length comes from
+`zipfit_core.compare` (`score_length_sample`, `length_bias`), shared with the Compare page.
+
+The state that defines a view (datasets, settings, cut) is encoded to and decoded from flat string
+pairs for the URL query string by `encode_view` / `decode_view`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from zipfit_core.analysis.selection import RULE_KINDS, SelectionRule
+from zipfit_core.errors import ZipFitError
+from zipfit_core.scoring.alignment import rank_by_score, require_texts
+from zipfit_core.scoring.codecs import CODECS
+from zipfit_core.scoring.kernel import AlignmentKernel
+
+MISSING_GROUP = "(missing)"
+
+
+OTHER_GROUP = "(other)"
+
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class ScoreIndex:
+    """Scores with their ranking and cumulative tokens, computed once per scored dataset."""
+
+    scores: np.ndarray  # float64, in row order
+    ranked: np.ndarray  # row indices best first; equal scores in row order (as `select`)
+    ranked_scores: np.ndarray  # scores[ranked], non-increasing (NaN last)
+    rank_of_row: np.ndarray  # inverse of `ranked`: 0 for the best row
+    n_chars: np.ndarray | None  # text length of each row, in row order
+    token_counts: np.ndarray | None  # tokens of each row, in row order
+    cumulative_tokens: np.ndarray | None  # along `ranked`
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.scores)
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self.cumulative_tokens is None:
+            return None
+        return int(self.cumulative_tokens[-1]) if len(self.cumulative_tokens) else 0
+
+    def score_range(self) -> tuple[float, float]:
+        finite = self.ranked_scores[np.isfinite(self.ranked_scores)]
+        if not len(finite):
+            return 0.0, 1.0
+        return float(finite[-1]), float(finite[0])
+
+
+def build_score_index(scores: np.ndarray, *, token_counts: np.ndarray | None = None,
+                      n_chars: np.ndarray | None = None) -> ScoreIndex:
+    """Rank the scores once (O(n log n)); every cut afterwards is cheap."""
+    scores = np.asarray(scores, dtype=np.float64)
+    n = len(scores)
+    for name, values in (("token_counts", token_counts), ("n_chars", n_chars)):
+        if values is not None and len(values) != n:
+            raise ZipFitError(f"{name} has {len(values)} entries for {n} scores: they must match row for row.")
+    ranked = rank_by_score(scores)
+    rank_of_row = np.empty(n, dtype=np.int64)
+    rank_of_row[ranked] = np.arange(n, dtype=np.int64)
+    cumulative = None
+    if token_counts is not None:
+        token_counts = np.asarray(token_counts, dtype=np.int64)
+        cumulative = np.cumsum(token_counts[ranked])
+    return ScoreIndex(
+        scores=scores, ranked=ranked, ranked_scores=scores[ranked], rank_of_row=rank_of_row,
+        n_chars=None if n_chars is None else np.asarray(n_chars, dtype=np.int64),
+        token_counts=token_counts, cumulative_tokens=cumulative,
+    )
+
+
+@dataclass(frozen=True)
+class CutSummary:
+    """What a cut keeps: the first `n_kept` rows of the ranking, with the token accounting."""
+
+    rule: SelectionRule
+    n_kept: int
+    n_rows: int
+    tokens_kept: int | None
+    total_tokens: int | None
+    last_row_tokens: int | None  # token budget only: tokens kept of the truncated last row
+    lowest_kept_score: float | None
+    highest_dropped_score: float | None
+
+    @property
+    def percent_kept(self) -> float:
+        return 100.0 * self.n_kept / self.n_rows if self.n_rows else 0.0
+
+    @property
+    def percent_tokens_kept(self) -> float | None:
+        if self.tokens_kept is None or not self.total_tokens:
+            return None
+        return 100.0 * self.tokens_kept / self.total_tokens
+
+
+def kept_count(index: ScoreIndex, rule: SelectionRule) -> tuple[int, int | None]:
+    """(rows kept, tokens of the truncated last row or None), exactly as `select` decides."""
+    n = index.n_rows
+    if rule.kind == "threshold":
+        # Rows with score > value form a prefix of the ranking; NaN sorts last and never passes.
+        descending = -index.ranked_scores
+        return int(np.searchsorted(descending, -rule.value, side="left")), None
+    if rule.kind == "top_k":
+        return min(int(rule.value), n), None
+    if rule.kind == "top_percent":
+        return min(int(math.floor(n * rule.value / 100 + 1e-9)), n), None
+    if index.cumulative_tokens is None:
+        raise ZipFitError("A token budget needs token counts for the rows.")
+    budget = int(rule.value)
+    n_whole = int(np.searchsorted(index.cumulative_tokens, budget, side="right"))
+    used = int(index.cumulative_tokens[n_whole - 1]) if n_whole else 0
+    if n_whole < n and used < budget:
+        return n_whole + 1, budget - used
+    return n_whole, None
+
+
+def summarize_cut(index: ScoreIndex, rule: SelectionRule) -> CutSummary:
+    """Counts for one cut: O(log n), the per-slider-move work."""
+    n_kept, last_row_tokens = kept_count(index, rule)
+    tokens_kept = None
+    if index.cumulative_tokens is not None:
+        tokens_kept = int(index.cumulative_tokens[n_kept - 1]) if n_kept else 0
+        if last_row_tokens is not None:
+            tokens_kept += last_row_tokens - int(index.token_counts[index.ranked[n_kept - 1]])
+    return CutSummary(
+        rule=rule, n_kept=n_kept, n_rows=index.n_rows, tokens_kept=tokens_kept,
+        total_tokens=index.total_tokens, last_row_tokens=last_row_tokens,
+        lowest_kept_score=float(index.ranked_scores[n_kept - 1]) if n_kept else None,
+        highest_dropped_score=float(index.ranked_scores[n_kept]) if n_kept < index.n_rows else None,
+    )
+
+
+def equivalent_rule(index: ScoreIndex, summary: CutSummary, kind: str) -> SelectionRule:
+    """The rule of another kind that keeps (as nearly as it can) the same rows as `summary`.
+
+    Used when the user switches between threshold / top-K / percent / budget, so the cut stays put.
+    A threshold cannot split tied scores; it then keeps all rows scoring above the first dropped one.
+    """
+    n_kept, n = summary.n_kept, index.n_rows
+    if kind == "top_k":
+        return SelectionRule("top_k", n_kept)
+    if kind == "top_percent":
+        return SelectionRule("top_percent", round(100.0 * n_kept / n, 2) if n else 0.0)
+    if kind == "token_budget":
+        if summary.tokens_kept is None:
+            raise ZipFitError("A token budget needs token counts for the rows.")
+        return SelectionRule("token_budget", summary.tokens_kept)
+    if kind == "threshold":
+        low, high = index.score_range()
+        if summary.highest_dropped_score is not None and math.isfinite(summary.highest_dropped_score):
+            return SelectionRule("threshold", summary.highest_dropped_score)
+        return SelectionRule("threshold", float(np.nextafter(low, -np.inf)) if n_kept else high)
+    raise ZipFitError(f"Unknown selection rule {kind!r}: use one of {', '.join(RULE_KINDS)}.")
+
+
+@dataclass(frozen=True)
+class GroupIndex:
+    """A metadata column (e.g. `source`) as small integer codes along the ranking."""
+
+    column: str
+    labels: list[str]
+    codes: np.ndarray  # int32 code of each row, in row order
+    ranked_codes: np.ndarray  # codes[index.ranked]
+    totals: np.ndarray  # rows per group
+
+    def label_of_rows(self, rows: np.ndarray) -> list[str]:
+        return [self.labels[code] for code in self.codes[rows]]
+
+
+def build_group_index(values: Sequence | pd.Series, index: ScoreIndex, column: str, *,
+                      max_groups: int = 12) -> GroupIndex:
+    """Group rows by a column's values; the largest `max_groups - 1` keep their name, the rest `(other)`."""
+    series = pd.Series(values, copy=False)
+    if len(series) != index.n_rows:
+        raise ZipFitError(f"Column {column!r} has {len(series)} values for {index.n_rows} scored rows.")
+    as_text = series.map(lambda value: MISSING_GROUP if _is_missing(value) else str(value)) \
+        if series.dtype == object else series.astype(str).where(series.notna(), MISSING_GROUP)
+    codes, uniques = pd.factorize(as_text, sort=False)
+    totals = np.bincount(codes, minlength=len(uniques))
+    order = np.lexsort((np.arange(len(uniques)), -totals))  # largest groups first, stable
+    if len(uniques) > max_groups:
+        kept = order[: max_groups - 1]
+        labels = [str(uniques[i]) for i in kept] + [OTHER_GROUP]
+        remap = np.full(len(uniques), len(kept), dtype=np.int32)  # the rest fold into (other)
+        remap[kept] = np.arange(len(kept), dtype=np.int32)
+    else:
+        labels = [str(uniques[i]) for i in order]
+        remap = np.empty(len(uniques), dtype=np.int32)
+        remap[order] = np.arange(len(order), dtype=np.int32)
+    row_codes = remap[codes]
+    return GroupIndex(column=column, labels=labels, codes=row_codes, ranked_codes=row_codes[index.ranked],
+                      totals=np.bincount(row_codes, minlength=len(labels)))
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def group_columns(table: pd.DataFrame, *, exclude: Sequence[str] = (), max_distinct: int = 50) -> list[str]:
+    """Columns worth grouping by: few distinct values (e.g. `source`, `split`), not the text itself."""
+    names = []
+    sample = table.head(20_000)
+    for name in table.columns:
+        if name in exclude:
+            continue
+        try:
+            distinct = sample[name].nunique(dropna=False)
+        except TypeError:  # lists and dicts are not hashable: not a grouping column
+            continue
+        if 1 < distinct <= max_distinct:
+            names.append(str(name))
+    return names
+
+
+def composition(groups: GroupIndex, n_kept: int) -> pd.DataFrame:
+    """Kept rows per group: count, share of the kept set, and share of the group that is kept."""
+    kept = np.bincount(groups.ranked_codes[:n_kept], minlength=len(groups.labels))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share_of_kept = kept / n_kept if n_kept else np.zeros(len(kept))
+        share_of_group = np.where(groups.totals > 0, kept / np.maximum(groups.totals, 1), 0.0)
+    return pd.DataFrame({
+        groups.column: groups.labels, "kept": kept, "total": groups.totals,
+        "share_of_kept": share_of_kept, "share_of_group_kept": share_of_group,
+    })
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Score histogram, one row of counts per group (a single `all rows` group without one)."""
+
+    edges: np.ndarray  # n_bins + 1
+    counts: np.ndarray  # (n_groups, n_bins)
+    labels: list[str]
+
+    @property
+    def centers(self) -> np.ndarray:
+        return (self.edges[:-1] + self.edges[1:]) / 2
+
+    @property
+    def width(self) -> float:
+        return float(self.edges[1] - self.edges[0])
+
+
+def score_histogram(index: ScoreIndex, groups: GroupIndex | None = None, *, n_bins: int = 60) -> Histogram:
+    """Bin counts of the finite scores, stacked by group: O(n) once; the browser gets n_bins x groups numbers."""
+    low, high = index.score_range()
+    if high <= low:
+        low, high = low - 0.005, high + 0.005
+    edges = np.linspace(low, high, n_bins + 1)
+    finite = np.isfinite(index.scores)
+    # Same bin rule as np.histogram: [edge_i, edge_i+1), the last bin closed.
+    bins = np.clip(np.searchsorted(edges, index.scores[finite], side="right") - 1, 0, n_bins - 1)
+    if groups is None:
+        return Histogram(edges, np.bincount(bins, minlength=n_bins)[None, :], ["all rows"])
+    codes = groups.codes[finite].astype(np.int64)
+    flat = np.bincount(codes * n_bins + bins, minlength=len(groups.labels) * n_bins)
+    return Histogram(edges, flat.reshape(len(groups.labels), n_bins), list(groups.labels))
+
+
+def threshold_from_selection(selection: Mapping | None, histogram: Histogram) -> float | None:
+    """The threshold a range or bar selection on the histogram means: keep what lies right of its left edge.
+
+    `selection` is the chart's selection state: {"box": [{"x": [x0, x1], ...}], "points": [{"x": ...}]}.
+    """
+    if not selection:
+        return None
+    boxes = [box for box in selection.get("box") or [] if len(box.get("x") or []) >= 2]
+    if boxes:
+        return float(min(min(box["x"]) for box in boxes))
+    xs = [point["x"] for point in selection.get("points") or [] if isinstance(point.get("x"), (int, float))]
+    if xs:
+        return float(min(xs) - histogram.width / 2)
+    return None
+
+
+def text_preview(text: str, n_chars: int = 160) -> str:
+    """The beginning of a text on one line (whitespace collapsed), cut with an ellipsis."""
+    head = _WHITESPACE.sub(" ", text[: n_chars * 4]).strip()
+    return head if len(head) <= n_chars and len(text) <= n_chars * 4 else head[: n_chars - 1].rstrip() + "…"
+
+
+def top_rows(index: ScoreIndex, k: int) -> np.ndarray:
+    return index.ranked[: max(0, k)]
+
+
+def bottom_rows(index: ScoreIndex, k: int) -> np.ndarray:
+    """The k worst rows, worst last (so the table reads in rank order)."""
+    return index.ranked[max(0, index.n_rows - k):]
+
+
+def rows_around_cut(index: ScoreIndex, n_kept: int, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """The last k kept rows and the first k dropped rows."""
+    return index.ranked[max(0, n_kept - k): n_kept], index.ranked[n_kept: n_kept + k]
+
+
+def rows_table(index: ScoreIndex, rows: np.ndarray, texts: Sequence[str], *,
+               groups: GroupIndex | None = None, preview_chars: int = 160) -> pd.DataFrame:
+    """A small table for display: rank, row, score, length, group, beginning of the text."""
+    rows = np.asarray(rows, dtype=np.int64)
+    table = pd.DataFrame({
+        "rank": index.rank_of_row[rows] + 1,
+        "row": rows,
+        "score": index.scores[rows],
+    })
+    if index.n_chars is not None:
+        table["chars"] = index.n_chars[rows]
+    if groups is not None:
+        table[groups.column] = groups.label_of_rows(rows)
+    table["text"] = [text_preview(texts[row], preview_chars) for row in rows]
+    return table
+
+
+@dataclass(frozen=True)
+class LengthStats:
+    """How long the texts of a dataset are, in characters."""
+
+    rows: int
+    total_chars: int
+    mean_chars: float
+    median_chars: float
+    min_chars: int
+    max_chars: int
+
+
+def length_stats(texts_or_lengths: Sequence[str] | np.ndarray) -> LengthStats:
+    """Length statistics of texts, or of their lengths when given an integer array."""
+    if isinstance(texts_or_lengths, np.ndarray):
+        lengths = texts_or_lengths.astype(np.int64, copy=False)
+    else:
+        lengths = np.fromiter((len(text) for text in texts_or_lengths), dtype=np.int64, count=len(texts_or_lengths))
+    if not len(lengths):
+        return LengthStats(0, 0, 0.0, 0.0, 0, 0)
+    return LengthStats(len(lengths), int(lengths.sum()), float(lengths.mean()), float(np.median(lengths)),
+                       int(lengths.min()), int(lengths.max()))
+
+
+@dataclass(frozen=True)
+class NearestTargets:
+    """One source row against every target: the closest targets and the mean (= its alignment score)."""
+
+    table: pd.DataFrame  # target_row, similarity (1 - NCD), text, best first
+    mean_similarity: float
+    n_targets: int
+
+
+def nearest_targets(source_text: str, target_texts: Sequence[str], *, codec: str = "gzip",
+                    level: int | None = None, k: int = 5, preview_chars: int = 200) -> NearestTargets:
+    """Per-target 1 - NCD of one source text, computed on demand; ties go to the earlier target."""
+    require_texts(target_texts, "target")
+    level = CODECS[codec].default_level if level is None and codec in CODECS else level
+    similarities = AlignmentKernel(codec, level).pair_similarities(source_text, target_texts)
+    order = np.lexsort((np.arange(len(similarities)), -similarities))[:k]
+    table = pd.DataFrame({
+        "target_row": order,
+        "similarity": similarities[order],
+        "text": [text_preview(target_texts[i], preview_chars) for i in order],
+    })
+    return NearestTargets(table, float(np.mean(similarities)), len(similarities))

@@ -1,0 +1,131 @@
+"""Writing a selection (original fields + score, best first) with a manifest that reproduces it."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from zipfit_core._version import __version__
+from zipfit_core.analysis.selection import Selection, TokenCounter
+from zipfit_core.errors import ZipFitError
+from zipfit_core.store.files import write_json_atomic, write_with
+from zipfit_core.store.run import ScoreRun
+
+EXPORT_FORMATS = {".jsonl": "jsonl", ".parquet": "parquet", ".csv": "csv"}
+
+
+SCORE_COLUMN = "zipfit_score"
+
+
+def export_format(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix in EXPORT_FORMATS:
+        return EXPORT_FORMATS[suffix]
+    if suffix == "":
+        return "datasets"  # a folder written with datasets' save_to_disk
+    raise ZipFitError(
+        f"Cannot tell the export format from {path}: end the name with .jsonl, .parquet or .csv, "
+        "or give a folder name (no extension) for a `datasets` folder."
+    )
+
+
+def selected_table(table: pd.DataFrame, texts: list[str], text_field: str, scores: np.ndarray,
+                   selection: Selection, counter: TokenCounter, *, include_score: bool = True) -> pd.DataFrame:
+    """The chosen rows, best first; with a token budget the last row's text is truncated to fit."""
+    chosen = table.iloc[selection.rows].reset_index(drop=True).copy()
+    if selection.last_row_tokens is not None and len(chosen):
+        last_row = int(selection.rows[-1])
+        chosen.at[len(chosen) - 1, text_field] = counter.truncate(texts[last_row], selection.last_row_tokens)
+    if include_score:
+        chosen[SCORE_COLUMN] = np.asarray(scores, dtype=np.float64)[selection.rows]
+    return chosen
+
+
+def _json_cell(value: object) -> object:
+    """Missing values (NaN, NaT, NA) as JSON null; everything else unchanged."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, (float, np.floating)) and np.isnan(value):
+        return None
+    return value
+
+
+def _json_fallback(value: object) -> object:
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    if hasattr(value, "isoformat"):  # timestamps and dates
+        return value.isoformat()
+    return str(value)
+
+
+def write_jsonl(table: pd.DataFrame, path: str | Path) -> None:
+    """One JSON object per row; not pandas' to_json, which rounds floats (10 digits by default, 15 at most)."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for record in table.to_dict(orient="records"):
+            cells = {str(name): _json_cell(value) for name, value in record.items()}
+            handle.write(json.dumps(cells, ensure_ascii=False, default=_json_fallback) + "\n")
+
+
+def write_table(table: pd.DataFrame, path: str | Path) -> None:
+    """Write rows in the format the path names (atomically)."""
+    kind = export_format(path)
+    if kind == "jsonl":
+        write_with(path, lambda temporary: write_jsonl(table, temporary))
+    elif kind == "parquet":
+        write_with(path, lambda temporary: table.to_parquet(temporary, index=False))
+    elif kind == "csv":
+        write_with(path, lambda temporary: table.to_csv(temporary, index=False))
+    else:
+        import shutil
+
+        from datasets import Dataset
+
+        path = Path(path)
+        staging = path.with_name(f".{path.name}.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        Dataset.from_pandas(table, preserve_index=False).save_to_disk(str(staging))
+        if path.exists():
+            shutil.rmtree(path)
+        staging.rename(path)
+
+
+def manifest_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + ".manifest.json")
+
+
+def build_manifest(run: ScoreRun | None, selection: Selection, counter: TokenCounter,
+                   output: str | Path, output_format: str, include_score: bool) -> dict:
+    scores_part = asdict(run) if run else {"note": "scores file carried no run description"}
+    return {
+        "tool": "zipfit-studio",
+        "package_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "scoring": scores_part,
+        "rule": {"kind": selection.rule.kind, "value": selection.rule.value,
+                 "description": selection.rule.describe(), "ties": "broken by source row index"},
+        "tokens": {"counter": counter.name, "kept": selection.tokens_kept,
+                   "last_row_truncated_to": selection.last_row_tokens},
+        "rows": {"kept": selection.n_rows, "total": selection.total_rows},
+        "output": {"path": Path(output).name, "format": output_format, "score_column": include_score},
+    }
+
+
+def export_selection(table: pd.DataFrame, texts: list[str], text_field: str, scores: np.ndarray,
+                     selection: Selection, counter: TokenCounter, run: ScoreRun | None,
+                     output: str | Path, *, include_score: bool = True) -> dict:
+    """Write the selection and `OUTPUT.manifest.json` beside it; return the manifest."""
+    chosen = selected_table(table, texts, text_field, scores, selection, counter, include_score=include_score)
+    write_table(chosen, output)
+    manifest = build_manifest(run, selection, counter, output, export_format(output), include_score)
+    write_json_atomic(manifest_path(output), manifest)
+    return manifest
+
+
+def read_manifest(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -1,0 +1,18 @@
+"""The `zipfit` command line: it parses arguments, calls the layers below, and turns errors into one line.
+
+    main.py           the parser, the commands' dispatch, error printing and exit codes
+    data_options.py   --source-* / --target-* options: how SOURCE and TARGET arguments become texts
+    score.py          `zipfit score` (one scores file), with --method for the baselines
+    shards.py         `zipfit score ... --out FOLDER [--engine ray]` and `zipfit select` on a score folder
+    select.py         `zipfit select`: cut and export
+    scored_inputs.py  reading scores files and manifests for compare and proxy-eval
+    compare.py        `zipfit compare`
+    proxy_eval.py     `zipfit proxy-eval`
+    cache.py          `zipfit cache list | remove | prune`
+
+The top layer: nothing in zipfit_core imports it. A new command is a module here, registered in main.py.
+"""
+
+from zipfit_core.cli.main import main
+
+__all__ = ["main"]

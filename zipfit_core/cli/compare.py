@@ -1,0 +1,92 @@
+"""`zipfit score --method ...` for the baselines, `zipfit compare` and `zipfit proxy-eval`.
+
+Kept apart from cli.py so the compare commands grow here; cli.py registers them and dispatches.
+Like cli.py, this only parses, loads and calls the core (`selectors`, `compare`, `proxy_eval`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+
+from zipfit_core._version import __version__
+from zipfit_core.analysis.compare import compare_methods
+from zipfit_core.analysis.selection import SelectionRule, TokenCounter
+from zipfit_core.cli.data_options import add_data_arguments
+from zipfit_core.cli.scored_inputs import add_scored_inputs, cache_dir_for, load_scored_methods, load_source_for
+from zipfit_core.errors import ZipFitError
+from zipfit_core.store.files import write_json_atomic
+
+
+def add_compare_command(commands: argparse._SubParsersAction) -> None:
+    compare = commands.add_parser("compare", help="compare methods' scores on the same SOURCE at one budget")
+    add_scored_inputs(compare)
+    budget = compare.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--top-k", type=int, help="compare the K best rows of each method")
+    budget.add_argument("--top-percent", type=float, help="compare the best P percent of rows")
+    budget.add_argument("--token-budget", type=int, help="compare the best rows until N tokens")
+    compare.add_argument("--tokenizer", help="a `tokenizers` JSON file for exact token counts")
+    compare.add_argument("--column", help="a metadata column of SOURCE to show the kept rows' composition by")
+    compare.add_argument("--show", type=int, default=3, help="rows only one method keeps: show this many each")
+    compare.add_argument("--json", help="also write everything to this JSON file")
+    add_data_arguments(compare, ["source"])
+
+
+def budget_rule(args: argparse.Namespace) -> SelectionRule:
+    for kind in ("top_k", "top_percent", "token_budget"):
+        value = getattr(args, kind)
+        if value is not None:
+            return SelectionRule(kind, value)
+    raise AssertionError("argparse requires one budget")
+
+
+def preview(text: str, width: int = 100) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    source = load_source_for(args)
+    if len(args.scores) + len(args.from_manifest) < 2:
+        raise ZipFitError("Give at least two methods to compare (--scores and/or --from-manifest).")
+    if args.column and args.column not in source.table.columns:
+        raise ZipFitError(f"Column {args.column!r} not found in {args.source}. Columns: "
+                          f"{', '.join(map(str, source.table.columns))}.")
+    scores, runs = load_scored_methods(args, source, cache_dir_for(args))
+    rule = budget_rule(args)
+    token_counts = TokenCounter(args.tokenizer).count(source.texts) if rule.kind == "token_budget" else None
+    lengths = np.array([len(text) for text in source.texts])
+    column_values = source.table[args.column].tolist() if args.column else None
+    result = compare_methods(scores, rule, token_counts=token_counts, lengths=lengths, column_values=column_values)
+    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.precision", 4):
+        print(f"budget: {rule.describe()} of {len(source.texts)} rows")
+        print("\noverlap of kept rows\n" + result.overlaps.to_string(index=False))
+        print("\nrank correlation over all rows\n" + result.correlations.to_string(index=False))
+        print("\nlength bias (score vs length in characters)\n" + result.length_bias.to_string(index=False))
+        if result.composition is not None:
+            print(f"\ncomposition by {args.column}\n" + result.composition.to_string())
+    for name, rows in result.exclusive.items():
+        print(f"\nkept only by {name}: {len(rows)} rows")
+        for row in rows[: args.show]:
+            print(f"  row {row}: {preview(source.texts[row])}")
+    if args.json:
+        write_json_atomic(args.json, {
+            "kind": "zipfit-compare", "package_version": __version__,
+            "source": str(args.source), "source_fingerprint": source.fingerprint,
+            "source_recipe": source.recipe.to_dict() if source.recipe else None,
+            "rule": {"kind": rule.kind, "value": rule.value, "description": rule.describe()},
+            "methods": {name: asdict(run) if run else None for name, run in runs.items()},
+            "kept_rows": {name: selection.rows.tolist() for name, selection in result.selections.items()},
+            "overlaps": result.overlaps.to_dict(orient="records"),
+            "correlations": result.correlations.to_dict(orient="records"),
+            "length_bias": result.length_bias.to_dict(orient="records"),
+            "composition": (result.composition.reset_index().to_dict(orient="records")
+                            if result.composition is not None else None),
+            "exclusive_rows": {name: rows.tolist() for name, rows in result.exclusive.items()},
+        })
+        print(f"\n-> {args.json}", file=sys.stderr)
+    return 0

@@ -1,0 +1,179 @@
+"""Data in: turn a data source description into texts, row ids, the rows' other columns and a fingerprint.
+
+Every entry point that reads user data (the CLI, the app, the engines) goes through this module,
+so formats, policies and error messages grow in one place.
+
+    load_source(DataSource, TextSpec, LoadOptions, upload=bytes) -> LoadedTexts
+    load_recipe(DataRecipe, LoadOptions)                          -> the same texts again (`LoadedTexts.recipe`)
+    preview_table(DataSource, LoadOptions, n_rows)               -> the first rows, before a text is chosen
+
+Sources (`DataSource.kind`): "local" (a file, folder, glob pattern or save_to_disk folder; see
+`file_readers`), "hub" (a Hugging Face dataset id or a local dataset repository folder, through
+`datasets`; see `hub`), "upload" (bytes from the browser, size-limited) and "demo" (a bundled data set
+from `zipfit_core.demo`).
+
+Rows go through these steps, in order:
+1. read at most `limit` rows (hub streaming reads at most `limit` rows of the stream);
+2. keep the rows whose `row_filter` column equals the value, compared as text;
+3. keep a seeded random `sample` of them (row order is kept);
+4. take the text of each row, a field or a template (below); drop rows that have no text;
+5. cap every text at `max_chars` characters.
+Every row dropped, value converted or text capped is counted in `LoadedTexts.warnings`, with row
+numbers (0-based positions in the source as read) or line numbers (1-based, in the file).
+
+Values that are not strings (the policy, the same for a field and for each field of a template):
+- numbers and booleans become their text (`str(value)`, e.g. 3 -> "3", 2.5 -> "2.5"), with a warning;
+- lists and objects become JSON text, with a warning (choose another field or a template if that
+  is not what you want); bytes are decoded as UTF-8 (undecodable bytes replaced);
+- null (missing) values: the row is skipped, with a warning that counts them and names the rows;
+- a row whose text is the empty string is skipped the same way (it has nothing to compress).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import warnings
+from collections.abc import Sequence
+from dataclasses import replace
+
+from zipfit_core.data.loading import LoadedTexts, load_recipe, source_from_argument
+from zipfit_core.data.sources import BAD_LINE_POLICIES, PLAIN_TEXT_UNITS, DataRecipe, LoadOptions, TextSpec
+from zipfit_core.errors import ZipFitError
+from zipfit_core.store.run import ScoreRun
+
+
+def parse_row_filter(text: str | None) -> tuple[str, str] | None:
+    """`COLUMN=VALUE` -> (column, value); the value may contain '='."""
+    if text is None:
+        return None
+    column, separator, value = text.partition("=")
+    if not separator or not column.strip():
+        raise ZipFitError(f"A row filter is written COLUMN=VALUE, e.g. split=valid (got {text!r}).")
+    return column.strip(), value
+
+
+SOURCE_HELP = ("a data file (.jsonl .json .csv .tsv .parquet .arrow .txt, optionally .gz/.zst), a folder, "
+               "a glob pattern, a save_to_disk folder, hub:owner/name, or demo:NAME")
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, roles: Sequence[str]) -> None:
+    """Add --ROLE-template/-filter/-split/-config/-revision/-streaming/-limit/-sample and the shared options.
+
+    `--ROLE-field` is defined by the command itself.
+    """
+    group = parser.add_argument_group("data loading")
+    for role in roles:
+        group.add_argument(f"--{role}-template", metavar="TEMPLATE",
+                           help=f"build the {role} text from fields, e.g. '{{informal_prefix}}{{formal_statement}}' "
+                                "(wins over the field; \\n and \\t are a newline and a tab)")
+        group.add_argument(f"--{role}-filter", metavar="COLUMN=VALUE",
+                           help=f"keep only {role} rows whose COLUMN equals VALUE, e.g. split=valid")
+        group.add_argument(f"--{role}-split", help=f"{role} split (hub datasets, save_to_disk DatasetDicts)")
+        group.add_argument(f"--{role}-config", help=f"{role} configuration (hub datasets)")
+        group.add_argument(f"--{role}-revision", help=f"{role} branch, tag or commit (hub datasets)")
+        group.add_argument(f"--{role}-streaming", action="store_true",
+                           help=f"stream the {role} hub dataset instead of downloading it (use with a limit)")
+        group.add_argument(f"--{role}-limit", type=int, metavar="N", help=f"read at most N {role} rows")
+        group.add_argument(f"--{role}-sample", type=int, metavar="N",
+                           help=f"keep a random sample of N {role} rows (seeded, row order kept)")
+    # These four default to None ("not given"), so that a recorded recipe can fill them (see data_recipe).
+    group.add_argument("--sample-seed", type=int, help="seed of the random samples (default 0)")
+    group.add_argument("--on-bad-line", choices=BAD_LINE_POLICIES,
+                       help="malformed lines and rows: skip them with a warning (default) or stop with an error")
+    group.add_argument("--max-chars", type=int, metavar="N",
+                       help=f"cap each text at N characters, with a warning (default {LoadOptions.max_chars:,}; "
+                            "0 = no cap)")
+    group.add_argument("--txt-unit", choices=PLAIN_TEXT_UNITS,
+                       help=".txt files: one document per file (default) or per non-empty line")
+
+
+def recorded_recipe(argument: str, run: ScoreRun | None, role: str = "source") -> DataRecipe | None:
+    """The recipe a scores file records for its source (or target), when `argument` names that data: the
+    argument recorded, or the same kind and location. None otherwise, and for files that record none."""
+    content = getattr(run, f"{role}_recipe", None) if run is not None else None
+    if not content:
+        return None
+    try:
+        recipe = DataRecipe.from_dict(content)
+    except ZipFitError as error:
+        warnings.warn(f"{error} Ignoring it: give the data options yourself.")
+        return None
+    if str(argument) == getattr(run, role):
+        return recipe
+    try:
+        asked = source_from_argument(argument)
+    except ZipFitError:
+        return None
+    if asked.kind == "local":  # the same file written another way (relative paths: from this folder)
+        same_place = _absolute(asked.location) == _absolute(recipe.source.location)
+    else:
+        same_place = asked.location == recipe.source.location
+    return recipe if asked.kind == recipe.source.kind and same_place else None
+
+
+def _absolute(location: str) -> str:
+    return os.path.abspath(os.path.expanduser(location))
+
+
+def data_recipe(args: argparse.Namespace, role: str, default_text: str | None = None,
+                recorded: DataRecipe | None = None) -> DataRecipe:
+    """What the command line asks to load for ROLE: each option given wins; the others come from `recorded`
+    (a scores file's recipe for this data) when there is one, else from the defaults.
+
+    `default_text` (a field or `template:...`, e.g. from an older scores file) is used when neither
+    --ROLE-field nor --ROLE-template is given and nothing is recorded.
+    """
+    def given(name: str):
+        return getattr(args, f"{role}_{name}", None)
+
+    def pick(value, recorded_value, default):
+        """The command line's value if given, else the recorded one, else the default."""
+        if value is not None:
+            return value
+        return recorded_value if recorded is not None else default
+
+    was = recorded.source if recorded is not None else None
+    source = source_from_argument(
+        getattr(args, role),
+        **{name: pick(given(name), getattr(was, name, None), None)
+           for name in ("config", "split", "revision", "limit", "sample")},
+        streaming=bool(given("streaming")) or bool(getattr(was, "streaming", False)),
+        seed=pick(args.sample_seed, getattr(was, "seed", 0), 0),
+    )
+    row_filter = pick(parse_row_filter(given("filter")), getattr(recorded, "text", TextSpec()).row_filter, None)
+    field, template = given("field"), given("template")
+    if template is not None:
+        template = unescape_template(template)
+    if field is not None or template is not None:
+        text = TextSpec(field=field, template=template, row_filter=row_filter)
+    elif recorded is not None:
+        text = replace(recorded.text, row_filter=row_filter)
+    else:
+        text = TextSpec.from_description(default_text, row_filter=row_filter)
+    if args.max_chars is not None:
+        max_chars = args.max_chars or None  # 0 = no cap
+    else:
+        max_chars = recorded.max_chars if recorded is not None else LoadOptions.max_chars
+    return DataRecipe(
+        source, text,
+        on_bad_line=pick(args.on_bad_line, getattr(recorded, "on_bad_line", None), LoadOptions.on_bad_line),
+        max_chars=max_chars,
+        plain_text_unit=pick(args.txt_unit, getattr(recorded, "plain_text_unit", None), LoadOptions.plain_text_unit),
+    )
+
+
+def load_data_argument(args: argparse.Namespace, role: str, default_text: str | None = None,
+                       recorded: DataRecipe | None = None) -> LoadedTexts:
+    """Load the SOURCE or TARGET argument with its options (see `data_recipe`); warnings go to stderr."""
+    loaded = load_recipe(data_recipe(args, role, default_text, recorded))
+    for message in loaded.warnings:
+        print(f"warning: {message}", file=sys.stderr)
+    return loaded
+
+
+def unescape_template(template: str) -> str:
+    """Shell-typed templates: `\\n` is a newline, `\\t` a tab, `\\\\` a backslash."""
+    return re.sub(r"\\([nt\\])", lambda match: {"n": "\n", "t": "\t", "\\": "\\"}[match.group(1)], template)

@@ -1,0 +1,96 @@
+"""`zipfit` command line: parses arguments and calls the same core functions the app uses."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+
+from zipfit_core._version import __version__
+from zipfit_core.cli.cache import add_cache_command, run_cache
+from zipfit_core.cli.compare import add_compare_command, run_compare
+from zipfit_core.cli.data_options import SOURCE_HELP, add_data_arguments
+from zipfit_core.cli.proxy_eval import add_proxy_eval_command, run_proxy_eval
+from zipfit_core.cli.score import add_method_arguments, run_score
+from zipfit_core.cli.select import run_select
+from zipfit_core.errors import ZipFitError
+from zipfit_core.scoring.codecs import CODECS
+
+EXIT_USER_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zipfit", description="ZIP-FIT data selection by compression alignment.")
+    parser.add_argument("--version", action="version", version=f"zipfit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    score = commands.add_parser("score", help="score every SOURCE row by its alignment with TARGET")
+    score.add_argument("source", help=f"source pool: {SOURCE_HELP}")
+    score.add_argument("target", help="target examples: same kinds of data")
+    score.add_argument("--out", required=True, help="output Parquet file (columns row, score, n_chars)")
+    score.add_argument("--source-field", help="text field of the source rows (default: `text` or the longest)")
+    score.add_argument("--target-field", help="text field of the target rows (default: `text` or the longest)")
+    score.add_argument("--codec", default="gzip", choices=sorted(CODECS), help="compressor (default gzip)")
+    score.add_argument("--level", type=int, help="compression level (default: the codec's; gzip 9)")
+    score.add_argument("--workers", type=int, help="threads (default: all cores)")
+    score.add_argument("--quiet", action="store_true", help="no progress bar")
+    score.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local threads (default) or Ray Data; with --engine ray or an --out folder, SOURCE's "
+                            "Parquet/JSONL shards are scored into a resumable score folder")
+    score.add_argument("--ray-address", help="the Ray cluster for --engine ray (default: $RAY_ADDRESS, a cluster "
+                                             "started here with `ray start --head`, or a new local instance)")
+    add_data_arguments(score, ("source", "target"))
+    add_method_arguments(score)
+    caching = score.add_mutually_exclusive_group()
+    caching.add_argument("--cache-dir", help="where results and checkpoints are kept, so a killed run resumes "
+                                             "and a repeated run is instant (default: $ZIPFIT_CACHE_DIR or "
+                                             "the user cache folder)")
+    caching.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+
+    choose = commands.add_parser("select", help="write the best SOURCE rows by a scores file")
+    choose.add_argument("source", help="the source that was scored (its data options default to those the "
+                                       "scores file records; options given here win)")
+    choose.add_argument("--scores", required=True, help="Parquet file written by `zipfit score`")
+    choose.add_argument("--source-field", help="text field (default: the one used for scoring)")
+    add_data_arguments(choose, ("source",))
+    rule = choose.add_mutually_exclusive_group(required=True)
+    rule.add_argument("--threshold", type=float, help="keep rows with score > X")
+    rule.add_argument("--top-k", type=int, help="keep the K best rows")
+    rule.add_argument("--top-percent", type=float, help="keep the best P percent of rows")
+    rule.add_argument("--token-budget", type=int, help="keep best rows until N tokens (last one truncated)")
+    choose.add_argument("--tokenizer", help="a `tokenizers` JSON file for exact token counts "
+                                            "(default: fast approximate regex count)")
+    choose.add_argument("--no-score", action="store_true", help="leave out the score column")
+    choose.add_argument("--out", required=True, help="output .jsonl, .parquet, .csv, or a folder (datasets)")
+    add_compare_command(commands)
+    add_proxy_eval_command(commands)
+    add_cache_command(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"score": run_score, "select": run_select, "compare": run_compare,
+               "proxy-eval": run_proxy_eval, "cache": run_cache}[args.command]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            shown: set[str] = set()  # several layers check the same setting (e.g. gzip level 0): say it once
+
+            def show_once(message, *rest, **kw) -> None:
+                if str(message) not in shown:
+                    shown.add(str(message))
+                    print(f"warning: {message}", file=sys.stderr)
+            warnings.showwarning = show_once
+            return handler(args)
+    except ZipFitError as error:
+        print(f"zipfit: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("zipfit: interrupted; nothing was written.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""`zipfit` command line: parses arguments and calls the same core functions the app uses."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from zipfit_core.cli.data_options import load_data_argument
+from zipfit_core.cli.shards import run_score_shards
+from zipfit_core.data.loading import LoadedTexts
+from zipfit_core.errors import ZipFitError
+from zipfit_core.jobs.method_scores import score_sources
+from zipfit_core.jobs.score_job import JobStatus, ScoreRequest, run_foreground
+from zipfit_core.scoring.alignment import require_texts
+from zipfit_core.scoring.codecs import codec_info, resolve_level
+from zipfit_core.scoring.methods import METHODS, method_spec, recorded_settings
+from zipfit_core.store.run import ScoreRun, method_score_run
+from zipfit_core.store.score_cache import default_cache_dir
+from zipfit_core.store.scores_file import write_scores
+
+
+class ProgressBar:
+    """A tqdm bar on stderr counting source-target pairs, with an ETA for what is left."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+        self.last: JobStatus | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            # Starting at `done` keeps pairs resumed from a checkpoint out of the rate and the ETA.
+            self.bar = tqdm(total=total, initial=done, unit="pair", unit_scale=True, file=sys.stderr,
+                            desc="scoring", dynamic_ncols=True)
+        self.bar.update(done - self.bar.n)
+
+    def job_status(self, status: JobStatus) -> None:
+        """Follow a scoring job: say once what was resumed or who else computes, then the bar."""
+        if self.last is None and status.resumed_pairs and status.state != "done":
+            self.write(f"resuming: {status.resumed_pairs:,} of {status.total_pairs:,} pairs "
+                       f"({status.resumed_pairs / status.total_pairs:.0%}) are already done in the cache")
+        if status.message.startswith("another run") and not (self.last and self.last.message == status.message):
+            self.write(f"note: {status.message}")
+        self.last = status
+        if status.state == "done" and self.bar is None:
+            return  # loaded from the cache: no bar
+        self(status.done_pairs, status.total_pairs)
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"targets {status.targets_seen}/{status.n_targets}", refresh=False)
+
+    def write(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_score(args: argparse.Namespace) -> int:
+    if args.engine == "ray" or not args.out.lower().endswith(".parquet"):
+        return run_score_shards(args)  # shard by shard into a score folder (zipfit_core/engines)
+    level = resolve_level(args.codec, args.level)
+    if not codec_info(args.codec).exact:
+        print(f"note: {args.codec} is approximate: fast, close to gzip-9 but not identical.", file=sys.stderr)
+    source = load_data_argument(args, "source")
+    target = load_data_argument(args, "target")
+    require_texts(source.texts, "source")
+    require_texts(target.texts, "target")
+    progress = ProgressBar(enabled=not args.quiet)
+    cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
+    if args.method != "zipfit":  # the baselines and the debiased variant (cli_compare.py)
+        try:
+            return run_score_method(args, source, target, level, cache_dir, progress)
+        finally:
+            progress.close()
+    request = ScoreRequest(source.texts, target.texts, codec=args.codec, level=level,
+                           source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint,
+                           label=f"{args.source} vs {args.target}")
+    try:
+        scores = run_foreground(request, cache_dir, progress=progress.job_status, workers=args.workers)
+    except KeyboardInterrupt:
+        progress.close()
+        saved = progress.last.done_pairs if progress.last else 0  # the job's count after its last checkpoint
+        where = (f"{saved:,} pairs are saved in {cache_dir}: run the same command again to resume"
+                 if cache_dir is not None else "nothing was saved (--no-cache)")
+        print(f"zipfit: interrupted; {where}.", file=sys.stderr)
+        return 130
+    finally:
+        progress.close()
+    run = ScoreRun.for_texts(source, target, source_name=str(args.source), target_name=str(args.target),
+                             codec=args.codec, level=level, method="zipfit",
+                             settings=recorded_settings("zipfit", {"codec": args.codec, "level": level}))
+    n_chars = np.array([len(text) for text in source.texts], dtype=np.int64)
+    write_scores(args.out, scores, n_chars, run)
+    final = progress.last
+    if final is None or cache_dir is None:
+        origin = ""
+    elif final.message == "loaded from the cache" or final.message.startswith("computed by another"):
+        origin = f" ({final.message})"
+    else:
+        origin = (f" ({final.total_pairs - final.resumed_pairs:,} pairs computed, "
+                  f"{final.resumed_pairs:,} resumed from the cache)")
+    print(f"scored {len(scores)} rows against {len(target.texts)} targets{origin} -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def methods_help() -> str:
+    lines = []
+    for info in METHODS.values():
+        names = ", ".join(setting.name for setting in info.settings) or "none"
+        lines.append(f"{info.name} (settings: {names})")
+    return "; ".join(lines)
+
+
+def add_method_arguments(score: argparse.ArgumentParser) -> None:
+    """`--method` and `--setting` for `zipfit score`."""
+    score.add_argument("--method", default="zipfit", choices=list(METHODS),
+                       help="selector (default zipfit, the paper's score): " + methods_help())
+    score.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                       help="a method setting, e.g. --setting analyzer=char_wb --setting seed=3 (repeatable)")
+
+
+def parse_settings(pairs: list[str]) -> dict[str, str]:
+    settings = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name.strip():
+            raise ZipFitError(f"--setting {pair!r}: write NAME=VALUE, e.g. --setting seed=3.")
+        settings[name.strip()] = value.strip()
+    return settings
+
+
+def run_score_method(args: argparse.Namespace, source: LoadedTexts, target: LoadedTexts, level: int,
+                     cache_dir: Path | None, progress: Callable[[int, int], None]) -> int:
+    """Score with a method other than plain ZIP-FIT and write the same scores file `zipfit score` writes."""
+    settings = dict(parse_settings(args.setting))
+    info = METHODS[args.method]
+    compresses = any(setting.name == "codec" for setting in info.settings)
+    if compresses:
+        settings.update(codec=args.codec, level=level, workers=args.workers)
+    elif args.level is not None or args.codec != "gzip":
+        raise ZipFitError(f"--codec/--level apply to ZIP-FIT only, not to --method {args.method}.")
+    resolved = info.resolve(settings)
+    scores = score_sources(args.method, source.texts, target.texts, progress=progress, cache_dir=cache_dir,
+                           **resolved)
+    run = method_score_run(source, target, source_name=str(args.source), target_name=str(args.target),
+                           method=args.method, settings=resolved)
+    write_scores(args.out, scores, np.array([len(text) for text in source.texts], dtype=np.int64), run)
+    print(f"scored {len(scores)} rows with {method_spec(args.method, resolved)} against {len(target.texts)} "
+          f"targets -> {args.out}", file=sys.stderr)
+    return 0

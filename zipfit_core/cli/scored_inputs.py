@@ -1,0 +1,124 @@
+"""`zipfit score --method ...` for the baselines, `zipfit compare` and `zipfit proxy-eval`.
+
+Kept apart from cli.py so the compare commands grow here; cli.py registers them and dispatches.
+Like cli.py, this only parses, loads and calls the core (`selectors`, `compare`, `proxy_eval`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from zipfit_core.analysis.export import read_manifest
+from zipfit_core.cli.data_options import SOURCE_HELP, load_data_argument, recorded_recipe
+from zipfit_core.data.loading import LoadedTexts, load_recipe, load_source, source_from_argument
+from zipfit_core.data.sources import DataRecipe, TextSpec
+from zipfit_core.errors import ZipFitError
+from zipfit_core.jobs.method_scores import score_sources
+from zipfit_core.scoring.methods import NON_ZIPFIT_CODEC, short_label
+from zipfit_core.store.run import ScoreRun, run_method
+from zipfit_core.store.scores_file import read_scores
+
+
+def method_label(run: ScoreRun | None, fallback: str) -> str:
+    """The method's name plus its non-default settings (the full spec stays in the JSON outputs)."""
+    if run is None:
+        return fallback
+    try:
+        label = short_label(*run_method(run))
+    except ZipFitError:  # a method (or setting) this version does not know
+        return run.method
+    if run.codec != NON_ZIPFIT_CODEC and (run.codec, run.level) != ("gzip", 9):
+        label += f" [{run.codec}-{run.level}]"
+    return label
+
+
+def scores_from_file(path: str, source: LoadedTexts) -> tuple[np.ndarray, ScoreRun | None]:
+    scores, run = read_scores(path)
+    if len(scores) != len(source.texts):
+        raise ZipFitError(f"{path} holds {len(scores)} scores but {source.origin} has {len(source.texts)} rows: "
+                          "give the source that was scored, with the same data options (--source-filter, ...).")
+    if run is not None and run.source_fingerprint != source.fingerprint:
+        raise ZipFitError(f"{source.origin} is not the source {path} was scored on (its texts differ): "
+                          "give the same source and data options as for scoring, or score it again.")
+    return scores, run
+
+
+def run_from_manifest(path: str) -> ScoreRun:
+    """The scoring run an export manifest records (older manifests, without recipes, too)."""
+    try:
+        run = ScoreRun.from_dict(read_manifest(path)["scoring"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ZipFitError(f"{path} is not an export manifest with a `scoring` section ({error}).") from None
+    if run is None:
+        raise ZipFitError(f"{path} is not an export manifest with a complete `scoring` section.")
+    return run
+
+
+def recorded_target(run: ScoreRun) -> LoadedTexts:
+    """The targets a run was scored against, loaded as recorded: by its recipe (filters, sample, text cap, ...)
+    when the file has one, else by the target argument and text field (older files)."""
+    if run.target_recipe:
+        return load_recipe(DataRecipe.from_dict(run.target_recipe))
+    return load_source(source_from_argument(run.target), TextSpec.from_description(run.target_field))
+
+
+def scores_from_manifest(path: str, source: LoadedTexts, cache_dir: Path | None) -> tuple[np.ndarray, ScoreRun]:
+    """Recompute (or fetch from the cache) the scores an export manifest describes."""
+    run = run_from_manifest(path)
+    if run.source_fingerprint != source.fingerprint:
+        raise ZipFitError(f"{source.origin} is not the source {path} describes (its texts differ).")
+    target = recorded_target(run)
+    if target.fingerprint != run.target_fingerprint:
+        raise ZipFitError(f"The target {run.target} has changed since {path} was written: its texts differ.")
+    method, settings = run_method(run)
+    return score_sources(method, source.texts, target.texts, cache_dir=cache_dir, **settings), run
+
+
+def load_scored_methods(args: argparse.Namespace, source: LoadedTexts,
+                        cache_dir: Path | None) -> tuple[dict[str, np.ndarray], dict[str, ScoreRun | None]]:
+    scores: dict[str, np.ndarray] = {}
+    runs: dict[str, ScoreRun | None] = {}
+    inputs = [("scores", path) for path in args.scores or []]
+    inputs += [("manifest", path) for path in args.from_manifest or []]
+    for kind, path in inputs:
+        if kind == "scores":
+            values, run = scores_from_file(path, source)
+        else:
+            values, run = scores_from_manifest(path, source, cache_dir)
+        label = method_label(run, Path(path).stem)
+        if label in scores:
+            label = f"{label} [{Path(path).name}]"
+        scores[label], runs[label] = values, run
+    return scores, runs
+
+
+def add_scored_inputs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="the source that was scored: " + SOURCE_HELP)
+    parser.add_argument("--source-field", help="text field (default: the one used for scoring)")
+    parser.add_argument("--scores", nargs="+", default=[], metavar="FILE",
+                        help="scores files written by `zipfit score` (one per method)")
+    parser.add_argument("--from-manifest", nargs="+", default=[], metavar="FILE",
+                        help="export manifests (FILE.manifest.json): each method is re-scored as recorded "
+                             "there (or read from the cache)")
+    parser.add_argument("--cache-dir", help="score cache for --from-manifest (default: $ZIPFIT_CACHE_DIR "
+                                            "or the user cache folder)")
+
+
+def load_source_for(args: argparse.Namespace) -> LoadedTexts:
+    """SOURCE with its data options; what is not given defaults to what the first scores file (or manifest)
+    that records SOURCE's recipe says, else to the text field the first run records."""
+    runs = [read_scores(path)[1] for path in args.scores or []]
+    runs += [run_from_manifest(path) for path in args.from_manifest or []]
+    runs = [run for run in runs if run is not None]
+    recorded = next(filter(None, (recorded_recipe(args.source, run) for run in runs)), None)
+    return load_data_argument(args, "source", default_text=runs[0].source_field if runs else None,
+                              recorded=recorded)
+
+
+def cache_dir_for(args: argparse.Namespace) -> Path:
+    from zipfit_core.store.score_cache import default_cache_dir
+
+    return Path(args.cache_dir) if args.cache_dir else default_cache_dir()

@@ -1,0 +1,63 @@
+"""`zipfit` command line: parses arguments and calls the same core functions the app uses."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from zipfit_core.analysis.export import export_format, export_selection, manifest_path
+from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
+from zipfit_core.cli.data_options import load_data_argument, recorded_recipe
+from zipfit_core.cli.shards import scored_folder_for_select
+from zipfit_core.data.loading import LoadedTexts
+from zipfit_core.data.texts import texts_fingerprint
+from zipfit_core.engines.folder import is_score_folder
+from zipfit_core.errors import ZipFitError
+from zipfit_core.store.run import ScoreRun
+from zipfit_core.store.scores_file import read_scores
+
+
+def selection_rule(args: argparse.Namespace) -> SelectionRule:
+    for kind in ("threshold", "top_k", "top_percent", "token_budget"):
+        value = getattr(args, kind)
+        if value is not None:
+            return SelectionRule(kind, value)
+    raise AssertionError("argparse requires one rule")
+
+
+def run_select(args: argparse.Namespace) -> int:
+    export_format(args.out)  # fail before any work on a bad output name
+    if is_score_folder(args.scores):  # written by sharded scoring (zipfit_core/engines)
+        return export_best(args, *scored_folder_for_select(args))
+    scores, run = read_scores(args.scores)
+    source = load_data_argument(args, "source", default_text=run.source_field if run else None,
+                                recorded=recorded_recipe(args.source, run))
+    loaded_as = f" (loaded as: {source.recipe.describe()})" if source.recipe else ""
+    if len(scores) != len(source.texts):
+        raise ZipFitError(
+            f"{args.scores} holds {len(scores)} scores but {args.source} has {len(source.texts)} rows{loaded_as}: "
+            "give the same data options as for scoring (--source-filter, --source-sample, ...), "
+            "or score this source again."
+        )
+    if run and run.source_fingerprint != texts_fingerprint(source.texts):
+        raise ZipFitError(
+            f"{args.source} has changed since it was scored (its texts no longer match {args.scores}){loaded_as}: "
+            "give the same data options as for scoring (--source-template, --source-filter, --source-split, "
+            "--source-sample, ...), or score it again."
+        )
+    return export_best(args, scores, run, source)
+
+
+def export_best(args: argparse.Namespace, scores: np.ndarray, run: ScoreRun | None, source: LoadedTexts) -> int:
+    rule = selection_rule(args)
+    counter = TokenCounter(args.tokenizer)
+    token_counts = counter.count(source.texts)
+    selection = select(scores, rule, token_counts)
+    manifest = export_selection(source.table, source.texts, source.text_field, scores, selection, counter,
+                                run, args.out, include_score=not args.no_score)
+    print(f"kept {manifest['rows']['kept']} of {manifest['rows']['total']} rows "
+          f"({manifest['tokens']['kept']} tokens) -> {args.out}; manifest {manifest_path(args.out)}",
+          file=sys.stderr)
+    return 0

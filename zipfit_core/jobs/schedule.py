@@ -1,0 +1,97 @@
+"""Scoring jobs: background threads with progress, a progressive preview, cancel, resume and a cache.
+
+How a job works
+- Targets are taken in a fixed pseudo-random order (a hash of each index with a fixed seed, so the
+  order never depends on a library version) and in *rounds* of 2, 4, 8, ... up to 64 targets.
+  Each round scores every source against that round's targets. After a round every source has seen
+  the same first k targets, so the preview (mean per source, with its standard error) is consistent
+  and sharpens until it is exact. Sums are exact integers (alignment.py), so the final scores are
+  bit-for-bit `alignment_scores`, whatever the rounds or interruptions.
+- Inside a round, sources are scored in contiguous blocks of about a second of work. A checkpoint
+  holds the totals at the last round boundary plus the current round's sums for the finished prefix
+  of sources, so it can be written after any block: checkpoints come every few seconds of work even
+  when one round over a big pool takes minutes (a round of 64 targets over 100k sources is ~6M pairs).
+  Checkpointing per round only would lose up to a round on a kill; making rounds tiny instead would
+  re-encode every source per round and update the preview too often to matter.
+- The cache folder of a key has a lock (flock). The process holding it computes; another process
+  asking for the same work follows its checkpoints and takes over if it dies. In one process the
+  `JobManager` gives both requests the same job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from zipfit_core.scoring.kernel import UNITS_PER_ONE
+from zipfit_core.store.score_cache import ScoreState
+
+TARGET_ORDER_SEED = 241018194  # arXiv 2410.18194
+
+
+FIRST_ROUND_TARGETS = 2        # the smallest sample with a standard error
+
+
+MAX_ROUND_TARGETS = 64
+
+
+@dataclass(frozen=True)
+class ScoreSnapshot:
+    """The preview after the last finished round (exact when complete)."""
+
+    scores: np.ndarray  # running mean per source over the targets seen (exact final scores when complete)
+    stderr: np.ndarray  # standard error of that mean (0 when complete)
+    targets_seen: int
+    n_targets: int
+    complete: bool
+
+
+def target_order(n_targets: int, seed: int = TARGET_ORDER_SEED) -> list[int]:
+    """A fixed pseudo-random order of target indices, independent of any library's RNG."""
+    def rank(index: int) -> bytes:
+        return hashlib.blake2b(f"{seed}:{index}".encode(), digest_size=8).digest()
+    return sorted(range(n_targets), key=rank)
+
+
+def round_ends(n_targets: int) -> tuple[int, ...]:
+    """Cumulative target counts after each round: 2, 6, 14, 30, 62, 126, 190, ... capped at n."""
+    ends, done, size = [], 0, FIRST_ROUND_TARGETS
+    while done < n_targets:
+        done = min(n_targets, done + size)
+        ends.append(done)
+        size = min(2 * size, MAX_ROUND_TARGETS)
+    return tuple(ends)
+
+
+def schedule_description(order: list[int], ends: tuple[int, ...]) -> dict:
+    """What the manifest records of the schedule, to refuse resuming with a different one."""
+    digest = hashlib.sha256(json.dumps(order).encode()).hexdigest()
+    return {"seed": TARGET_ORDER_SEED, "order_sha256": digest, "round_ends": list(ends)}
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """Arrays handed to pages are shared by every session: nobody may change them in place."""
+    array.flags.writeable = False
+    return array
+
+
+def preview_from_state(state: ScoreState) -> ScoreSnapshot | None:
+    """Running means and standard errors at the last round boundary (None before the first round)."""
+    if state.complete:
+        scores = read_only(state.exact_scores())
+        return ScoreSnapshot(scores, read_only(np.zeros_like(scores)), state.n_targets, state.n_targets, True)
+    seen, total = state.targets_done, state.n_targets
+    if seen == 0:
+        return None
+    # Floats are plenty for an estimate; only the final mean needs the exact integers.
+    sums = np.array(state.sums, dtype=np.float64)
+    squares = np.array(state.squares, dtype=np.float64)
+    means = sums / seen
+    variance = np.maximum(squares / seen - means * means, 0.0) * (seen / (seen - 1) if seen > 1 else np.inf)
+    # Targets are drawn without replacement from a finite set: finite population correction.
+    correction = (total - seen) / (total - 1) if total > 1 else 0.0
+    stderr = np.sqrt(variance / seen * correction) / UNITS_PER_ONE
+    return ScoreSnapshot(read_only(means / UNITS_PER_ONE), read_only(stderr), seen, total, False)
