@@ -190,7 +190,7 @@ def job_report(sources: list[str], targets: list[str], workers: int, exact: np.n
         manager.cancel(key)
         status = manager.wait(key, timeout=30)
         print(f"   cancel -> state {status.state!r} after {time.perf_counter() - started:.3f} s; "
-              f"{status.done_pairs:,} of {status.total_pairs:,} pairs kept in the checkpoint")
+              f"{status.done:,} of {status.total:,} pairs kept in the checkpoint")
 
 
 def page_report(sources: list[str], targets: list[str], workers: int, repeats: int) -> None:
@@ -232,7 +232,7 @@ def page_report(sources: list[str], targets: list[str], workers: int, repeats: i
             key = manager.submit(ScoreRequest(workload, targets))
             time.sleep(0.5)
             measured = timings(manager, key)
-            label += f", {manager.status(key).pairs_per_second:,.0f} pairs/s"
+            label += f", {manager.status(key).rate:,.0f} pairs/s"
             if manager.status(key).state != "running":
                 label += " [the job ended during the measurement]"
             results[label] = measured

@@ -6,4 +6,5 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 python3 -m pip install -q --disable-pip-version-check -r requirements-test.txt -e .
+lint-imports  # the layers, no UI in the core, no import cycles (.importlinter)
 python3 -m pytest "$@"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import io
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from zipfit_app.exporting import folder_export
+from zipfit_app.exporting import export_status
 from zipfit_core.analysis.export import selected_table, write_table
 from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
 from zipfit_core.data.loading import load_recipe, load_source
@@ -319,11 +318,10 @@ def test_a_large_export_is_written_to_the_export_folder_in_the_background(isolat
     next(button for button in at.button if button.label == "Write to the export folder").click().run()
     assert_no_exception(at)
 
-    job = folder_export(at.session_state["export.folder_job"])
-    deadline = time.monotonic() + TIMEOUT
-    while not job.done and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert job.error is None and job.output.parent == isolated / "exports"
+    job = at.session_state["export.folder_job"]
+    status = JobManager.shared().wait(job.work_id, timeout=TIMEOUT)  # the app's one background-work manager
+    assert (status.kind, status.state, status.error) == ("export", "done", None)
+    assert export_status(job).done == 40 and job.output.parent == isolated / "exports"
     written = pd.read_parquet(job.output)
     assert len(written) == 40 and written["zipfit_score"].is_monotonic_decreasing
     manifest = json.loads((job.output.parent / (job.output.name + ".manifest.json")).read_text())

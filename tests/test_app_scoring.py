@@ -74,8 +74,8 @@ def test_tfidf_chosen_on_the_score_page_is_what_explore_and_export_use(isolated,
     assert not at.get("slider")  # no compressor level for a method that does not compress
     next(button for button in at.button if button.label == "Start scoring").click().run()
     binding = at.session_state["score_job"]
-    assert binding.method == "tfidf"
-    assert scoring.runs().wait(binding.job_id, timeout=TIMEOUT).state == "done"
+    assert binding.run.method == "tfidf"
+    assert scoring.manager().wait(binding.job_id, timeout=TIMEOUT).state == "done"
     at.run()
     assert any("Scored 300 rows with TF-IDF cosine" in text for text in texts_of(at.success))
     assert at.query_params["method"] == "tfidf"
@@ -116,7 +116,7 @@ def test_method_settings_are_part_of_the_result_and_the_link(isolated):
     at.selectbox(key="score.method").set_value("random").run()
     next(button for button in at.button if button.label == "Start scoring").click().run()
     first = at.session_state["score_job"].job_id
-    scoring.runs().wait(first, timeout=TIMEOUT)
+    scoring.manager().wait(first, timeout=TIMEOUT)
     at.run()
     at.number_input(key="score.random.seed").set_value(7).run()
     assert_no_exception(at)
@@ -124,10 +124,10 @@ def test_method_settings_are_part_of_the_result_and_the_link(isolated):
     assert any(button.label == "Start scoring" for button in at.button)  # seed 7 is other work
     next(button for button in at.button if button.label == "Start scoring").click().run()
     second = at.session_state["score_job"].job_id
-    assert second != first and scoring.runs().wait(second, timeout=TIMEOUT).state == "done"
+    assert second != first and scoring.manager().wait(second, timeout=TIMEOUT).state == "done"
     at.run()
     assert_no_exception(at)
-    np.testing.assert_array_equal(scoring.runs().result(second), np.random.default_rng(7).random(300))
+    np.testing.assert_array_equal(scoring.manager().result(second), np.random.default_rng(7).random(300))
 
     shared = AppTest.from_file(str(APP), default_timeout=TIMEOUT)  # the link reopens the seed-7 scores
     shared.query_params.update({key: at.query_params[key] for key in at.query_params})

@@ -44,7 +44,7 @@ DAY = 86400.0
 
 def finished_entry(root: Path, sources=SOURCES, label: str = "finished") -> str:
     run_foreground(ScoreRequest(sources, TARGETS_USED, label=label), root, workers=1)
-    return ScoreRequest(sources, TARGETS_USED).settings().key
+    return ScoreRequest(sources, TARGETS_USED).key
 
 
 def partial_entry(root: Path) -> str:
@@ -58,7 +58,7 @@ def partial_entry(root: Path) -> str:
     with pytest.raises(ScoringCancelled):
         run_foreground(ScoreRequest(OTHER_SOURCES, TARGETS_USED, label="partial"), root,
                        progress=stop_after_first_round, cancel=cancel, workers=1)
-    return ScoreRequest(OTHER_SOURCES, TARGETS_USED).settings().key
+    return ScoreRequest(OTHER_SOURCES, TARGETS_USED).key
 
 
 def method_entry(root: Path) -> str:
@@ -172,7 +172,7 @@ def test_remove_deletes_exactly_that_entry_and_a_later_submit_recomputes(
     computed = count_computed_pairs(monkeypatch)
     assert manager.submit(request) == key
     status = manager.wait(key, timeout=120)
-    assert status.state == "done" and status.resumed_pairs == 0
+    assert status.state == "done" and status.resumed == 0
     assert computed[0] == len(SOURCES) * len(TARGETS_USED)  # every pair again: nothing came from memory or disk
     assert np.array_equal(manager.result(key), first)
     assert (root / key / "manifest.json").exists()

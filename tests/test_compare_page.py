@@ -71,7 +71,7 @@ def compute_and_wait(at: AppTest) -> AppTest:
     """Click Compute (the page returns while the runs go on), wait for the runs, then rerun as the poll would."""
     click(at, "Compute")
     for run_id in at.session_state["compare.run_ids"]:
-        assert scoring.runs().wait(run_id, timeout=TIMEOUT).state == "done"
+        assert scoring.manager().wait(run_id, timeout=TIMEOUT).state == "done"
     at.run()
     no_exception(at)
     return at
@@ -150,18 +150,20 @@ def test_compute_returns_while_the_runs_go_on_and_cancel_stops_them(app_with_dat
     at.multiselect(key="compare.methods").set_value(["tfidf", "random"]).run()
     click(at, "Compute")  # returns although TF-IDF cannot finish before it is cancelled
     tfidf_run = next(run_id for run_id in at.session_state["compare.run_ids"]
-                     if scoring.runs().status(run_id).method == "tfidf")
-    assert scoring.runs().status(tfidf_run).state == "running"
+                     if scoring.manager().status(run_id).kind == "tfidf")
+    assert scoring.manager().status(tfidf_run).state == "running"
     progress_texts = [element.proto.text for element in at.get("progress")]
     assert any(text.startswith("TF-IDF cosine: running, 3 of 32 rows") for text in progress_texts), progress_texts
+    assert any(text.startswith("Random: queued") for text in progress_texts), progress_texts
     assert not any("jaccard" in frame.value.columns for frame in at.dataframe)  # no comparison yet
     assert not [button for button in at.button if button.label.startswith("Compute")]
 
     at.button(key="compare.cancel").click().run()
     no_exception(at)
-    assert scoring.runs().wait(tfidf_run, timeout=TIMEOUT).state == "cancelled"
+    assert scoring.manager().wait(tfidf_run, timeout=TIMEOUT).state == "cancelled"
     at.run()
     no_exception(at)
     assert any("TF-IDF cosine was cancelled" in warning.value for warning in at.warning)
+    # One job at a time (ZIPFIT_MAX_JOBS=1): Random waited behind TF-IDF, and Cancel stopped both.
     assert [button.label for button in at.button if button.label.startswith("Compute")] == [
-        "Compute TF-IDF cosine (32 rows)"]
+        "Compute TF-IDF cosine, Random (32 rows)"]

@@ -29,6 +29,7 @@ from zipfit_core.jobs.schedule import round_ends, target_order
 from zipfit_core.jobs.score_job import ScoreJob, ScoreRequest, run_foreground
 from zipfit_core.scoring.alignment import alignment_scores
 from zipfit_core.store.cache_admin import list_cache
+from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.score_cache import CacheEntry, from_limbs, to_limbs
 
 PROOFNET_FILE = Path(__file__).resolve().parent.parent / "zipfit_core" / "data" / "demo_data" / "proofnet_lean4.jsonl.gz"
@@ -114,9 +115,9 @@ def test_job_progress_moves_and_final_scores_equal_alignment_scores(tmp_path: Pa
             break
         time.sleep(0.01)
     assert status.state == "done", status
-    assert status.done_pairs == status.total_pairs == len(SMALL_SOURCES) * len(SMALL_TARGETS)
+    assert status.done == status.total == len(SMALL_SOURCES) * len(SMALL_TARGETS)
     assert status.targets_seen == status.n_targets == len(SMALL_TARGETS)
-    done = [s.done_pairs for s in seen]
+    done = [s.done for s in seen]
     assert done == sorted(done)
     assert np.array_equal(manager.result(key), small_exact)
     snapshot = manager.snapshot(key)
@@ -162,8 +163,8 @@ def test_cancel_stops_the_job_and_keeps_its_checkpoint(tmp_path: Path, monkeypat
     status = manager.wait(key, timeout=30)
     assert status.state == "cancelled", status
     saved = manifest_of(tmp_path)["progress"]
-    assert 0 < saved["done_pairs"] < status.total_pairs
-    assert status.done_pairs == saved["done_pairs"]
+    assert 0 < saved["done_pairs"] < status.total
+    assert status.done == saved["done_pairs"]
     assert "resume" in status.message
 
     # Submitting again resumes from the checkpoint: finished pairs are not computed again.
@@ -171,8 +172,8 @@ def test_cancel_stops_the_job_and_keeps_its_checkpoint(tmp_path: Path, monkeypat
     again = manager.submit(ScoreRequest(sources, targets))
     final = manager.wait(again, timeout=120)
     assert again == key and final.state == "done"
-    assert final.resumed_pairs == saved["done_pairs"]
-    assert computed[0] == final.total_pairs - saved["done_pairs"]
+    assert final.resumed == saved["done_pairs"]
+    assert computed[0] == final.total - saved["done_pairs"]
     assert np.array_equal(manager.result(key), alignment_scores(sources, targets, workers=2))
 
 
@@ -238,7 +239,7 @@ def test_a_second_manager_follows_the_running_job_instead_of_recomputing(
     sources, targets = make_sources(600, seed=4), TARGETS[:40]
     first, second = JobManager(tmp_path, workers=1), JobManager(tmp_path, workers=1)
     key = first.submit(ScoreRequest(sources, targets))
-    while first.status(key).done_pairs == 0 and not first.status(key).finished:
+    while first.status(key).done == 0 and not first.status(key).finished:
         time.sleep(0.01)
     assert second.submit(ScoreRequest(sources, targets)) == key
     assert second.wait(key, timeout=120).state == "done"
@@ -298,7 +299,7 @@ def test_a_damaged_cache_entry_is_reported_and_recomputed(tmp_path: Path, small_
     with pytest.warns(RuntimeWarning, match="damaged"):
         scores = run_foreground(request, tmp_path, progress=statuses.append)
     assert np.array_equal(scores, small_exact)
-    assert statuses[-1].resumed_pairs == 0  # nothing was taken from the damaged entry
+    assert statuses[-1].resumed == 0  # nothing was taken from the damaged entry
     manifest, state = CacheEntry(tmp_path, folder.name).load()  # and the entry is whole again
     assert state.complete and np.array_equal(state.exact_scores(), small_exact)
 
@@ -317,7 +318,7 @@ def test_the_manager_reports_a_damaged_entry_in_the_status(tmp_path: Path, small
         key = manager.submit(request)
         status = manager.wait(key, timeout=60)
     assert status.state == "done"
-    job = manager._job(key)
+    job = manager._work(key)
     assert any("checksum" in text for text in job.warnings)
     assert np.array_equal(manager.result(key), small_exact)
 
@@ -406,7 +407,8 @@ def test_bad_input_fails_the_job_with_the_users_message(tmp_path: Path) -> None:
     manager = JobManager(tmp_path)
     with pytest.raises(ZipFitError, match="source row 1 is int"):
         manager.submit(ScoreRequest(["text", 5], ["target"]))
-    key = manager.submit(ScoreRequest(["text", 5], ["target"], source_fingerprint="given by the caller"))
+    described = ScoreRun.for_plain_texts(["text", "5"], ["target"], source_fingerprint="given by the caller")
+    key = manager.submit(ScoreRequest.for_run(["text", 5], ["target"], described))
     status = manager.wait(key, timeout=30)
     assert status.state == "failed" and "source row 1 is int" in status.error
     with pytest.raises(ZipFitError, match="target set is empty"):

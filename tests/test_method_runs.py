@@ -1,5 +1,5 @@
-"""Background method runs (`method_jobs.MethodRuns`) and score folders opened under a data root
-(`scored_folders`): the core under the app's Score page, tested without Streamlit."""
+"""Background method runs (`JobManager.submit_method`) and score folders opened under a data root
+(`engines.open_folder`): the core under the app's Score page, tested without Streamlit."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from zipfit_core.engines import score_shards
 from zipfit_core.engines.local import LocalEngine
 from zipfit_core.engines.open_folder import find_score_folders, open_score_folder, recorded_target
 from zipfit_core.errors import ZipFitError
-from zipfit_core.jobs.method_runs import MethodRuns
+from zipfit_core.jobs.manager import JobManager
 from zipfit_core.jobs.method_scores import score_sources, stored_scores
 from zipfit_core.store.method_cache import memo
-from zipfit_core.store.run import method_score_run
+from zipfit_core.store.run import ScoreRun
 
 TIMEOUT = 120
 
@@ -32,9 +32,9 @@ def pool():
 
 def test_a_run_computes_what_score_sources_computes_and_caches_it(pool, tmp_path):
     memo.clear()
-    runs = MethodRuns(tmp_path / "cache")
-    run_id = runs.submit("tfidf", pool.sources, pool.targets, {"analyzer": "char_wb"})
-    assert runs.submit("tfidf", pool.sources, pool.targets, {"analyzer": "char_wb"}) == run_id  # joins
+    runs = JobManager(tmp_path / "cache")
+    run_id = runs.submit_method("tfidf", pool.sources, pool.targets, {"analyzer": "char_wb"})
+    assert runs.submit_method("tfidf", pool.sources, pool.targets, {"analyzer": "char_wb"}) == run_id  # joins
     status = runs.wait(run_id, timeout=TIMEOUT)
     assert status.state == "done" and status.done == status.total == len(pool.sources)
     memo.clear()
@@ -45,36 +45,36 @@ def test_a_run_computes_what_score_sources_computes_and_caches_it(pool, tmp_path
     memo.clear()  # another server (or the CLI) on the same cache finds it without computing
     found = stored_scores("tfidf", pool.sources, pool.targets, cache_dir=tmp_path / "cache", analyzer="char_wb")
     np.testing.assert_array_equal(found, expected)
-    other = MethodRuns(tmp_path / "cache")
+    other = JobManager(tmp_path / "cache")
     source_fp, target_fp = LoadedTexts(pool.sources, None, "text", "pool").fingerprint, \
         LoadedTexts(pool.targets, None, "text", "targets").fingerprint
-    adopted = other.adopt_stored("tfidf", len(pool.sources), {"analyzer": "char_wb"}, source_fingerprint=source_fp,
+    adopted = other.adopt_stored_method("tfidf", len(pool.sources), {"analyzer": "char_wb"}, source_fingerprint=source_fp,
                                  target_fingerprint=target_fp)
     assert adopted == run_id
     np.testing.assert_array_equal(other.result(adopted), expected)
-    assert other.adopt_stored("tfidf", len(pool.sources), {"analyzer": "word"}, source_fingerprint=source_fp,
+    assert other.adopt_stored_method("tfidf", len(pool.sources), {"analyzer": "word"}, source_fingerprint=source_fp,
                               target_fingerprint=target_fp) is None  # other settings: not computed
 
 
 def test_a_failing_run_reports_its_error_and_bad_requests_fail_at_once(pool, tmp_path):
-    runs = MethodRuns(tmp_path / "cache")
-    run_id = runs.submit("tfidf", pool.sources, pool.targets, {"ngram_min": 3, "ngram_max": 2})
+    runs = JobManager(tmp_path / "cache")
+    run_id = runs.submit_method("tfidf", pool.sources, pool.targets, {"ngram_min": 3, "ngram_max": 2})
     status = runs.wait(run_id, timeout=TIMEOUT)
     assert status.state == "failed" and "ngram_min <= ngram_max" in status.error
     assert runs.result(run_id) is None
     with pytest.raises(ZipFitError, match="target set is empty"):
-        runs.submit("random", pool.sources, [], {})
+        runs.submit_method("random", pool.sources, [], {})
     with pytest.raises(ZipFitError, match="no setting"):
-        runs.submit("random", pool.sources, pool.targets, {"colour": 3})
+        runs.submit_method("random", pool.sources, pool.targets, {"colour": 3})
 
 
 def test_method_score_run_records_method_codec_and_settings(pool):
     source = LoadedTexts(pool.sources, None, "text", "pool")
     target = LoadedTexts(pool.targets, None, "text", "targets")
-    tfidf = method_score_run(source, target, source_name="pool", target_name="targets", method="tfidf", settings={})
+    tfidf = ScoreRun.for_texts(source, target, source_name="pool", target_name="targets", method="tfidf", settings={})
     assert (tfidf.method, tfidf.codec, tfidf.level) == ("tfidf", "none", 0)
     assert tfidf.settings == {"analyzer": "word", "ngram_min": None, "ngram_max": None, "sublinear_tf": 1}
-    debiased = method_score_run(source, target, source_name="pool", target_name="targets", method="zipfit-debiased",
+    debiased = ScoreRun.for_texts(source, target, source_name="pool", target_name="targets", method="zipfit-debiased",
                                 settings={"codec": "gzip", "level": None})
     assert (debiased.codec, debiased.level, debiased.settings) == ("gzip", 9, {"codec": "gzip", "level": 9})
 
@@ -99,7 +99,7 @@ def test_a_folder_scored_elsewhere_opens_with_its_recorded_relative_paths(pool, 
     opened = open_score_folder("project/out", root)
     assert opened.source.texts == pool.sources and opened.source_location == "project/pool"
     assert len(opened.scores) == len(pool.sources) and opened.run.n_targets == len(pool.targets)
-    source, text = recorded_target(opened.settings, root, opened.path)
+    source, text = recorded_target(opened.run, root, opened.path)
     assert (source.kind, source.location, text.field) == ("local", "project/targets.jsonl", "text")
     (root / "exports" / "old").mkdir(parents=True)
     (root / "exports" / "old" / "manifest.json").write_text((project / "out" / "manifest.json").read_text())

@@ -204,9 +204,9 @@ def test_template_scores_equal_alignment_scores_on_the_rendered_texts(corpus, ti
     assert code == 0, err
     folder = read_score_folder(out)
     assert np.array_equal(folder.scores, alignment_scores(titled["texts"], corpus["target_texts"]))
-    assert folder.settings.source_template == TEMPLATE
-    assert folder.settings.source_field == "template:" + TEMPLATE  # as a scores file records a template
-    assert folder.score_run().source_field == "template:" + TEMPLATE
+    assert folder.run.source_template == TEMPLATE
+    assert folder.run.source_field == "template:" + TEMPLATE  # as a scores file records a template
+    assert folder.run.source_field == "template:" + TEMPLATE
     assert json.loads((out / "manifest.json").read_text())["settings"]["source_template"] == TEMPLATE
     assert folder.n_chars.tolist() == [len(text) for text in titled["texts"]]
     # A resume with the same template skips everything.
@@ -269,7 +269,7 @@ def test_resume_refuses_another_template_and_old_folders_still_read(corpus, titl
     manifest = json.loads((old / "manifest.json").read_text())
     del manifest["settings"]["source_template"]
     (old / "manifest.json").write_text(json.dumps(manifest))
-    assert read_score_folder(old).settings.source_template is None
+    assert read_score_folder(old).run.source_template is None
     assert len(score_shards(str(corpus["pool"]), corpus["target_texts"], old).skipped) == 4
     assert load_scored_folder(old, str(corpus["pool"]))[2].text_template is None
     with pytest.raises(ZipFitError, match="not template"):

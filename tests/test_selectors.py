@@ -164,7 +164,8 @@ def test_results_are_memoised_by_method_settings_and_data(pool, monkeypatch):
     memo.clear()
     calls = []
     original = METHODS["random"]
-    monkeypatch.setitem(METHODS, "random", replace(original, scorer=lambda *args: calls.append(1) or original.scorer(*args)))
+    counting = replace(original, scorer=lambda *args: calls.append(1) or original.scorer(*args))
+    monkeypatch.setitem(METHODS, "random", counting)
     first = score_sources("random", pool.sources, pool.targets, seed=3)
     first[:] = -1  # callers get a copy: mutating it must not change the memo
     again = score_sources("random", pool.sources, pool.targets, seed="3")
@@ -178,7 +179,8 @@ def test_baseline_results_persist_in_the_score_cache_and_damage_is_recomputed(po
     memo.clear()
     calls = []
     original = METHODS["tfidf"]
-    monkeypatch.setitem(METHODS, "tfidf", replace(original, scorer=lambda *args: calls.append(1) or original.scorer(*args)))
+    counting = replace(original, scorer=lambda *args: calls.append(1) or original.scorer(*args))
+    monkeypatch.setitem(METHODS, "tfidf", counting)
     first = score_sources("tfidf", pool.sources, pool.targets, cache_dir=tmp_path)
     manifests = list((tmp_path / "methods").glob("*/manifest.json"))
     assert len(manifests) == 1 and len(calls) == 1

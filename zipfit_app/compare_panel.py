@@ -126,18 +126,18 @@ def compute_missing(source: LoadedTexts, target: LoadedTexts | None, view: ViewS
     baselines = [name for name in missing if name not in ZIPFIT_BASED]
     if not baselines or target is None:
         return
-    ids = [scoring.runs().run_id_for(name, source.texts, target.texts, settings[name],
-                                     source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint)
+    ids = [scoring.manager().method_run_id(name, settings[name], source_fingerprint=source.fingerprint,
+                                           target_fingerprint=target.fingerprint)
            for name in baselines]
-    statuses = [scoring.runs().status(run_id) for run_id in ids]
+    statuses = [scoring.manager().find(run_id) for run_id in ids]
     if any(status is not None and not status.finished for status in statuses):
         st.fragment(run_every=POLL_SECONDS)(_follow_runs)(ids)
         return
     for status in statuses:  # an earlier attempt that did not finish
         if status is not None and status.state == "failed":
-            st.error(f"{methods.label(status.method)}: {literal(status.error)}", icon=":material/error:")
+            st.error(f"{methods.label(status.kind)}: {literal(status.error)}", icon=":material/error:")
         elif status is not None and status.state == "cancelled":
-            st.warning(f"{methods.label(status.method)} was cancelled: compute again to start it afresh.",
+            st.warning(f"{methods.label(status.kind)} was cancelled: compute again to start it afresh.",
                        icon=":material/pause:")
     if SUBMIT_ERROR_KEY in st.session_state:
         st.error(literal(st.session_state.pop(SUBMIT_ERROR_KEY)), icon=":material/error:")
@@ -150,8 +150,9 @@ def _submit(source: LoadedTexts, target: LoadedTexts, baselines: list[str], sett
     """Start (or join) the runs; the rerun that follows the click finds them running."""
     try:
         st.session_state[RUNS_KEY] = [
-            scoring.runs().submit(name, source.texts, target.texts, settings[name],
-                                  source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint)
+            scoring.manager().submit_method(name, source.texts, target.texts, settings[name],
+                                            source_fingerprint=source.fingerprint,
+                                            target_fingerprint=target.fingerprint)
             for name in baselines]
     except ZipFitError as error:
         st.session_state[SUBMIT_ERROR_KEY] = str(error)
@@ -159,24 +160,23 @@ def _submit(source: LoadedTexts, target: LoadedTexts, baselines: list[str], sett
 
 def _follow_runs(ids: list[str]) -> None:
     """Per-method progress, errors and Cancel; reruns the whole page once every run has ended."""
-    statuses = [status for status in map(scoring.runs().status, ids) if status is not None]
+    statuses = [status for status in map(scoring.manager().find, ids) if status is not None]
     if all(status.finished for status in statuses):
         st.rerun(scope="app")  # the comparison (or what failed) replaces the progress
     for status in statuses:
-        name = methods.label(status.method)
+        name = methods.label(status.kind)
         if status.state == "failed":
             st.error(f"{name}: {literal(status.error)}", icon=":material/error:")
             continue
-        unit = "pairs" if methods.compresses(status.method) else "rows"
         st.progress(status.fraction_done, text=f"{name}: {status.state}, {status.done:,} of {status.total:,} "
-                                               f"{unit} ({status.seconds:.0f} s)")
+                                               f"{status.unit} ({status.seconds:.0f} s)")
     st.caption("Running in the background: leaving this page or closing the tab does not stop it.")
     st.button("Cancel", key="compare.cancel", icon=":material/stop:", on_click=_cancel, args=(ids,))
 
 
 def _cancel(ids: list[str]) -> None:
     for run_id in ids:
-        scoring.runs().cancel(run_id)
+        scoring.manager().cancel(run_id)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Comparing the rankings...")

@@ -365,7 +365,7 @@ def row_detail(context: ExploreContext) -> None:
             "text": st.column_config.TextColumn("beginning of the target", width="large"),
         })
         folder = datasets.current_folder()
-        if folder is not None and context.target.fingerprint != folder.settings.target_fingerprint:
+        if folder is not None and context.target.fingerprint != folder.run.target_fingerprint:
             st.warning("The loaded targets are not the ones the score folder was scored against: these are the "
                        "nearest of the loaded targets.", icon=":material/warning:")
         elif view.method == "zipfit":

@@ -87,27 +87,30 @@ def deliver(context: ExploreContext, selection: Selection, kind: str, include_sc
     if st.button("Write to the export folder", type="primary", icon=":material/save:"):
         st.session_state[FOLDER_JOB_KEY] = exporting.start_folder_export(
             settings.export_root, stem, context.source, scores, selection, counter, run, kind, include_score)
-    if export_id := st.session_state.get(FOLDER_JOB_KEY):
-        folder_progress(export_id)
+    if export := st.session_state.get(FOLDER_JOB_KEY):
+        folder_progress(export)
 
 
-def folder_progress(export_id: str) -> None:
-    job = exporting.folder_export(export_id)
-    if job is None:
+def folder_progress(export: exporting.FolderExport) -> None:
+    status = exporting.export_status(export)
+    if status is None:
         return
 
-    @st.fragment(run_every=None if job.done else 1.0)
+    @st.fragment(run_every=None if status.finished else 1.0)
     def progress() -> None:
-        current = exporting.folder_export(export_id)
-        if current.error:
+        current = exporting.export_status(export)
+        if current is None:
+            return
+        if current.state == "failed":
             st.error(f"The export failed: {literal(current.error)}", icon=":material/error:")
-        elif current.done:
-            st.success(f"Wrote {current.n_rows:,} rows to {literal(current.output)} and its manifest "
-                       f"{literal(exporting.manifest_file(current).name)} in {current.elapsed:.1f} s.",
+        elif current.state == "done":
+            st.success(f"Wrote {export.n_rows:,} rows to {literal(export.output)} and its manifest "
+                       f"{literal(exporting.manifest_file(export).name)} in {current.seconds:.1f} s.",
                        icon=":material/check_circle:")
         else:
-            st.progress(current.fraction, text=f"{current.stage} ({current.elapsed:.0f} s)")
-        if current.done and not job.done:
+            st.progress(current.fraction_done if current.state == "running" else 0.0,
+                        text=f"{current.message} ({current.seconds:.0f} s)")
+        if current.finished and not status.finished:
             st.rerun()
 
     progress()

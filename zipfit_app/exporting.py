@@ -3,7 +3,7 @@
 The rows come from `zipfit_core.selection.select` and the file from `zipfit_core.export`
 (`selected_table`, `write_table`, `build_manifest`, `export_selection`), so an export from the
 browser equals one from the command line for the same cut. Big exports are written under the data
-root by a background thread, so the page stays responsive.
+root as background work of the process's `JobManager`, so the page stays responsive.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import json
 import re
 import shutil
 import tempfile
-import threading
 import time
+import uuid
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,8 @@ import numpy as np
 from zipfit_core.analysis.export import build_manifest, export_selection, manifest_path, selected_table, write_table
 from zipfit_core.analysis.selection import Selection, SelectionRule, TokenCounter
 from zipfit_core.data.loading import LoadedTexts
-from zipfit_core.errors import ZipFitError
+from zipfit_core.jobs.manager import JobManager
+from zipfit_core.jobs.work import FunctionWork, WorkStatus
 from zipfit_core.store.run import ScoreRun
 
 
@@ -80,65 +81,41 @@ def manifest_bytes(run: ScoreRun | None, selection: Selection, counter: TokenCou
     return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-@dataclass
+@dataclass(frozen=True)
 class FolderExport:
-    """A background export to a folder under the data root."""
+    """A background export to a folder under the data root: where it writes, and its work in the manager."""
 
     output: Path
     n_rows: int
-    started: float = field(default_factory=time.monotonic)
-    stage: str = "starting"
-    fraction: float = 0.0
-    error: str | None = None
-    finished: float | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.finished is not None
-
-    @property
-    def elapsed(self) -> float:
-        return (self.finished or time.monotonic()) - self.started
-
-
-_exports: dict[str, FolderExport] = {}
-_exports_lock = threading.Lock()
+    work_id: str
 
 
 def start_folder_export(export_root: Path, stem: str, source: LoadedTexts, scores: np.ndarray,
                         selection: Selection, counter: TokenCounter, run: ScoreRun | None, kind: str,
-                        include_score: bool) -> str:
-    """Write the selection and its manifest under `export_root` on a thread; returns the export's id."""
+                        include_score: bool) -> FolderExport:
+    """Write the selection and its manifest under `export_root` as background work of the process's manager."""
     export_root.mkdir(parents=True, exist_ok=True)
     output = export_root / file_name(stem, kind).removesuffix(".zip")
     if output.exists():
         output = output.with_name(f"{output.stem}-{time.strftime('%Y%m%d-%H%M%S')}{output.suffix}")
-    job = FolderExport(output=output, n_rows=selection.n_rows)
-    export_id = f"{output.name}:{id(job)}"
-    with _exports_lock:
-        _exports[export_id] = job
 
-    def work() -> None:
+    def write(progress, cancelled) -> Path:
         try:
-            job.stage, job.fraction = f"writing {selection.n_rows:,} rows", 0.1
             export_selection(source.table, source.texts, source.text_field, scores, selection, counter, run,
                              output, include_score=include_score)
-            job.stage, job.fraction = "done", 1.0
-        except ZipFitError as error:
-            job.error = str(error)
-        except Exception as error:  # disk full, permissions: report, keep the app running
-            job.error = f"{type(error).__name__}: {error}"
+        except BaseException:  # disk full, permissions: no half-written export is left behind
             shutil.rmtree(output, ignore_errors=True) if output.is_dir() else output.unlink(missing_ok=True)
-        finally:
-            job.finished = time.monotonic()
+            raise
+        return output
 
-    threading.Thread(target=work, name=f"zipfit-export-{output.name}", daemon=True).start()
-    return export_id
+    work = FunctionWork(f"export-{uuid.uuid4().hex[:16]}", "export", write, unit="rows", total=selection.n_rows,
+                        running_message=f"writing {selection.n_rows:,} rows", done_message="done")
+    JobManager.shared().submit_work(work)
+    return FolderExport(output=output, n_rows=selection.n_rows, work_id=work.work_id)
 
 
-def folder_export(export_id: str) -> FolderExport | None:
-    with _exports_lock:
-        return _exports.get(export_id)
+def export_status(export: FolderExport) -> WorkStatus | None:
+    return JobManager.shared().find(export.work_id)
 
 
 def manifest_file(export: FolderExport) -> Path:

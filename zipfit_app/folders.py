@@ -38,9 +38,9 @@ def open_folder(location: str) -> tuple[str | None, list[str]]:
     if not load_role("source", DataChoice("folder", location)):
         return st.session_state.pop("data.source.error", None) or "Could not open this score folder.", []
     folder = datasets.current_folder()
-    settings = folder.settings
-    update_view(codec=settings.codec, level=settings.level, method="zipfit", method_settings={})
-    st.session_state["score.codec"], st.session_state["score.level"] = settings.codec, settings.level
+    run = folder.run
+    update_view(codec=run.codec, level=run.level, method="zipfit", method_settings={})
+    st.session_state["score.codec"], st.session_state["score.level"] = run.codec, run.level
     notes = []
     problem = _load_targets(folder)
     if problem is not None:
@@ -56,15 +56,15 @@ def open_folder(location: str) -> tuple[str | None, list[str]]:
 
 def _load_targets(folder) -> str | None:
     """Load the targets the folder records, if found under the data root with the recorded texts."""
-    settings = folder.settings
+    run = folder.run
     try:
-        source, text = recorded_target(settings, app_settings().data_root, folder.path)
+        source, text = recorded_target(run, app_settings().data_root, folder.path)
     except ZipFitError as error:
         return str(error)
     choice = DataChoice(source.kind, source.location, field=text.field, template=text.template)
     if not load_role("target", choice):
         return st.session_state.pop("data.target.error", None) or "they could not be read."
-    if datasets.current("target").fingerprint != settings.target_fingerprint:
+    if datasets.current("target").fingerprint != run.target_fingerprint:
         return (f"{datasets.describe(choice)} is not the target set this folder was scored against (its texts "
                 "differ, e.g. a filter or template was used when scoring).")
     return None

@@ -13,7 +13,8 @@ from typing import Any
 import streamlit as st
 
 from zipfit_app.view_state import ViewState
-from zipfit_core.scoring.methods import DEFAULT_METHOD, METHODS, MethodSetting, method_info, method_spec
+from zipfit_core.scoring.methods import (DEFAULT_METHOD, METHODS, MethodSetting, method_info, method_spec,
+                                         recorded_settings)
 
 from .charts import ALIGNMENT_TITLE
 from .view import get_view, update_view
@@ -67,6 +68,11 @@ def run_settings(method: str, view: ViewState | None = None) -> dict[str, Any]:
         view = view or get_view()
         settings.update(codec=view.codec, level=view.level)
     return settings
+
+
+def recorded(method: str, view: ViewState | None = None) -> dict[str, Any]:
+    """The settings that change the method's scores, as a run record holds them (`recorded_settings`)."""
+    return recorded_settings(method, run_settings(method, view))
 
 
 def settings_spec(method: str) -> str:

@@ -128,16 +128,16 @@ def _folder_summary() -> None:
     folder = datasets.current_folder()
     if folder is None:
         return
-    settings = folder.settings
+    run = folder.run
     st.success(f"Opened the score folder {literal(folder.location)}: {len(folder.scores):,} rows scored against "
-               f"{settings.n_targets:,} targets ({settings.codec} level {settings.level}). The scores are exact.",
+               f"{run.n_targets:,} targets ({run.codec} level {run.level}). The scores are exact.",
                icon=":material/check_circle:")
     st.page_link("pages/3_Explore.py", label="Next: explore the scores and choose a cut",
                  icon=":material/arrow_forward:")
 
 
 def _method_progress(job_id: str) -> None:
-    status = scoring.method_status(job_id)
+    status = scoring.manager().find(job_id)
     if status is None:
         st.warning("This run is no longer in memory: start it again (a finished result comes from the cache).",
                    icon=":material/warning:")
@@ -146,12 +146,14 @@ def _method_progress(job_id: str) -> None:
 
 
 def _method_body(job_id: str, was_finished: bool) -> None:
-    status = scoring.method_status(job_id)
+    status = scoring.status(job_id)
     if status.finished and not was_finished:
         st.rerun()  # the whole page changes once the run ends
-    name = methods.label(status.method)
+    name = methods.label(status.kind)
     if status.state == "done":
-        st.success(f"Scored {status.rows:,} rows with {name}. Explore and Export use these scores.",
+        source = datasets.current("source")
+        rows = f"{len(source.texts):,} rows" if source is not None else "the source rows"
+        st.success(f"Scored {rows} with {name}. Explore and Export use these scores.",
                    icon=":material/check_circle:")
         st.page_link("pages/3_Explore.py", label="Next: explore the scores and choose a cut",
                      icon=":material/arrow_forward:")
@@ -160,11 +162,10 @@ def _method_body(job_id: str, was_finished: bool) -> None:
     elif status.state == "cancelled":
         st.warning(f"{name} was cancelled: start again to compute it.", icon=":material/pause:")
     else:
-        unit = "pairs" if methods.compresses(status.method) else "rows"
-        st.progress(status.fraction_done, text=f"{name}: {status.done:,} of {status.total:,} {unit} "
+        st.progress(status.fraction_done, text=f"{name}: {status.done:,} of {status.total:,} {status.unit} "
                                                f"({status.seconds:.0f} s)")
         st.caption("Running in the background: leaving this page or closing the tab does not stop it.")
-        st.button("Cancel", key="score.cancel", on_click=scoring.runs().cancel, args=(job_id,),
+        st.button("Cancel", key="score.cancel", on_click=scoring.manager().cancel, args=(job_id,),
                   icon=":material/stop:")
 
 
@@ -183,7 +184,7 @@ def _progress_body(job_id: str, was_finished: bool) -> None:
     if status.finished and not was_finished:
         st.rerun()  # the whole page changes once the job ends (buttons, links, no more polling)
     if status.state == "done":
-        st.success(f"Scored {status.total_pairs:,} pairs: every source row against all {status.n_targets:,} "
+        st.success(f"Scored {status.total:,} pairs: every source row against all {status.n_targets:,} "
                    "targets. The scores are exact.", icon=":material/check_circle:")
         st.page_link("pages/3_Explore.py", label="Next: explore the scores and choose a cut",
                      icon=":material/arrow_forward:")
@@ -192,9 +193,9 @@ def _progress_body(job_id: str, was_finished: bool) -> None:
     elif status.state == "cancelled":
         st.warning("Scoring was cancelled. Its checkpoint is kept: start again to resume.", icon=":material/pause:")
     else:
-        text = f"{status.done_pairs:,} of {status.total_pairs:,} pairs"
-        if status.pairs_per_second > 0:
-            text += f" · {status.pairs_per_second:,.0f} pairs/s · about {_duration(status.eta_seconds)} left"
+        text = f"{status.done:,} of {status.total:,} pairs"
+        if status.rate > 0:
+            text += f" · {status.rate:,.0f} pairs/s · about {_duration(status.eta_seconds)} left"
         st.progress(status.fraction_done, text=text)
         st.caption(f"{status.state}: {literal(status.message)}. Leaving this page or closing the tab does not stop "
                    "the job.")

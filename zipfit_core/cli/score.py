@@ -14,11 +14,12 @@ from zipfit_core.cli.shards import run_score_shards
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs.method_scores import score_sources
-from zipfit_core.jobs.score_job import JobStatus, ScoreRequest, run_foreground
+from zipfit_core.jobs.score_job import ScoreRequest, run_foreground
+from zipfit_core.jobs.work import WorkStatus
 from zipfit_core.scoring.alignment import require_texts
 from zipfit_core.scoring.codecs import codec_info, resolve_level
-from zipfit_core.scoring.methods import METHODS, method_spec, recorded_settings
-from zipfit_core.store.run import ScoreRun, method_score_run
+from zipfit_core.scoring.methods import METHODS, method_spec
+from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.score_cache import default_cache_dir
 from zipfit_core.store.scores_file import write_scores
 
@@ -29,7 +30,7 @@ class ProgressBar:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.bar = None
-        self.last: JobStatus | None = None
+        self.last: WorkStatus | None = None
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled:
@@ -42,17 +43,17 @@ class ProgressBar:
                             desc="scoring", dynamic_ncols=True)
         self.bar.update(done - self.bar.n)
 
-    def job_status(self, status: JobStatus) -> None:
+    def job_status(self, status: WorkStatus) -> None:
         """Follow a scoring job: say once what was resumed or who else computes, then the bar."""
-        if self.last is None and status.resumed_pairs and status.state != "done":
-            self.write(f"resuming: {status.resumed_pairs:,} of {status.total_pairs:,} pairs "
-                       f"({status.resumed_pairs / status.total_pairs:.0%}) are already done in the cache")
+        if self.last is None and status.resumed and status.state != "done":
+            self.write(f"resuming: {status.resumed:,} of {status.total:,} pairs "
+                       f"({status.resumed / status.total:.0%}) are already done in the cache")
         if status.message.startswith("another run") and not (self.last and self.last.message == status.message):
             self.write(f"note: {status.message}")
         self.last = status
         if status.state == "done" and self.bar is None:
             return  # loaded from the cache: no bar
-        self(status.done_pairs, status.total_pairs)
+        self(status.done, status.total)
         if self.bar is not None:
             self.bar.set_postfix_str(f"targets {status.targets_seen}/{status.n_targets}", refresh=False)
 
@@ -84,23 +85,20 @@ def run_score(args: argparse.Namespace) -> int:
             return run_score_method(args, source, target, level, cache_dir, progress)
         finally:
             progress.close()
-    request = ScoreRequest(source.texts, target.texts, codec=args.codec, level=level,
-                           source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint,
-                           label=f"{args.source} vs {args.target}")
+    run = ScoreRun.for_texts(source, target, source_name=str(args.source), target_name=str(args.target),
+                             method="zipfit", settings={"codec": args.codec, "level": level})
+    request = ScoreRequest.for_run(source.texts, target.texts, run)
     try:
         scores = run_foreground(request, cache_dir, progress=progress.job_status, workers=args.workers)
     except KeyboardInterrupt:
         progress.close()
-        saved = progress.last.done_pairs if progress.last else 0  # the job's count after its last checkpoint
+        saved = progress.last.done if progress.last else 0  # the job's count after its last checkpoint
         where = (f"{saved:,} pairs are saved in {cache_dir}: run the same command again to resume"
                  if cache_dir is not None else "nothing was saved (--no-cache)")
         print(f"zipfit: interrupted; {where}.", file=sys.stderr)
         return 130
     finally:
         progress.close()
-    run = ScoreRun.for_texts(source, target, source_name=str(args.source), target_name=str(args.target),
-                             codec=args.codec, level=level, method="zipfit",
-                             settings=recorded_settings("zipfit", {"codec": args.codec, "level": level}))
     n_chars = np.array([len(text) for text in source.texts], dtype=np.int64)
     write_scores(args.out, scores, n_chars, run)
     final = progress.last
@@ -109,8 +107,8 @@ def run_score(args: argparse.Namespace) -> int:
     elif final.message == "loaded from the cache" or final.message.startswith("computed by another"):
         origin = f" ({final.message})"
     else:
-        origin = (f" ({final.total_pairs - final.resumed_pairs:,} pairs computed, "
-                  f"{final.resumed_pairs:,} resumed from the cache)")
+        origin = (f" ({final.total - final.resumed:,} pairs computed, "
+                  f"{final.resumed:,} resumed from the cache)")
     print(f"scored {len(scores)} rows against {len(target.texts)} targets{origin} -> {args.out}", file=sys.stderr)
     return 0
 
@@ -154,8 +152,8 @@ def run_score_method(args: argparse.Namespace, source: LoadedTexts, target: Load
     resolved = info.resolve(settings)
     scores = score_sources(args.method, source.texts, target.texts, progress=progress, cache_dir=cache_dir,
                            **resolved)
-    run = method_score_run(source, target, source_name=str(args.source), target_name=str(args.target),
-                           method=args.method, settings=resolved)
+    run = ScoreRun.for_texts(source, target, source_name=str(args.source), target_name=str(args.target),
+                             method=args.method, settings=resolved)
     write_scores(args.out, scores, np.array([len(text) for text in source.texts], dtype=np.int64), run)
     print(f"scored {len(scores)} rows with {method_spec(args.method, resolved)} against {len(target.texts)} "
           f"targets -> {args.out}", file=sys.stderr)

@@ -18,7 +18,7 @@ from zipfit_core.data.sources import DataRecipe, TextSpec
 from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs.method_scores import score_sources
 from zipfit_core.scoring.methods import NON_ZIPFIT_CODEC, short_label
-from zipfit_core.store.run import ScoreRun, run_method
+from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.scores_file import read_scores
 
 
@@ -27,7 +27,7 @@ def method_label(run: ScoreRun | None, fallback: str) -> str:
     if run is None:
         return fallback
     try:
-        label = short_label(*run_method(run))
+        label = short_label(*run.method_settings())
     except ZipFitError:  # a method (or setting) this version does not know
         return run.method
     if run.codec != NON_ZIPFIT_CODEC and (run.codec, run.level) != ("gzip", 9):
@@ -73,7 +73,7 @@ def scores_from_manifest(path: str, source: LoadedTexts, cache_dir: Path | None)
     target = recorded_target(run)
     if target.fingerprint != run.target_fingerprint:
         raise ZipFitError(f"The target {run.target} has changed since {path} was written: its texts differ.")
-    method, settings = run_method(run)
+    method, settings = run.method_settings()
     return score_sources(method, source.texts, target.texts, cache_dir=cache_dir, **settings), run
 
 

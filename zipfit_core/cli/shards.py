@@ -81,7 +81,8 @@ def run_score_shards(args: argparse.Namespace) -> int:
     bar = ShardBar(enabled=not args.quiet)
     try:
         report = score_shards(args.source, target, args.out, engine=engine, source_field=args.source_field,
-                              source_template=_source_template(args), codec=args.codec, level=args.level, target_label=str(args.target), progress=bar)
+                              source_template=_source_template(args), codec=args.codec, level=args.level,
+                              target_label=str(args.target), progress=bar)
     except KeyboardInterrupt:
         bar.close()
         print(f"zipfit: interrupted; the finished shards are saved in {args.out}: run the same command again "

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,26 +32,8 @@ MANIFEST_NAME = "manifest.json"
 ROW_IDS = ("shards are the SOURCE's Parquet/JSONL files sorted by path; a row is (shard, row_in_shard); "
            "its global row number is row_in_shard plus the rows of all earlier shards")
 MANIFEST_EVERY_SECONDS = 10.0  # the markers are the truth; the manifest's counts follow them this often
-OPTIONAL_SETTINGS = ("source_template",)  # added later: folders written before lack them
-# Settings that must match for a rerun to add shards to an existing folder.
+# What must match for a rerun to add shards to an existing folder.
 RESUME_KEYS = ("codec", "level", "method", "source_field", "source_template", "target_fingerprint", "n_targets")
-
-
-@dataclass(frozen=True)
-class FolderSettings:
-    """How the scores in a folder are computed; a rerun must use the same to resume."""
-
-    codec: str
-    level: int
-    method: str
-    package_version: str
-    source: str
-    target: str
-    source_field: str  # the text field, or `template:...` (as a scores file records it) with a template
-    target_field: str
-    target_fingerprint: str
-    n_targets: int
-    source_template: str | None = None  # each row's text rendered from this template (None: source_field)
 
 
 @dataclass(frozen=True)
@@ -99,7 +81,7 @@ class ScoreFolderWriter:
     """An OUTDIR being written by one run: which shards are done, and writing the next ones."""
 
     path: Path
-    settings: FolderSettings
+    run: ScoreRun  # its sources' fingerprint and count are known only per shard: None here
     source: ShardSource
     engine: str
     done: dict[int, dict] = field(default_factory=dict)  # shard index -> its completion marker
@@ -109,16 +91,16 @@ class ScoreFolderWriter:
     manifest_written: float = 0.0
 
     @classmethod
-    def open(cls, path: str | Path, settings: FolderSettings, source: ShardSource, engine: str) -> ScoreFolderWriter:
+    def open(cls, path: str | Path, run: ScoreRun, source: ShardSource, engine: str) -> ScoreFolderWriter:
         """Start or resume a run into `path`; refuses a folder made with other settings or other shards."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise ZipFitError(f"--out {path} is a file: sharded scoring writes a folder; give a folder name.")
         if is_score_folder(path):
-            _check_resumable(path, _read_manifest(path), settings, source)
+            _check_resumable(path, _read_manifest(path), run, source)
         elif path.exists() and any(path.iterdir()):
             raise ZipFitError(f"--out {path} is a folder that holds other files: give a new or empty folder.")
-        folder = cls(path, settings, source, engine)
+        folder = cls(path, run, source, engine)
         folder.done = folder._completed_markers()
         folder.write_manifest()
         return folder
@@ -182,11 +164,11 @@ class ScoreFolderWriter:
             "format": FOLDER_FORMAT,
             "format_version": FOLDER_FORMAT_VERSION,
             "status": "complete" if self.complete else "incomplete",
-            "settings": asdict(self.settings),
+            "settings": _settings(self.run),
             "row_ids": ROW_IDS,
             "counts": {"shards": len(shards), "done": len(self.done), "failed": len(self.failed),
                        "pending": len(shards) - len(self.done) - len(self.failed),
-                       "rows_scored": rows, "pairs_scored": rows * self.settings.n_targets},
+                       "rows_scored": rows, "pairs_scored": rows * self.run.n_targets},
             "last_run": {"engine": self.engine, "started": _now(self.started),
                          "finished": _now() if finished else None,
                          "seconds": round(time.time() - self.started, 3) if finished else None,
@@ -201,13 +183,18 @@ class ScoreFolderWriter:
         return manifest
 
 
-def _check_resumable(path: Path, manifest: dict, settings: FolderSettings, source: ShardSource) -> None:
-    before = manifest.get("settings", {})
-    changed = [key for key in RESUME_KEYS if before.get(key) != asdict(settings)[key]]
+def _settings(run: ScoreRun) -> dict:
+    """The manifest's `settings`: the run record, with its template apart (as folders have always had it)."""
+    return {**run.to_dict(), "source_template": run.source_template}
+
+
+def _check_resumable(path: Path, manifest: dict, run: ScoreRun, source: ShardSource) -> None:
+    before, now = manifest.get("settings", {}), _settings(run)
+    changed = [key for key in RESUME_KEYS if before.get(key) != now[key]]
     if "source_template" in changed and "source_field" in changed:
         changed.remove("source_field")  # with a template, source_field only describes it
     if changed:
-        shown = ", ".join(f"{key} {before.get(key)!r} -> {asdict(settings)[key]!r}" for key in changed)
+        shown = ", ".join(f"{key} {before.get(key)!r} -> {now[key]!r}" for key in changed)
         raise ZipFitError(f"{path} holds scores made with other settings ({shown}): rerun with the same "
                           "settings to resume, or give a new --out folder.")
     names_before = [entry["name"] for entry in manifest.get("shards", [])]
@@ -235,25 +222,13 @@ class FolderScores:
     scores: np.ndarray
     n_chars: np.ndarray
     shards: list[dict]  # manifest entries in shard order, each with `rows` and `fingerprint`
-    settings: FolderSettings
+    run: ScoreRun  # with the sources' fingerprint and count filled in
     path: Path
 
     @property
     def offsets(self) -> np.ndarray:
         """Global row number of each shard's first row."""
         return np.concatenate([[0], np.cumsum([entry["rows"] for entry in self.shards])])[:-1].astype(np.int64)
-
-    @property
-    def source_fingerprint(self) -> str:
-        return "shards:" + digests_fingerprint("".join(entry["fingerprint"] for entry in self.shards).encode())
-
-    def score_run(self) -> ScoreRun:
-        """The folder described like a single scores file (for export manifests)."""
-        s = self.settings
-        return ScoreRun(codec=s.codec, level=s.level, method=s.method, package_version=s.package_version,
-                        source=s.source, target=s.target, source_field=s.source_field, target_field=s.target_field,
-                        source_fingerprint=self.source_fingerprint, target_fingerprint=s.target_fingerprint,
-                        n_sources=len(self.scores), n_targets=s.n_targets)
 
 
 def read_score_folder(path: str | Path) -> FolderScores:
@@ -290,8 +265,12 @@ def read_score_folder(path: str | Path) -> FolderScores:
                               f"{entry['name']}: delete {path / marker_name(entry['index'])} and rerun.")
         scores.append(table.column("score").to_numpy())
         n_chars.append(table.column("n_chars").to_numpy())
-    recorded = manifest["settings"]
-    settings = FolderSettings(**{name: recorded[name] for name in FolderSettings.__dataclass_fields__
-                                 if name in recorded or name not in OPTIONAL_SETTINGS})
-    return FolderScores(np.concatenate(scores).astype(np.float64), np.concatenate(n_chars).astype(np.int64),
-                        entries, settings, path)
+    # Folders written before the run record was shared lack the sources' fingerprint and count: known here.
+    run = ScoreRun.from_dict({"source_fingerprint": None, "n_sources": None, **manifest["settings"]})
+    if run is None:
+        raise ZipFitError(f"{path / MANIFEST_NAME} does not record how its scores were computed: score into a new "
+                          "folder.")
+    all_scores = np.concatenate(scores).astype(np.float64)
+    fingerprint = "shards:" + digests_fingerprint("".join(entry["fingerprint"] for entry in entries).encode())
+    return FolderScores(all_scores, np.concatenate(n_chars).astype(np.int64), entries,
+                        run.with_sources(fingerprint, len(all_scores)), path)

@@ -25,7 +25,7 @@ from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.data.local import check_inside_root, is_glob, resolve_in_root
 from zipfit_core.data.sources import DataSource, TextSpec
 from zipfit_core.engines import load_scored_folder
-from zipfit_core.engines.folder import FOLDER_FORMAT, MANIFEST_NAME, FolderSettings, is_score_folder, read_score_folder
+from zipfit_core.engines.folder import FOLDER_FORMAT, MANIFEST_NAME, is_score_folder, read_score_folder
 from zipfit_core.engines.shards import URI_SCHEME, discover_shards
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.run import ScoreRun
@@ -40,8 +40,7 @@ class OpenedScoreFolder:
     location: str  # as given, relative to the data root
     path: Path
     scores: np.ndarray
-    run: ScoreRun  # the folder described like a scores file (for export manifests)
-    settings: FolderSettings
+    run: ScoreRun  # how the folder's scores were computed, its sources' fingerprint and count filled in
     source: LoadedTexts  # the shards' rows, in the order of the scores
     source_location: str  # where the shards were found, relative to the data root
 
@@ -122,22 +121,22 @@ def open_score_folder(location: str, data_root: Path) -> OpenedScoreFolder:
         raise ZipFitError(f"{location} is not a score folder (it has no {MANIFEST_NAME}): give the --out folder of "
                           "`zipfit score SOURCE TARGET --out FOLDER`, relative to the data folder.")
     _check_folder_files(path, root)
-    settings = read_score_folder(path).settings  # raises for an incomplete folder, naming the missing shards
-    source_path = locate_recorded(settings.source, root, path, _has_shards, "source")
+    recorded = read_score_folder(path).run  # raises for an incomplete folder, naming the missing shards
+    source_path = locate_recorded(recorded.source, root, path, _has_shards, "source")
     for shard in discover_shards(str(source_path)).shards:
         check_inside_root(Path(shard.path), root)
     scores, run, source = load_scored_folder(path, str(source_path))
     scores.setflags(write=False)
-    return OpenedScoreFolder(location=location, path=path, scores=scores, run=run, settings=settings, source=source,
+    return OpenedScoreFolder(location=location, path=path, scores=scores, run=run, source=source,
                         source_location=_relative(source_path, root))
 
 
-def recorded_target(settings: FolderSettings, data_root: Path, folder: Path) -> tuple[DataSource, TextSpec]:
+def recorded_target(run: ScoreRun, data_root: Path, folder: Path) -> tuple[DataSource, TextSpec]:
     """Where the folder's targets can be loaded again (a bundled demo set, or a local path under the root)
     and how their text was taken. Raises ZipFitError when they cannot be found there (e.g. a hub dataset:
-    load it on the Data page). Whoever loads them should compare `settings.target_fingerprint`."""
-    text = TextSpec.from_description(settings.target_field)
-    written = settings.target
+    load it on the Data page). Whoever loads them should compare `run.target_fingerprint`."""
+    text = TextSpec.from_description(run.target_field)
+    written = run.target
     if written.startswith("demo:"):
         return DataSource("demo", written.removeprefix("demo:")), text
     if written.startswith("hub:"):

@@ -19,12 +19,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from zipfit_core._version import __version__
 from zipfit_core.data.formats import FILE_COLUMN, arrow_to_frame
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.data.sources import TextSpec, template_fields
 from zipfit_core.data.texts import TEMPLATE_TEXT_COLUMN, texts_fingerprint
-from zipfit_core.engines.folder import FolderSettings, ScoredShard, ScoreFolderWriter, read_score_folder
+from zipfit_core.engines.folder import ScoredShard, ScoreFolderWriter, read_score_folder
 from zipfit_core.engines.local import LocalEngine
 from zipfit_core.engines.shard_job import Engine, ShardJob
 from zipfit_core.engines.shards import (
@@ -38,7 +37,7 @@ from zipfit_core.engines.shards import (
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.alignment import CancelSignal, ProgressCallback, as_cancel_check, require_texts
 from zipfit_core.scoring.codecs import resolve_level
-from zipfit_core.store.run import ScoreRun
+from zipfit_core.store.run import PLAIN_TEXT_FIELD, ScoreRun
 
 ENGINES = ("local", "ray")
 
@@ -127,14 +126,14 @@ def score_shards(
         text_field = TextSpec(template=source_template).describe()
     else:
         text_field = source_field or propose_shard_field(shard_source)
-    settings = FolderSettings(
-        codec=codec, level=level, method="zipfit", package_version=__version__, source=str(source),
-        target=target_label, source_field=text_field,
-        target_field=targets.text_description if isinstance(targets, LoadedTexts) else "text",
-        target_fingerprint=texts_fingerprint(target_texts), n_targets=len(target_texts),
-        source_template=source_template,
-    )
-    folder = ScoreFolderWriter.open(out, settings, shard_source, engine.name)
+    loaded = targets if isinstance(targets, LoadedTexts) else None
+    run = ScoreRun.for_method(
+        "zipfit", {"codec": codec, "level": level}, source=str(source), target=target_label, source_field=text_field,
+        target_field=loaded.text_description if loaded is not None else PLAIN_TEXT_FIELD,
+        source_fingerprint=None, target_fingerprint=texts_fingerprint(target_texts), n_sources=None,
+        n_targets=len(target_texts),
+        target_recipe=loaded.recipe.to_dict() if loaded is not None and loaded.recipe is not None else None)
+    folder = ScoreFolderWriter.open(out, run, shard_source, engine.name)
     skipped = [shard.name for shard in shard_source.shards if shard.index in folder.done]
     pending = folder.pending
     sink = _ProgressSink(folder, progress)
@@ -164,22 +163,22 @@ def load_scored_folder(out: str | Path, source: str, text_field: str | None = No
     `text_field` / `template`, when given, must be what the folder was scored with.
     """
     folder = read_score_folder(out)
-    recorded = folder.settings.source_template
+    recorded = folder.run.source_template
     if template is not None and template != recorded:
-        scored_with = f"template {recorded!r}" if recorded is not None else f"field {folder.settings.source_field!r}"
+        scored_with = f"template {recorded!r}" if recorded is not None else f"field {folder.run.source_field!r}"
         raise ZipFitError(f"{out} was scored with {scored_with}, not template {template!r}: give the same "
                           "--source-template as for scoring (or none: the folder's own is used).")
     if recorded is not None and text_field is not None:
         raise ZipFitError(f"{out} was scored with template {recorded!r}, not field {text_field!r}: drop "
                           "--source-field (the folder's template is used).")
     template = recorded
-    field = text_field or folder.settings.source_field
+    field = text_field or folder.run.source_field
     shard_source = discover_shards(source)
     names = [shard.name for shard in shard_source.shards]
     expected = [entry["name"] for entry in folder.shards]
     if names != expected:
         raise ZipFitError(f"{source} does not hold the shards scored in {out} ({len(names)} files now, "
-                          f"{len(expected)} scored): give the SOURCE that was scored ({folder.settings.source}).")
+                          f"{len(expected)} scored): give the SOURCE that was scored ({folder.run.source}).")
     tables, texts = [], []
     for shard, entry in zip(shard_source.shards, folder.shards):
         table = read_shard_table(shard_source, shard)
@@ -188,7 +187,7 @@ def load_scored_folder(out: str | Path, source: str, text_field: str | None = No
         if ShardIndex.of_texts(rows, shown).fingerprint != entry["fingerprint"]:
             used = f"template {template!r}" if template is not None else f"field {field!r}"
             raise ZipFitError(f"{shown} has changed since it was scored into {out} ({used}; scored with "
-                              f"{folder.settings.source_field!r}): score it again.")
+                              f"{folder.run.source_field!r}): score it again.")
         if FILE_COLUMN not in table.column_names:
             table = table.add_column(0, FILE_COLUMN, pa.array([shard.name] * table.num_rows, pa.string()))
         tables.append(table)
@@ -198,4 +197,4 @@ def load_scored_folder(out: str | Path, source: str, text_field: str | None = No
         frame[TEMPLATE_TEXT_COLUMN] = pd.Series(texts, dtype=object, index=frame.index)
         field = TEMPLATE_TEXT_COLUMN
     loaded = LoadedTexts(texts=texts, table=frame, text_field=field, origin=str(source), text_template=template)
-    return folder.scores, folder.score_run(), loaded
+    return folder.scores, folder.run, loaded

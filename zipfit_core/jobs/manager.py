@@ -1,21 +1,21 @@
-"""Scoring jobs: background threads with progress, a progressive preview, cancel, resume and a cache.
+"""The one manager of background work in a process: ZIP-FIT jobs, other methods' runs and exports.
 
-How a job works
-- Targets are taken in a fixed pseudo-random order (a hash of each index with a fixed seed, so the
-  order never depends on a library version) and in *rounds* of 2, 4, 8, ... up to 64 targets.
-  Each round scores every source against that round's targets. After a round every source has seen
-  the same first k targets, so the preview (mean per source, with its standard error) is consistent
-  and sharpens until it is exact. Sums are exact integers (alignment.py), so the final scores are
-  bit-for-bit `alignment_scores`, whatever the rounds or interruptions.
-- Inside a round, sources are scored in contiguous blocks of about a second of work. A checkpoint
-  holds the totals at the last round boundary plus the current round's sums for the finished prefix
-  of sources, so it can be written after any block: checkpoints come every few seconds of work even
-  when one round over a big pool takes minutes (a round of 64 targets over 100k sources is ~6M pairs).
-  Checkpointing per round only would lose up to a round on a kill; making rounds tiny instead would
-  re-encode every source per round and update the preview too often to matter.
-- The cache folder of a key has a lock (flock). The process holding it computes; another process
-  asking for the same work follows its checkpoints and takes over if it dies. In one process the
-  `JobManager` gives both requests the same job.
+    manager = JobManager(cache_dir, max_concurrent_jobs=2)
+    job_id = manager.submit(ScoreRequest(...))                          # ZIP-FIT: rounds, preview, checkpoints
+    run_id = manager.submit_method("tfidf", sources, targets, {...})    # any other method of METHODS
+    export_id = manager.submit_work(FunctionWork(...))                  # anything else (the app's exports)
+    manager.status(job_id).state        # queued, running, done, cancelled, failed (`work.WorkStatus`)
+    manager.result(job_id)              # the scores (or the work's result) once done
+    manager.cancel(job_id); manager.wait(job_id, timeout)
+
+Work is keyed by what it computes (a ZIP-FIT job by its cache key, a method run by its cached result), so
+submitting the same work again returns the same id and joins the running or finished work. At most
+`max_concurrent_jobs` pieces of work run at once, of every kind together; the others wait in submission
+order and say so in their status message. A result already in the cache is served at once, without
+waiting in the queue. Finished work stays in memory up to `FINISHED_KEPT` pieces; a ZIP-FIT result dropped
+from memory (or computed by another process) is reopened from the cache by its key.
+
+How a ZIP-FIT job works is in `score_job.py`; the cache it shares with the CLI in `store/score_cache.py`.
 """
 
 from __future__ import annotations
@@ -23,23 +23,29 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
+from zipfit_core.data.texts import texts_fingerprint
 from zipfit_core.errors import CacheDamaged, ZipFitError
+from zipfit_core.jobs.method_scores import cached_method_run, method_run, method_run_id, method_run_id_of_folder
 from zipfit_core.jobs.schedule import ScoreSnapshot, preview_from_state
-from zipfit_core.jobs.score_job import BACKGROUND_NICE, JobStatus, ScoreJob, ScoreRequest
+from zipfit_core.jobs.score_job import ScoreJob, ScoreRequest
+from zipfit_core.jobs.work import BACKGROUND_NICE, Work, WorkStatus, lower_thread_priority
 from zipfit_core.scoring.alignment import default_workers
 from zipfit_core.store.cache_admin import CacheItem, InUse, PruneCriteria, PruneReport, prune_cache, remove_entry
 from zipfit_core.store.score_cache import CacheEntry, ScoreState, default_cache_dir
 
+FINISHED_KEPT = 32  # finished work kept in memory; older results are reopened from the cache
+STORED_KEPT = 8  # results reopened from the cache kept in memory (pages ask on every rerun)
+JOINABLE_STATES = ("queued", "running", "done")
 
-# -- the process-wide manager -----------------------------------------------------------------------
+
 @dataclass(frozen=True)
 class StoredResult:
-    """A result reopened from the cache by key (no job in this process)."""
+    """A ZIP-FIT result reopened from the cache by key (no job in this process)."""
 
     data_sha256: str | None
     snapshot: ScoreSnapshot | None
@@ -51,12 +57,7 @@ class StoredResult:
 
 
 class JobManager:
-    """Runs scoring jobs on background threads; one per process, shared by every browser session.
-
-    Jobs are keyed by their cache key: submitting the same work again returns the same id and joins
-    the running (or finished) job. At most `max_concurrent_jobs` run at once; the others wait in
-    submission order and say so in their status message.
-    """
+    """Runs every kind of background work on threads; one per process, shared by every browser session."""
 
     _shared: JobManager | None = None
     _shared_lock = threading.Lock()
@@ -71,10 +72,10 @@ class JobManager:
         self.nice = nice
         self.checkpoint_seconds = checkpoint_seconds
         self._lock = threading.Lock()
-        self._jobs: dict[str, ScoreJob] = {}
+        self._works: dict[str, Work] = {}  # in submission order: the oldest finished are forgotten first
         self._queue: list[str] = []
         self._running: set[str] = set()
-        self._stored: dict[str, StoredResult] = {}  # results reopened from disk, by key
+        self._stored: dict[str, StoredResult] = {}  # ZIP-FIT results reopened from disk, by key
 
     @classmethod
     def shared(cls) -> JobManager:
@@ -89,147 +90,210 @@ class JobManager:
                 )
             return cls._shared
 
-    # -- submitting ----------------------------------------------------------------------------
+    # -- submitting ------------------------------------------------------------------------------------
     def submit(self, request: ScoreRequest) -> str:
-        """Start (or join) the work; returns the job id, which is the cache key. Raises ZipFitError."""
-        job = ScoreJob(request, self.cache_dir, workers=self.workers, nice=self.nice,
-                       checkpoint_seconds=self.checkpoint_seconds)
-        key = job.key
-        if self._joinable(key):
-            return key
+        """Start (or join) a ZIP-FIT job; returns its id, which is its cache key. Raises ZipFitError."""
+        job = ScoreJob(request, self.cache_dir, workers=self.workers, checkpoint_seconds=self.checkpoint_seconds)
+        if self._joinable(job.key):
+            return job.key
         stored = self._complete_in_cache(job)  # disk I/O outside the lock: other sessions keep reading
         if stored is not None:
             job.mark_done_from_cache(stored)
-        with self._lock:
-            existing = self._jobs.get(key)
-            if existing is not None and existing.state in ("queued", "running", "done"):
-                return key  # joined while we read the cache
-            self._jobs[key] = job
-            if stored is None:
-                self._queue.append(key)
-                self._dispatch()
-        return key
+        return self._add(job, queue=stored is None)
 
-    def _joinable(self, key: str) -> bool:
+    def submit_method(self, method: str, sources: Sequence[str], targets: Sequence[str], settings: dict[str, Any],
+                      *, source_fingerprint: str | None = None, target_fingerprint: str | None = None) -> str:
+        """Start (or join) scoring with another method of `METHODS`; returns the run's id. Raises ZipFitError at
+        once for an unknown method or setting and for an empty target set. A result in the cache is served."""
+        source_fingerprint = source_fingerprint or texts_fingerprint(sources)
+        target_fingerprint = target_fingerprint or texts_fingerprint(targets)
+        work = method_run(method, sources, targets, settings, self.cache_dir, source_fingerprint=source_fingerprint,
+                          target_fingerprint=target_fingerprint)
+        if self._joinable(work.work_id):
+            return work.work_id
+        found = cached_method_run(method, len(sources), settings, self.cache_dir,
+                                  source_fingerprint=source_fingerprint, target_fingerprint=target_fingerprint)
+        return self._add(found or work, queue=found is None)
+
+    def submit_work(self, work: Work) -> str:
+        """Queue any other work (e.g. an export); its id must not be in use by unfinished work."""
+        if self._joinable(work.work_id):
+            raise ZipFitError(f"Work {work.work_id} is already queued or running.")
+        return self._add(work, queue=True)
+
+    def method_run_id(self, method: str, settings: dict[str, Any], *, source_fingerprint: str,
+                      target_fingerprint: str) -> str:
+        """The id a run of this method on these texts has (whether or not it was ever submitted)."""
+        return method_run_id(method, settings, source_fingerprint, target_fingerprint)
+
+    def adopt_stored_method(self, method: str, n_sources: int, settings: dict[str, Any], *,
+                            source_fingerprint: str, target_fingerprint: str) -> str | None:
+        """The id of a finished method result already in the cache (from another page, an earlier server or
+        `zipfit score --method`), registered as done work; None when it is not there. Takes fingerprints, not
+        texts: pages ask on every rerun."""
+        run_id = method_run_id(method, settings, source_fingerprint, target_fingerprint)
+        if self._joinable(run_id):
+            return run_id
+        found = cached_method_run(method, n_sources, settings, self.cache_dir, source_fingerprint=source_fingerprint,
+                                  target_fingerprint=target_fingerprint)
+        return self._add(found, queue=False) if found is not None else None
+
+    def _joinable(self, work_id: str) -> bool:
         with self._lock:
-            existing = self._jobs.get(key)
-            return existing is not None and existing.state in ("queued", "running", "done")
+            existing = self._works.get(work_id)
+            return existing is not None and existing.state in JOINABLE_STATES
+
+    def _add(self, work: Work, *, queue: bool) -> str:
+        with self._lock:
+            existing = self._works.get(work.work_id)
+            if existing is not None and existing.state in JOINABLE_STATES:
+                return work.work_id  # joined while we looked in the cache
+            self._works.pop(work.work_id, None)
+            self._works[work.work_id] = work
+            if queue:
+                self._queue.append(work.work_id)
+                self._dispatch()
+            self._forget_old()
+        return work.work_id
 
     def _complete_in_cache(self, job: ScoreJob) -> ScoreState | None:
         """A finished result on disk for this job, so it need not wait in the queue."""
         try:
             if job.entry is None or not job.entry.exists():
                 return None
-            state = job.entry.load_matching(job.settings, job.schedule)
+            state = job.entry.load_matching(job.score_run, job.schedule)
         except (CacheDamaged, OSError):
             return None  # the job itself reports it and recomputes
         return state if state is not None and state.complete else None
 
     def _dispatch(self) -> None:
-        """Start queued jobs while there are free slots (call with self._lock held)."""
+        """Start queued work while there are free slots (call with self._lock held)."""
         while self._queue and len(self._running) < self.max_concurrent_jobs:
-            key = self._queue.pop(0)
-            job = self._jobs[key]
-            if job.state != "queued":
+            work = self._works.get(self._queue.pop(0))
+            if work is None or work.state != "queued":
                 continue
-            self._running.add(key)
-            threading.Thread(target=self._run_job, args=(job,), name=f"zipfit-job-{key[:8]}",
+            self._running.add(work.work_id)
+            threading.Thread(target=self._run, args=(work,), name=f"zipfit-{work.kind}-{work.work_id[:12]}",
                              daemon=True).start()
 
-    def _run_job(self, job: ScoreJob) -> None:
+    def _run(self, work: Work) -> None:
+        lower_thread_priority(self.nice)
         try:
-            job.run()
+            work.run()
         finally:
             with self._lock:
-                self._running.discard(job.key)
+                self._running.discard(work.work_id)
                 self._dispatch()
+                self._forget_old()
 
-    # -- reading -------------------------------------------------------------------------------
-    def _job(self, job_id: str) -> ScoreJob | None:
+    def _forget_old(self) -> None:
+        """Keep the last FINISHED_KEPT finished pieces of work in memory (call with self._lock held)."""
+        finished = [work_id for work_id, work in self._works.items() if work.state not in ("queued", "running")]
+        for work_id in finished[: max(0, len(finished) - FINISHED_KEPT)]:
+            del self._works[work_id]
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def _work(self, work_id: str) -> Work | None:
         with self._lock:
-            return self._jobs.get(job_id)
+            return self._works.get(work_id)
 
-    def status(self, job_id: str) -> JobStatus:
-        job = self._job(job_id)
-        if job is None:
-            return self._stored_status(job_id)
-        if job.state == "queued":
+    def status(self, work_id: str) -> WorkStatus:
+        """Where the work stands; a ZIP-FIT result not in memory is looked for in the cache. Raises ZipFitError
+        for an id that is neither."""
+        work = self._work(work_id)
+        if work is None:
+            return self._stored_status(work_id)
+        if work.state == "queued":
             with self._lock:
-                ahead = self._queue.index(job_id) if job_id in self._queue else 0
+                ahead = self._queue.index(work_id) if work_id in self._queue else 0
                 running = len(self._running)
             jobs = "job" if running == 1 else "jobs"
             message = f"waiting: {running} {jobs} running (limit {self.max_concurrent_jobs})"
             if ahead:
                 message += f", {ahead} ahead in the queue"
-            return job.status(message)
-        return job.status()
+            return work.status(message)
+        return work.status()
 
-    def snapshot(self, job_id: str) -> ScoreSnapshot | None:
-        job = self._job(job_id)
-        if job is None:
-            stored = self._load_stored(job_id)
+    def find(self, work_id: str) -> WorkStatus | None:
+        """`status`, or None for an id this manager and its cache do not know."""
+        try:
+            return self.status(work_id)
+        except ZipFitError:
+            return None
+
+    def snapshot(self, work_id: str) -> ScoreSnapshot | None:
+        """A ZIP-FIT job's preview after its last finished round (exact when complete)."""
+        work = self._work(work_id)
+        if work is None:
+            stored = self._load_stored(work_id)
             return stored.snapshot if stored else None
-        return job.snapshot()
+        return work.snapshot() if isinstance(work, ScoreJob) else None
 
-    def result(self, job_id: str) -> np.ndarray | None:
-        job = self._job(job_id)
-        if job is None:
-            stored = self._load_stored(job_id)
+    def result(self, work_id: str) -> Any:
+        """The finished work's result (scores for scoring work), else None."""
+        work = self._work(work_id)
+        if work is None:
+            stored = self._load_stored(work_id)
             return stored.snapshot.scores if stored and stored.snapshot and stored.snapshot.complete else None
-        return job.result()
+        return work.result()
 
-    def cancel(self, job_id: str) -> None:
-        """Stop the job (within a second); its checkpoint stays, so submitting again resumes it."""
-        job = self._job(job_id)
-        if job is None:
+    def cancel(self, work_id: str) -> None:
+        """Stop the work (within a second); a ZIP-FIT job's checkpoint stays, so submitting again resumes it."""
+        work = self._work(work_id)
+        if work is None:
             return
-        job.cancel()
+        work.cancel()
         with self._lock:
-            if job_id in self._queue and job.state == "cancelled":
-                self._queue.remove(job_id)
+            if work_id in self._queue and work.state == "cancelled":
+                self._queue.remove(work_id)
 
-    def wait(self, job_id: str, timeout: float | None = None) -> JobStatus:
-        job = self._job(job_id)
-        if job is not None:
-            job.wait(timeout)
-        return self.status(job_id)
+    def wait(self, work_id: str, timeout: float | None = None) -> WorkStatus:
+        work = self._work(work_id)
+        if work is not None:
+            work.wait(timeout)
+        return self.status(work_id)
 
-    # -- reclaiming the cache's disk (cache_admin.py) ---------------------------------------------
-    def busy_reason(self, key: str) -> str | None:
-        """Why the cache entry `key` must not be removed now: a job of this manager computes it."""
-        job = self._job(key)
-        if job is not None and job.state in ("queued", "running"):
-            return f"a scoring job in this process is {job.state} on it: cancel it first"
+    def forget(self, work_id: str) -> None:
+        """Drop finished work and a reopened result from memory: submitting the same work starts afresh."""
+        with self._lock:
+            work = self._works.get(work_id)
+            if work is not None and work.state not in ("queued", "running"):
+                del self._works[work_id]
+            self._stored.pop(work_id, None)
+
+    # -- reclaiming the cache's disk (store/cache_admin.py) -----------------------------------------------
+    def work_id_of(self, item: CacheItem) -> str:
+        """The id this manager knows a cache entry's result by (a ZIP-FIT job's id is its cache key)."""
+        return item.key if item.kind == "zipfit" else method_run_id_of_folder(item.key)
+
+    def busy_reason(self, item: CacheItem) -> str | None:
+        """Why the cache entry must not be removed now: work of this manager computes it."""
+        work = self._work(self.work_id_of(item))
+        if work is not None and work.state in ("queued", "running"):
+            return f"{'a scoring job' if item.kind == 'zipfit' else 'a run'} in this process is {work.state} on it: " \
+                   "cancel it first"
         return None
 
     def _in_use(self, also: InUse | None) -> InUse:
-        return lambda item: self.busy_reason(item.key) or (also(item) if also is not None else None)
-
-    def forget(self, key: str) -> None:
-        """Drop a finished job and a reopened result from memory: submitting the same work starts afresh."""
-        with self._lock:
-            job = self._jobs.get(key)
-            if job is not None and job.state not in ("queued", "running"):
-                del self._jobs[key]
-            self._stored.pop(key, None)
+        return lambda item: self.busy_reason(item) or (also(item) if also is not None else None)
 
     def remove_cached(self, key: str, *, in_use: InUse | None = None) -> CacheItem:
-        """Remove a cache entry (a unique key prefix will do); refused with ZipFitError while a job here
-        computes it, another process holds its lock, or `in_use` gives a reason."""
+        """Remove a cache entry (a unique key prefix will do); refused with ZipFitError while work here computes
+        it, another process holds its lock, or `in_use` gives a reason."""
         item = remove_entry(self.cache_dir, key, in_use=self._in_use(in_use))
-        self.forget(item.key)
+        self.forget(self.work_id_of(item))
         return item
 
     def prune_cache(self, criteria: PruneCriteria, *, dry_run: bool = False,
                     in_use: InUse | None = None) -> PruneReport:
-        """`cache_admin.prune_cache` on this manager's cache, keeping the entries its jobs compute."""
+        """`cache_admin.prune_cache` on this manager's cache, keeping the entries its work computes."""
         report = prune_cache(self.cache_dir, criteria, dry_run=dry_run, in_use=self._in_use(in_use))
         if not dry_run:
             for item in report.removed:
-                self.forget(item.key)
+                self.forget(self.work_id_of(item))
         return report
 
-    # -- results reopened from the cache (no texts needed) ---------------------------------------
+    # -- ZIP-FIT results reopened from the cache (no texts needed) ----------------------------------------
     def _load_stored(self, key: str) -> StoredResult | None:
         entry = CacheEntry(self.cache_dir, key)
         if not entry.exists():
@@ -250,21 +314,21 @@ class JobManager:
         stored = StoredResult(manifest["data"].get("sha256"), preview_from_state(state), state.n_sources,
                               state.n_targets, state.targets_done, state.done_pairs, state.complete)
         with self._lock:
-            if len(self._stored) >= 8:  # a few reopened results, not the whole cache, stay in memory
+            if len(self._stored) >= STORED_KEPT:
                 self._stored.pop(next(iter(self._stored)))
             self._stored[key] = stored
         return stored
 
-    def _stored_status(self, key: str) -> JobStatus:
+    def _stored_status(self, key: str) -> WorkStatus:
         stored = self._load_stored(key)
         if stored is None:
             raise ZipFitError(f"Unknown job {key[:12]}: it is neither running nor in the cache {self.cache_dir}.")
         message = "in the cache" if stored.complete else (
             f"partial result in the cache ({stored.targets_done} of {stored.n_targets} targets): "
             "submit again to resume")
-        return JobStatus(
-            job_id=key, state="done" if stored.complete else "cancelled", done_pairs=stored.done_pairs,
-            total_pairs=stored.n_sources * stored.n_targets, targets_seen=stored.targets_done,
-            n_targets=stored.n_targets, pairs_per_second=0.0, eta_seconds=0.0 if stored.complete else None,
-            error=None, message=message, resumed_pairs=stored.done_pairs,
-        )
+        return WorkStatus(
+            work_id=key, kind="zipfit", state="done" if stored.complete else "cancelled", done=stored.done_pairs,
+            total=stored.n_sources * stored.n_targets, unit="pairs", rate=0.0,
+            eta_seconds=0.0 if stored.complete else None, seconds=0.0, message=message, error=None,
+            resumed=stored.done_pairs, targets_seen=stored.targets_done, n_targets=stored.n_targets)
+

@@ -1,6 +1,7 @@
 """Scores of any method, remembered: the in-process memo, the on-disk caches, then computing.
 
     score_sources(method, sources, targets, cache_dir=..., **settings) -> float64, one score per source
+    method_run(method, sources, targets, settings, cache_dir)          -> the same as background work
 
 ZIP-FIT is computed through the scoring jobs (`score_job.run_foreground`: resumable, checkpointed, the cache
 the app's jobs share); a derived method (the length-debiased variant) from its base method's scores, so a
@@ -14,12 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import hashlib
+
 import numpy as np
 
 from zipfit_core.data.texts import texts_fingerprint
-from zipfit_core.jobs.score_job import JobStatus, ScoreRequest, run_foreground
+from zipfit_core.jobs.score_job import ScoreRequest, run_foreground
+from zipfit_core.jobs.work import FunctionWork, WorkStatus
 from zipfit_core.scoring.alignment import CancelSignal, ProgressCallback, require_texts
 from zipfit_core.scoring.methods import base_settings, checked_scores, compute_scores, method_info, method_spec
+from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.method_cache import memo, read_method_cache, result_key, write_method_cache
 
 SCORED_BY_JOBS = "zipfit"  # the method whose disk cache is the jobs' resumable score cache
@@ -61,7 +66,8 @@ def score_sources(method: str, sources: Sequence[str], targets: Sequence[str], *
     require_texts(targets, "target")
     if len(sources) == 0:
         return np.zeros(0, dtype=np.float64)
-    key = result_key(method, resolved, texts_fingerprint(sources), texts_fingerprint(targets))
+    source_fingerprint, target_fingerprint = texts_fingerprint(sources), texts_fingerprint(targets)
+    key = result_key(method, resolved, source_fingerprint, target_fingerprint)
     scores = memo.get(key)
     if scores is not None:
         return scores
@@ -78,18 +84,73 @@ def score_sources(method: str, sources: Sequence[str], targets: Sequence[str], *
         scores = read_method_cache(cache_dir, key, len(sources))
         if scores is None:
             scores = compute_scores(method, sources, targets, progress=progress, cancel=cancel, **resolved)
-            write_method_cache(cache_dir, key, scores, label=f"{method_spec(method, resolved)}: "
-                                                             f"{len(sources)} sources vs {len(targets)} targets")
+            run = ScoreRun.for_plain_texts(sources, targets, method=method, settings=resolved,
+                                           source_fingerprint=source_fingerprint, target_fingerprint=target_fingerprint)
+            write_method_cache(cache_dir, key, scores, run, label=f"{method_spec(method, resolved)}: "
+                                                                  f"{len(sources)} sources vs {len(targets)} targets")
     memo.put(key, scores)
     return np.array(scores, dtype=np.float64)
 
 
 def _zipfit_through_jobs(sources: Sequence[str], targets: Sequence[str], settings: dict[str, Any],
                          progress: ProgressCallback | None, cancel: CancelSignal, cache_dir: Path) -> np.ndarray:
-    def follow(status: JobStatus) -> None:
+    def follow(status: WorkStatus) -> None:
         if progress:
-            progress(status.done_pairs, status.total_pairs)
+            progress(status.done, status.total)
 
     request = ScoreRequest(sources, targets, codec=settings["codec"], level=settings["level"],
-                           label=f"{len(sources)} sources vs {len(targets)} targets")
+                           label=f"{len(sources)} sources vs {len(targets)} targets")  # plain texts: counts say most
     return run_foreground(request, cache_dir, progress=follow, cancel=cancel, workers=settings["workers"])
+
+
+def method_run_id(method: str, settings: dict[str, Any], source_fingerprint: str, target_fingerprint: str) -> str:
+    """A short, URL-safe id for the run computing this result: named like its method-cache folder."""
+    key = result_key(method, method_info(method).resolve(settings), source_fingerprint, target_fingerprint)
+    return method_run_id_of_folder(hashlib.sha256(key.encode()).hexdigest())
+
+
+def method_run_id_of_folder(folder_name: str) -> str:
+    """The id of the run whose result is `<cache_dir>/methods/<folder_name>/` (named by sha256 of the key)."""
+    return "method-" + folder_name[:24]
+
+
+def method_run(method: str, sources: Sequence[str], targets: Sequence[str], settings: dict[str, Any],
+               cache_dir: str | Path | None, *, source_fingerprint: str, target_fingerprint: str) -> FunctionWork:
+    """`score_sources` as background work: progress, cancel, and a read-only result shared by every session.
+    Raises ZipFitError at once for an unknown method or setting and for an empty target set."""
+    info = method_info(method)
+    resolved = info.resolve(settings)
+    require_texts(targets, "target")
+    sources, targets = list(sources), list(targets)
+
+    def compute(progress: ProgressCallback, cancelled: CancelSignal) -> np.ndarray:
+        scores = score_sources(method, sources, targets, progress=progress, cancel=cancelled,
+                               cache_dir=cache_dir, **resolved)
+        scores.setflags(write=False)  # shared by every session that reads it
+        return scores
+
+    total = len(sources) * len(targets) if info.compresses else len(sources)
+    return FunctionWork(method_run_id(method, resolved, source_fingerprint, target_fingerprint), method, compute,
+                        unit="pairs" if info.compresses else "rows", total=total,
+                        running_message=f"scoring {len(sources):,} rows with {info.label}",
+                        done_message=f"scored {len(sources):,} rows")
+
+
+def cached_method_run(method: str, n_sources: int, settings: dict[str, Any], cache_dir: str | Path | None, *,
+                      source_fingerprint: str, target_fingerprint: str) -> FunctionWork | None:
+    """A finished run holding the method's scores when the memo or the method cache has them; never computes.
+    ZIP-FIT and what derives from it are found in memory only (their disk entries belong to the jobs)."""
+    info = method_info(method)
+    resolved = info.resolve(settings)
+    if n_sources == 0:
+        return None
+    key = result_key(method, resolved, source_fingerprint, target_fingerprint)
+    scores = memo.get(key)
+    if scores is None and cache_dir is not None and method != SCORED_BY_JOBS and info.base is None:
+        scores = read_method_cache(cache_dir, key, n_sources)
+    if scores is None:
+        return None
+    scores.setflags(write=False)
+    work = FunctionWork(method_run_id(method, resolved, source_fingerprint, target_fingerprint), method,
+                        lambda progress, cancelled: scores, unit="rows", total=n_sources)
+    return work.finished_with(scores, "loaded from the cache")

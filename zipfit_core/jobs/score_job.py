@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 import warnings
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,14 +35,15 @@ from zipfit_core.errors import CacheDamaged, ScoringCancelled, ZipFitError
 from zipfit_core.jobs.schedule import ScoreSnapshot, preview_from_state, round_ends, schedule_description, target_order
 from zipfit_core.scoring.alignment import (
     CancelSignal,
-    as_cancel_check,
     default_workers,
     require_texts,
     source_unit_moments,
 )
 from zipfit_core.scoring.codecs import resolve_level
 from zipfit_core.scoring.kernel import AlignmentKernel, EncodedTexts
-from zipfit_core.store.score_cache import CacheEntry, CacheSettings, ScoreState
+from zipfit_core.jobs.work import Work, WorkStatus
+from zipfit_core.store.run import ScoreRun
+from zipfit_core.store.score_cache import CacheEntry, ScoreState, cache_key
 
 logger = logging.getLogger(__name__)
 
@@ -61,51 +60,51 @@ BLOCK_SECONDS = 1.0            # work per block: the unit of checkpointing and o
 FOLLOW_POLL_SECONDS = 0.5      # how often a follower looks at another process's checkpoints
 
 
-RATE_WINDOW_SECONDS = 30.0
-
-
-BACKGROUND_NICE = 10           # background job threads yield the CPU to page interactions
-
-
 
 
 # -- requests, status, snapshots --------------------------------------------------------------------
 @dataclass(frozen=True)
 class ScoreRequest:
-    """What to score: sources against targets with one codec and level."""
+    """What to score: sources against targets with one codec and level, and the run record describing them.
+
+    Without a `run`, the texts are described as plain texts (fingerprints computed). With one (how the CLI and
+    the app loaded them: names, fields, recipes, fingerprints), codec and level are the run's: use `for_run`.
+    """
 
     source_texts: Sequence[str]
     target_texts: Sequence[str]
     codec: str = "gzip"
     level: int | None = None
-    source_fingerprint: str | None = None  # computed if None
-    target_fingerprint: str | None = None
-    label: str = ""  # e.g. "demo pool vs ProofNet valid", shown in the cached-results list
+    label: str = ""  # shown in cache listings (default: the run's `SOURCE vs TARGET`); never parsed
+    run: ScoreRun | None = None
 
-    def resolved(self) -> ScoreRequest:
-        """Validated, with the level and fingerprints filled in (raises ZipFitError)."""
-        level = resolve_level(self.codec, self.level)
+    @classmethod
+    def for_run(cls, source_texts: Sequence[str], target_texts: Sequence[str], run: ScoreRun,
+                label: str = "") -> ScoreRequest:
+        return cls(source_texts, target_texts, codec=run.codec, level=run.level, label=label, run=run)
+
+    def resolved_run(self) -> ScoreRun:
+        """The run record of this work, validated (raises ZipFitError)."""
         require_texts(self.target_texts, "target")
-        return replace(
-            self,
-            level=level,
-            source_fingerprint=self.source_fingerprint or fingerprint_of(self.source_texts, "source"),
-            target_fingerprint=self.target_fingerprint or fingerprint_of(self.target_texts, "target"),
-        )
+        if self.run is None:
+            level = resolve_level(self.codec, self.level)
+            return ScoreRun.for_plain_texts(
+                self.source_texts, self.target_texts, settings={"codec": self.codec, "level": level},
+                source_fingerprint=fingerprint_of(self.source_texts, "source"),
+                target_fingerprint=fingerprint_of(self.target_texts, "target"))
+        run = self.run  # validated when it was made (`ScoreRun.for_method` resolves the level)
+        if (run.method, run.codec, run.level) != ("zipfit", self.codec, self.level):
+            raise ZipFitError(f"This request scores ZIP-FIT with {self.codec} level {self.level}, but its run record "
+                              f"says "
+                              f"{run.method} with {run.codec} level {run.level}: build it with ScoreRequest.for_run.")
+        if (run.n_sources, run.n_targets) != (len(self.source_texts), len(self.target_texts)):
+            raise ZipFitError("The run record counts other texts than the request holds: describe these texts.")
+        return run
 
-    def settings(self) -> CacheSettings:
-        """The cache settings of a resolved request."""
-        request = self
-        if request.level is None or not request.source_fingerprint or not request.target_fingerprint:
-            request = self.resolved()
-        return CacheSettings(
-            source_fingerprint=request.source_fingerprint,
-            target_fingerprint=request.target_fingerprint,
-            codec=request.codec,
-            level=request.level,
-            n_sources=len(request.source_texts),
-            n_targets=len(request.target_texts),
-        )
+    @property
+    def key(self) -> str:
+        """The job's id: its cache key."""
+        return cache_key(self.resolved_run())
 
 
 def fingerprint_of(texts: Sequence[str], what: str) -> str:
@@ -117,31 +116,6 @@ def fingerprint_of(texts: Sequence[str], what: str) -> str:
                           "choose a text field or convert the values to strings.") from None
 
 
-@dataclass(frozen=True)
-class JobStatus:
-    """A job at one moment, cheap to read from any thread."""
-
-    job_id: str
-    state: str  # "queued" | "running" | "done" | "cancelled" | "failed"
-    done_pairs: int
-    total_pairs: int
-    targets_seen: int
-    n_targets: int
-    pairs_per_second: float
-    eta_seconds: float | None
-    error: str | None
-    message: str  # e.g. "waiting: 2 jobs running"
-    resumed_pairs: int = 0  # pairs restored from a checkpoint instead of computed in this run
-
-    @property
-    def finished(self) -> bool:
-        return self.state in ("done", "cancelled", "failed")
-
-    @property
-    def fraction_done(self) -> float:
-        return self.done_pairs / self.total_pairs if self.total_pairs else 1.0
-
-
 def checkpoint_seconds_default() -> float:
     try:
         return float(os.environ.get(CHECKPOINT_SECONDS_ENV, DEFAULT_CHECKPOINT_SECONDS))
@@ -149,20 +123,8 @@ def checkpoint_seconds_default() -> float:
         return DEFAULT_CHECKPOINT_SECONDS
 
 
-def lower_thread_priority(nice: int) -> None:
-    """Raise this thread's nice value (Linux: per thread, inherited by threads it starts)."""
-    if nice <= 0 or not hasattr(os, "setpriority"):
-        return
-    try:
-        thread_id = threading.get_native_id()
-        current = os.getpriority(os.PRIO_PROCESS, thread_id)
-        os.setpriority(os.PRIO_PROCESS, thread_id, min(19, current + nice))
-    except OSError:
-        pass
-
-
 # -- one job ----------------------------------------------------------------------------------------
-class ScoreJob:
+class ScoreJob(Work):
     """Scores one request, round by round, with checkpoints; `run()` blocks the calling thread.
 
     Every public method is thread-safe: a page thread reads status and snapshots while the job thread
@@ -175,114 +137,35 @@ class ScoreJob:
         cache_root: Path | None,
         *,
         workers: int | None = None,
-        nice: int = 0,
         checkpoint_seconds: float | None = None,
-        on_progress: Callable[[JobStatus], None] | None = None,
+        on_progress: Callable[[WorkStatus], None] | None = None,
         cancel: CancelSignal = None,
     ) -> None:
-        self.request = request.resolved()
-        self.settings = self.request.settings()
-        self.key = self.settings.key
+        self.score_run = request.resolved_run()
+        self.key = cache_key(self.score_run)
+        self.n_sources = len(request.source_texts)
+        super().__init__(self.key, "zipfit", unit="pairs", total=self.n_sources * len(request.target_texts),
+                         cancel=cancel, on_progress=on_progress)
+        self.request = request
+        self.label = request.label or self.score_run.label
         self.entry = CacheEntry(cache_root, self.key) if cache_root is not None else None
         self.workers = workers or default_workers()
-        self.nice = nice
         self.checkpoint_seconds = checkpoint_seconds_default() if checkpoint_seconds is None else checkpoint_seconds
-        self.on_progress = on_progress
-        self._cancel_event = threading.Event()
-        self._external_cancel = as_cancel_check(cancel)
-        self._lock = threading.Lock()
-        self._finished = threading.Event()
-        self._state = "queued"
-        self._message = "queued"
-        self._error: str | None = None
-        self._done_pairs = 0
-        self._resumed_pairs = 0
-        self._targets_seen = 0
-        self._rate_samples: deque[tuple[float, int]] = deque()
         self._snapshot: ScoreSnapshot | None = None
-        self._result: np.ndarray | None = None
-        self._last_progress_call = 0.0
-        self.n_sources = len(self.request.source_texts)
-        self.n_targets = len(self.request.target_texts)
+        self.n_targets = len(request.target_texts)
         self.order = target_order(self.n_targets)
         self.ends = round_ends(self.n_targets)
         self.schedule = schedule_description(self.order, self.ends)
         self.warnings: list[str] = []
 
-    # -- reading (any thread) ------------------------------------------------------------------
     @property
     def total_pairs(self) -> int:
-        return self.n_sources * self.n_targets
-
-    @property
-    def state(self) -> str:
-        return self._state
-
-    def status(self, message: str | None = None) -> JobStatus:
-        with self._lock:
-            rate = self._rate()
-            remaining = self.total_pairs - self._done_pairs
-            if self._state == "done":
-                eta = 0.0
-            elif rate > 0 and self._state == "running":
-                eta = remaining / rate
-            else:
-                eta = None
-            return JobStatus(
-                job_id=self.key, state=self._state, done_pairs=self._done_pairs, total_pairs=self.total_pairs,
-                targets_seen=self._targets_seen, n_targets=self.n_targets, pairs_per_second=rate,
-                eta_seconds=eta, error=self._error, message=message or self._message,
-                resumed_pairs=self._resumed_pairs,
-            )
+        return self.total
 
     def snapshot(self) -> ScoreSnapshot | None:
         return self._snapshot
 
-    def result(self) -> np.ndarray | None:
-        return self._result
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._finished.wait(timeout)
-
-    def cancel(self) -> None:
-        self._cancel_event.set()
-        with self._lock:
-            if self._state == "queued":
-                self._state, self._message = "cancelled", "cancelled before it started"
-                self._finished.set()
-
-    def is_cancelled(self) -> bool:
-        return self._cancel_event.is_set() or self._external_cancel()
-
     # -- bookkeeping ---------------------------------------------------------------------------
-    def _rate(self) -> float:
-        samples = self._rate_samples
-        if len(samples) < 2:
-            return 0.0
-        (t0, p0), (t1, p1) = samples[0], samples[-1]
-        return (p1 - p0) / (t1 - t0) if t1 > t0 else 0.0
-
-    def _record_progress(self, done_pairs: int, computed: bool = True) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._done_pairs = done_pairs
-            if computed:
-                self._rate_samples.append((now, done_pairs))
-                while len(self._rate_samples) > 2 and now - self._rate_samples[0][0] > RATE_WINDOW_SECONDS:
-                    self._rate_samples.popleft()
-        if self.on_progress and now - self._last_progress_call >= 0.1:
-            self._last_progress_call = now
-            self.on_progress(self.status())
-
-    def _set(self, state: str | None = None, message: str | None = None, *, notify: bool = True) -> None:
-        with self._lock:
-            if state is not None:
-                self._state = state
-            if message is not None:
-                self._message = message
-        if notify and self.on_progress:
-            self.on_progress(self.status())
-
     def _warn(self, text: str) -> None:
         self.warnings.append(text)
         logger.warning(text)
@@ -290,58 +173,34 @@ class ScoreJob:
 
     def _publish(self, state: ScoreState) -> None:
         snapshot = preview_from_state(state)
-        result = snapshot.scores if state.complete else None
         with self._lock:
             self._snapshot = snapshot
             self._targets_seen = state.targets_done
-            self._done_pairs = state.done_pairs
-            if result is not None:
-                self._result = result
+            self._done = state.done_pairs
+            if state.complete:
+                self._result = snapshot.scores
 
     def mark_done_from_cache(self, state: ScoreState) -> None:
+        """Finish without running: the complete result is in the cache (the manager found it)."""
         self._publish(state)
         with self._lock:
-            self._resumed_pairs = state.done_pairs
+            self._resumed = state.done_pairs
         self._set("done", "loaded from the cache")
         self._finished.set()
 
     # -- running -------------------------------------------------------------------------------
-    def run(self) -> None:
-        """Compute (or load, or follow) until done, cancelled or failed; never raises ZipFitError."""
-        with self._lock:
-            if self._state != "queued":  # cancelled before it started, or run twice
-                return
-            self._state, self._message = "running", "starting"  # listeners hear once the start point is known
-        lower_thread_priority(self.nice)
-        try:
-            self._run()
-        except ScoringCancelled:
-            self._set("cancelled", self._stopped_message("cancelled"))
-        except ZipFitError as error:
-            with self._lock:
-                self._error = str(error)
-            self._set("failed", f"failed: {error}")
-        except Exception as error:  # a bug: report it on the page instead of killing the server thread
-            logger.exception("scoring job %s failed", self.key)
-            with self._lock:
-                self._error = f"internal error: {type(error).__name__}: {error}"
-            self._set("failed", self._error)
-        except BaseException:  # KeyboardInterrupt in the foreground: progress is saved, then re-raise
-            self._set("cancelled", self._stopped_message("interrupted"))
-            raise
-        finally:
-            if self.entry is not None:
-                self.entry.unlock()
-            # Drop the texts: a finished job keeps only its numbers (resubmitting makes a new job).
-            self.request = replace(self.request, source_texts=(), target_texts=())
-            self._finished.set()
+    def _release(self) -> None:
+        if self.entry is not None:
+            self.entry.unlock()
+        # Drop the texts: a finished job keeps only its numbers (resubmitting makes a new job).
+        self.request = replace(self.request, source_texts=(), target_texts=())
 
     def _stopped_message(self, what: str) -> str:
         if self.entry is None:
             return f"{what}; nothing was cached (--no-cache)"
-        return f"{what}; {self._done_pairs:,} of {self.total_pairs:,} pairs are saved: submit again to resume"
+        return f"{what}; {self._done:,} of {self.total_pairs:,} pairs are saved: submit again to resume"
 
-    def _run(self) -> None:
+    def _work(self) -> None:
         try:
             if self.entry is not None and not self._take_lock_or_follow():
                 return  # another process finished it, and we loaded its result
@@ -352,7 +211,7 @@ class ScoreJob:
             self.entry.unlock()
             self.entry = None
             with self._lock:
-                self._resumed_pairs = 0
+                self._resumed = 0
             state = self._load_or_start()
         if state.complete:
             self._publish(state)
@@ -390,7 +249,7 @@ class ScoreJob:
         if self.entry is None:
             return fresh
         try:
-            state = self.entry.load_matching(self.settings, self.schedule)
+            state = self.entry.load_matching(self.score_run, self.schedule)
         except CacheDamaged as problem:
             self._warn(f"The cached copy of this result ({self.key[:12]}) was damaged: {problem}. Recomputing it.")
             self.entry.discard()
@@ -399,18 +258,18 @@ class ScoreJob:
         if state is None:
             return fresh
         with self._lock:
-            self._resumed_pairs = state.done_pairs
+            self._resumed = state.done_pairs
         self._publish(state)
         return state
 
     def _compute(self, state: ScoreState) -> None:
-        kernel = AlignmentKernel(self.request.codec, self.request.level)
+        kernel = AlignmentKernel(self.score_run.codec, self.score_run.level)
         self._set(message="encoding targets")
         encoded = kernel.encode(self.request.target_texts, what="target")
         sources = self.request.source_texts
         self._record_progress(state.done_pairs, computed=True)
-        if self._resumed_pairs:
-            self._set(message=f"resumed {self._resumed_pairs:,} of {self.total_pairs:,} pairs from the cache")
+        if self._resumed:
+            self._set(message=f"resumed {self._resumed:,} of {self.total_pairs:,} pairs from the cache")
         rate_estimate = 20000.0 * self.workers  # pairs/s until measured; only sizes the first block
         last_save = time.monotonic()
         save_cost = 0.0
@@ -461,14 +320,14 @@ class ScoreJob:
                 self._checkpoint(state)  # keep what finished before a cancel, error or interrupt
             self._record_progress(state.done_pairs, computed=False)  # drop a half-done block from the count
         self._publish(state)
-        self._set("done", f"done: {self.total_pairs - self._resumed_pairs:,} pairs computed, "
-                          f"{self._resumed_pairs:,} resumed from the cache")
+        self._set("done", f"done: {self.total_pairs - self._resumed:,} pairs computed, "
+                          f"{self._resumed:,} resumed from the cache")
 
     def _checkpoint(self, state: ScoreState) -> float:
         """Save the state; a failing disk is reported once and the job goes on without checkpoints."""
         started = time.monotonic()
         try:
-            self.entry.save(state, self.settings, self.schedule, self.request.label)
+            self.entry.save(state, self.score_run, self.schedule, self.label)
         except OSError as error:
             self._warn(f"Could not write the score cache in {self.entry.folder} ({error}); "
                        "continuing without checkpoints.")
@@ -481,7 +340,7 @@ class ScoreJob:
 def run_foreground(
     request: ScoreRequest,
     cache_dir: str | Path | None,
-    progress: Callable[[JobStatus], None] | None = None,
+    progress: Callable[[WorkStatus], None] | None = None,
     cancel: CancelSignal = None,
     *,
     workers: int | None = None,

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from zipfit_core._version import __version__
 from zipfit_core.errors import ZipFitError
+from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.method_cache import METHOD_CACHE_FOLDER, METHOD_CACHE_FORMAT, METHOD_CACHE_FORMAT_VERSION, memo
 from zipfit_core.store.score_cache import CACHE_FORMAT, CACHE_FORMAT_VERSION, MANIFEST_NAME, CacheEntry
 
@@ -51,7 +52,6 @@ SECONDS_PER_DAY = 86400.0
 _KEY_PATTERN = re.compile(r"[0-9a-f]{64}")
 
 
-_TARGETS_IN_LABEL = re.compile(r"\bvs (\d+) targets\b")  # how selectors labels method entries
 
 
 InUse = Callable[["CacheItem"], "str | None"]  # why an entry must not be removed now, or None
@@ -76,6 +76,7 @@ class CacheItem:
     reusable: bool             # written by this package and cache-format version, and readable
     problem: str | None        # why it is not reusable (another version, damage), else None
     path: Path
+    run: ScoreRun | None = None  # how it was computed, when the entry records it (older entries do not)
 
     @property
     def modified_text(self) -> str:
@@ -105,7 +106,7 @@ class CacheItem:
             "targets_done": self.targets_done, "size_bytes": self.size_bytes,
             "modified": datetime.fromtimestamp(self.modified, timezone.utc).isoformat(timespec="seconds"),
             "package_version": self.package_version, "reusable": self.reusable, "problem": self.problem,
-            "path": str(self.path),
+            "path": str(self.path), "run": self.run.to_dict() if self.run is not None else None,
         }
 
 
@@ -197,6 +198,7 @@ def _zipfit_item(folder: Path) -> CacheItem:
         key=folder.name, kind="zipfit", label=str(manifest.get("label", "")), codec=codec, level=level,
         n_sources=n_sources, n_targets=n_targets, state="complete" if complete else "partial",
         targets_done=targets_done, size_bytes=size, modified=modified, package_version=version or None,
+        run=_run_of(manifest),
         reusable=problem is None, problem=problem, path=folder)
 
 
@@ -213,7 +215,7 @@ def _method_item(folder: Path) -> CacheItem:
     label = str(manifest.get("label", ""))
     data = manifest.get("data") if isinstance(manifest.get("data"), dict) else {}
     rows = data.get("rows")
-    targets = _TARGETS_IN_LABEL.search(label)  # the manifest records no target count; its label does
+    run = _run_of(manifest)
     version = identity.get("version")
     settings = identity.get("settings") if isinstance(identity.get("settings"), dict) else {}
     format_version = manifest.get("format_version")
@@ -226,9 +228,15 @@ def _method_item(folder: Path) -> CacheItem:
         key=folder.name, kind=str(identity.get("method", "method")), label=label,
         codec=settings.get("codec"), level=settings.get("level") if settings.get("codec") else None,
         n_sources=int(rows) if isinstance(rows, int) else None,
-        n_targets=int(targets.group(1)) if targets else None, state="complete", targets_done=None,
+        n_targets=run.n_targets if run is not None else None, state="complete", targets_done=None,
         size_bytes=size, modified=modified, package_version=str(version) if version else None,
-        reusable=problem is None, problem=problem, path=folder)
+        reusable=problem is None, problem=problem, path=folder, run=run)
+
+
+def _run_of(manifest: dict) -> ScoreRun | None:
+    """The run record an entry's manifest carries (entries written before records were kept have none)."""
+    content = manifest.get("run")
+    return ScoreRun.from_dict(content) if isinstance(content, dict) else None
 
 
 def _entry_folders(folder: Path) -> Iterable[Path]:

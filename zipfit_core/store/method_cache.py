@@ -1,6 +1,7 @@
 """The other methods' scores on disk (`<cache dir>/methods/<key>/`) and in a small in-process memo.
 
-    <cache dir>/methods/<sha256 of the key>/manifest.json    format, version, the key's identity, label,
+    <cache dir>/methods/<sha256 of the key>/manifest.json    format, version, the key's identity, the run
+                                                             record, label,
                                                              sha256 and row count of the data file
     <cache dir>/methods/<sha256 of the key>/scores.parquet   row, score
 
@@ -27,6 +28,7 @@ import pyarrow.parquet as pq
 from zipfit_core._version import __version__
 from zipfit_core.scoring.methods import recorded_settings
 from zipfit_core.store.files import atomic_path, file_sha256, now_iso, write_json_atomic
+from zipfit_core.store.run import ScoreRun
 
 METHOD_CACHE_FORMAT = "zipfit-method-scores"
 METHOD_CACHE_FORMAT_VERSION = 1
@@ -106,7 +108,7 @@ def read_method_cache(cache_dir: str | Path, key: str, n_sources: int) -> np.nda
         return None
 
 
-def write_method_cache(cache_dir: str | Path, key: str, scores: np.ndarray, label: str = "") -> Path:
+def write_method_cache(cache_dir: str | Path, key: str, scores: np.ndarray, run: ScoreRun, label: str = "") -> Path:
     """Store scores under `key`: the Parquet file first, then the manifest that vouches for it (both atomic)."""
     folder = method_cache_folder(cache_dir, key)
     folder.mkdir(parents=True, exist_ok=True)
@@ -116,7 +118,7 @@ def write_method_cache(cache_dir: str | Path, key: str, scores: np.ndarray, labe
                                  "score": np.asarray(scores, dtype=np.float64)}), temporary)
     write_json_atomic(folder / MANIFEST_NAME, {
         "format": METHOD_CACHE_FORMAT, "format_version": METHOD_CACHE_FORMAT_VERSION,
-        "identity": json.loads(key), "label": label, "created": now_iso(),
+        "identity": json.loads(key), "run": run.to_dict(), "label": label, "created": now_iso(),
         "data": {"file": METHOD_SCORES_FILE, "sha256": file_sha256(data_path), "rows": len(scores)},
     })
     return folder

@@ -1,119 +1,148 @@
-"""Data selectors behind one interface: ZIP-FIT, a length-debiased ZIP-FIT, DSIR, TF-IDF and random.
+"""The run record: how a set of scores was computed, written wherever scores are.
 
-    score_sources(method, sources, targets, **settings) -> float64 array, one score per source row,
-    higher = more like the targets. Ranking and cutting go through `selection.select` for every method.
+One `ScoreRun` describes a computation everywhere it is written: a scores file's metadata, a score folder's
+manifest, both caches' manifests and an export manifest's `scoring` section. It holds enough to reproduce
+the scores (method, settings, codec, level, data recipes) and to check they belong to the data (fingerprints
+and counts). Nothing is ever parsed back out of a label.
 
-Methods (the registry `METHODS` describes each one and its settings):
+    run = ScoreRun.for_texts(source, target, source_name="demo:pool", target_name="demo:proofnet-valid",
+                             method="tfidf", settings={"analyzer": "char_wb"})
+    run.to_dict()                      # JSON-safe, flat; ScoreRun.from_dict reads it back (and older records)
+    run.method_settings()              # ("tfidf", {...}): what `score_sources` needs to compute them again
 
-- ``zipfit``: the paper's score, mean over targets of 1 - NCD (`alignment.alignment_scores`). Default.
-- ``zipfit-debiased``: ZIP-FIT with the length trend removed (see `length_debiased`):
-      debiased(x) = align(x) - (a + b * ln C(x))
-  where C(x) is the compressed size in bytes of the source alone (same codec and level) and (a, b) is the
-  ordinary least-squares fit of align on ln C over the scored source pool. The result is the part of the
-  score that source length does not explain; its Pearson correlation with ln C(x) over the pool is zero.
-  A row's value depends on the pool it was scored in (the fit), and a genuine link between length and
-  relevance is removed along with the bias.
-- ``dsir``: DSIR's hashed n-gram importance weight (package `data-selection`, Xie et al. 2023): the log
-  likelihood ratio sum_j f_j(x) * (ln p_target_j - ln p_raw_j) of the row's hashed word uni+bigram counts f,
-  with the bag-of-ngram distributions fit by `HashedNgramDSIR.fit_importance_estimator` on the targets and
-  on the source pool. The package's own featurizer and estimator are called row by row; its file-based
-  resampling and its minimum-length filter (for resampling) are not used, so every row gets a score.
-- ``tfidf``: cosine similarity of each source's TF-IDF vector to the centroid (mean of the L2-normalised
-  target vectors), with `TfidfVectorizer` fit on sources + targets. Cosine to the centroid ranks rows
-  exactly as the mean cosine to the individual targets does (the two differ by the constant |centroid|).
-- ``random``: seeded uniform numbers in [0, 1): the control every selector should beat.
-
-Results are kept in a small in-process memo keyed by method, the settings that change the result,
-and the fingerprints of the source and target texts. With a `cache_dir`, they also persist on disk in the
-score cache: ZIP-FIT through the scoring jobs (`jobs.run_foreground`: resumable, shared with the app), the
-other methods as `<cache_dir>/methods/<key>/` holding `scores.parquet` and a JSON manifest (format,
-version, the key's identity, sha256 of the data file); a damaged entry is reported and recomputed.
+Record versions: 1 (no `record_version` key) lacked the recipes and `settings` in some files; 2 adds
+`record_version`. `from_dict` reads both and ignores keys it does not know.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from zipfit_core._version import __version__
-from zipfit_core.scoring.codecs import resolve_level
+from zipfit_core.data.sources import TextSpec
+from zipfit_core.data.texts import texts_fingerprint
+from zipfit_core.scoring.methods import NON_ZIPFIT_CODEC, method_info, parse_method_spec, recorded_settings
 
 if TYPE_CHECKING:
     from zipfit_core.data.loading import LoadedTexts
-from collections.abc import Mapping
-from dataclasses import MISSING
-from typing import TYPE_CHECKING
 
-from zipfit_core.scoring.methods import NON_ZIPFIT_CODEC, method_info, parse_method_spec, recorded_settings
-
-
-def method_score_run(source: LoadedTexts, target: LoadedTexts, *, source_name: str, target_name: str, method: str,
-                     settings: dict[str, Any]) -> ScoreRun:
-    """How `method` scored `source` against `target`, as `zipfit score --method` records it: a compressing
-    method with its codec and level, the others with codec `none` and level 0; the settings that change scores."""
-    resolved = method_info(method).resolve(settings)
-    compressing = "codec" in resolved
-    return ScoreRun.for_texts(
-        source, target, source_name=source_name, target_name=target_name,
-        codec=resolved["codec"] if compressing else NON_ZIPFIT_CODEC,
-        level=resolve_level(resolved["codec"], resolved["level"]) if compressing else 0,
-        method=method, settings=recorded_settings(method, resolved))
+RECORD_VERSION = 2
+PLAIN_TEXT_FIELD = "text"  # what a run of bare texts (not loaded from a source) records as their field
 
 
 @dataclass(frozen=True)
 class ScoreRun:
     """How a set of scores was computed: enough to reproduce it and to check it belongs to the data."""
 
-    codec: str
+    codec: str  # the compressor (`none` for methods that do not compress)
     level: int
-    method: str
+    method: str  # a `scoring.methods.METHODS` name
     package_version: str
-    source: str
+    source: str  # the source and target as the user named them (a path, `demo:NAME`, `hub:ID`)
     target: str
-    source_field: str
+    source_field: str  # the text field, or `template:...` (`TextSpec.describe`)
     target_field: str
-    source_fingerprint: str
+    source_fingerprint: str | None  # None while a score folder is still being written (known per shard)
     target_fingerprint: str
-    n_sources: int
+    n_sources: int | None  # ... likewise
     n_targets: int
-    # Optional: files written before these were recorded lack them (read as None).
-    source_recipe: dict | None = None  # data_sources.DataRecipe.to_dict() of the source texts
+    # Optional: records written before these existed lack them (read as None).
+    source_recipe: dict | None = None  # data.sources.DataRecipe.to_dict() of the source texts
     target_recipe: dict | None = None  # ... and of the target texts
     settings: dict | None = None  # the method's settings that change its scores (older files: in `method`)
+    record_version: int = RECORD_VERSION
+
+    # -- reading and writing -------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """JSON-safe and flat, as every file that carries a run writes it."""
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, content: Mapping) -> ScoreRun | None:
-        """The run in a scores file's metadata or a manifest's `scoring` section; None when a required key is
-        missing. Keys this version does not know are ignored."""
+        """The run in a scores file's metadata or a manifest's section; None when a required key is missing.
+        Keys this version does not know are ignored; a record without `record_version` is version 1."""
         known = {name: content[name] for name in cls.__dataclass_fields__ if name in content}
-        required = [name for name, item in cls.__dataclass_fields__.items() if item.default is MISSING]
+        required = [item.name for item in fields(cls) if item.default is MISSING]
         if any(name not in known for name in required):
             return None
+        known.setdefault("record_version", 1)
         return cls(**known)
+
+    # -- making one ----------------------------------------------------------------------------------
+    @classmethod
+    def for_method(cls, method: str, settings: dict[str, Any] | None, *, source: str, target: str,
+                   source_field: str, target_field: str, source_fingerprint: str | None, target_fingerprint: str,
+                   n_sources: int | None, n_targets: int, source_recipe: dict | None = None,
+                   target_recipe: dict | None = None) -> ScoreRun:
+        """The run of `method` with `settings`: a compressing method with its codec and level, the others with
+        codec `none` and level 0; `settings` as `recorded_settings` resolves them."""
+        recorded = recorded_settings(method, settings)  # resolves a compressor's level (and warns at gzip 0)
+        return cls(
+            codec=recorded.get("codec", NON_ZIPFIT_CODEC), level=recorded.get("level", 0),
+            method=method, package_version=__version__, source=source, target=target,
+            source_field=source_field, target_field=target_field, source_fingerprint=source_fingerprint,
+            target_fingerprint=target_fingerprint, n_sources=n_sources, n_targets=n_targets,
+            source_recipe=source_recipe, target_recipe=target_recipe, settings=recorded)
 
     @classmethod
     def for_texts(cls, source: LoadedTexts, target: LoadedTexts, *, source_name: str, target_name: str,
-                  codec: str, level: int, method: str, settings: dict | None) -> ScoreRun:
-        """The run that scored `source` against `target`, with the recipes that load them again."""
-        return cls(
-            codec=codec, level=level, method=method, package_version=__version__,
-            source=source_name, target=target_name,
+                  method: str = "zipfit", settings: dict[str, Any] | None = None) -> ScoreRun:
+        """The run that scores loaded `source` against `target`, with the recipes that load them again."""
+        return cls.for_method(
+            method, settings, source=source_name, target=target_name,
             source_field=source.text_description, target_field=target.text_description,
             source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint,
             n_sources=len(source.texts), n_targets=len(target.texts),
             source_recipe=source.recipe.to_dict() if source.recipe is not None else None,
-            target_recipe=target.recipe.to_dict() if target.recipe is not None else None,
-            settings=settings,
-        )
+            target_recipe=target.recipe.to_dict() if target.recipe is not None else None)
 
+    @classmethod
+    def for_plain_texts(cls, sources: Sequence[str], targets: Sequence[str], *, method: str = "zipfit",
+                        settings: dict[str, Any] | None = None, source_name: str = "sources",
+                        target_name: str = "targets", source_fingerprint: str | None = None,
+                        target_fingerprint: str | None = None) -> ScoreRun:
+        """The run for texts handed over directly (the library, tests): fingerprints computed unless given."""
+        return cls.for_method(
+            method, settings, source=source_name, target=target_name,
+            source_field=PLAIN_TEXT_FIELD, target_field=PLAIN_TEXT_FIELD,
+            source_fingerprint=source_fingerprint or texts_fingerprint(sources),
+            target_fingerprint=target_fingerprint or texts_fingerprint(targets),
+            n_sources=len(sources), n_targets=len(targets))
 
-def run_method(run: ScoreRun) -> tuple[str, dict[str, Any]]:
-    """(method, settings) that made a scores file: its `settings` when recorded, else the settings older files
-    packed into `method` (`name:a=1,b=2`); a compressing method takes the run's codec and level."""
-    method, settings = parse_method_spec(run.method)
-    info = method_info(method)
-    if run.settings is not None:
-        settings = {name: info.setting(name).coerce(value) for name, value in run.settings.items()}
-    if any(setting.name == "codec" for setting in info.settings):
-        settings.update(codec=run.codec, level=run.level)
-    return method, settings
+    def with_sources(self, fingerprint: str, n_sources: int) -> ScoreRun:
+        """This run once its sources are known (a score folder's, when every shard is scored)."""
+        return replace(self, source_fingerprint=fingerprint, n_sources=n_sources)
+
+    # -- what it says ---------------------------------------------------------------------------------
+    @property
+    def source_text(self) -> TextSpec:
+        """How each source row's text was taken: a field or a template."""
+        return TextSpec.from_description(self.source_field)
+
+    @property
+    def source_template(self) -> str | None:
+        return self.source_text.template
+
+    @property
+    def label(self) -> str:
+        """`SOURCE vs TARGET`, for listings (never parsed)."""
+        return f"{self.source} vs {self.target}"
+
+    def method_settings(self) -> tuple[str, dict[str, Any]]:
+        """(method, settings) that reproduce these scores: the recorded `settings`, else those older files packed
+        into `method` (`name:a=1,b=2`); a compressing method takes the run's codec and level."""
+        method, settings = parse_method_spec(self.method)
+        info = method_info(method)
+        if self.settings is not None:
+            settings = {name: info.setting(name).coerce(value) for name, value in self.settings.items()}
+        if info.compresses:
+            settings.update(codec=self.codec, level=self.level)
+        return method, settings
+
+    def same_scores_as(self, other: ScoreRun) -> bool:
+        """Whether both runs compute the same numbers: method, settings, codec, level and the same texts."""
+        return (self.method_settings() == other.method_settings()
+                and (self.source_fingerprint, self.target_fingerprint)
+                == (other.source_fingerprint, other.target_fingerprint))

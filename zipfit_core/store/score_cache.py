@@ -2,7 +2,8 @@
 
 A folder holds a JSON manifest and one Parquet file with the exact progress of a scoring job:
 
-    <cache dir>/<key>/manifest.json       format, version, key, settings, label, schedule, progress,
+    <cache dir>/<key>/manifest.json       format, version, key, settings, the run record, label, schedule,
+                                          progress,
                                           name + sha256 of the data file
     <cache dir>/<key>/state-<id>.parquet  per source: exact similarity-unit sums and sums of squares
                                           over the targets done, and over the current round's part
@@ -29,8 +30,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from zipfit_core._version import __version__
 from zipfit_core.errors import CacheDamaged
+from zipfit_core.store.run import ScoreRun
 from zipfit_core.scoring.kernel import units_to_mean
 from zipfit_core.store.files import atomic_path, file_sha256, now_iso, write_json_atomic
 
@@ -83,41 +84,31 @@ def default_cache_dir() -> Path:
 
 
 
-@dataclass(frozen=True)
-class CacheSettings:
-    """Everything the cached numbers depend on; the key is a hash of it."""
+def cache_settings(run: ScoreRun) -> dict:
+    """Everything the cached numbers depend on, as the manifest's `settings` section records it."""
+    return {
+        "source_fingerprint": run.source_fingerprint,
+        "target_fingerprint": run.target_fingerprint,
+        "codec": run.codec,
+        "level": run.level,
+        "n_sources": run.n_sources,
+        "n_targets": run.n_targets,
+        "package_version": run.package_version,
+    }
 
-    source_fingerprint: str
-    target_fingerprint: str
-    codec: str
-    level: int
-    n_sources: int
-    n_targets: int
-    package_version: str = __version__
 
-    @property
-    def key(self) -> str:
-        # Counts are implied by the fingerprints; they are kept in the manifest as a cross-check.
-        identity = {
-            "source_fingerprint": self.source_fingerprint,
-            "target_fingerprint": self.target_fingerprint,
-            "codec": self.codec,
-            "level": self.level,
-            "package_version": self.package_version,
-            "cache_format_version": CACHE_FORMAT_VERSION,
-        }
-        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
-
-    def as_dict(self) -> dict:
-        return {
-            "source_fingerprint": self.source_fingerprint,
-            "target_fingerprint": self.target_fingerprint,
-            "codec": self.codec,
-            "level": self.level,
-            "n_sources": self.n_sources,
-            "n_targets": self.n_targets,
-            "package_version": self.package_version,
-        }
+def cache_key(run: ScoreRun) -> str:
+    """The entry's folder name: a hash of what the numbers depend on (counts are implied by the fingerprints;
+    the manifest keeps them as a cross-check)."""
+    identity = {
+        "source_fingerprint": run.source_fingerprint,
+        "target_fingerprint": run.target_fingerprint,
+        "codec": run.codec,
+        "level": run.level,
+        "package_version": run.package_version,
+        "cache_format_version": CACHE_FORMAT_VERSION,
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass
@@ -352,19 +343,19 @@ class CacheEntry:
             raise CacheDamaged("a stored sum of squares is negative")
         return manifest, state
 
-    def load_matching(self, settings: CacheSettings, schedule: dict) -> ScoreState | None:
+    def load_matching(self, run: ScoreRun, schedule: dict) -> ScoreState | None:
         """The stored state if it is for exactly this work; None when there is none yet."""
         if not self.exists():
             return None
         manifest, state = self.load()
-        if manifest["settings"] != settings.as_dict():
+        if manifest["settings"] != cache_settings(run):
             raise CacheDamaged("its settings do not match the request")
         if manifest["schedule"] != schedule:
             raise CacheDamaged("it was computed with a different target order")
         return state
 
     # -- writing (only while holding the lock) ----------------------------------------------------
-    def save(self, state: ScoreState, settings: CacheSettings, schedule: dict, label: str) -> None:
+    def save(self, state: ScoreState, run: ScoreRun, schedule: dict, label: str) -> None:
         """Write the state under a new file name, then point the manifest at it (both atomic)."""
         # The totals change only once per round: convert them once, not at every mid-round checkpoint.
         version = (id(state), state.rounds_done)
@@ -398,7 +389,8 @@ class CacheEntry:
             "label": label,
             "created": created,
             "updated": now_iso(),
-            "settings": settings.as_dict(),
+            "settings": cache_settings(run),
+            "run": run.to_dict(),  # how the texts were loaded: a listed entry can be opened again
             "schedule": schedule,
             "progress": {
                 "rounds_done": state.rounds_done,
