@@ -4,7 +4,7 @@ import streamlit as st
 
 from zipfit_app import datasets, methods, scoring
 from zipfit_app import score_panel as panel
-from zipfit_app.markdown import literal
+from zipfit_app.markdown import message
 from zipfit_app.view import get_view
 from zipfit_core.errors import ZipFitError
 
@@ -13,7 +13,7 @@ st.title("Score")
 try:
     source, target = datasets.current("source"), datasets.current("target")
 except ZipFitError as error:
-    st.error(literal(error), icon=":material/error:")
+    st.error(message(error), icon=":material/error:")
     source = target = None
 if source is None:
     st.info("Load a source pool and a target set first, or open a score folder below.", icon=":material/info:")

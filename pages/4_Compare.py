@@ -11,7 +11,7 @@ import streamlit as st
 from zipfit_app import compare_panel as panel
 from zipfit_app import datasets
 from zipfit_app.charts import proxy_curves_figure, score_percentile_length_figure
-from zipfit_app.markdown import literal
+from zipfit_app.markdown import literal, message
 from zipfit_app.view import get_view
 from zipfit_core.analysis.compare import score_length_sample
 from zipfit_core.analysis.explore import group_columns
@@ -27,7 +27,7 @@ view = get_view()
 try:
     source, target = datasets.current("source"), datasets.current("target")
 except ZipFitError as error:
-    st.error(literal(error), icon=":material/error:")
+    st.error(message(error), icon=":material/error:")
     st.stop()
 if source is None or target is None:
     st.info("Load a source pool and a target set first.", icon=":material/info:")
@@ -52,7 +52,7 @@ try:
         datasets.token_counts(source) if budget.rule.kind == "token_budget" else None,
         source.table[budget.column].tolist() if budget.column else None)
 except ZipFitError as error:
-    st.error(literal(error), icon=":material/error:")
+    st.error(message(error), icon=":material/error:")
     st.stop()
 
 st.markdown(f"**{budget.rule.describe()}** of {len(source.texts):,} rows: "

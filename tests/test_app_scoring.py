@@ -270,3 +270,41 @@ def test_score_folders_are_read_only_under_the_data_root(isolated, tmp_path, cas
     assert message in " ".join(texts_of(at.error))
     assert at.session_state["view"].source is None
     assert any("open a score folder" in text for text in texts_of(at.info))  # the page keeps going
+
+
+# ---------------------------------------------------------------------------------------------------
+# A cached result reopened from the Score page: its run record says how its datasets were loaded.
+
+
+def test_a_cached_result_opens_in_a_new_session_from_the_recipes_it_records(isolated):
+    scorer = new_app()
+    load_in_form(scorer, "source", "demo", DEMO_SOURCE)
+    load_in_form(scorer, "target", "demo", DEMO_TARGET)
+    scorer.switch_page("pages/2_Score.py").run()
+    next(button for button in scorer.button if button.label == "Start scoring").click().run()
+    job_id = scorer.session_state["score_job"].job_id
+    assert scoring.manager().wait(job_id, timeout=TIMEOUT).state == "done"
+
+    fresh = new_app()  # another browser: nothing loaded, no link
+    fresh.switch_page("pages/2_Score.py").run()
+    assert fresh.selectbox(key="score.cached_choice").value == job_id
+    assert fresh.selectbox(key="score.cached_choice").options == [f"demo: {DEMO_SOURCE} -> demo: {DEMO_TARGET} "
+                                                                  "(gzip 9)"]
+    fresh.button(key="score.open_cached").click().run()
+    assert_no_exception(fresh)
+    assert [choice.location for choice in (fresh.session_state["loaded_source"][0],
+                                           fresh.session_state["loaded_target"][0])] == [DEMO_SOURCE, DEMO_TARGET]
+    assert fresh.session_state["score_job"].job_id == job_id
+    assert any("The scores are exact" in text for text in texts_of(fresh.success))
+
+
+def test_a_cached_result_without_recipes_says_how_to_reopen_it(isolated):
+    from zipfit_core.jobs.score_job import ScoreRequest
+
+    plain = ScoreRequest(["a source text", "another one"], ["a target"], label="scored by a script")
+    scoring.manager().wait(scoring.manager().submit(plain), timeout=TIMEOUT)
+    fresh = new_app()
+    fresh.switch_page("pages/2_Score.py").run()
+    fresh.button(key="score.open_cached").click().run()
+    assert_no_exception(fresh)
+    assert any("scored outside the app" in text for text in texts_of(fresh.error))

@@ -273,7 +273,7 @@ def test_resume_refuses_another_template_and_old_folders_still_read(corpus, titl
     assert len(score_shards(str(corpus["pool"]), corpus["target_texts"], old).skipped) == 4
     assert load_scored_folder(old, str(corpus["pool"]))[2].text_template is None
     with pytest.raises(ZipFitError, match="not template"):
-        load_scored_folder(old, str(corpus["pool"]), template="{text}")
+        load_scored_folder(old, str(corpus["pool"]), source_template="{text}")
 
 
 def test_a_template_field_missing_from_a_shard_names_the_shard_and_its_fields(corpus, titled, tmp_path, capsys):

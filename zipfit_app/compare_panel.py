@@ -32,7 +32,7 @@ from zipfit_core.scoring.baselines import compressed_sizes, length_debiased
 from zipfit_core.scoring.methods import METHODS, method_spec
 
 from . import datasets, methods, scoring
-from .markdown import literal
+from .markdown import message
 
 try:
     from zipfit_core.data.demo import DEMO_DATASETS
@@ -135,12 +135,12 @@ def compute_missing(source: LoadedTexts, target: LoadedTexts | None, view: ViewS
         return
     for status in statuses:  # an earlier attempt that did not finish
         if status is not None and status.state == "failed":
-            st.error(f"{methods.label(status.kind)}: {literal(status.error)}", icon=":material/error:")
+            st.error(f"{methods.label(status.kind)}: {message(status.error)}", icon=":material/error:")
         elif status is not None and status.state == "cancelled":
             st.warning(f"{methods.label(status.kind)} was cancelled: compute again to start it afresh.",
                        icon=":material/pause:")
     if SUBMIT_ERROR_KEY in st.session_state:
-        st.error(literal(st.session_state.pop(SUBMIT_ERROR_KEY)), icon=":material/error:")
+        st.error(message(st.session_state.pop(SUBMIT_ERROR_KEY)), icon=":material/error:")
     names = ", ".join(methods.label(name) for name in baselines)
     st.button(f"Compute {names} ({len(source.texts):,} rows)", type="primary", icon=":material/play_arrow:",
               on_click=_submit, args=(source, target, baselines, settings))
@@ -166,7 +166,7 @@ def _follow_runs(ids: list[str]) -> None:
     for status in statuses:
         name = methods.label(status.kind)
         if status.state == "failed":
-            st.error(f"{name}: {literal(status.error)}", icon=":material/error:")
+            st.error(f"{name}: {message(status.error)}", icon=":material/error:")
             continue
         st.progress(status.fraction_done, text=f"{name}: {status.state}, {status.done:,} of {status.total:,} "
                                                f"{status.unit} ({status.seconds:.0f} s)")
@@ -243,7 +243,7 @@ def run_proxy(source: LoadedTexts, target: LoadedTexts, view: ViewState, scores:
         proxy = proxy_evaluation(source.texts, scores.scores, evaluation.texts, target.texts, ks=ks,
                                  budget_unit=unit, progress=lambda done, total: bar.progress(done / total))
     except ZipFitError as error:
-        st.error(literal(error), icon=":material/error:")
+        st.error(message(error), icon=":material/error:")
         return None
     content = proxy.to_dict()
     content["inputs"] = {"source": datasets.describe(view.source), "selection_target": datasets.describe(view.target),

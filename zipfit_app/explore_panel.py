@@ -38,7 +38,7 @@ from zipfit_core.errors import ZipFitError
 
 from . import datasets, methods, scoring
 from .charts import histogram_figure, score_length_figure
-from .markdown import literal
+from .markdown import literal, message
 from .tables import score_columns
 from .view import get_view, update_view
 
@@ -96,7 +96,7 @@ def load_context() -> ExploreContext | None:
     try:
         source, target = datasets.current("source"), datasets.current("target")
     except ZipFitError as error:
-        st.error(literal(error), icon=":material/error:")
+        st.error(message(error), icon=":material/error:")
         return None
     job_id = scoring.current_job(view) if source is not None else None
     shown = scoring.shown_scores(job_id) if job_id else None
@@ -121,7 +121,7 @@ def load_context() -> ExploreContext | None:
         rule = SelectionRule(view.cut_kind, view.cut_value)
         summary = summarize_cut(index, rule)
     except ZipFitError as error:
-        st.warning(f"The cut was reset ({literal(error)}).", icon=":material/warning:")
+        st.warning(f"The cut was reset ({message(error)}).", icon=":material/warning:")
         rule = SelectionRule("top_percent", 10)
         update_view(cut_kind=rule.kind, cut_value=rule.value)
         summary = summarize_cut(index, rule)

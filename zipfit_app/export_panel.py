@@ -11,7 +11,7 @@ from zipfit_core.analysis.selection import Selection, SelectionRule, TokenCounte
 from . import datasets, exporting, scoring
 from .config import app_settings
 from .explore_panel import ExploreContext
-from .markdown import literal
+from .markdown import literal, message
 from .tables import score_columns
 from .view import get_view
 
@@ -102,7 +102,7 @@ def folder_progress(export: exporting.FolderExport) -> None:
         if current is None:
             return
         if current.state == "failed":
-            st.error(f"The export failed: {literal(current.error)}", icon=":material/error:")
+            st.error(f"The export failed: {message(current.error)}", icon=":material/error:")
         elif current.state == "done":
             st.success(f"Wrote {export.n_rows:,} rows to {literal(export.output)} and its manifest "
                        f"{literal(exporting.manifest_file(export).name)} in {current.seconds:.1f} s.",

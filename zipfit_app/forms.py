@@ -15,7 +15,7 @@ from zipfit_core.errors import ZipFitError
 
 from . import datasets
 from .config import app_settings
-from .markdown import literal
+from .markdown import literal, message
 from .view import get_view, update_view
 
 try:
@@ -241,7 +241,7 @@ def data_form(role: str) -> None:
     b.button("Preview the first rows", key=_key(role, "preview_button"), on_click=_on_preview, args=(role,),
              icon=":material/visibility:", type="tertiary")
     if error := st.session_state.get(_key(role, "error")):
-        st.error(literal(error), icon=":material/error:")
+        st.error(message(error), icon=":material/error:")
     if previewed is not None:
         st.caption(f"The first {len(previewed)} rows, before loading. Likely text fields: "
                    + literal(", ".join(text_like_fields(previewed)) or "none found") + ".")
@@ -271,7 +271,7 @@ def dataset_summary(role: str) -> None:
     st.markdown(f"Length in characters: mean **{stats.mean_chars:,.0f}**, median **{stats.median_chars:,.0f}**, "
                 f"shortest **{stats.min_chars:,}**, longest **{stats.max_chars:,}**.")
     for warning in loaded.warnings[:8]:
-        st.warning(literal(warning), icon=":material/warning:")
+        st.warning(message(warning), icon=":material/warning:")
     if len(loaded.warnings) > 8:
         st.caption(f"... and {len(loaded.warnings) - 8} more warnings.")
     st.dataframe(_display_rows(loaded.table, first=loaded.text_field), hide_index=True, height=260)

@@ -15,3 +15,23 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~:])")
 def literal(text: object) -> str:
     """`text` with every Markdown-special character escaped, so it displays verbatim."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+# The library names its parameters in backticks; in the app each reads as the control (or limit) behind it.
+APP_WORDS = {
+    "`field`": "the Text field",
+    "`template`": "a template",
+    "`split`": "the Split field",
+    "`config`": "the Config field",
+    "`max_chars`": "the cap on text length, 1,000,000 characters in the app; `zipfit --max-chars` raises it",
+    "`on_bad_line='skip'`": "skipping malformed lines, as the app does unless the file is unreadable",
+    "`cache_dir=None`": "no cache",
+}
+
+
+def message(text: object) -> str:
+    """A library message (an error, a warning, a status) in the app's words, escaped like `literal`."""
+    text = str(text)
+    for parameter, words in APP_WORDS.items():
+        text = text.replace(parameter, words)
+    return literal(text)

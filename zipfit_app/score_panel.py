@@ -18,7 +18,7 @@ from .charts import histogram_figure
 from .config import app_settings
 from .explore_panel import groups_and_histogram, score_index_for
 from .forms import load_role
-from .markdown import literal
+from .markdown import literal, message
 from .tables import score_columns
 from .view import get_view, update_view
 
@@ -63,7 +63,7 @@ def start_button(job_id: str | None, source: LoadedTexts, target: LoadedTexts | 
         try:
             scoring.start(source, target, view)
         except ZipFitError as error:
-            st.error(literal(error), icon=":material/error:")
+            st.error(message(error), icon=":material/error:")
         else:
             st.rerun()
     return job_id
@@ -95,9 +95,9 @@ def codec_settings() -> None:
         try:
             resolve_level(info.name, int(st.session_state["score.level"]))
         except ZipFitError as error:
-            st.error(literal(error), icon=":material/error:")
+            st.error(message(error), icon=":material/error:")
     for warning in caught:
-        st.warning(literal(warning.message), icon=":material/warning:")
+        st.warning(message(warning.message), icon=":material/warning:")
     if not info.exact:
         st.info(f"{info.name} is approximate: fast, close to gzip-9 but not identical.", icon=":material/info:")
 
@@ -158,7 +158,7 @@ def _method_body(job_id: str, was_finished: bool) -> None:
         st.page_link("pages/3_Explore.py", label="Next: explore the scores and choose a cut",
                      icon=":material/arrow_forward:")
     elif status.state == "failed":
-        st.error(f"{name} failed: {literal(status.error)}", icon=":material/error:")
+        st.error(f"{name} failed: {message(status.error)}", icon=":material/error:")
     elif status.state == "cancelled":
         st.warning(f"{name} was cancelled: start again to compute it.", icon=":material/pause:")
     else:
@@ -174,7 +174,7 @@ def _job_progress(job_id: str) -> None:
     try:
         finished = scoring.status(job_id).finished
     except ZipFitError as error:
-        st.error(literal(error), icon=":material/error:")
+        st.error(message(error), icon=":material/error:")
         return
     st.fragment(run_every=None if finished else POLL_SECONDS)(_progress_body)(job_id, finished)
 
@@ -189,7 +189,7 @@ def _progress_body(job_id: str, was_finished: bool) -> None:
         st.page_link("pages/3_Explore.py", label="Next: explore the scores and choose a cut",
                      icon=":material/arrow_forward:")
     elif status.state == "failed":
-        st.error(f"Scoring failed: {literal(status.error or status.message)}", icon=":material/error:")
+        st.error(f"Scoring failed: {message(status.error or status.message)}", icon=":material/error:")
     elif status.state == "cancelled":
         st.warning("Scoring was cancelled. Its checkpoint is kept: start again to resume.", icon=":material/pause:")
     else:
@@ -197,7 +197,7 @@ def _progress_body(job_id: str, was_finished: bool) -> None:
         if status.rate > 0:
             text += f" · {status.rate:,.0f} pairs/s · about {_duration(status.eta_seconds)} left"
         st.progress(status.fraction_done, text=text)
-        st.caption(f"{status.state}: {literal(status.message)}. Leaving this page or closing the tab does not stop "
+        st.caption(f"{status.state}: {message(status.message)}. Leaving this page or closing the tab does not stop "
                    "the job.")
         st.button("Cancel", key="score.cancel", on_click=scoring.manager().cancel, args=(job_id,),
                   icon=":material/stop:")
@@ -244,7 +244,7 @@ def cached_results_panel() -> None:
             st.button("Open this result", key="score.open_cached", on_click=_open_cached,
                       icon=":material/folder_open:")
             if error := st.session_state.pop("score.cached_error", None):
-                st.error(literal(error), icon=":material/error:")
+                st.error(message(error), icon=":material/error:")
         st.caption(f"{len(items)} entries, {total} in {literal(scoring.manager().cache_dir)}. Removing an entry "
                    "frees its disk; the same work is computed again when asked for. To prune many at once: "
                    "`zipfit cache prune --older-than 30` (or `--other-versions`, `--max-size 2GB`).")
@@ -270,7 +270,7 @@ def _entry_text(item) -> str:
              f"{item.modified_text} UTC"]
     line = f"**{literal(title)}**  \n" + literal(" · ".join(part for part in parts if part != "-"))
     if item.problem and item.state != "empty":
-        line += f" · :orange[{literal(item.problem)}]"
+        line += f" · :orange[{message(item.problem)}]"
     return line
 
 
@@ -346,6 +346,6 @@ def score_folder_panel() -> None:
         st.button("Open this score folder", key="score.open_folder", on_click=_on_open_folder,
                   icon=":material/folder_open:")
         if problem:
-            st.error(literal(problem), icon=":material/error:")
+            st.error(message(problem), icon=":material/error:")
         for note in notes:
-            st.warning(literal(note), icon=":material/warning:")
+            st.warning(message(note), icon=":material/warning:")

@@ -8,7 +8,7 @@ from zipfit_core.errors import ZipFitError
 
 from . import datasets, methods, scoring
 from .forms import load_role
-from .markdown import literal
+from .markdown import literal, message
 from .view import URL_PROBLEMS_KEY, get_view, restore_from_url
 
 
@@ -65,7 +65,7 @@ def sidebar() -> None:
             try:
                 text = scoring.state_of(job_id)  # the Score page shows live progress; this is drawn once per run
             except ZipFitError as error:
-                text = literal(error)
+                text = message(error)
             settings = f", {view.codec} level {view.level}" if methods.compresses(view.method) else ""
             st.caption(f":material/speed: Scores: {text} ({methods.label(view.method)}{settings})")
         st.caption(f":material/content_cut: Cut: {_describe_cut(view)}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,8 @@ from zipfit_core.errors import ZipFitError
 from zipfit_core.store.files import write_json_atomic, write_with
 from zipfit_core.store.run import ScoreRun
 
+MANIFEST_FORMAT = "zipfit-export-manifest"
+MANIFEST_FORMAT_VERSION = 1  # manifests written before this one carry no format (only "tool": "zipfit-studio")
 EXPORT_FORMATS = {".jsonl": "jsonl", ".parquet": "parquet", ".csv": "csv"}
 
 
@@ -101,8 +102,11 @@ def manifest_path(path: str | Path) -> Path:
 
 def build_manifest(run: ScoreRun | None, selection: Selection, counter: TokenCounter,
                    output: str | Path, output_format: str, include_score: bool) -> dict:
-    scores_part = asdict(run) if run else {"note": "scores file carried no run description"}
+    """What `OUTPUT.manifest.json` holds: the run record that made the scores, the cut, the counts, the file."""
+    scores_part = run.to_dict() if run else {"note": "scores file carried no run description"}
     return {
+        "format": MANIFEST_FORMAT,
+        "format_version": MANIFEST_FORMAT_VERSION,
         "tool": "zipfit-studio",
         "package_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -128,4 +132,16 @@ def export_selection(table: pd.DataFrame, texts: list[str], text_field: str, sco
 
 
 def read_manifest(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """An export manifest: this format's versions, and those written before it had one (`tool` only).
+    Raises ZipFitError for anything else."""
+    try:
+        manifest = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ZipFitError(f"{path} is not a readable export manifest ({error}).") from None
+    if not isinstance(manifest, dict):
+        raise ZipFitError(f"{path} is not an export manifest (not a JSON object).")
+    version = manifest.get("format_version")
+    if manifest.get("format", MANIFEST_FORMAT) != MANIFEST_FORMAT or (version or 0) > MANIFEST_FORMAT_VERSION:
+        raise ZipFitError(f"{path} is not an export manifest this version reads (format {manifest.get('format')!r}, "
+                          f"version {version!r}): upgrade zipfit-studio or export again.")
+    return manifest

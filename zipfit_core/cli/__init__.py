@@ -9,6 +9,7 @@
     compare.py        `zipfit compare`
     proxy_eval.py     `zipfit proxy-eval`
     cache.py          `zipfit cache list | remove | prune`
+    words.py          the library's parameter names in messages, as the flags that set them
 
 The top layer: nothing in zipfit_core imports it. A new command is a module here, registered in main.py.
 """

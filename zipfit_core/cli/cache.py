@@ -10,6 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
+from zipfit_core.cli.words import cli_text
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.cache_admin import (
     CacheItem,
@@ -124,7 +125,7 @@ def run_cache_prune(args: argparse.Namespace) -> int:
     for item in report.removed:
         print(f"{verb} {_line(item)}")
     for item, reason in report.kept_in_use:
-        print(f"kept {item.key[:12]}: {reason}")
+        print(f"kept {item.key[:12]}: {cli_text(reason)}")
     if report.leftover_bytes:
         print(f"{'would sweep' if args.dry_run else 'swept'} {format_size(report.leftover_bytes)} left by "
               "interrupted removals")

@@ -39,6 +39,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 
+from zipfit_core.cli.words import cli_text
 from zipfit_core.data.loading import LoadedTexts, load_recipe, source_from_argument
 from zipfit_core.data.sources import BAD_LINE_POLICIES, PLAIN_TEXT_UNITS, DataRecipe, LoadOptions, TextSpec
 from zipfit_core.errors import ZipFitError
@@ -170,7 +171,7 @@ def load_data_argument(args: argparse.Namespace, role: str, default_text: str | 
     """Load the SOURCE or TARGET argument with its options (see `data_recipe`); warnings go to stderr."""
     loaded = load_recipe(data_recipe(args, role, default_text, recorded))
     for message in loaded.warnings:
-        print(f"warning: {message}", file=sys.stderr)
+        print(f"warning: {cli_text(message)}", file=sys.stderr)
     return loaded
 
 

@@ -1,4 +1,5 @@
-"""`zipfit` command line: parses arguments and calls the same core functions the app uses."""
+"""`zipfit` command line: parses arguments, calls the same core functions the app uses, and prints every error as
+one line (`zipfit: error: ...`, exit code 2) in the command line's words (`words.cli_text`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from zipfit_core.cli.data_options import SOURCE_HELP, add_data_arguments
 from zipfit_core.cli.proxy_eval import add_proxy_eval_command, run_proxy_eval
 from zipfit_core.cli.score import add_method_arguments, run_score
 from zipfit_core.cli.select import run_select
+from zipfit_core.cli.words import cli_text
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.codecs import CODECS
 
@@ -81,11 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             def show_once(message, *rest, **kw) -> None:
                 if str(message) not in shown:
                     shown.add(str(message))
-                    print(f"warning: {message}", file=sys.stderr)
+                    print(f"warning: {cli_text(message)}", file=sys.stderr)
             warnings.showwarning = show_once
             return handler(args)
     except ZipFitError as error:
-        print(f"zipfit: error: {error}", file=sys.stderr)
+        print(f"zipfit: error: {cli_text(error)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("zipfit: interrupted; nothing was written.", file=sys.stderr)

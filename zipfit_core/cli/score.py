@@ -11,6 +11,7 @@ import numpy as np
 
 from zipfit_core.cli.data_options import load_data_argument
 from zipfit_core.cli.shards import run_score_shards
+from zipfit_core.cli.words import cli_text
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs.method_scores import score_sources
@@ -58,6 +59,7 @@ class ProgressBar:
             self.bar.set_postfix_str(f"targets {status.targets_seen}/{status.n_targets}", refresh=False)
 
     def write(self, text: str) -> None:
+        text = cli_text(text)
         if self.bar is not None:
             self.bar.write(text, file=sys.stderr)
         else:

@@ -66,7 +66,7 @@ def _read_manifest(path: Path) -> dict:
         manifest = json.loads((path / MANIFEST_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise ZipFitError(f"{path / MANIFEST_NAME} is not readable ({error}): "
-                          "score into a new --out folder.") from None
+                          "score into a new `out` folder.") from None
     if manifest.get("format") != FOLDER_FORMAT:
         raise ZipFitError(f"{path} is not a zipfit score folder (its manifest has format "
                           f"{manifest.get('format')!r}).")
@@ -95,11 +95,11 @@ class ScoreFolderWriter:
         """Start or resume a run into `path`; refuses a folder made with other settings or other shards."""
         path = Path(path)
         if path.exists() and not path.is_dir():
-            raise ZipFitError(f"--out {path} is a file: sharded scoring writes a folder; give a folder name.")
+            raise ZipFitError(f"`out` {path} is a file: sharded scoring writes a folder; give a folder name.")
         if is_score_folder(path):
             _check_resumable(path, _read_manifest(path), run, source)
         elif path.exists() and any(path.iterdir()):
-            raise ZipFitError(f"--out {path} is a folder that holds other files: give a new or empty folder.")
+            raise ZipFitError(f"`out` {path} is a folder that holds other files: give a new or empty folder.")
         folder = cls(path, run, source, engine)
         folder.done = folder._completed_markers()
         folder.write_manifest()
@@ -196,7 +196,7 @@ def _check_resumable(path: Path, manifest: dict, run: ScoreRun, source: ShardSou
     if changed:
         shown = ", ".join(f"{key} {before.get(key)!r} -> {now[key]!r}" for key in changed)
         raise ZipFitError(f"{path} holds scores made with other settings ({shown}): rerun with the same "
-                          "settings to resume, or give a new --out folder.")
+                          "settings to resume, or give a new `out` folder.")
     names_before = [entry["name"] for entry in manifest.get("shards", [])]
     names_now = [shard.name for shard in source.shards]
     if names_before != names_now:
@@ -204,7 +204,7 @@ def _check_resumable(path: Path, manifest: dict, run: ScoreRun, source: ShardSou
         removed = sorted(set(names_before) - set(names_now))
         raise ZipFitError(f"{path} was started for other shards (new: {', '.join(added[:5]) or 'none'}; "
                           f"missing: {', '.join(removed[:5]) or 'none'}): give the same SOURCE to resume, "
-                          "or a new --out folder.")
+                          "or a new `out` folder.")
 
 
 def _now(moment: float | None = None) -> str:
@@ -235,7 +235,7 @@ def read_score_folder(path: str | Path) -> FolderScores:
     """The scores of a complete score folder, in global row order; an incomplete one is an error."""
     path = Path(path)
     if not is_score_folder(path):
-        raise ZipFitError(f"{path} is not a score folder (no {MANIFEST_NAME}): give the --out folder of "
+        raise ZipFitError(f"{path} is not a score folder (no {MANIFEST_NAME}): give the output folder of "
                           "`zipfit score`.")
     manifest = _read_manifest(path)
     entries, not_done = [], []

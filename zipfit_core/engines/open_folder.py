@@ -118,7 +118,7 @@ def open_score_folder(location: str, data_root: Path) -> OpenedScoreFolder:
     root = Path(data_root).expanduser().resolve()
     path = resolve_in_root(location, root)  # the same rule as every local path the app reads
     if not is_score_folder(path):
-        raise ZipFitError(f"{location} is not a score folder (it has no {MANIFEST_NAME}): give the --out folder of "
+        raise ZipFitError(f"{location} is not a score folder (it has no {MANIFEST_NAME}): give the output folder of "
                           "`zipfit score SOURCE TARGET --out FOLDER`, relative to the data folder.")
     _check_folder_files(path, root)
     recorded = read_score_folder(path).run  # raises for an incomplete folder, naming the missing shards

@@ -40,7 +40,7 @@ from zipfit_core.errors import ScoringCancelled, ZipFitError
 from zipfit_core.scoring.kernel import AlignmentKernel
 
 RAY_INSTALL_HINT = ("The Ray engine needs Ray Data, which is not installed: pip install 'zipfit-studio[ray]' "
-                    "(from a checkout: pip install '.[ray]'), or use --engine local.")
+                    "(from a checkout: pip install '.[ray]'), or use `engine='local'`.")
 SECONDS_OF_WORK_PER_BLOCK = 1.0
 PAIRS_PER_SECOND_GUESS = 40_000  # gzip-9 on ~2 KB pairs, one core: sizes blocks to about a second of work
 
@@ -212,7 +212,7 @@ class RayEngine:
                 ray.init(address=self.address, **options)
             except (ConnectionError, RuntimeError, ValueError) as error:
                 raise ZipFitError(f"Could not connect to Ray at {self.address or 'the default address'} ({error}): "
-                                  "start a cluster with `ray start --head`, or check --ray-address.") from None
+                                  "start a cluster with `ray start --head`, or check `ray_address`.") from None
         return ray
 
     def score(self, job: ShardJob, shards: Sequence[Shard], sink: ShardSink, cancel: CancelCheck) -> None:

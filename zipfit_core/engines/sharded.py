@@ -47,7 +47,7 @@ def make_engine(name: str, *, workers: int | None = None, ray_address: str | Non
     """`local` (threads; `workers` of them) or `ray` (`workers` caps the actors); Ray is imported only for `ray`."""
     if name == "local":
         if ray_address is not None:
-            raise ZipFitError("--ray-address is for --engine ray.")
+            raise ZipFitError("`ray_address` is for `engine='ray'`.")
         return LocalEngine(workers=workers)
     if name == "ray":
         from zipfit_core.engines.ray_engine import RayEngine, import_ray
@@ -153,26 +153,26 @@ def score_shards(
 
 
 
-def load_scored_folder(out: str | Path, source: str, text_field: str | None = None,
-                       template: str | None = None) -> tuple[np.ndarray, ScoreRun, LoadedTexts]:
+def load_scored_folder(out: str | Path, source: str, source_field: str | None = None,
+                       source_template: str | None = None) -> tuple[np.ndarray, ScoreRun, LoadedTexts]:
     """A complete score folder's scores with the source rows they belong to, in global row order.
 
     Each shard is read again (its texts taken with the folder's field or template) and checked against
     the fingerprint recorded when it was scored; the table gets a `file` column (the shard's name)
     unless it has one, and with a template a TEMPLATE_TEXT_COLUMN column of the rendered texts.
-    `text_field` / `template`, when given, must be what the folder was scored with.
+    `source_field` / `source_template`, when given, must be what the folder was scored with.
     """
     folder = read_score_folder(out)
     recorded = folder.run.source_template
-    if template is not None and template != recorded:
+    if source_template is not None and source_template != recorded:
         scored_with = f"template {recorded!r}" if recorded is not None else f"field {folder.run.source_field!r}"
-        raise ZipFitError(f"{out} was scored with {scored_with}, not template {template!r}: give the same "
-                          "--source-template as for scoring (or none: the folder's own is used).")
-    if recorded is not None and text_field is not None:
-        raise ZipFitError(f"{out} was scored with template {recorded!r}, not field {text_field!r}: drop "
-                          "--source-field (the folder's template is used).")
+        raise ZipFitError(f"{out} was scored with {scored_with}, not template {source_template!r}: give the same "
+                          "`source_template` as for scoring (or none: the folder's own is used).")
+    if recorded is not None and source_field is not None:
+        raise ZipFitError(f"{out} was scored with template {recorded!r}, not field {source_field!r}: drop "
+                          "`source_field` (the folder's template is used).")
     template = recorded
-    field = text_field or folder.run.source_field
+    field = source_field or folder.run.source_field
     shard_source = discover_shards(source)
     names = [shard.name for shard in shard_source.shards]
     expected = [entry["name"] for entry in folder.shards]

@@ -11,11 +11,10 @@ method cache (`store.method_cache`). Without a `cache_dir`, only the memo is use
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import hashlib
 
 import numpy as np
 
@@ -24,8 +23,8 @@ from zipfit_core.jobs.score_job import ScoreRequest, run_foreground
 from zipfit_core.jobs.work import FunctionWork, WorkStatus
 from zipfit_core.scoring.alignment import CancelSignal, ProgressCallback, require_texts
 from zipfit_core.scoring.methods import base_settings, checked_scores, compute_scores, method_info, method_spec
-from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.method_cache import memo, read_method_cache, result_key, write_method_cache
+from zipfit_core.store.run import ScoreRun
 
 SCORED_BY_JOBS = "zipfit"  # the method whose disk cache is the jobs' resumable score cache
 

@@ -33,6 +33,7 @@ import numpy as np
 from zipfit_core.data.texts import texts_fingerprint
 from zipfit_core.errors import CacheDamaged, ScoringCancelled, ZipFitError
 from zipfit_core.jobs.schedule import ScoreSnapshot, preview_from_state, round_ends, schedule_description, target_order
+from zipfit_core.jobs.work import Work, WorkStatus
 from zipfit_core.scoring.alignment import (
     CancelSignal,
     default_workers,
@@ -41,7 +42,6 @@ from zipfit_core.scoring.alignment import (
 )
 from zipfit_core.scoring.codecs import resolve_level
 from zipfit_core.scoring.kernel import AlignmentKernel, EncodedTexts
-from zipfit_core.jobs.work import Work, WorkStatus
 from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.score_cache import CacheEntry, ScoreState, cache_key
 
@@ -197,7 +197,7 @@ class ScoreJob(Work):
 
     def _stopped_message(self, what: str) -> str:
         if self.entry is None:
-            return f"{what}; nothing was cached (--no-cache)"
+            return f"{what}; nothing was cached (`cache_dir=None`)"
         return f"{what}; {self._done:,} of {self.total_pairs:,} pairs are saved: submit again to resume"
 
     def _work(self) -> None:

@@ -34,8 +34,8 @@ from pathlib import Path
 
 from zipfit_core._version import __version__
 from zipfit_core.errors import ZipFitError
-from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.method_cache import METHOD_CACHE_FOLDER, METHOD_CACHE_FORMAT, METHOD_CACHE_FORMAT_VERSION, memo
+from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.score_cache import CACHE_FORMAT, CACHE_FORMAT_VERSION, MANIFEST_NAME, CacheEntry
 
 TOMBSTONE_PREFIX = ".removing-"
@@ -349,11 +349,11 @@ class PruneCriteria:
 
     def check(self) -> None:
         if self.older_than_days is None and not self.other_versions and self.max_size_bytes is None:
-            raise ZipFitError("Say what to prune: --older-than DAYS, --other-versions and/or --max-size SIZE.")
+            raise ZipFitError("Say what to prune: `older_than_days`, `other_versions` and/or `max_size_bytes`.")
         if self.older_than_days is not None and self.older_than_days < 0:
-            raise ZipFitError(f"--older-than must be a number of days >= 0, got {self.older_than_days}.")
+            raise ZipFitError(f"`older_than_days` must be a number of days >= 0, got {self.older_than_days}.")
         if self.max_size_bytes is not None and self.max_size_bytes < 0:
-            raise ZipFitError("--max-size must be at least 0.")
+            raise ZipFitError("`max_size_bytes` must be at least 0.")
 
 
 @dataclass

@@ -131,15 +131,16 @@ class ScoreRun:
         return f"{self.source} vs {self.target}"
 
     def method_settings(self) -> tuple[str, dict[str, Any]]:
-        """(method, settings) that reproduce these scores: the recorded `settings`, else those older files packed
-        into `method` (`name:a=1,b=2`); a compressing method takes the run's codec and level."""
+        """(method, settings) that reproduce these scores, every setting that changes them resolved: the recorded
+        `settings`, else those older files packed into `method` (`name:a=1,b=2`); a compressing method takes the
+        run's codec and level."""
         method, settings = parse_method_spec(self.method)
         info = method_info(method)
         if self.settings is not None:
             settings = {name: info.setting(name).coerce(value) for name, value in self.settings.items()}
         if info.compresses:
             settings.update(codec=self.codec, level=self.level)
-        return method, settings
+        return method, recorded_settings(method, settings)
 
     def same_scores_as(self, other: ScoreRun) -> bool:
         """Whether both runs compute the same numbers: method, settings, codec, level and the same texts."""

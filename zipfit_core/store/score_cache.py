@@ -31,9 +31,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from zipfit_core.errors import CacheDamaged
-from zipfit_core.store.run import ScoreRun
 from zipfit_core.scoring.kernel import units_to_mean
 from zipfit_core.store.files import atomic_path, file_sha256, now_iso, write_json_atomic
+from zipfit_core.store.run import ScoreRun
 
 try:  # POSIX advisory locks; without them (Windows) two processes may compute the same entry twice
     import fcntl

@@ -1,0 +1,34 @@
+"""How the library's messages read on the command line: parameter names become the flags that set them.
+
+The library names its parameters in backticks (`max_chars`, `out`); here each becomes the option a
+`zipfit` user types. A parameter not listed stays as written.
+"""
+
+from __future__ import annotations
+
+FLAGS = {
+    "`max_chars`": "--max-chars",
+    "`on_bad_line='skip'`": "--on-bad-line skip",
+    "`field`": "--source-field / --target-field",
+    "`template`": "--source-template / --target-template",
+    "`split`": "--source-split / --target-split",
+    "`config`": "--source-config / --target-config",
+    "`source_field`": "--source-field",
+    "`source_template`": "--source-template",
+    "`out`": "--out",
+    "`engine='ray'`": "--engine ray",
+    "`engine='local'`": "--engine local",
+    "`ray_address`": "--ray-address",
+    "`cache_dir=None`": "--no-cache",
+    "`older_than_days`": "--older-than DAYS",
+    "`other_versions`": "--other-versions",
+    "`max_size_bytes`": "--max-size SIZE",
+}
+
+
+def cli_text(message: object) -> str:
+    """`message` with the library's parameter names replaced by the command line's flags."""
+    text = str(message)
+    for parameter, flag in FLAGS.items():
+        text = text.replace(parameter, flag)
+    return text
