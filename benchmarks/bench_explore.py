@@ -79,7 +79,7 @@ def time_app_reruns(scores, tokens, n_chars, texts, source, moves: int) -> list[
     from zipfit_app import datasets, scoring
     from zipfit_app.view_state import DataChoice
     from zipfit_core.data.loading import LoadedTexts
-    from zipfit_core.jobs.score_job import JobStatus
+    from zipfit_core.jobs.work import WorkStatus
 
     table = pd.DataFrame({"text": texts, "source": source})
     pool = LoadedTexts(texts=texts, table=table, text_field="text", origin="synthetic")
@@ -93,8 +93,9 @@ def time_app_reruns(scores, tokens, n_chars, texts, source, moves: int) -> list[
     scoring.current_job = lambda view: "bench"
     scoring.attach_cached = lambda *args: "bench"
     scoring.shown_scores = lambda job_id: shown
-    scoring.status = lambda job_id: JobStatus("bench", "done", len(scores) * 4, len(scores) * 4, 4, 4, 0.0, 0.0,
-                                              None, "done")
+    scoring.state_of = lambda job_id: "done"
+    scoring.status = lambda job_id: WorkStatus("bench", "zipfit", "done", len(scores) * 4, len(scores) * 4, "pairs",
+                                               0.0, 0.0, 0.0, "done", None, targets_seen=4, n_targets=4)
     app = AppTest.from_file(str(repo / "app.py"), default_timeout=600)
     app.run()
     app.switch_page("pages/3_Explore.py").run()  # the first run builds the cached index, groups, histogram

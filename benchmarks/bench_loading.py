@@ -1,7 +1,7 @@
 """Peak memory of loading a large local Parquet file of short texts (issue 3, item 6).
 
 Writes a Parquet file of N short texts (default 1,000,000) with two metadata columns to a temporary
-folder, then loads it with `zipfit_core.loading.load_source` in a fresh child process and prints that
+folder, then loads it with `zipfit_core.load_source` in a fresh child process and prints that
 child's peak resident memory (VmHWM, Linux), next to what the pieces cost on their own:
 
 - the child's resident memory after its imports (the floor every load pays),
@@ -26,7 +26,7 @@ from pathlib import Path
 CHILD = textwrap.dedent("""
     import json, resource, sys, time
     import pandas, pyarrow
-    from zipfit_core.loading import DataSource, load_source
+    from zipfit_core import DataSource, load_source
 
     def peak_kib():
         # VmHWM belongs to this process image; ru_maxrss would carry the parent's peak across fork + exec.

@@ -2,7 +2,7 @@
 (run in the background, reused by Compare, exported with its name and settings) and a score folder
 written by sharded scoring, opened as a scored result under the data root (and refused outside it).
 
-Expected numbers come from the core alone: `selectors.score_sources`, `engines.load_scored_folder`,
+Expected numbers come from the core alone: `score_sources`, `engines.load_scored_folder`,
 `selection.select` and `export.write_table`.
 """
 

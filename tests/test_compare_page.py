@@ -21,7 +21,7 @@ from zipfit_core.analysis.compare import compare_methods
 from zipfit_core.analysis.proxy_eval import proxy_evaluation
 from zipfit_core.analysis.selection import SelectionRule
 from zipfit_core.errors import ScoringCancelled
-from zipfit_core.jobs import method_scores as selectors
+from zipfit_core.jobs import method_scores
 from zipfit_core.jobs.manager import JobManager
 from zipfit_core.jobs.method_scores import score_sources
 from zipfit_core.store.method_cache import memo
@@ -136,7 +136,7 @@ def test_proxy_evaluation_on_the_selection_targets_is_refused_in_place(app_with_
 
 def test_compute_returns_while_the_runs_go_on_and_cancel_stops_them(app_with_data, monkeypatch):
     at, _ = app_with_data
-    real_score_sources = selectors.score_sources
+    real_score_sources = method_scores.score_sources
 
     def tfidf_until_cancelled(method, sources, targets, *, progress=None, cancel=None, **settings):
         if method != "tfidf":
@@ -145,7 +145,7 @@ def test_compute_returns_while_the_runs_go_on_and_cancel_stops_them(app_with_dat
         cancel.wait(TIMEOUT)  # runs until the page's Cancel button stops it
         raise ScoringCancelled("cancelled")
 
-    monkeypatch.setattr(selectors, "score_sources", tfidf_until_cancelled)
+    monkeypatch.setattr(method_scores, "score_sources", tfidf_until_cancelled)
     at.switch_page("pages/4_Compare.py").run()
     at.multiselect(key="compare.methods").set_value(["tfidf", "random"]).run()
     click(at, "Compute")  # returns although TF-IDF cannot finish before it is cancelled

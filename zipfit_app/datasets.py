@@ -1,4 +1,4 @@
-"""Loading the source pool and the target set for a browser session, through `zipfit_core.loading`.
+"""Loading the source pool and the target set for a browser session, through `zipfit_core.data.loading`.
 
 Loaded datasets live in a process-wide cache (shared by sessions, keyed by what was asked for and,
 for uploads, the bytes' digest); a session keeps only the key. Token counts are cached per content

@@ -2,7 +2,7 @@
 
 Everything computed per scored dataset (ranking, groups, histogram, score-vs-length sample) is cached
 in the server process by a version that changes with the numbers; a cut change then costs a few
-milliseconds of `zipfit_core.explore` work (see benchmarks/bench_explore.py).
+milliseconds of `zipfit_core.analysis.explore` work (see benchmarks/bench_explore.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The folder's source rows become the session's source pool (a `folder` data choice, so a link reopens
 it), its scores the shown ZIP-FIT scores at its codec and level, and its targets are loaded again when
 they can be found under the data root with the fingerprint the folder recorded. Every path goes
-through `zipfit_core.scored_folders`, which applies the data root's rules.
+through `zipfit_core.engines.open_folder`, which applies the data root's rules.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Choosing a selector and its settings from the registry `zipfit_core.selectors.METHODS`.
+"""Choosing a method and its settings from the registry `zipfit_core.scoring.methods.METHODS`.
 
 The Score page picks the one method whose scores Explore and Export use; the Compare page sets several.
 Both read and write one store of settings per method in the session, so a method computed on one page
@@ -76,7 +76,7 @@ def recorded(method: str, view: ViewState | None = None) -> dict[str, Any]:
 
 
 def settings_spec(method: str) -> str:
-    """What tells two results of a method apart (codec and level aside): `selectors.method_spec`."""
+    """What tells two results of a method apart (codec and level aside): `scoring.methods.method_spec`."""
     return method_spec(method, stored_settings(method))
 
 

@@ -1,14 +1,8 @@
-"""The numbers behind the app's Explore page, with no UI: fast enough per cut change at 1,000,000 rows.
+"""The state that defines what the app shows (datasets, method, settings, cut) and its form in the URL.
 
-Work that depends only on the scores (ranking, cumulative tokens, histogram bins, groups) is done
-once in `build_score_index` / `build_group_index` / `score_histogram`; a cut change then costs a
-binary search plus one `bincount` over the kept rows.
-The cut semantics are those of `zipfit_core.selection.select` (tests check they agree row for row),
-so the counts the page shows are the rows an export writes. Score against length comes from
-`zipfit_core.compare` (`score_length_sample`, `length_bias`), shared with the Compare page.
-
-The state that defines a view (datasets, settings, cut) is encoded to and decoded from flat string
-pairs for the URL query string by `encode_view` / `decode_view`.
+`encode_view` turns a `ViewState` into flat string pairs for the query string, defaults left out;
+`decode_view` reads them back, never raising on a bad link (what it ignores is listed). No Streamlit here:
+the tests and the session code share it.
 """
 
 from __future__ import annotations
@@ -52,7 +46,7 @@ class ViewState:
     target: DataChoice | None = None
     codec: str = "gzip"
     level: int = 9
-    method: str = DEFAULT_METHOD  # a `selectors.METHODS` name; codec and level are ZIP-FIT's settings
+    method: str = DEFAULT_METHOD  # a `scoring.methods.METHODS` name; codec and level are ZIP-FIT's settings
     method_settings: dict[str, object] = field(default_factory=dict)  # the method's other non-default settings
     cut_kind: str = "top_percent"
     cut_value: float = 10.0

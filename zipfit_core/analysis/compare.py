@@ -1,4 +1,4 @@
-"""Comparing selectors on the same data: what each keeps at one budget, and how the scores relate.
+"""Comparing methods on the same data: what each keeps at one budget, and how the scores relate.
 
 Every input is a mapping from a method name (any label) to its scores over the same source rows.
 - `kept_sets`: each method's selection at one budget (top-K, top percent or token budget; the same

@@ -1,32 +1,14 @@
-"""Data in: turn a data source description into texts, row ids, the rows' other columns and a fingerprint.
+"""The data options of `zipfit score` / `zipfit select` / `compare` / `proxy-eval`: how SOURCE and TARGET
+arguments become texts.
 
-Every entry point that reads user data (the CLI, the app, the engines) goes through this module,
-so formats, policies and error messages grow in one place.
+A SOURCE or TARGET argument is a local file, folder, glob pattern or save_to_disk folder;
+`hub:owner/name` (or a bare `owner/name` that is not a local path) for a Hugging Face dataset;
+or `demo:NAME` for a bundled demo data set. The options choose the split, the text, a row
+filter, a limit or a sample; they map one to one onto `DataSource` / `TextSpec` / `LoadOptions`.
 
-    load_source(DataSource, TextSpec, LoadOptions, upload=bytes) -> LoadedTexts
-    load_recipe(DataRecipe, LoadOptions)                          -> the same texts again (`LoadedTexts.recipe`)
-    preview_table(DataSource, LoadOptions, n_rows)               -> the first rows, before a text is chosen
-
-Sources (`DataSource.kind`): "local" (a file, folder, glob pattern or save_to_disk folder; see
-`file_readers`), "hub" (a Hugging Face dataset id or a local dataset repository folder, through
-`datasets`; see `hub`), "upload" (bytes from the browser, size-limited) and "demo" (a bundled data set
-from `zipfit_core.demo`).
-
-Rows go through these steps, in order:
-1. read at most `limit` rows (hub streaming reads at most `limit` rows of the stream);
-2. keep the rows whose `row_filter` column equals the value, compared as text;
-3. keep a seeded random `sample` of them (row order is kept);
-4. take the text of each row, a field or a template (below); drop rows that have no text;
-5. cap every text at `max_chars` characters.
-Every row dropped, value converted or text capped is counted in `LoadedTexts.warnings`, with row
-numbers (0-based positions in the source as read) or line numbers (1-based, in the file).
-
-Values that are not strings (the policy, the same for a field and for each field of a template):
-- numbers and booleans become their text (`str(value)`, e.g. 3 -> "3", 2.5 -> "2.5"), with a warning;
-- lists and objects become JSON text, with a warning (choose another field or a template if that
-  is not what you want); bytes are decoded as UTF-8 (undecodable bytes replaced);
-- null (missing) values: the row is skipped, with a warning that counts them and names the rows;
-- a row whose text is the empty string is skipped the same way (it has nothing to compress).
+Commands that read a scores file start from the `DataRecipe` it records when SOURCE names the data that was
+scored: every option given on the command line wins, the others are as recorded, so the same texts load
+without repeating the options.
 """
 
 from __future__ import annotations

@@ -1,8 +1,4 @@
-"""`zipfit score --method ...` for the baselines, `zipfit compare` and `zipfit proxy-eval`.
-
-Kept apart from cli.py so the compare commands grow here; cli.py registers them and dispatches.
-Like cli.py, this only parses, loads and calls the core (`selectors`, `compare`, `proxy_eval`).
-"""
+"""`zipfit proxy-eval SOURCE --scores ... --eval-target HELD_OUT`: the character n-gram proxy evaluation."""
 
 from __future__ import annotations
 

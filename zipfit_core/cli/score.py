@@ -1,4 +1,6 @@
-"""`zipfit` command line: parses arguments and calls the same core functions the app uses."""
+"""`zipfit score SOURCE TARGET --out FILE.parquet`: ZIP-FIT through the resumable jobs, or `--method` for the
+baselines and the debiased variant; an `--out` folder (or `--engine ray`) goes to `shards.py`.
+"""
 
 from __future__ import annotations
 
@@ -82,7 +84,7 @@ def run_score(args: argparse.Namespace) -> int:
     require_texts(target.texts, "target")
     progress = ProgressBar(enabled=not args.quiet)
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
-    if args.method != "zipfit":  # the baselines and the debiased variant (cli_compare.py)
+    if args.method != "zipfit":  # the baselines and the debiased variant (run_score_method)
         try:
             return run_score_method(args, source, target, level, cache_dir, progress)
         finally:

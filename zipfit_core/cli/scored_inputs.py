@@ -1,7 +1,5 @@
-"""`zipfit score --method ...` for the baselines, `zipfit compare` and `zipfit proxy-eval`.
-
-Kept apart from cli.py so the compare commands grow here; cli.py registers them and dispatches.
-Like cli.py, this only parses, loads and calls the core (`selectors`, `compare`, `proxy_eval`).
+"""Reading the methods to compare: scores files and export manifests (re-scored as recorded, or read from the
+cache), checked against the source they were scored on; shared by `compare` and `proxy-eval`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`zipfit` command line: parses arguments and calls the same core functions the app uses."""
+"""`zipfit select SOURCE --scores FILE_OR_FOLDER --top-k K --out OUT`: cut the scores and export the rows."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ A score folder (`zipfit score SOURCE TARGET --out FOLDER`, see `engines/`) recor
 they were written on the command line, often relative to wherever the command ran. Here they are
 looked for under the data root only: as written (relative paths from the data root), from the app's
 working folder, and from the score folder's parent. Every candidate, every shard and every file of the
-folder must resolve inside the root (`file_readers.check_inside_root`: no `..`, no links out), and
+folder must resolve inside the root (`data.local.check_inside_root`: no `..`, no links out), and
 remote URIs are refused. The rows are then read and checked shard by shard against the fingerprints
 recorded when they were scored (`engines.load_scored_folder`), so a wrong candidate is an error,
 never wrong numbers.

@@ -1,21 +1,9 @@
-"""Scoring jobs: background threads with progress, a progressive preview, cancel, resume and a cache.
+"""The order in which a scoring job takes its targets, and the preview a partial result gives.
 
-How a job works
 - Targets are taken in a fixed pseudo-random order (a hash of each index with a fixed seed, so the
   order never depends on a library version) and in *rounds* of 2, 4, 8, ... up to 64 targets.
-  Each round scores every source against that round's targets. After a round every source has seen
-  the same first k targets, so the preview (mean per source, with its standard error) is consistent
-  and sharpens until it is exact. Sums are exact integers (alignment.py), so the final scores are
-  bit-for-bit `alignment_scores`, whatever the rounds or interruptions.
-- Inside a round, sources are scored in contiguous blocks of about a second of work. A checkpoint
-  holds the totals at the last round boundary plus the current round's sums for the finished prefix
-  of sources, so it can be written after any block: checkpoints come every few seconds of work even
-  when one round over a big pool takes minutes (a round of 64 targets over 100k sources is ~6M pairs).
-  Checkpointing per round only would lose up to a round on a kill; making rounds tiny instead would
-  re-encode every source per round and update the preview too often to matter.
-- The cache folder of a key has a lock (flock). The process holding it computes; another process
-  asking for the same work follows its checkpoints and takes over if it dies. In one process the
-  `JobManager` gives both requests the same job.
+  After a round every source has seen the same first k targets, so the preview (mean per source, with
+  its standard error, finite-population corrected) is consistent and sharpens until it is exact.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""Scoring jobs: background threads with progress, a progressive preview, cancel, resume and a cache.
+"""One ZIP-FIT scoring job: rounds, a progressive preview, checkpoints, cancel and resume (a `work.Work`).
 
 How a job works
 - Targets are taken in a fixed pseudo-random order (a hash of each index with a fixed seed, so the
   order never depends on a library version) and in *rounds* of 2, 4, 8, ... up to 64 targets.
   Each round scores every source against that round's targets. After a round every source has seen
   the same first k targets, so the preview (mean per source, with its standard error) is consistent
-  and sharpens until it is exact. Sums are exact integers (alignment.py), so the final scores are
+  and sharpens until it is exact. Sums are exact integers (`scoring/kernel.py`), so the final scores are
   bit-for-bit `alignment_scores`, whatever the rounds or interruptions.
 - Inside a round, sources are scored in contiguous blocks of about a second of work. A checkpoint
   holds the totals at the last round boundary plus the current round's sums for the finished prefix
@@ -15,7 +15,7 @@ How a job works
   re-encode every source per round and update the preview too often to matter.
 - The cache folder of a key has a lock (flock). The process holding it computes; another process
   asking for the same work follows its checkpoints and takes over if it dies. In one process the
-  `JobManager` gives both requests the same job.
+  `JobManager` gives both requests the same job. `run_foreground` runs a job in the calling thread (the CLI).
 """
 
 from __future__ import annotations

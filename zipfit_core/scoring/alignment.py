@@ -1,13 +1,10 @@
-"""ZIP-FIT alignment: mean over targets of 1 - NCD(source, target), computed exactly and in parallel.
+"""ZIP-FIT over a pool: mean over targets of 1 - NCD(source, target), exact and on threads.
 
-    C(s)      = compressed size of the UTF-8 bytes of s
-    NCD(x, t) = (C(x + t) - min(C(x), C(t))) / max(C(x), C(t))     x = source, first; no separator
-    align(x)  = mean over t in T of (1 - NCD(x, t))
+    scores = alignment_scores(sources, targets, codec="gzip", level=9, workers=None, progress=None, cancel=None)
 
-Each per-pair similarity is the same float64 the reference computes. Every such value is an exact
-multiple of 2**-53 (see `similarity_units`), so sums are kept as exact integers in those units:
-the mean is then independent of summation order, worker count and round structure, and is the
-correctly rounded mean of the per-pair values.
+Sources are encoded and scored batch by batch (`kernel.AlignmentKernel`) on a thread pool (zlib releases the
+GIL while it compresses), with progress and prompt cancel; sums stay exact integers (`kernel.py`), so the
+scores do not depend on the number of workers, the batches or the order they finish in.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""ZIP-FIT alignment: mean over targets of 1 - NCD(source, target), computed exactly and in parallel.
+"""The exact pair arithmetic of ZIP-FIT: 1 - NCD of a source and a target as an integer count of 2**-53.
 
     C(s)      = compressed size of the UTF-8 bytes of s
     NCD(x, t) = (C(x + t) - min(C(x), C(t))) / max(C(x), C(t))     x = source, first; no separator
@@ -7,7 +7,8 @@
 Each per-pair similarity is the same float64 the reference computes. Every such value is an exact
 multiple of 2**-53 (see `similarity_units`), so sums are kept as exact integers in those units:
 the mean is then independent of summation order, worker count and round structure, and is the
-correctly rounded mean of the per-pair values.
+correctly rounded mean of the per-pair values. `AlignmentKernel` does the work for one codec and level;
+`alignment.py` spreads it over threads.
 """
 
 from __future__ import annotations

@@ -233,7 +233,7 @@ def compute_scores(method: str, sources: Sequence[str], targets: Sequence[str], 
                    progress: ProgressCallback | None = None, cancel: CancelSignal = None,
                    **settings: Any) -> np.ndarray:
     """Score every source against the target set with `method`: one float64 per source, higher = more
-    target-like. Computes every time (no memo, no cache: `jobs.score_sources` adds both).
+    target-like. Computes every time (no memo, no cache: `jobs.method_scores.score_sources` adds both).
 
     `settings` are the method's (see `METHODS[method].settings`); unknown names are an error.
     `progress(done, total)` and `cancel` (an Event or a callable) work as in `alignment_scores`.

@@ -2,8 +2,8 @@
 
 The cache folder (`cache.default_cache_dir()`) holds two kinds of entries:
 
-    <cache dir>/<key>/                ZIP-FIT jobs (cache.py): manifest, exact partial sums, a lock
-    <cache dir>/methods/<key>/        other methods' scores (selectors.py): manifest + scores.parquet
+    <cache dir>/<key>/                ZIP-FIT jobs (score_cache.py): manifest, exact partial sums, a lock
+    <cache dir>/methods/<key>/        other methods' scores (method_cache.py): manifest + scores.parquet
 
 Both keys are 64 hex digits. Only folders named like that are ever listed or removed: anything else
 in the folder is not ours and is left alone.

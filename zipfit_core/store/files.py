@@ -1,4 +1,4 @@
-"""Atomic file writes and the scores file format (Parquet with a JSON description in its metadata)."""
+"""Atomic file writes (a temporary file beside the target, renamed over it), checksums and timestamps."""
 
 from __future__ import annotations
 

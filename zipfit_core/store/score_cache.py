@@ -9,7 +9,7 @@ A folder holds a JSON manifest and one Parquet file with the exact progress of a
                                           over the targets done, and over the current round's part
     <cache dir>/<key>/lock                held (flock) by the one process computing this entry
 
-The sums are exact integers (units of 2**-53, see alignment.py) that can exceed int64, so each is
+The sums are exact integers (units of 2**-53, see scoring/kernel.py) that can exceed int64, so each is
 stored as int64 "limbs" of 62 bits (top limb signed). Writes are atomic: the Parquet file gets a new
 name, then the manifest is replaced to point at it, so a crash at any moment leaves the previous
 consistent pair. Anything that does not check out (JSON, format version, key, settings, checksum,

@@ -1,4 +1,8 @@
-"""Atomic file writes and the scores file format (Parquet with a JSON description in its metadata)."""
+"""The scores file: Parquet with `row`, `score`, `n_chars`, and the run record in its metadata.
+
+    write_scores(path, scores, n_chars, run)     # atomic
+    scores, run = read_scores(path)              # run is None for a plain row/score Parquet file
+"""
 
 from __future__ import annotations
 
