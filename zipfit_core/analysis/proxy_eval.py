@@ -35,7 +35,7 @@ import pandas as pd
 from zipfit_core._version import __version__
 from zipfit_core.data.texts import texts_fingerprint
 from zipfit_core.errors import ScoringCancelled, ZipFitError
-from zipfit_core.scoring.alignment import ProgressCallback, as_cancel_check, rank_by_score
+from zipfit_core.scoring.alignment import ProgressCallback, as_cancel_check, rank_by_score, require_texts
 
 DEFAULT_ORDER = 5
 
@@ -307,8 +307,7 @@ def proxy_evaluation(
     model trains on the whole pool, or on a seeded random sample of whole rows up to the limit.
     """
     is_cancelled = as_cancel_check(cancel)
-    if len(evaluation_targets) == 0:
-        raise ZipFitError("The evaluation target set is empty: give held-out target examples.")
+    require_texts(evaluation_targets, "evaluation target")
     if len(sources) == 0:
         raise ZipFitError("The source pool is empty.")
     per_method_targets = (selection_targets if isinstance(selection_targets, Mapping)
