@@ -76,7 +76,7 @@ def time_app_reruns(scores, tokens, n_chars, texts, source, moves: int) -> list[
 
     repo = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(repo))  # zipfit_app lives beside app.py, not in the installed package
-    from zipfit_app import datasets, scoring
+    from zipfit_app import datasets, results
     from zipfit_app.view_state import DataChoice
     from zipfit_core.data.loading import LoadedTexts
     from zipfit_core.jobs.work import WorkStatus
@@ -85,16 +85,16 @@ def time_app_reruns(scores, tokens, n_chars, texts, source, moves: int) -> list[
     pool = LoadedTexts(texts=texts, table=table, text_field="text", origin="synthetic")
     targets = LoadedTexts(texts=["def f(x):\n    return x\n"] * 4, table=pd.DataFrame({"text": ["t"] * 4}),
                           text_field="text", origin="synthetic targets")
-    shown = scoring.ShownScores("bench", scores, True, 4, 4)
+    shown = results.ShownScores("bench", scores, True, 4, 4)
     datasets.current = lambda role: pool if role == "source" else targets
     datasets.current_choice = lambda role: DataChoice("local", f"{role}.jsonl")
     datasets.token_counts = lambda loaded: tokens
     datasets.char_counts = lambda loaded: n_chars
-    scoring.current_job = lambda view: "bench"
-    scoring.attach_cached = lambda *args: "bench"
-    scoring.shown_scores = lambda job_id: shown
-    scoring.state_of = lambda job_id: "done"
-    scoring.status = lambda job_id: WorkStatus("bench", "zipfit", "done", len(scores) * 4, len(scores) * 4, "pairs",
+    results.current_job = lambda view: "bench"
+    results.attach_cached = lambda *args: "bench"
+    results.shown_scores = lambda job_id: shown
+    results.state_of = lambda job_id: "done"
+    results.status = lambda job_id: WorkStatus("bench", "zipfit", "done", len(scores) * 4, len(scores) * 4, "pairs",
                                                0.0, 0.0, 0.0, "done", None, targets_seen=4, n_targets=4)
     app = AppTest.from_file(str(repo / "app.py"), default_timeout=600)
     app.run()

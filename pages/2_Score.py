@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from zipfit_app import datasets, methods, scoring
+from zipfit_app import datasets, methods, results
 from zipfit_app import score_panel as panel
 from zipfit_app.markdown import message
 from zipfit_app.view import get_view
@@ -29,7 +29,7 @@ if methods.compresses(method):
 else:
     methods.settings_widgets(method, "score")
 view = get_view()
-job_id = scoring.current_job(view) or scoring.attach_cached(source, target, view)
+job_id = results.current_job(view) or results.attach_cached(source, target, view)
 job_id = panel.start_button(job_id, source, target, view)
 if job_id is not None:
     panel.progress_panel(job_id)

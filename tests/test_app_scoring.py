@@ -30,7 +30,7 @@ from test_app import (  # noqa: F401
     texts_of,
 )
 
-from zipfit_app import scoring
+from zipfit_app import results
 from zipfit_core.analysis.export import selected_table, write_table
 from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
 from zipfit_core.data.loading import load_source
@@ -75,7 +75,7 @@ def test_tfidf_chosen_on_the_score_page_is_what_explore_and_export_use(isolated,
     next(button for button in at.button if button.label == "Start scoring").click().run()
     binding = at.session_state["score_job"]
     assert binding.run.method == "tfidf"
-    assert scoring.manager().wait(binding.job_id, timeout=TIMEOUT).state == "done"
+    assert results.manager().wait(binding.job_id, timeout=TIMEOUT).state == "done"
     at.run()
     assert any("Scored 300 rows with TF-IDF cosine" in text for text in texts_of(at.success))
     assert at.query_params["method"] == "tfidf"
@@ -116,7 +116,7 @@ def test_method_settings_are_part_of_the_result_and_the_link(isolated):
     at.selectbox(key="score.method").set_value("random").run()
     next(button for button in at.button if button.label == "Start scoring").click().run()
     first = at.session_state["score_job"].job_id
-    scoring.manager().wait(first, timeout=TIMEOUT)
+    results.manager().wait(first, timeout=TIMEOUT)
     at.run()
     at.number_input(key="score.random.seed").set_value(7).run()
     assert_no_exception(at)
@@ -124,10 +124,10 @@ def test_method_settings_are_part_of_the_result_and_the_link(isolated):
     assert any(button.label == "Start scoring" for button in at.button)  # seed 7 is other work
     next(button for button in at.button if button.label == "Start scoring").click().run()
     second = at.session_state["score_job"].job_id
-    assert second != first and scoring.manager().wait(second, timeout=TIMEOUT).state == "done"
+    assert second != first and results.manager().wait(second, timeout=TIMEOUT).state == "done"
     at.run()
     assert_no_exception(at)
-    np.testing.assert_array_equal(scoring.manager().result(second), np.random.default_rng(7).random(300))
+    np.testing.assert_array_equal(results.manager().result(second), np.random.default_rng(7).random(300))
 
     shared = AppTest.from_file(str(APP), default_timeout=TIMEOUT)  # the link reopens the seed-7 scores
     shared.query_params.update({key: at.query_params[key] for key in at.query_params})
@@ -283,7 +283,7 @@ def test_a_cached_result_opens_in_a_new_session_from_the_recipes_it_records(isol
     scorer.switch_page("pages/2_Score.py").run()
     next(button for button in scorer.button if button.label == "Start scoring").click().run()
     job_id = scorer.session_state["score_job"].job_id
-    assert scoring.manager().wait(job_id, timeout=TIMEOUT).state == "done"
+    assert results.manager().wait(job_id, timeout=TIMEOUT).state == "done"
 
     fresh = new_app()  # another browser: nothing loaded, no link
     fresh.switch_page("pages/2_Score.py").run()
@@ -302,7 +302,7 @@ def test_a_cached_result_without_recipes_says_how_to_reopen_it(isolated):
     from zipfit_core.jobs.score_job import ScoreRequest
 
     plain = ScoreRequest(["a source text", "another one"], ["a target"], label="scored by a script")
-    scoring.manager().wait(scoring.manager().submit(plain), timeout=TIMEOUT)
+    results.manager().wait(results.manager().submit(plain), timeout=TIMEOUT)
     fresh = new_app()
     fresh.switch_page("pages/2_Score.py").run()
     fresh.button(key="score.open_cached").click().run()

@@ -15,7 +15,7 @@ import streamlit as st
 from selector_data import labelled_pool, proofnet_split
 from streamlit.testing.v1 import AppTest
 
-from zipfit_app import scoring
+from zipfit_app import results
 from zipfit_core import alignment_scores
 from zipfit_core.analysis.compare import compare_methods
 from zipfit_core.analysis.proxy_eval import proxy_evaluation
@@ -71,7 +71,7 @@ def compute_and_wait(at: AppTest) -> AppTest:
     """Click Compute (the page returns while the runs go on), wait for the runs, then rerun as the poll would."""
     click(at, "Compute")
     for run_id in at.session_state["compare.run_ids"]:
-        assert scoring.manager().wait(run_id, timeout=TIMEOUT).state == "done"
+        assert results.manager().wait(run_id, timeout=TIMEOUT).state == "done"
     at.run()
     no_exception(at)
     return at
@@ -150,8 +150,8 @@ def test_compute_returns_while_the_runs_go_on_and_cancel_stops_them(app_with_dat
     at.multiselect(key="compare.methods").set_value(["tfidf", "random"]).run()
     click(at, "Compute")  # returns although TF-IDF cannot finish before it is cancelled
     tfidf_run = next(run_id for run_id in at.session_state["compare.run_ids"]
-                     if scoring.manager().status(run_id).kind == "tfidf")
-    assert scoring.manager().status(tfidf_run).state == "running"
+                     if results.manager().status(run_id).kind == "tfidf")
+    assert results.manager().status(tfidf_run).state == "running"
     progress_texts = [element.proto.text for element in at.get("progress")]
     assert any(text.startswith("TF-IDF cosine: running, 3 of 32 rows") for text in progress_texts), progress_texts
     assert any(text.startswith("Random: queued") for text in progress_texts), progress_texts
@@ -160,7 +160,7 @@ def test_compute_returns_while_the_runs_go_on_and_cancel_stops_them(app_with_dat
 
     at.button(key="compare.cancel").click().run()
     no_exception(at)
-    assert scoring.manager().wait(tfidf_run, timeout=TIMEOUT).state == "cancelled"
+    assert results.manager().wait(tfidf_run, timeout=TIMEOUT).state == "cancelled"
     at.run()
     no_exception(at)
     assert any("TF-IDF cosine was cancelled" in warning.value for warning in at.warning)

@@ -229,7 +229,7 @@ def test_score_run_reads_files_without_the_new_keys():
 
 
 def test_the_app_records_recipes_of_what_it_loaded(files):
-    from zipfit_app.scoring import score_run
+    from zipfit_app.results import score_run
     from zipfit_app.view_state import DataChoice, ViewState
 
     _, pool, targets = files

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from test_jobs import TARGETS, make_sources
+
 from zipfit_core._version import __version__
 from zipfit_core.analysis.export import MANIFEST_FORMAT, read_manifest
 from zipfit_core.cli.main import main

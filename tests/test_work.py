@@ -10,9 +10,9 @@ import threading
 
 import numpy as np
 import pytest
-
 from test_cache_admin import HeldJobs
 from test_jobs import TARGETS, make_sources
+
 from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs import manager as manager_module
 from zipfit_core.jobs.manager import JobManager

@@ -31,7 +31,7 @@ from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.baselines import compressed_sizes, length_debiased
 from zipfit_core.scoring.methods import METHODS, method_spec
 
-from . import datasets, methods, scoring
+from . import datasets, methods, results
 from .markdown import message
 
 try:
@@ -81,7 +81,7 @@ class MethodScores:
 def collect_scores(source: LoadedTexts, target: LoadedTexts | None, view: ViewState, chosen: list[str],
                    settings: dict[str, dict]) -> MethodScores:
     """Whatever is already computed, never computing (the baselines start from `compute_missing`)."""
-    zipfit = scoring.zipfit_result(source, target, view)
+    zipfit = results.zipfit_result(source, target, view)
     found: dict[str, np.ndarray] = {}
     versions: dict[str, str] = {}
     missing: list[str] = []
@@ -92,7 +92,7 @@ def collect_scores(source: LoadedTexts, target: LoadedTexts | None, view: ViewSt
                 zipfit.version, view.codec, view.level, zipfit.scores, source.texts)
             version = f"{name}:{zipfit.version if zipfit else ''}:{view.codec}:{view.level}"
         else:
-            values = scoring.method_result(name, source, target, settings[name]) if target is not None else None
+            values = results.method_result(name, source, target, settings[name]) if target is not None else None
             version = f"{spec}:{source.fingerprint}:{target.fingerprint if target is not None else ''}"
         if values is None:
             missing.append(name)
@@ -126,10 +126,10 @@ def compute_missing(source: LoadedTexts, target: LoadedTexts | None, view: ViewS
     baselines = [name for name in missing if name not in ZIPFIT_BASED]
     if not baselines or target is None:
         return
-    ids = [scoring.manager().method_run_id(name, settings[name], source_fingerprint=source.fingerprint,
+    ids = [results.manager().method_run_id(name, settings[name], source_fingerprint=source.fingerprint,
                                            target_fingerprint=target.fingerprint)
            for name in baselines]
-    statuses = [scoring.manager().find(run_id) for run_id in ids]
+    statuses = [results.manager().find(run_id) for run_id in ids]
     if any(status is not None and not status.finished for status in statuses):
         st.fragment(run_every=POLL_SECONDS)(_follow_runs)(ids)
         return
@@ -150,7 +150,7 @@ def _submit(source: LoadedTexts, target: LoadedTexts, baselines: list[str], sett
     """Start (or join) the runs; the rerun that follows the click finds them running."""
     try:
         st.session_state[RUNS_KEY] = [
-            scoring.manager().submit_method(name, source.texts, target.texts, settings[name],
+            results.manager().submit_method(name, source.texts, target.texts, settings[name],
                                             source_fingerprint=source.fingerprint,
                                             target_fingerprint=target.fingerprint)
             for name in baselines]
@@ -160,7 +160,7 @@ def _submit(source: LoadedTexts, target: LoadedTexts, baselines: list[str], sett
 
 def _follow_runs(ids: list[str]) -> None:
     """Per-method progress, errors and Cancel; reruns the whole page once every run has ended."""
-    statuses = [status for status in map(scoring.manager().find, ids) if status is not None]
+    statuses = [status for status in map(results.manager().find, ids) if status is not None]
     if all(status.finished for status in statuses):
         st.rerun(scope="app")  # the comparison (or what failed) replaces the progress
     for status in statuses:
@@ -176,7 +176,7 @@ def _follow_runs(ids: list[str]) -> None:
 
 def _cancel(ids: list[str]) -> None:
     for run_id in ids:
-        scoring.manager().cancel(run_id)
+        results.manager().cancel(run_id)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Comparing the rankings...")

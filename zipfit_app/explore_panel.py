@@ -36,7 +36,7 @@ from zipfit_core.analysis.selection import SelectionRule
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError
 
-from . import datasets, methods, scoring
+from . import datasets, methods, results
 from .charts import histogram_figure, score_length_figure
 from .markdown import literal, message
 from .tables import score_columns
@@ -56,7 +56,7 @@ class ExploreContext:
 
     source: LoadedTexts
     target: LoadedTexts | None  # None: a score folder opened without its targets
-    shown: scoring.ShownScores
+    shown: results.ShownScores
     index: ScoreIndex
     groups: GroupIndex | None
     histogram: Histogram
@@ -69,7 +69,7 @@ def _score_index(version: str, _scores: np.ndarray, _tokens: np.ndarray, _chars:
     return build_score_index(_scores, token_counts=_tokens, n_chars=_chars)
 
 
-def score_index_for(shown: scoring.ShownScores, source: LoadedTexts) -> ScoreIndex:
+def score_index_for(shown: results.ShownScores, source: LoadedTexts) -> ScoreIndex:
     """The ranking of the shown scores with the pool's token counts and lengths, cached by version."""
     return _score_index(shown.version, shown.scores, datasets.token_counts(source), datasets.char_counts(source))
 
@@ -98,8 +98,8 @@ def load_context() -> ExploreContext | None:
     except ZipFitError as error:
         st.error(message(error), icon=":material/error:")
         return None
-    job_id = scoring.current_job(view) if source is not None else None
-    shown = scoring.shown_scores(job_id) if job_id else None
+    job_id = results.current_job(view) if source is not None else None
+    shown = results.shown_scores(job_id) if job_id else None
     if shown is None:
         method = methods.label(view.method)
         st.info(f"Nothing to explore yet: load data and score it first ({method} scores are not computed for "
@@ -142,7 +142,7 @@ def preview_notice(context: ExploreContext) -> None:
 
     @st.fragment(run_every=3.0)
     def watch() -> None:
-        latest = scoring.shown_scores(shown.job_id)
+        latest = results.shown_scores(shown.job_id)
         if latest is not None and latest.version != shown.version:
             st.rerun()
 

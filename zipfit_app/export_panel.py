@@ -8,7 +8,7 @@ import streamlit as st
 from zipfit_core.analysis.explore import rows_table
 from zipfit_core.analysis.selection import Selection, SelectionRule, TokenCounter, select
 
-from . import datasets, exporting, scoring
+from . import datasets, exporting, results
 from .config import app_settings
 from .explore_panel import ExploreContext
 from .markdown import literal, message
@@ -64,7 +64,7 @@ def deliver(context: ExploreContext, selection: Selection, kind: str, include_sc
         return
     counter = TokenCounter()
     view = get_view()
-    run = scoring.score_run(view, context.source, context.target)
+    run = results.score_run(view, context.source, context.target)
     stem = exporting.export_stem(context.source.origin, selection.rule)
     name = exporting.file_name(stem, kind)
     scores = context.index.scores

@@ -14,7 +14,7 @@ from zipfit_app.view_state import DataChoice
 from zipfit_core.engines.open_folder import find_score_folders, recorded_target
 from zipfit_core.errors import ZipFitError
 
-from . import datasets, scoring
+from . import datasets, results
 from .config import app_settings
 from .forms import load_role
 from .view import get_view, update_view
@@ -49,7 +49,7 @@ def open_folder(location: str) -> tuple[str | None, list[str]]:
             update_view(target=None)
         notes.append(f"The targets were not loaded: {problem} Explore and Export work without them; load the same "
                      "targets on the Data page to see each row's nearest targets or to score with another method.")
-    if scoring.attach_cached(folder.source, datasets.current("target"), get_view()) is None:
+    if results.attach_cached(folder.source, datasets.current("target"), get_view()) is None:
         return "The folder's scores could not be attached: open it again.", notes
     return None, notes
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from zipfit_core.errors import reword
+
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~:])")
 
 
@@ -31,7 +33,4 @@ APP_WORDS = {
 
 def message(text: object) -> str:
     """A library message (an error, a warning, a status) in the app's words, escaped like `literal`."""
-    text = str(text)
-    for parameter, words in APP_WORDS.items():
-        text = text.replace(parameter, words)
-    return literal(text)
+    return literal(reword(text, APP_WORDS))

@@ -13,8 +13,14 @@ from typing import Any
 import streamlit as st
 
 from zipfit_app.view_state import ViewState
-from zipfit_core.scoring.methods import (DEFAULT_METHOD, METHODS, MethodSetting, method_info, method_spec,
-                                         recorded_settings)
+from zipfit_core.scoring.methods import (
+    DEFAULT_METHOD,
+    METHODS,
+    MethodSetting,
+    method_info,
+    method_spec,
+    recorded_settings,
+)
 
 from .charts import ALIGNMENT_TITLE
 from .view import get_view, update_view

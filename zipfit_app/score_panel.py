@@ -13,7 +13,7 @@ from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.codecs import CODECS, resolve_level
 from zipfit_core.store.cache_admin import format_size, total_size
 
-from . import datasets, folders, methods, scoring
+from . import datasets, folders, methods, results
 from .charts import histogram_figure
 from .config import app_settings
 from .explore_panel import groups_and_histogram, score_index_for
@@ -48,7 +48,7 @@ def start_button(job_id: str | None, source: LoadedTexts, target: LoadedTexts | 
     state = None
     if job_id is not None:
         try:
-            state = scoring.state_of(job_id)
+            state = results.state_of(job_id)
         except ZipFitError:
             job_id = None
     if state == "done":  # a finished result needs no button: it is exact and cached
@@ -61,7 +61,7 @@ def start_button(job_id: str | None, source: LoadedTexts, target: LoadedTexts | 
     if st.button(START_LABELS.get(state, "Start scoring"), type="primary", disabled=running,
                  icon=":material/play_arrow:"):
         try:
-            scoring.start(source, target, view)
+            results.start(source, target, view)
         except ZipFitError as error:
             st.error(message(error), icon=":material/error:")
         else:
@@ -115,7 +115,7 @@ def _duration(seconds: float | None) -> str:
 
 def progress_panel(job_id: str) -> None:
     """Where the shown result stands: a ZIP-FIT job, a method run or an opened score folder."""
-    kind = scoring.kind_of(job_id)
+    kind = results.kind_of(job_id)
     if kind == "folder":
         _folder_summary()
     elif kind == "method":
@@ -137,7 +137,7 @@ def _folder_summary() -> None:
 
 
 def _method_progress(job_id: str) -> None:
-    status = scoring.manager().find(job_id)
+    status = results.manager().find(job_id)
     if status is None:
         st.warning("This run is no longer in memory: start it again (a finished result comes from the cache).",
                    icon=":material/warning:")
@@ -146,7 +146,7 @@ def _method_progress(job_id: str) -> None:
 
 
 def _method_body(job_id: str, was_finished: bool) -> None:
-    status = scoring.status(job_id)
+    status = results.status(job_id)
     if status.finished and not was_finished:
         st.rerun()  # the whole page changes once the run ends
     name = methods.label(status.kind)
@@ -165,14 +165,14 @@ def _method_body(job_id: str, was_finished: bool) -> None:
         st.progress(status.fraction_done, text=f"{name}: {status.done:,} of {status.total:,} {status.unit} "
                                                f"({status.seconds:.0f} s)")
         st.caption("Running in the background: leaving this page or closing the tab does not stop it.")
-        st.button("Cancel", key="score.cancel", on_click=scoring.manager().cancel, args=(job_id,),
+        st.button("Cancel", key="score.cancel", on_click=results.manager().cancel, args=(job_id,),
                   icon=":material/stop:")
 
 
 def _job_progress(job_id: str) -> None:
     """Progress, rate, ETA, cancel and the progressive preview; polls while the job runs."""
     try:
-        finished = scoring.status(job_id).finished
+        finished = results.status(job_id).finished
     except ZipFitError as error:
         st.error(message(error), icon=":material/error:")
         return
@@ -180,7 +180,7 @@ def _job_progress(job_id: str) -> None:
 
 
 def _progress_body(job_id: str, was_finished: bool) -> None:
-    status = scoring.status(job_id)
+    status = results.status(job_id)
     if status.finished and not was_finished:
         st.rerun()  # the whole page changes once the job ends (buttons, links, no more polling)
     if status.state == "done":
@@ -199,14 +199,14 @@ def _progress_body(job_id: str, was_finished: bool) -> None:
         st.progress(status.fraction_done, text=text)
         st.caption(f"{status.state}: {message(status.message)}. Leaving this page or closing the tab does not stop "
                    "the job.")
-        st.button("Cancel", key="score.cancel", on_click=scoring.manager().cancel, args=(job_id,),
+        st.button("Cancel", key="score.cancel", on_click=results.manager().cancel, args=(job_id,),
                   icon=":material/stop:")
     if status.state != "done":
         _preview(job_id)
 
 
 def _preview(job_id: str) -> None:
-    shown = scoring.shown_scores(job_id)
+    shown = results.shown_scores(job_id)
     source = datasets.current("source")
     if shown is None or not len(shown.scores) or source is None:
         return
@@ -225,7 +225,7 @@ CACHE_ROWS_SCROLL = 8  # more entries than this scroll inside the expander
 
 def cached_results_panel() -> None:
     """Every entry of the score cache: open a ZIP-FIT result, see each entry's state and size, remove one."""
-    items = scoring.cache_items()
+    items = results.cache_items()
     notice = st.session_state.pop(CACHE_NOTICE_KEY, None)
     total = format_size(total_size(items))
     with st.expander(f"Cached results ({len(items)}, {total})", icon=":material/history:", expanded=bool(notice)):
@@ -237,7 +237,7 @@ def cached_results_panel() -> None:
         if not items:
             st.caption("Nothing scored yet. Results are kept on disk and reused for the same data and settings.")
             return
-        openable = {item.key: f"{scoring.label_text(item)} ({item.codec_text})" for item in items
+        openable = {item.key: f"{results.label_text(item)} ({item.codec_text})" for item in items
                     if item.kind == "zipfit" and item.reusable}
         if openable:
             st.selectbox("Result", list(openable), format_func=openable.get, key="score.cached_choice")
@@ -245,7 +245,7 @@ def cached_results_panel() -> None:
                       icon=":material/folder_open:")
             if error := st.session_state.pop("score.cached_error", None):
                 st.error(message(error), icon=":material/error:")
-        st.caption(f"{len(items)} entries, {total} in {literal(scoring.manager().cache_dir)}. Removing an entry "
+        st.caption(f"{len(items)} entries, {total} in {literal(results.manager().cache_dir)}. Removing an entry "
                    "frees its disk; the same work is computed again when asked for. To prune many at once: "
                    "`zipfit cache prune --older-than 30` (or `--other-versions`, `--max-size 2GB`).")
         with st.container(height=400 if len(items) > CACHE_ROWS_SCROLL else "content", border=False):
@@ -259,13 +259,13 @@ def cached_results_panel() -> None:
 def _entry_title(item) -> str:
     if not item.label:
         return f"{item.state} entry {item.key[:12]}"
-    return scoring.label_text(item) if item.kind == "zipfit" else item.label
+    return results.label_text(item) if item.kind == "zipfit" else item.label
 
 
 def _entry_text(item) -> str:
     """One line per cache entry: what it is, its state and size."""
     title = _entry_title(item)
-    state = "computing now" if scoring.computing_here(item) else item.state_text
+    state = "computing now" if results.computing_here(item) else item.state_text
     parts = [item.kind, item.codec_text, item.shape_text, state, format_size(item.size_bytes),
              f"{item.modified_text} UTC"]
     line = f"**{literal(title)}**  \n" + literal(" · ".join(part for part in parts if part != "-"))
@@ -277,7 +277,7 @@ def _entry_text(item) -> str:
 def _remove_cached(key: str) -> None:
     """Callback: remove one cache entry; a refusal (it is being computed) is shown, nothing is lost."""
     try:
-        item = scoring.remove_cached(key)
+        item = results.remove_cached(key)
     except ZipFitError as error:
         st.session_state[CACHE_NOTICE_KEY] = ("warning", str(error))
     else:
@@ -288,14 +288,14 @@ def _remove_cached(key: str) -> None:
 def _open_cached() -> None:
     """Callback: load the datasets a cached result names, with its settings, and follow it."""
     key = st.session_state.get("score.cached_choice")
-    result = next((item for item in scoring.cache_items() if item.key == key), None)
+    result = next((item for item in results.cache_items() if item.key == key), None)
     problem = _open_result(result) if result is not None else "That result is no longer in the cache."
     if problem:
         st.session_state["score.cached_error"] = problem
 
 
 def _open_result(result) -> str | None:
-    source_choice, target_choice = scoring.view_of_cached(result)
+    source_choice, target_choice = results.view_of_cached(result)
     if source_choice is None or target_choice is None:
         return ("This result was scored outside the app (e.g. with `zipfit score`): load the same source and "
                 "target on the Data page and score again; the cached numbers are reused.")
@@ -309,7 +309,7 @@ def _open_result(result) -> str | None:
         if not load_role(role, choice):
             return st.session_state.get(f"data.{role}.error", "Could not load the data.")
     source, target = datasets.current("source"), datasets.current("target")
-    if scoring.attach_cached(source, target, get_view()) is None:
+    if results.attach_cached(source, target, get_view()) is None:
         return "The data named by this result has changed since it was scored: score it again."
     return None
 

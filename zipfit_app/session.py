@@ -6,7 +6,7 @@ import streamlit as st
 
 from zipfit_core.errors import ZipFitError
 
-from . import datasets, methods, scoring
+from . import datasets, methods, results
 from .forms import load_role
 from .markdown import literal, message
 from .view import URL_PROBLEMS_KEY, get_view, restore_from_url
@@ -39,7 +39,7 @@ def reattach_scores() -> str | None:
         return None
     if source is None:
         return None
-    return scoring.current_job(view) or scoring.attach_cached(source, target, view)
+    return results.current_job(view) or results.attach_cached(source, target, view)
 
 
 def show_link_problems() -> None:
@@ -58,12 +58,12 @@ def sidebar() -> None:
             choice = datasets.current_choice(role)
             icon = ":material/check_circle:" if choice else ":material/radio_button_unchecked:"
             st.caption(f"{icon} {datasets.ROLE_TITLES[role]}: {literal(datasets.describe(choice))}")
-        job_id = scoring.current_job(view)
+        job_id = results.current_job(view)
         if job_id is None:
             st.caption(f":material/radio_button_unchecked: Scores: not computed ({methods.label(view.method)})")
         else:
             try:
-                text = scoring.state_of(job_id)  # the Score page shows live progress; this is drawn once per run
+                text = results.state_of(job_id)  # the Score page shows live progress; this is drawn once per run
             except ZipFitError as error:
                 text = message(error)
             settings = f", {view.codec} level {view.level}" if methods.compresses(view.method) else ""

@@ -4,11 +4,22 @@
     ├── ScoringCancelled scoring (or other background work) was stopped on request
     └── CacheDamaged     a cache entry that cannot be trusted; callers report it and recompute
 
-Messages name the library's parameters (`max_chars`, `out`); the CLI and the app translate them to their own
-flags and fields (`cli.main.CLI_WORDS`). Anything else that escapes is a bug.
+Messages name the library's parameters in backticks (`max_chars`, `out`); each front end puts them in its own
+words with `reword`: the CLI's flags (`cli/words.py`), the app's controls (`zipfit_app/markdown.py`).
+Anything else that escapes is a bug.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def reword(message: object, words: Mapping[str, str]) -> str:
+    """`message` with each backticked parameter name in `words` replaced by what a front end calls it."""
+    text = str(message)
+    for parameter, said in words.items():
+        text = text.replace(parameter, said)
+    return text
 
 
 class ZipFitError(Exception):

@@ -6,6 +6,8 @@ The library names its parameters in backticks (`max_chars`, `out`); here each be
 
 from __future__ import annotations
 
+from zipfit_core.errors import reword
+
 FLAGS = {
     "`max_chars`": "--max-chars",
     "`on_bad_line='skip'`": "--on-bad-line skip",
@@ -28,7 +30,4 @@ FLAGS = {
 
 def cli_text(message: object) -> str:
     """`message` with the library's parameter names replaced by the command line's flags."""
-    text = str(message)
-    for parameter, flag in FLAGS.items():
-        text = text.replace(parameter, flag)
-    return text
+    return reword(message, FLAGS)

@@ -1,4 +1,4 @@
-"""Scoring for the app: the scores a page should show, from the process's one `JobManager` or a score folder.
+"""The results a page shows: from the process's one `JobManager` (jobs and method runs) or a score folder.
 
 - ZIP-FIT: jobs with a progressive preview, checkpoints and the shared cache;
 - any other method of `METHODS`: background runs of `score_sources`, writing the same on-disk cache that
