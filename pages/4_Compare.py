@@ -1,7 +1,7 @@
 """Compare: ZIP-FIT beside DSIR, TF-IDF and random on the loaded data; length bias; a quick proxy evaluation.
 
-Every number comes from zipfit_core (`scoring.methods`, `analysis.compare`, `analysis.proxy_eval`) through zipfit_app.compare_panel;
-this page lays out widgets. Scores are shared with the Score page (same jobs, runs and cache).
+Every number comes from zipfit_core (`scoring.methods`, `analysis.compare`, `analysis.proxy_eval`) through
+zipfit_app.compare_panel; this page lays out widgets. Scores are shared with the Score page (same jobs, runs and cache).
 """
 
 import json

@@ -114,3 +114,18 @@ def test_the_method_cache_serves_a_result_whatever_the_record_says_of_names(tmp_
     assert item.run.source == "sources" and item.run.n_sources == 12  # plain texts: named generically
     assert item.run.source_text == TextSpec(field="text")
     np.testing.assert_array_equal(score_sources("random", SOURCES, TARGETS_USED, cache_dir=tmp_path, seed=9), first)
+
+
+def test_export_manifests_written_before_they_had_a_format_still_read_and_newer_ones_are_refused(tmp_path):
+    run = ScoreRun.for_plain_texts(SOURCES, TARGETS_USED, settings={"codec": "gzip", "level": 9})
+    older = tmp_path / "older.manifest.json"
+    older.write_text(json.dumps({"tool": "zipfit-studio", "package_version": "0.1.0",
+                                 "scoring": {k: v for k, v in run.to_dict().items() if k != "record_version"}}))
+    assert ScoreRun.from_dict(read_manifest(older)["scoring"]).same_scores_as(run)
+    newer = tmp_path / "newer.manifest.json"
+    newer.write_text(json.dumps({"format": MANIFEST_FORMAT, "format_version": 99, "scoring": run.to_dict()}))
+    with pytest.raises(ZipFitError, match="upgrade zipfit-studio"):
+        read_manifest(newer)
+    (tmp_path / "broken.manifest.json").write_text("{not json")
+    with pytest.raises(ZipFitError, match="not a readable export manifest"):
+        read_manifest(tmp_path / "broken.manifest.json")

@@ -61,11 +61,7 @@ _DATA_KEYS = {"kind": "", "location": "loc", "config": "cfg", "split": "split", 
 
 
 _VIEW_KEYS = ("codec", "level", "method", "cut", "v", "by", "row")
-
-
 _METHOD_SETTING_PREFIX = "m"  # m.NAME=VALUE: a setting of the view's method
-
-
 _ROLES = {"source": "src", "target": "tgt"}
 
 

@@ -24,8 +24,6 @@ from zipfit_core.analysis.selection import Selection, SelectionRule, select
 from zipfit_core.errors import ZipFitError
 
 OTHER_VALUES = "(other)"
-
-
 MISSING_VALUE = "(missing)"
 
 

@@ -28,11 +28,7 @@ from zipfit_core.scoring.codecs import CODECS
 from zipfit_core.scoring.kernel import AlignmentKernel
 
 MISSING_GROUP = "(missing)"
-
-
 OTHER_GROUP = "(other)"
-
-
 _WHITESPACE = re.compile(r"\s+")
 
 

@@ -18,8 +18,6 @@ from zipfit_core.store.run import ScoreRun
 MANIFEST_FORMAT = "zipfit-export-manifest"
 MANIFEST_FORMAT_VERSION = 1  # manifests written before this one carry no format (only "tool": "zipfit-studio")
 EXPORT_FORMATS = {".jsonl": "jsonl", ".parquet": "parquet", ".csv": "csv"}
-
-
 SCORE_COLUMN = "zipfit_score"
 
 

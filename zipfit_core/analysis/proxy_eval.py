@@ -38,18 +38,12 @@ from zipfit_core.errors import ScoringCancelled, ZipFitError
 from zipfit_core.scoring.alignment import ProgressCallback, as_cancel_check, rank_by_score, require_texts
 
 DEFAULT_ORDER = 5
-
-
 DEFAULT_DISCOUNT = 0.75
-
-
 DEFAULT_PERCENTS = (1, 2, 5, 10, 25, 50)
 
 
 # Training costs a few microseconds per character in pure Python: 20M characters is about a minute per model.
 DEFAULT_MAX_TRAIN_CHARS = 20_000_000
-
-
 NO_SELECTION = "no selection (all rows)"
 
 

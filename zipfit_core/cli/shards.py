@@ -18,8 +18,6 @@ from zipfit_core.store.run import ScoreRun
 # Data options that change which rows a SOURCE gives: a score folder scores every row of every shard (its
 # field, or --source-template rendered per row), so they cannot apply to it.
 ROW_OPTIONS = ("filter", "split", "config", "revision", "streaming", "limit", "sample")
-
-
 EXIT_INTERRUPTED = 130
 
 

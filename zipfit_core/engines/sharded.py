@@ -152,7 +152,6 @@ def score_shards(
     )
 
 
-
 def load_scored_folder(out: str | Path, source: str, source_field: str | None = None,
                        source_template: str | None = None) -> tuple[np.ndarray, ScoreRun, LoadedTexts]:
     """A complete score folder's scores with the source rows they belong to, in global row order.

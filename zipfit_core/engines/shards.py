@@ -136,7 +136,8 @@ def discover_shards(spec: str) -> ShardSource:
     if not shards:
         found = f" (found only: {', '.join(ignored[:10])})" if ignored else ""
         raise ZipFitError(f"{spec} holds no Parquet or JSONL shards{found}: give a folder, glob or file of .parquet "
-                          "/ .jsonl files (CSV or text data: convert it, or score it into a scores file, `out` ending in .parquet).")
+                          "/ .jsonl files (CSV or text data: convert it, or score it into a scores file, `out` "
+                          "ending in .parquet).")
     return ShardSource(spec, filesystem, base, tuple(shards), tuple(ignored))
 
 

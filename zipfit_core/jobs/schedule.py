@@ -18,11 +18,7 @@ from zipfit_core.scoring.kernel import UNITS_PER_ONE
 from zipfit_core.store.score_cache import ScoreState
 
 TARGET_ORDER_SEED = 241018194  # arXiv 2410.18194
-
-
 FIRST_ROUND_TARGETS = 2        # the smallest sample with a standard error
-
-
 MAX_ROUND_TARGETS = 64
 
 

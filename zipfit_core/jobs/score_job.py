@@ -49,17 +49,9 @@ logger = logging.getLogger(__name__)
 
 
 DEFAULT_CHECKPOINT_SECONDS = 3.0
-
-
 CHECKPOINT_SECONDS_ENV = "ZIPFIT_CHECKPOINT_SECONDS"
-
-
 BLOCK_SECONDS = 1.0            # work per block: the unit of checkpointing and of lost work on a kill
-
-
 FOLLOW_POLL_SECONDS = 0.5      # how often a follower looks at another process's checkpoints
-
-
 
 
 # -- requests, status, snapshots --------------------------------------------------------------------

@@ -198,6 +198,8 @@ class Work:
             self.on_progress(self.status())
 
     def _set(self, state: str | None = None, message: str | None = None) -> None:
+        if state is not None and state not in WORK_STATES:
+            raise ValueError(f"unknown work state {state!r}")
         with self._lock:
             if state is not None:
                 self._state = state

@@ -39,19 +39,9 @@ from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.score_cache import CACHE_FORMAT, CACHE_FORMAT_VERSION, MANIFEST_NAME, CacheEntry
 
 TOMBSTONE_PREFIX = ".removing-"
-
-
 MIN_KEY_PREFIX = 6  # shorter prefixes are too easy to mistype into the wrong entry
-
-
 SECONDS_PER_DAY = 86400.0
-
-
-
-
 _KEY_PATTERN = re.compile(r"[0-9a-f]{64}")
-
-
 
 
 InUse = Callable[["CacheItem"], "str | None"]  # why an entry must not be removed now, or None

@@ -21,7 +21,6 @@ except ImportError:  # pragma: no cover - not on POSIX
     fcntl = None
 
 
-
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds."""

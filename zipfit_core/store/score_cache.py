@@ -41,31 +41,14 @@ except ImportError:  # pragma: no cover - not on POSIX
     fcntl = None
 
 
-
 CACHE_FORMAT = "zipfit-score-cache"
-
-
 CACHE_FORMAT_VERSION = 1
-
-
 CACHE_DIR_ENV = "ZIPFIT_CACHE_DIR"
-
-
 MANIFEST_NAME = "manifest.json"
-
-
 LOCK_NAME = "lock"
-
-
 LIMB_BITS = 62
-
-
 LIMB_MASK = (1 << LIMB_BITS) - 1
-
-
 SUM_LIMBS = 2      # |sum| <= n_targets * 2**53 < 2**123
-
-
 SQUARE_LIMBS = 3   # sum of squares <= n_targets * 2**106 < 2**185
 
 
@@ -81,7 +64,6 @@ def default_cache_dir() -> Path:
         return (Path(base) if base else Path.home() / "AppData" / "Local") / "zipfit" / "Cache"
     base = os.environ.get("XDG_CACHE_HOME")
     return (Path(base).expanduser() if base else Path.home() / ".cache") / "zipfit"
-
 
 
 def cache_settings(run: ScoreRun) -> dict:

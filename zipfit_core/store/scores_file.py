@@ -23,13 +23,8 @@ if TYPE_CHECKING:
     pass
 
 
-
 SCORES_FORMAT = "zipfit-scores"
-
-
 SCORES_FORMAT_VERSION = 1
-
-
 METADATA_KEY = b"zipfit"
 
 
