@@ -1,0 +1,222 @@
+"""What a file is and how to read one into a DataFrame: its format and compression from its name (and its
+first bytes), columnar formats (Parquet, Arrow IPC file or stream, Feather), and uploaded bytes.
+
+Formats: JSONL / NDJSON, JSON, CSV, TSV (`text_formats.py`), Parquet, Arrow, plain text (.txt: one document per
+file or per line); each optionally compressed (.gz, .zst, .bz2, .xz), with a bound on how far an upload may
+expand. Columnar files are read with pyarrow and converted to pandas without turning the strings into Python
+objects (pandas keeps them Arrow-backed), so the only Python copy of a text is the one `texts.py` makes when
+it takes the text column.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import contextlib
+import glob as globbing
+import gzip
+import io
+import json
+import lzma
+import os
+import re
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+import pandas as pd
+import pyarrow as pa
+from zipfit_core.data.sources import LoadOptions, LoadReport, choose_split, labelled, numbered, plural
+from zipfit_core.errors import ZipFitError
+from zipfit_core.data.text_formats import _read_text_format
+
+
+TABLE_FORMATS = {
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
+    ".parquet": "parquet", ".arrow": "arrow", ".feather": "arrow", ".txt": "txt",
+}
+
+
+COMPRESSIONS = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2", ".xz": "xz"}
+TEXT_FORMATS = ("jsonl", "json", "csv", "tsv", "txt")
+SUPPORTED_NAMES = "JSONL, JSON, CSV, TSV, Parquet, Arrow/Feather or .txt (optionally .gz / .zst / .bz2 / .xz)"
+FILE_COLUMN = "file"  # added when rows come from several files (a folder or a glob)
+UPLOAD_EXPANSION_LIMIT = 20  # a compressed upload may decompress to at most this many times the upload limit
+PARQUET_BATCH_ROWS = 65_536
+
+
+def format_of(name: str) -> tuple[str | None, str | None]:
+    """(format, compression) from a file name such as `train.jsonl.gz`; format None if unsupported."""
+    suffixes = [suffix.lower() for suffix in Path(name).suffixes]
+    compression = COMPRESSIONS.get(suffixes[-1]) if suffixes else None
+    if compression:
+        suffixes = suffixes[:-1]
+    return (TABLE_FORMATS.get(suffixes[-1]) if suffixes else None), compression
+
+
+def _unsupported(display: str, name: str) -> ZipFitError:
+    suffix = "".join(Path(name).suffixes) or "(none)"
+    return ZipFitError(f"Unsupported file type {suffix} for {display}: use {SUPPORTED_NAMES}.")
+
+
+def _decompressing(raw: BinaryIO, compression: str | None) -> BinaryIO:
+    if compression is None:
+        return raw
+    if compression == "gzip":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if compression == "zstd":
+        import zstandard
+
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+        return io.BufferedReader(reader)  # type: ignore[arg-type]
+    if compression == "bz2":
+        return bz2.BZ2File(raw, mode="rb")  # type: ignore[return-value]
+    return lzma.LZMAFile(raw, mode="rb")  # type: ignore[return-value]
+
+
+class _BoundedReader(io.RawIOBase):
+    """Refuses to yield more than `limit` bytes: guards against decompression bombs in uploads."""
+
+    def __init__(self, inner: BinaryIO, limit: int, display: str) -> None:
+        self.inner, self.limit, self.display, self.count = inner, limit, display, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self.inner.read(len(buffer))
+        self.count += len(data)
+        if self.count > self.limit:
+            raise ZipFitError(
+                f"{self.display} decompresses to more than {self.limit / 2**20:,.0f} MiB: "
+                "too large to upload; put it in the data folder and load it by path."
+            )
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _decompression_error(display: str, compression: str, error: Exception) -> ZipFitError:
+    return ZipFitError(
+        f"{display} is not valid {compression} data ({type(error).__name__}: {error}): "
+        "the file may be truncated or not compressed; check it, or rename it without the compression suffix."
+    )
+
+
+def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
+    """A DataFrame over an Arrow table; strings stay Arrow-backed (no Python objects per text)."""
+    frame = table.to_pandas(split_blocks=True)
+    if not isinstance(frame.index, pd.RangeIndex):  # a pandas index saved in the file is data: keep it
+        frame = frame.reset_index()
+    # Decoding left freed buffers in Arrow's pool (mimalloc keeps them): give them back before the
+    # texts become Python strings, which the pool cannot serve.
+    pa.default_memory_pool().release_unused()
+    return frame
+
+
+def _read_parquet(source, display: str, max_rows: int | None) -> pa.Table:
+    import pyarrow.parquet as pq
+
+    try:
+        # Batch by batch: decoding a whole row group at once needs about three times the table's size.
+        batches, count = [], 0
+        parquet = pq.ParquetFile(source)
+        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS if max_rows is None
+                                          else min(max_rows, PARQUET_BATCH_ROWS)):
+            batches.append(batch)
+            count += batch.num_rows
+            if max_rows is not None and count >= max_rows:
+                break
+        table = pa.Table.from_batches(batches, schema=parquet.schema_arrow)
+        return table.slice(0, max_rows) if max_rows is not None else table
+    except ZipFitError:
+        raise
+    except Exception as error:  # pyarrow raises several types for damaged files
+        raise ZipFitError(
+            f"{display} is not a readable Parquet file ({type(error).__name__}: {error}). "
+            "Check the file, or export it again."
+        ) from None
+
+
+def _read_arrow(source, display: str, max_rows: int | None) -> pa.Table:
+    """Arrow IPC file (Feather v2), IPC stream (datasets' .arrow files) or Feather v1."""
+    import pyarrow.feather as feather
+
+    errors = []
+    for reader in (lambda: pa.ipc.open_file(source).read_all(), lambda: pa.ipc.open_stream(source).read_all(),
+                   lambda: feather.read_table(source)):
+        try:
+            if hasattr(source, "seek"):
+                source.seek(0)
+            table = reader()
+            return table.slice(0, max_rows) if max_rows is not None else table
+        except Exception as error:  # try the next layout
+            errors.append(f"{type(error).__name__}: {error}")
+    raise ZipFitError(
+        f"{display} is not a readable Arrow or Feather file ({errors[0]}). Check the file, or export it again."
+    )
+
+
+def _read_columnar(fmt: str, source, display: str, max_rows: int | None) -> pd.DataFrame:
+    table = _read_parquet(source, display, max_rows) if fmt == "parquet" else _read_arrow(source, display, max_rows)
+    return arrow_to_frame(table)
+
+
+def read_file(path: Path, options: LoadOptions, report: LoadReport, max_rows: int | None = None,
+              display: str | None = None) -> pd.DataFrame:
+    """Read one local file (format from its name); may return an empty frame."""
+    display = display or str(path)
+    fmt, compression = format_of(path.name)
+    if fmt is None:
+        raise _unsupported(display, path.name)
+    if fmt in ("parquet", "arrow") and compression is None:
+        source = pa.memory_map(str(path), "r") if fmt == "arrow" else str(path)
+        return _read_columnar(fmt, source, display, max_rows)
+    try:
+        raw = open(path, "rb")
+    except OSError as error:
+        raise ZipFitError(f"Could not open {display} ({error.strerror or error}): check its permissions.") from None
+    with raw:
+        return _read_stream(fmt, compression, raw, display, options, report, max_rows)
+
+
+def read_upload(name: str, data: bytes, options: LoadOptions, report: LoadReport,
+                max_rows: int | None = None) -> pd.DataFrame:
+    """Read bytes uploaded through the browser; the format comes from the file name."""
+    display = f"upload {name}"
+    if len(data) > options.max_upload_bytes:
+        raise ZipFitError(
+            f"{display} is {len(data) / 2**20:,.1f} MiB, above the upload limit of "
+            f"{options.max_upload_bytes / 2**20:,.0f} MiB: put the file in the data folder and load it by path."
+        )
+    fmt, compression = format_of(name)
+    if fmt is None:
+        raise _unsupported(display, name)
+    return _read_stream(fmt, compression, io.BytesIO(data), display, options, report, max_rows,
+                        expanded_limit=options.max_upload_bytes * UPLOAD_EXPANSION_LIMIT)
+
+
+def _read_stream(fmt: str, compression: str | None, raw: BinaryIO, display: str, options: LoadOptions,
+                 report: LoadReport, max_rows: int | None, expanded_limit: int | None = None) -> pd.DataFrame:
+    try:
+        with contextlib.ExitStack() as stack:
+            stream = _decompressing(raw, compression)
+            if compression is not None:
+                stack.callback(stream.close)
+            if expanded_limit is not None:
+                stream = io.BufferedReader(_BoundedReader(stream, expanded_limit, display))
+            elif not hasattr(stream, "peek"):
+                stream = io.BufferedReader(stream)  # type: ignore[arg-type]
+            if fmt in TEXT_FORMATS:
+                return _read_text_format(fmt, stream, display, options, report, max_rows)
+            return _read_columnar(fmt, pa.BufferReader(stream.read()), display, max_rows)
+    except ZipFitError:
+        raise
+    except (OSError, EOFError, lzma.LZMAError, ValueError) as error:
+        if compression is None:
+            raise ZipFitError(f"Could not read {display} ({type(error).__name__}: {error}).") from None
+        raise _decompression_error(display, compression, error) from None
+    except Exception as error:
+        if compression == "zstd" and type(error).__name__ == "ZstdError":
+            raise _decompression_error(display, compression, error) from None
+        raise

@@ -1,0 +1,265 @@
+"""Data in: turn a data source description into texts, row ids, the rows' other columns and a fingerprint.
+
+Every entry point that reads user data (the CLI, the app, the engines) goes through this module,
+so formats, policies and error messages grow in one place.
+
+    load_source(DataSource, TextSpec, LoadOptions, upload=bytes) -> LoadedTexts
+    load_recipe(DataRecipe, LoadOptions)                          -> the same texts again (`LoadedTexts.recipe`)
+    preview_table(DataSource, LoadOptions, n_rows)               -> the first rows, before a text is chosen
+
+Sources (`DataSource.kind`): "local" (a file, folder, glob pattern or save_to_disk folder; see
+`local`, `formats`, `text_formats`), "hub" (a Hugging Face dataset id or a local dataset repository folder, through
+`datasets`; see `hub`), "upload" (bytes from the browser, size-limited) and "demo" (a bundled data set
+from `demo`).
+
+Rows go through these steps, in order:
+1. read at most `limit` rows (hub streaming reads at most `limit` rows of the stream);
+2. keep the rows whose `row_filter` column equals the value, compared as text;
+3. keep a seeded random `sample` of them (row order is kept);
+4. take the text of each row, a field or a template (below); drop rows that have no text;
+5. cap every text at `max_chars` characters.
+Every row dropped, value converted or text capped is counted in `LoadedTexts.warnings`, with row
+numbers (0-based positions in the source as read) or line numbers (1-based, in the file).
+
+How a value becomes text (numbers, lists, nulls, empty strings) is `texts.py`'s policy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+import numpy as np
+import pandas as pd
+from zipfit_core.data.sources import (TEMPLATE_PREFIX, DataRecipe, DataSource, LoadOptions, LoadReport, TextSpec, cell_matches, is_missing, labelled, plural, template_fields, template_parts)
+from zipfit_core.errors import ZipFitError
+from zipfit_core.data.formats import COMPRESSIONS, TABLE_FORMATS, format_of, read_upload
+from zipfit_core.data.text_formats import decode_replacing
+from zipfit_core.data.local import empty_rows_error, is_glob, read_local
+from zipfit_core.data.texts import TEMPLATE_TEXT_COLUMN, _cap, _drop_missing, _field_list, _field_texts, _is_arrow_string, propose_text_field, template_texts, texts_fingerprint
+
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+@dataclass
+class LoadedTexts:
+    """Texts to score, one per kept row, with the rows they came from.
+
+    `texts[i]`, `table.iloc[i]` and `row_ids[i]` describe the same row; `row_ids` are the rows' positions
+    in the source as read (before the filter, the sample and dropped rows).
+    """
+
+    texts: list[str]
+    table: pd.DataFrame  # the kept rows with all their original columns (plus TEMPLATE_TEXT_COLUMN for a template)
+    text_field: str  # the column holding the text (TEMPLATE_TEXT_COLUMN for a template)
+    origin: str
+    warnings: list[str] = field(default_factory=list)
+    row_ids: np.ndarray | None = None  # None -> 0..n-1
+    text_template: str | None = None
+    recipe: DataRecipe | None = None  # how to load these texts again (set by `load_source`)
+
+    def __post_init__(self) -> None:
+        if self.row_ids is None:
+            self.row_ids = np.arange(len(self.texts), dtype=np.int64)
+        else:
+            self.row_ids = np.asarray(self.row_ids, dtype=np.int64)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return texts_fingerprint(self.texts)
+
+    @property
+    def text_description(self) -> str:
+        """The field name, or `template:...`: what a scores file records (`TextSpec.from_description` reads it)."""
+        return TEMPLATE_PREFIX + self.text_template if self.text_template is not None else self.text_field
+
+
+def load_source(source: DataSource, text: TextSpec = TextSpec(), options: LoadOptions = LoadOptions(), *,
+                upload: bytes | None = None) -> LoadedTexts:
+    """Read the rows of `source` and take the text of each row as `text` says (see the module docstring)."""
+    report = LoadReport()
+    origin = source.describe()
+    asked_source = source  # a demo stays `demo:NAME` in the recipe, so the recipe works on any machine
+    source, text, options = _resolve_demo(source, text, options)
+    frame, row_ids = _read_rows(source, text.row_filter, options, report, upload=upload, max_rows=source.limit)
+    if source.limit is not None and len(frame) > source.limit:
+        frame, row_ids = frame.iloc[: source.limit], row_ids[: source.limit]
+    if text.row_filter is not None:
+        keep = _filter_mask(frame, text.row_filter, origin)
+        if not keep.all():
+            frame, row_ids = _take(frame, np.flatnonzero(keep)), row_ids[keep]
+    if source.sample is not None:
+        frame, row_ids = _sample(frame, row_ids, source, origin, report)
+    if text.template is not None:
+        text_field = TEMPLATE_TEXT_COLUMN
+        texts = template_texts(frame, text.template, origin, report, row_ids)
+    else:
+        text_field = text.field or propose_text_field(frame)
+        texts = _field_texts(frame, text_field, origin, report, row_ids)
+    texts, kept = _drop_missing(texts, origin, report, row_ids, text)
+    if kept is not None:
+        frame, row_ids = _take(frame, kept), row_ids[kept]
+    if options.max_chars is not None:
+        _cap(texts, options.max_chars, origin, report, row_ids)
+    if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
+        frame = frame.reset_index(drop=True)
+    if text.template is not None:
+        frame = frame.copy(deep=False)  # a new column on a shallow copy: no column data is copied
+        frame[TEMPLATE_TEXT_COLUMN] = pd.Series(texts, dtype=object, index=frame.index)  # shares the str objects
+    used_text = TextSpec(field=None if text.template is not None else text_field, template=text.template,
+                         row_filter=text.row_filter)
+    recipe = DataRecipe(asked_source, used_text, on_bad_line=options.on_bad_line, max_chars=options.max_chars,
+                        plain_text_unit=options.plain_text_unit)
+    return LoadedTexts(texts=texts, table=frame, text_field=text_field, origin=origin, warnings=report.warnings,
+                       row_ids=row_ids, text_template=text.template, recipe=recipe)
+
+
+def load_recipe(recipe: DataRecipe, options: LoadOptions = LoadOptions(), *,
+                upload: bytes | None = None) -> LoadedTexts:
+    """Load the texts `recipe` describes again; `options` give the rest (data root, size and time limits)."""
+    return load_source(recipe.source, recipe.text, recipe.options(options), upload=upload)
+
+
+def preview_table(source: DataSource, options: LoadOptions = LoadOptions(), n_rows: int = 20, *,
+                  upload: bytes | None = None) -> pd.DataFrame:
+    """The first `n_rows` rows with all their columns, before a text is chosen (hub datasets are streamed).
+
+    `attrs["warnings"]` holds what was skipped while reading them; `text_like_fields(frame)` proposes fields.
+    """
+    report = LoadReport()
+    source, _text, options = _resolve_demo(source, TextSpec(), options)
+    limit = n_rows if source.limit is None else min(n_rows, source.limit)
+    frame, _row_ids = _read_rows(source, None, options, report, upload=upload, max_rows=limit, streaming=True)
+    frame = frame.head(n_rows).reset_index(drop=True)
+    frame.attrs["warnings"] = list(report.warnings)
+    return frame
+
+
+def default_text_spec(source: DataSource) -> TextSpec:
+    """The text a source suggests: a demo's own field/template and filter; otherwise none (propose one)."""
+    if source.kind != "demo":
+        return TextSpec()
+    return _demo_text_spec(_demo_entry(source.location))
+
+
+def _read_rows(source: DataSource, row_filter: tuple[str, str] | None, options: LoadOptions, report: LoadReport, *,
+               upload: bytes | None, max_rows: int | None,
+               streaming: bool | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    row_ids = None
+    if source.kind == "local":
+        frame = read_local(source.location, source.split, options, report, max_rows)
+    elif source.kind == "upload":
+        if upload is None:
+            raise ZipFitError(f"No bytes were uploaded for {source.location}: upload the file again.")
+        frame = read_upload(source.location, upload, options, report, max_rows)
+    elif source.kind == "hub":
+        from zipfit_core.data.hub import read_hub
+
+        frame, row_ids = read_hub(source, row_filter, options, report, max_rows, streaming=streaming)
+        if len(frame) == 0 and row_filter is not None:
+            column, value = row_filter
+            raise ZipFitError(f"No rows of {source.describe()} have {column} == {value!r}"
+                              f"{' in the first ' + plural(max_rows, 'row') if max_rows else ''}: check the filter.")
+    else:  # demo sources are resolved to local files before this point
+        raise ZipFitError(f"Cannot read a {source.kind} source directly.")
+    if len(frame) == 0:
+        raise empty_rows_error(source.describe(), report)
+    if row_ids is None:
+        row_ids = np.arange(len(frame), dtype=np.int64)
+    return frame, row_ids
+
+
+def _demo_entry(name: str):
+    try:
+        from zipfit_core.data import demo
+    except ImportError:
+        raise ZipFitError("The bundled demo data sets are not installed with this copy of zipfit.") from None
+    entries = demo.DEMO_DATASETS
+    if name not in entries:
+        raise ZipFitError(f"Unknown demo data set {name!r}: choose one of {', '.join(sorted(entries))}.")
+    return entries[name]
+
+
+def _demo_text_spec(entry) -> TextSpec:
+    spec = entry.text
+    return TextSpec(field=getattr(spec, "field", None), template=getattr(spec, "template", None),
+                    row_filter=getattr(spec, "row_filter", None))
+
+
+def _resolve_demo(source: DataSource, text: TextSpec, options: LoadOptions) -> tuple[DataSource, TextSpec, LoadOptions]:
+    """A demo source becomes its bundled file (trusted: outside any data root); its text spec fills gaps."""
+    if source.kind != "demo":
+        return source, text, options
+    entry = _demo_entry(source.location)
+    suggested = _demo_text_spec(entry)
+    if text.field is None and text.template is None:
+        text = replace(text, field=suggested.field, template=suggested.template)
+    if text.row_filter is None:
+        text = replace(text, row_filter=suggested.row_filter)
+    local = DataSource("local", str(Path(entry.path)), limit=source.limit, sample=source.sample, seed=source.seed)
+    return local, text, replace(options, data_root=None)
+
+
+def _take(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    return frame.iloc[positions].reset_index(drop=True)
+
+
+def _filter_mask(frame: pd.DataFrame, row_filter: tuple[str, str], origin: str) -> np.ndarray:
+    column, value = row_filter
+    if column not in frame.columns:
+        raise ZipFitError(
+            f"Row filter column {column!r} not found in {origin}. Fields that exist: {_field_list(frame)}."
+        )
+    series = frame[column]
+    if _is_arrow_string(series):
+        keep = series.eq(value).fillna(False).to_numpy(dtype=bool)
+    else:
+        keep = np.fromiter((cell_matches(cell, value) for cell in series), dtype=bool, count=len(series))
+    if not keep.any():
+        counts = series.dropna().astype(str).value_counts()
+        shown = ", ".join(f"{name!r} ({count})" for name, count in counts.head(10).items())
+        raise ZipFitError(
+            f"No rows of {origin} have {column} == {value!r}: the filter leaves nothing. "
+            f"Values of {column!r}: {shown or '(all empty)'}{', ...' if len(counts) > 10 else ''}."
+        )
+    return keep
+
+
+def _sample(frame: pd.DataFrame, row_ids: np.ndarray, source: DataSource, origin: str,
+            report: LoadReport) -> tuple[pd.DataFrame, np.ndarray]:
+    count = len(frame)
+    if source.sample >= count:
+        if source.sample > count:
+            report.warn(f"{origin}: asked for a sample of {plural(source.sample, 'row')} but only "
+                        f"{plural(count, 'row')} are there: keeping all of them.")
+        return frame, row_ids
+    chosen = np.sort(np.random.default_rng(source.seed).choice(count, size=source.sample, replace=False))
+    return _take(frame, chosen), row_ids[chosen]
+
+
+def source_from_argument(argument: str, **settings) -> DataSource:
+    """A command-line SOURCE/TARGET: `hub:owner/name`, `demo:NAME`, a local path / folder / glob, or a
+    bare name that is not a local path (taken as a hub id). `settings` are DataSource fields."""
+    argument = str(argument)
+    for prefix, kind in (("hub:", "hub"), ("demo:", "demo"), ("local:", "local")):
+        if argument.startswith(prefix):
+            return DataSource(kind, argument[len(prefix):], **settings)
+    if Path(argument).expanduser().exists() or is_glob(argument) or _looks_like_path(argument):
+        return DataSource("local", argument, **settings)
+    if HUB_ID.match(argument):
+        return DataSource("hub", argument, **settings)
+    return DataSource("local", argument, **settings)
+
+
+def _looks_like_path(argument: str) -> bool:
+    if argument.startswith(("/", "./", "../", "~", ".\\")):
+        return True
+    suffixes = [suffix.lower() for suffix in Path(argument).suffixes]
+    return bool(suffixes) and (suffixes[-1] in TABLE_FORMATS or suffixes[-1] in COMPRESSIONS
+                               or format_of(argument)[0] is not None)

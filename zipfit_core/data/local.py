@@ -1,0 +1,166 @@
+"""Local data: a file, a folder, a glob pattern or a `save_to_disk` folder, and the data root's rules.
+
+A folder or glob reads every supported file under it (sorted, hidden files skipped) into one table with a
+`file` column; a `save_to_disk` folder (a Dataset or a DatasetDict with a split) reads through `datasets`.
+With a data root (the app), every path must resolve inside it: no `..`, no absolute path elsewhere, no link
+out (`resolve_in_root`, `check_inside_root`).
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import contextlib
+import glob as globbing
+import gzip
+import io
+import json
+import lzma
+import os
+import re
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+import pandas as pd
+import pyarrow as pa
+from zipfit_core.data.sources import LoadOptions, LoadReport, choose_split, labelled, numbered, plural
+from zipfit_core.errors import ZipFitError
+from zipfit_core.data.formats import FILE_COLUMN, SUPPORTED_NAMES, arrow_to_frame, format_of, read_file
+
+
+def is_glob(location: str) -> bool:
+    return any(character in location for character in "*?[")
+
+
+def resolve_in_root(location: str | Path, data_root: Path | None) -> Path:
+    """The path to read; with a data root, relative paths start there and nothing may resolve outside it."""
+    path = Path(location).expanduser()
+    if data_root is None:
+        return path
+    root = Path(data_root).expanduser().resolve()
+    if not path.is_absolute():
+        path = root / path
+    check_inside_root(path, root, shown=str(location))
+    return path
+
+
+def check_inside_root(path: Path, root: Path, shown: str | None = None) -> None:
+    resolved = path.resolve()  # follows symlinks and removes `..`
+    if resolved != root and not resolved.is_relative_to(root):
+        raise ZipFitError(
+            f"{shown or path} is outside the data folder {root}: only files inside it can be read "
+            "(paths with .. or links that lead outside are refused). Copy the data into that folder."
+        )
+
+
+def is_saved_dataset(folder: Path) -> bool:
+    """A folder written by datasets' `save_to_disk` (a Dataset or a DatasetDict)."""
+    return (folder / "dataset_dict.json").is_file() or (
+        (folder / "state.json").is_file() and (folder / "dataset_info.json").is_file()
+    )
+
+
+def folder_files(folder: Path) -> list[Path]:
+    """Every file below `folder` in sorted order, hidden files and folders left out."""
+    found = []
+    for directory, subdirectories, files in os.walk(folder):
+        subdirectories[:] = sorted(name for name in subdirectories if not name.startswith("."))
+        found.extend(Path(directory) / name for name in files if not name.startswith("."))
+    return sorted(found, key=lambda path: path.relative_to(folder).as_posix())
+
+
+def read_files(paths: list[Path], base: Path, display: str, options: LoadOptions, report: LoadReport,
+               max_rows: int | None, data_root: Path | None) -> pd.DataFrame:
+    """Read several files into one frame with a `file` column (path relative to `base`)."""
+    frames, unsupported, empty = [], [], []
+    remaining = max_rows
+    for path in paths:
+        if data_root is not None:
+            check_inside_root(path, data_root)
+        relative = path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)
+        if format_of(path.name)[0] is None:
+            unsupported.append(relative)
+            continue
+        frame = read_file(path, options, report, remaining, display=f"{display}: {relative}")
+        if len(frame) == 0:
+            empty.append(relative)
+            continue
+        column = next((name for name in (FILE_COLUMN, "source_file") if name not in frame.columns), None)
+        if column is not None:
+            frame.insert(0, column, relative)
+        frames.append(frame)
+        if remaining is not None:
+            remaining -= len(frame)
+            if remaining <= 0:
+                break
+    if unsupported:
+        report.warn(f"{display}: ignored {plural(len(unsupported), 'file')} of unsupported type: "
+                    f"{', '.join(unsupported[:10])}{', ...' if len(unsupported) > 10 else ''}.")
+    if empty:
+        report.warn(f"{display}: {plural(len(empty), 'file')} had no rows: {', '.join(empty[:10])}.")
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def read_saved_dataset(folder: Path, split: str | None, display: str, report: LoadReport,
+                       max_rows: int | None) -> pd.DataFrame:
+    """A `save_to_disk` folder, memory-mapped; a DatasetDict needs a split (or has only one)."""
+    from datasets import DatasetDict, load_from_disk
+
+    try:
+        dataset = load_from_disk(str(folder))
+    except Exception as error:
+        raise ZipFitError(f"{display} looks like a save_to_disk folder but could not be read ({error}).") from None
+    if isinstance(dataset, DatasetDict):
+        chosen = choose_split(list(dataset), split, display, report)
+        dataset = dataset[chosen]
+    elif split is not None:
+        report.warn(f"{display} holds a single dataset (no splits): the split {split!r} was ignored.")
+    if getattr(dataset, "_indices", None) is not None:
+        dataset = dataset.flatten_indices()
+    table = dataset.data.table
+    return arrow_to_frame(table.slice(0, max_rows) if max_rows is not None else table)
+
+
+def read_local(location: str, split: str | None, options: LoadOptions, report: LoadReport,
+               max_rows: int | None) -> pd.DataFrame:
+    """A local file, folder, glob pattern or save_to_disk folder; raises if it holds no rows."""
+    root = Path(options.data_root).expanduser().resolve() if options.data_root is not None else None
+    path = resolve_in_root(location, options.data_root)
+    display = str(location)
+    if path.is_file():
+        frame = read_file(path, options, report, max_rows, display=display)
+    elif path.is_dir():
+        if is_saved_dataset(path):
+            frame = read_saved_dataset(path, split, display, report, max_rows)
+        else:
+            files = folder_files(path)
+            if not files:
+                raise ZipFitError(f"The folder {display} is empty: put data files ({SUPPORTED_NAMES}) in it.")
+            frame = read_files(files, path, display, options, report, max_rows, root)
+            if len(frame) == 0 and not any(format_of(file.name)[0] for file in files):
+                raise ZipFitError(f"The folder {display} holds no data files: use {SUPPORTED_NAMES}.")
+    elif is_glob(str(location)):
+        pattern = str(path)
+        matches = sorted(Path(match) for match in globbing.glob(pattern, recursive=True) if Path(match).is_file())
+        if not matches:
+            raise ZipFitError(f"No file matches the pattern {display}: check the folder and the pattern.")
+        base = Path(os.path.commonpath([str(match.parent) for match in matches]))
+        frame = read_files(matches, base, display, options, report, max_rows, root)
+    else:
+        raise ZipFitError(
+            f"File not found: {display}. Check the path"
+            + (f" (relative paths start in the data folder {root})" if root else "")
+            + "; for a Hugging Face dataset write hub:NAME."
+        )
+    if len(frame) == 0:
+        raise empty_rows_error(display, report)
+    return frame
+
+
+def empty_rows_error(display: str, report: LoadReport) -> ZipFitError:
+    also = f" ({' '.join(report.warnings)})" if report.warnings else ""
+    return ZipFitError(f"{display} contains no rows{also}: give data with at least one example.")

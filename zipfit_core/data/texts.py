@@ -1,0 +1,278 @@
+"""One text per row: a field or a template, the value policy, and the fingerprint of a list of texts.
+
+Values that are not strings (the policy, the same for a field and for each field of a template):
+- numbers and booleans become their text (`str(value)`, e.g. 3 -> "3", 2.5 -> "2.5"), with a warning;
+- lists and objects become JSON text, with a warning (choose another field or a template if that
+  is not what you want); bytes are decoded as UTF-8 (undecodable bytes replaced);
+- null (missing) values: the row is skipped, with a warning that counts them and names the rows;
+- a row whose text is the empty string is skipped the same way (it has nothing to compress).
+
+A template (`{informal_prefix}{formal_statement}`) renders each row from several fields; a row where any of
+them is null has no text. `propose_text_field` picks `text`, else the string column with the longest texts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+import numpy as np
+import pandas as pd
+from zipfit_core.data.sources import (TEMPLATE_PREFIX, DataRecipe, DataSource, LoadOptions, LoadReport, TextSpec, cell_matches, is_missing, labelled, plural, template_fields, template_parts)
+from zipfit_core.errors import ZipFitError
+from zipfit_core.data.formats import COMPRESSIONS, TABLE_FORMATS, format_of, read_upload
+from zipfit_core.data.text_formats import decode_replacing
+from zipfit_core.data.local import empty_rows_error, is_glob, read_local
+
+
+TEMPLATE_TEXT_COLUMN = "zipfit_text"  # with a template, the rendered texts are added to the table under this name
+
+
+def texts_fingerprint(texts: Iterable[str]) -> str:
+    """sha256 over the texts in order (length-prefixed, so boundaries count)."""
+    digest = hashlib.sha256()
+    for text in texts:
+        data = text.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _is_arrow_string(series: pd.Series) -> bool:
+    dtype = series.dtype
+    return isinstance(dtype, pd.StringDtype) or (
+        isinstance(dtype, pd.ArrowDtype) and str(dtype.pyarrow_dtype) in ("string", "large_string", "string_view")
+    )
+
+
+@dataclass
+class _Conversions:
+    """Rows (0-based positions in the frame) whose value had to be turned into text, by kind."""
+
+    numbers: list[int] = field(default_factory=list)
+    structures: list[int] = field(default_factory=list)
+    other: list[int] = field(default_factory=list)
+    undecodable: list[int] = field(default_factory=list)
+
+    def report(self, report: LoadReport, origin: str, name: str, row_ids: np.ndarray) -> None:
+        for positions, what in ((self.numbers, "numbers and booleans to text"),
+                                (self.structures, "lists / objects to JSON text "
+                                                  "(choose another field or a template if that is not wanted)"),
+                                (self.other, "other values (dates, ...) to text"),
+                                (self.undecodable, "bytes values with undecodable bytes (replaced with U+FFFD)")):
+            if positions:
+                report.warn(f"{origin}: field {name!r}: converted {plural(len(positions), 'value')} of "
+                            f"{what}: {labelled('row', row_ids[positions].tolist())}.")
+
+
+def _as_plain(value: object) -> object:
+    """JSON-ready: numpy arrays and scalars inside lists / dicts become Python values."""
+    if isinstance(value, np.ndarray):
+        return [_as_plain(item) for item in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_as_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _as_plain(item) for key, item in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _cell_text(value: object, position: int, conversions: _Conversions) -> str | None:
+    """The text of one cell under the module's policy; None for a missing value."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple, dict, np.ndarray)):
+        conversions.structures.append(position)
+        return json.dumps(_as_plain(value), ensure_ascii=False, default=str)
+    if is_missing(value):
+        return None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        text, bad = decode_replacing(bytes(value))
+        if bad:
+            conversions.undecodable.append(position)
+        return text
+    if isinstance(value, (bool, int, float, np.bool_, np.number)):
+        conversions.numbers.append(position)
+        return str(value.item() if isinstance(value, np.generic) else value)
+    conversions.other.append(position)
+    return str(value)
+
+
+def _column_texts(frame: pd.DataFrame, name: str, origin: str, report: LoadReport,
+                  row_ids: np.ndarray) -> list[str | None]:
+    """One column as texts (None for missing values); Arrow strings become Python strings exactly once."""
+    series = frame[name]
+    if isinstance(series, pd.DataFrame):
+        raise ZipFitError(f"{origin} has several columns named {name!r}: rename them so that each is unique.")
+    if _is_arrow_string(series):
+        values = series.tolist()
+        if series.hasnans:
+            for position in np.flatnonzero(series.isna().to_numpy()):
+                values[position] = None
+        return values
+    conversions = _Conversions()
+    values = [_cell_text(value, position, conversions) for position, value in enumerate(series.tolist())]
+    conversions.report(report, origin, name, row_ids)
+    return values
+
+
+def _check_fields(frame: pd.DataFrame, names: Sequence[str], origin: str, what: str) -> None:
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise ZipFitError(
+            f"{what} {', '.join(map(repr, missing))} not found in {origin}. Fields that exist: {_field_list(frame)}."
+        )
+
+
+def _field_list(frame: pd.DataFrame) -> str:
+    return ", ".join(map(str, frame.columns)) or "(none)"
+
+
+def _field_texts(frame: pd.DataFrame, name: str, origin: str, report: LoadReport,
+                 row_ids: np.ndarray) -> list[str | None]:
+    _check_fields(frame, [name], origin, "Field")
+    return _column_texts(frame, name, origin, report, row_ids)
+
+
+def template_texts(frame: pd.DataFrame, template: str, origin: str, report: LoadReport | None = None,
+                   row_ids: np.ndarray | None = None) -> list[str | None]:
+    """Each row's text rendered from `template` under the module's value policy; None where a field is null.
+
+    A field the template uses that `frame` lacks is an error naming `origin` and the fields that exist.
+    Conversions (numbers, lists, ...) are reported to `report` when given.
+    """
+    report = report if report is not None else LoadReport()
+    row_ids = row_ids if row_ids is not None else np.arange(len(frame), dtype=np.int64)
+    names = template_fields(template)
+    _check_fields(frame, names, origin, f"Template {template!r} uses field(s)")
+    columns = {name: _column_texts(frame, name, origin, report, row_ids) for name in names}
+    parts = template_parts(template)
+    texts: list[str | None] = []
+    for position in range(len(frame)):
+        pieces = []
+        for literal, name in parts:
+            pieces.append(literal)
+            if name is not None:
+                value = columns[name][position]
+                if value is None:
+                    break
+                pieces.append(value)
+        else:
+            texts.append("".join(pieces))
+            continue
+        texts.append(None)
+    return texts
+
+
+def _drop_missing(texts: list[str | None], origin: str, report: LoadReport, row_ids: np.ndarray,
+                  spec: TextSpec) -> tuple[list[str], np.ndarray | None]:
+    """Drop rows without text (null, or the empty string); None means every row was kept."""
+    missing = [position for position, text in enumerate(texts) if text is None]
+    empty = [position for position, text in enumerate(texts) if text == ""]
+    if not missing and not empty:
+        return texts, None  # type: ignore[return-value]
+    what = f"template {spec.template!r}" if spec.template is not None else "the text field"
+    if len(missing) + len(empty) == len(texts):
+        raise ZipFitError(
+            f"No row of {origin} has text for {what}: {plural(len(missing), 'row')} are null, "
+            f"{plural(len(empty), 'row')} are empty. Choose another field (or template), or check the filter."
+        )
+    if missing:
+        report.warn(f"{origin}: skipped {plural(len(missing), 'row')} with a null (missing) value for {what}: "
+                    f"{labelled('row', row_ids[missing].tolist())}.")
+    if empty:
+        report.warn(f"{origin}: skipped {plural(len(empty), 'row')} whose text is empty: "
+                    f"{labelled('row', row_ids[empty].tolist())}.")
+    kept = np.array([position for position, text in enumerate(texts) if text], dtype=np.int64)
+    return [texts[position] for position in kept], kept  # type: ignore[misc]
+
+
+def _cap(texts: list[str], max_chars: int, origin: str, report: LoadReport, row_ids: np.ndarray) -> None:
+    """Cut texts longer than `max_chars` characters, in place, and say which."""
+    long_rows = [position for position, text in enumerate(texts) if len(text) > max_chars]
+    if not long_rows:
+        return
+    longest = max(len(texts[position]) for position in long_rows)
+    for position in long_rows:
+        texts[position] = texts[position][:max_chars]
+    report.warn(
+        f"{origin}: capped {plural(len(long_rows), 'text')} longer than {max_chars:,} characters "
+        f"(the longest had {longest:,}): {labelled('row', row_ids[long_rows].tolist())}. "
+        "Raise the cap (`max_chars`) to keep whole texts."
+    )
+
+
+def string_columns(table: pd.DataFrame) -> list[str]:
+    """Columns whose non-null values are all strings (and that have at least one)."""
+    names = []
+    for name in table.columns:
+        series = table[name]
+        if isinstance(series, pd.DataFrame):
+            continue
+        if _is_arrow_string(series):
+            if series.notna().any():
+                names.append(str(name))
+            continue
+        if series.dtype != object:
+            continue
+        values = series.dropna()
+        if len(values) and values.map(lambda value: isinstance(value, str)).all():
+            names.append(str(name))
+    return names
+
+
+def text_like_fields(table: pd.DataFrame, sample_rows: int = 10_000) -> list[str]:
+    """Columns whose values are mostly strings, longest mean string length first: candidates for the text.
+
+    Judged on the first `sample_rows` rows, so that a few numbers or nulls in a text column (which
+    `load_source` converts or skips, with a warning) do not hide it.
+    """
+    head = table.head(sample_rows)
+    lengths: dict[str, float] = {}
+    for name in head.columns:
+        series = head[name]
+        if isinstance(series, pd.DataFrame):
+            continue
+        values = series.dropna()
+        if not len(values):
+            continue
+        if _is_arrow_string(series):
+            lengths[str(name)] = float(values.str.len().mean())
+        elif series.dtype == object:
+            strings = [value for value in values if isinstance(value, str)]
+            if 2 * len(strings) > len(values):
+                lengths[str(name)] = sum(map(len, strings)) / len(strings)
+    return sorted(lengths, key=lambda name: -lengths[name])
+
+
+def propose_text_field(table: pd.DataFrame) -> str:
+    """`text` if it is a string column, else the string column with the longest mean length."""
+    candidates = text_like_fields(table)
+    if "text" in candidates:
+        return "text"
+    if not candidates:
+        raise ZipFitError(
+            f"No text column found among {_field_list(table)}: "
+            "choose a text `field` or a `template`."
+        )
+    return candidates[0]
+
+
+def texts_from_field(table: pd.DataFrame, text_field: str, *, origin: str = "data") -> list[str]:
+    """The values of one column as texts, strictly: a non-text value is an error that names the row."""
+    _check_fields(table, [text_field], origin, "Field")
+    texts = table[text_field].tolist()
+    for row, value in enumerate(texts):
+        if not isinstance(value, str):
+            shown = "empty (null)" if is_missing(value) else f"a {type(value).__name__}"
+            raise ZipFitError(
+                f"{origin}, row {row}: field {text_field!r} is {shown}, not text. "
+                "Choose a text field, or clean that row."
+            )
+    return texts
