@@ -87,6 +87,15 @@ def test_library_messages_name_parameters_and_each_front_end_translates_them(cap
     assert "max\\_chars" not in message(capped) and "1,000,000 characters in the app" in message(capped)
 
 
+@pytest.mark.skipif(shutil.which("git") is None or not (REPO / ".git").exists(), reason="needs a git checkout")
+def test_no_file_of_the_packages_is_ignored_by_git():
+    files = [str(path.relative_to(REPO)) for folder in ("zipfit_core", "zipfit_app", "pages", "tests")
+             for path in (REPO / folder).rglob("*.py") if "__pycache__" not in path.parts]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *files], cwd=REPO, capture_output=True,
+                             text=True).stdout.split()
+    assert ignored == []  # a clean clone (CI, a user) would miss them
+
+
 def test_python_dash_m_runs_the_command_line():
     done = subprocess.run([sys.executable, "-m", "zipfit_core", "--version"], cwd=REPO, capture_output=True,
                           text=True)
