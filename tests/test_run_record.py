@@ -18,7 +18,7 @@ from zipfit_core._version import __version__
 from zipfit_core.analysis.export import MANIFEST_FORMAT, read_manifest
 from zipfit_core.cli.main import main
 from zipfit_core.data.loading import load_source
-from zipfit_core.data.sources import DataSource, TextSpec
+from zipfit_core.data.sources import DataSource
 from zipfit_core.data.texts import texts_fingerprint
 from zipfit_core.engines import read_score_folder, score_shards
 from zipfit_core.errors import ZipFitError
@@ -112,7 +112,7 @@ def test_the_method_cache_serves_a_result_whatever_the_record_says_of_names(tmp_
     memo.clear()
     (item,) = list_cache(tmp_path)
     assert item.run.source == "sources" and item.run.n_sources == 12  # plain texts: named generically
-    assert item.run.source_text == TextSpec(field="text")
+    assert (item.run.source_field, item.run.source_template) == ("text", None)
     np.testing.assert_array_equal(score_sources("random", SOURCES, TARGETS_USED, cache_dir=tmp_path, seed=9), first)
 
 
@@ -121,7 +121,8 @@ def test_export_manifests_written_before_they_had_a_format_still_read_and_newer_
     older = tmp_path / "older.manifest.json"
     older.write_text(json.dumps({"tool": "zipfit-studio", "package_version": "0.1.0",
                                  "scoring": {k: v for k, v in run.to_dict().items() if k != "record_version"}}))
-    assert ScoreRun.from_dict(read_manifest(older)["scoring"]).same_scores_as(run)
+    read = ScoreRun.from_dict(read_manifest(older)["scoring"])
+    assert read.method_settings() == run.method_settings() and read.source_fingerprint == run.source_fingerprint
     newer = tmp_path / "newer.manifest.json"
     newer.write_text(json.dumps({"format": MANIFEST_FORMAT, "format_version": 99, "scoring": run.to_dict()}))
     with pytest.raises(ZipFitError, match="upgrade zipfit-studio"):

@@ -102,9 +102,10 @@ def start(source: LoadedTexts, target: LoadedTexts | None, view: ViewState) -> s
     """Submit (or join) the scoring of the loaded datasets with the view's method; raises ZipFitError."""
     if source is None or target is None or None in _loaded_keys():
         raise ZipFitError("Load a source pool and a target set on the Data page first.")
-    run = score_run(view, source, target)
     if view.method == "zipfit":
-        return _bind(manager().submit(request_for(source, target, view)), run)
+        request = request_for(source, target, view)
+        return _bind(manager().submit(request), request.run)
+    run = score_run(view, source, target)
     run_id = manager().submit_method(view.method, source.texts, target.texts, methods.run_settings(view.method, view),
                                      source_fingerprint=source.fingerprint, target_fingerprint=target.fingerprint)
     return _bind(run_id, run)
@@ -118,8 +119,8 @@ def attach_cached(source: LoadedTexts | None, target: LoadedTexts | None, view: 
         return _bind(folder_id, datasets.current_folder().run, target_needed=False)
     if target is None or None in _loaded_keys():
         return None
-    run = score_run(view, source, target)
     if view.method != "zipfit":
+        run = score_run(view, source, target)
         settings = methods.run_settings(view.method, view)
         run_id = manager().method_run_id(view.method, settings, source_fingerprint=source.fingerprint,
                                          target_fingerprint=target.fingerprint)
@@ -130,9 +131,10 @@ def attach_cached(source: LoadedTexts | None, target: LoadedTexts | None, view: 
                                                 source_fingerprint=source.fingerprint,
                                                 target_fingerprint=target.fingerprint)
         return _bind(adopted, run) if adopted else None
-    found = manager().find(request_for(source, target, view).key)
+    request = request_for(source, target, view)
+    found = manager().find(request.key)
     if found is not None and found.state in ("done", "running", "queued"):
-        return _bind(found.work_id, run)
+        return _bind(found.work_id, request.run)
     return None
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-
 DEMO_DATA_DIR = Path(__file__).resolve().parent / "demo_data"
 
 

@@ -11,26 +11,19 @@ it takes the text column.
 from __future__ import annotations
 
 import bz2
-import codecs
 import contextlib
-import glob as globbing
 import gzip
 import io
-import json
 import lzma
-import os
-import re
-import threading
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
 import pandas as pd
 import pyarrow as pa
-from zipfit_core.data.sources import LoadOptions, LoadReport, choose_split, labelled, numbered, plural
-from zipfit_core.errors import ZipFitError
-from zipfit_core.data.text_formats import _read_text_format
 
+from zipfit_core.data.sources import LoadOptions, LoadReport
+from zipfit_core.data.text_formats import read_text_format
+from zipfit_core.errors import ZipFitError
 
 TABLE_FORMATS = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
@@ -208,7 +201,7 @@ def _read_stream(fmt: str, compression: str | None, raw: BinaryIO, display: str,
             elif not hasattr(stream, "peek"):
                 stream = io.BufferedReader(stream)  # type: ignore[arg-type]
             if fmt in TEXT_FORMATS:
-                return _read_text_format(fmt, stream, display, options, report, max_rows)
+                return read_text_format(fmt, stream, display, options, report, max_rows)
             return _read_columnar(fmt, pa.BufferReader(stream.read()), display, max_rows)
     except ZipFitError:
         raise

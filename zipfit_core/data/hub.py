@@ -22,13 +22,14 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
+
 import numpy as np
 import pandas as pd
-from zipfit_core.data.sources import DataSource, LoadOptions, LoadReport, cell_matches, choose_split
-from zipfit_core.errors import ZipFitError
+
 from zipfit_core.data.formats import arrow_to_frame
 from zipfit_core.data.local import check_inside_root
-
+from zipfit_core.data.sources import DataSource, LoadOptions, LoadReport, cell_matches, choose_split
+from zipfit_core.errors import ZipFitError
 
 Result = TypeVar("Result")
 
@@ -153,13 +154,15 @@ def _check_hub_answers(repo_id: str, revision: str | None, display: str, seconds
             f"or load a local copy of its files. {HUB_WAYS_OUT}"
         ) from None
     except RevisionNotFoundError:
-        raise ZipFitError(f"{display}: the revision {revision!r} does not exist. Check the branch, tag or commit.") from None
+        raise ZipFitError(f"{display}: the revision {revision!r} does not exist. Check the branch, tag or "
+                          "commit.") from None
     except RepositoryNotFoundError:
         raise _not_found(display, repo_id) from None
     except Exception as error:
         if _is_network_error(error):
             raise unreachable(f"{type(error).__name__}: {error}") from None
-        raise ZipFitError(f"The Hugging Face Hub did not answer properly for {display} ({error}). {HUB_WAYS_OUT}") from None
+        raise ZipFitError(f"The Hugging Face Hub did not answer properly for {display} ({error}). "
+                          f"{HUB_WAYS_OUT}") from None
 
 
 def _not_found(display: str, location: str) -> ZipFitError:
@@ -229,7 +232,8 @@ def _calling_datasets(function: Callable[[], Result], display: str, offline: boo
                 f"{_configs_line(message)}"
             ) from None
         if "BuilderConfig" in message:
-            raise ZipFitError(f"{display}: {message.strip().rstrip('.')}. Choose one of those configurations.") from None
+            raise ZipFitError(f"{display}: {message.strip().rstrip('.')}. Choose one of those "
+                              "configurations.") from None
         if "Couldn't find cache" in message:
             raise _not_cached(display, error) from None
         if "split" in message.lower():

@@ -26,23 +26,38 @@ How a value becomes text (numbers, lists, nulls, empty strings) is `texts.py`'s 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-import warnings
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
-from zipfit_core.data.sources import (TEMPLATE_PREFIX, DataRecipe, DataSource, LoadOptions, LoadReport, TextSpec, cell_matches, is_missing, labelled, plural, template_fields, template_parts)
-from zipfit_core.errors import ZipFitError
-from zipfit_core.data.formats import COMPRESSIONS, TABLE_FORMATS, format_of, read_upload
-from zipfit_core.data.text_formats import decode_replacing
-from zipfit_core.data.local import empty_rows_error, is_glob, read_local
-from zipfit_core.data.texts import TEMPLATE_TEXT_COLUMN, _cap, _drop_missing, _field_list, _field_texts, _is_arrow_string, propose_text_field, template_texts, texts_fingerprint
 
+from zipfit_core.data.formats import COMPRESSIONS, TABLE_FORMATS, format_of, read_upload
+from zipfit_core.data.local import empty_rows_error, is_glob, read_local
+from zipfit_core.data.sources import (
+    TEMPLATE_PREFIX,
+    DataRecipe,
+    DataSource,
+    LoadOptions,
+    LoadReport,
+    TextSpec,
+    cell_matches,
+    plural,
+)
+from zipfit_core.data.texts import (
+    TEMPLATE_TEXT_COLUMN,
+    cap_texts,
+    drop_missing,
+    field_list,
+    field_texts,
+    is_arrow_string,
+    propose_text_field,
+    template_texts,
+    texts_fingerprint,
+)
+from zipfit_core.errors import ZipFitError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
@@ -101,12 +116,12 @@ def load_source(source: DataSource, text: TextSpec = TextSpec(), options: LoadOp
         texts = template_texts(frame, text.template, origin, report, row_ids)
     else:
         text_field = text.field or propose_text_field(frame)
-        texts = _field_texts(frame, text_field, origin, report, row_ids)
-    texts, kept = _drop_missing(texts, origin, report, row_ids, text)
+        texts = field_texts(frame, text_field, origin, report, row_ids)
+    texts, kept = drop_missing(texts, origin, report, row_ids, text)
     if kept is not None:
         frame, row_ids = _take(frame, kept), row_ids[kept]
     if options.max_chars is not None:
-        _cap(texts, options.max_chars, origin, report, row_ids)
+        cap_texts(texts, options.max_chars, origin, report, row_ids)
     if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
         frame = frame.reset_index(drop=True)
     if text.template is not None:
@@ -214,10 +229,10 @@ def _filter_mask(frame: pd.DataFrame, row_filter: tuple[str, str], origin: str) 
     column, value = row_filter
     if column not in frame.columns:
         raise ZipFitError(
-            f"Row filter column {column!r} not found in {origin}. Fields that exist: {_field_list(frame)}."
+            f"Row filter column {column!r} not found in {origin}. Fields that exist: {field_list(frame)}."
         )
     series = frame[column]
-    if _is_arrow_string(series):
+    if is_arrow_string(series):
         keep = series.eq(value).fillna(False).to_numpy(dtype=bool)
     else:
         keep = np.fromiter((cell_matches(cell, value) for cell in series), dtype=bool, count=len(series))

@@ -8,26 +8,15 @@ out (`resolve_in_root`, `check_inside_root`).
 
 from __future__ import annotations
 
-import bz2
-import codecs
-import contextlib
 import glob as globbing
-import gzip
-import io
-import json
-import lzma
 import os
-import re
-import threading
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+
 import pandas as pd
-import pyarrow as pa
-from zipfit_core.data.sources import LoadOptions, LoadReport, choose_split, labelled, numbered, plural
-from zipfit_core.errors import ZipFitError
+
 from zipfit_core.data.formats import FILE_COLUMN, SUPPORTED_NAMES, arrow_to_frame, format_of, read_file
+from zipfit_core.data.sources import LoadOptions, LoadReport, choose_split, plural
+from zipfit_core.errors import ZipFitError
 
 
 def is_glob(location: str) -> bool:

@@ -12,8 +12,8 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from zipfit_core.errors import ZipFitError
 
+from zipfit_core.errors import ZipFitError
 
 SOURCE_KINDS = ("local", "hub", "upload", "demo")
 BAD_LINE_POLICIES = ("skip", "stop")
@@ -218,7 +218,8 @@ def template_fields(template: str) -> list[str]:
         if name is None:
             continue
         if name == "" or name.isdigit():
-            raise ZipFitError(f"Template {template!r} has an empty or numbered placeholder: name a field, e.g. {{text}}.")
+            raise ZipFitError(f"Template {template!r} has an empty or numbered placeholder: name a field, "
+                              "e.g. {text}.")
         if format_spec or conversion:
             raise ZipFitError(
                 f"Template {template!r}: placeholders are plain field names, without ':' formats or '!' conversions."

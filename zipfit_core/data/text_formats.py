@@ -8,26 +8,20 @@ What is skipped or replaced goes into a `LoadReport`.
 
 from __future__ import annotations
 
-import bz2
 import codecs
 import contextlib
-import glob as globbing
-import gzip
 import io
 import json
-import lzma
-import os
 import re
 import threading
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import BinaryIO
-import pandas as pd
-import pyarrow as pa
-from zipfit_core.data.sources import LoadOptions, LoadReport, choose_split, labelled, numbered, plural
-from zipfit_core.errors import ZipFitError
 
+import pandas as pd
+
+from zipfit_core.data.sources import LoadOptions, LoadReport, labelled, numbered, plural
+from zipfit_core.errors import ZipFitError
 
 SNIFF_BYTES = 8192
 MAGIC_NUMBERS = (  # what a file really is, whatever its name says
@@ -287,7 +281,7 @@ def _read_txt(stream: BinaryIO, encoding: str, display: str, options: LoadOption
     return pd.DataFrame({"text": texts, "line": numbers}) if texts else pd.DataFrame()
 
 
-def _read_text_format(fmt: str, stream: BinaryIO, display: str, options: LoadOptions, report: LoadReport,
+def read_text_format(fmt: str, stream: BinaryIO, display: str, options: LoadOptions, report: LoadReport,
                       max_rows: int | None) -> pd.DataFrame:
     encoding = _text_encoding(_peek(stream), display, fmt)
     if fmt == "jsonl":

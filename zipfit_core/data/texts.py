@@ -15,20 +15,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from functools import cached_property
-from pathlib import Path
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
-from zipfit_core.data.sources import (TEMPLATE_PREFIX, DataRecipe, DataSource, LoadOptions, LoadReport, TextSpec, cell_matches, is_missing, labelled, plural, template_fields, template_parts)
-from zipfit_core.errors import ZipFitError
-from zipfit_core.data.formats import COMPRESSIONS, TABLE_FORMATS, format_of, read_upload
-from zipfit_core.data.text_formats import decode_replacing
-from zipfit_core.data.local import empty_rows_error, is_glob, read_local
 
+from zipfit_core.data.sources import (
+    LoadReport,
+    TextSpec,
+    is_missing,
+    labelled,
+    plural,
+    template_fields,
+    template_parts,
+)
+from zipfit_core.data.text_formats import decode_replacing
+from zipfit_core.errors import ZipFitError
 
 TEMPLATE_TEXT_COLUMN = "zipfit_text"  # with a template, the rendered texts are added to the table under this name
 
@@ -43,7 +46,7 @@ def texts_fingerprint(texts: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
-def _is_arrow_string(series: pd.Series) -> bool:
+def is_arrow_string(series: pd.Series) -> bool:
     dtype = series.dtype
     return isinstance(dtype, pd.StringDtype) or (
         isinstance(dtype, pd.ArrowDtype) and str(dtype.pyarrow_dtype) in ("string", "large_string", "string_view")
@@ -110,7 +113,7 @@ def _column_texts(frame: pd.DataFrame, name: str, origin: str, report: LoadRepor
     series = frame[name]
     if isinstance(series, pd.DataFrame):
         raise ZipFitError(f"{origin} has several columns named {name!r}: rename them so that each is unique.")
-    if _is_arrow_string(series):
+    if is_arrow_string(series):
         values = series.tolist()
         if series.hasnans:
             for position in np.flatnonzero(series.isna().to_numpy()):
@@ -126,15 +129,15 @@ def _check_fields(frame: pd.DataFrame, names: Sequence[str], origin: str, what: 
     missing = [name for name in names if name not in frame.columns]
     if missing:
         raise ZipFitError(
-            f"{what} {', '.join(map(repr, missing))} not found in {origin}. Fields that exist: {_field_list(frame)}."
+            f"{what} {', '.join(map(repr, missing))} not found in {origin}. Fields that exist: {field_list(frame)}."
         )
 
 
-def _field_list(frame: pd.DataFrame) -> str:
+def field_list(frame: pd.DataFrame) -> str:
     return ", ".join(map(str, frame.columns)) or "(none)"
 
 
-def _field_texts(frame: pd.DataFrame, name: str, origin: str, report: LoadReport,
+def field_texts(frame: pd.DataFrame, name: str, origin: str, report: LoadReport,
                  row_ids: np.ndarray) -> list[str | None]:
     _check_fields(frame, [name], origin, "Field")
     return _column_texts(frame, name, origin, report, row_ids)
@@ -170,7 +173,7 @@ def template_texts(frame: pd.DataFrame, template: str, origin: str, report: Load
     return texts
 
 
-def _drop_missing(texts: list[str | None], origin: str, report: LoadReport, row_ids: np.ndarray,
+def drop_missing(texts: list[str | None], origin: str, report: LoadReport, row_ids: np.ndarray,
                   spec: TextSpec) -> tuple[list[str], np.ndarray | None]:
     """Drop rows without text (null, or the empty string); None means every row was kept."""
     missing = [position for position, text in enumerate(texts) if text is None]
@@ -193,7 +196,7 @@ def _drop_missing(texts: list[str | None], origin: str, report: LoadReport, row_
     return [texts[position] for position in kept], kept  # type: ignore[misc]
 
 
-def _cap(texts: list[str], max_chars: int, origin: str, report: LoadReport, row_ids: np.ndarray) -> None:
+def cap_texts(texts: list[str], max_chars: int, origin: str, report: LoadReport, row_ids: np.ndarray) -> None:
     """Cut texts longer than `max_chars` characters, in place, and say which."""
     long_rows = [position for position, text in enumerate(texts) if len(text) > max_chars]
     if not long_rows:
@@ -215,7 +218,7 @@ def string_columns(table: pd.DataFrame) -> list[str]:
         series = table[name]
         if isinstance(series, pd.DataFrame):
             continue
-        if _is_arrow_string(series):
+        if is_arrow_string(series):
             if series.notna().any():
                 names.append(str(name))
             continue
@@ -242,7 +245,7 @@ def text_like_fields(table: pd.DataFrame, sample_rows: int = 10_000) -> list[str
         values = series.dropna()
         if not len(values):
             continue
-        if _is_arrow_string(series):
+        if is_arrow_string(series):
             lengths[str(name)] = float(values.str.len().mean())
         elif series.dtype == object:
             strings = [value for value in values if isinstance(value, str)]
@@ -258,7 +261,7 @@ def propose_text_field(table: pd.DataFrame) -> str:
         return "text"
     if not candidates:
         raise ZipFitError(
-            f"No text column found among {_field_list(table)}: "
+            f"No text column found among {field_list(table)}: "
             "choose a text `field` or a `template`."
         )
     return candidates[0]

@@ -36,15 +36,21 @@ def stored_scores(method: str, sources: Sequence[str], targets: Sequence[str], *
     Never computes. ZIP-FIT and the methods derived from it are looked up in memory only (their disk entries
     belong to the jobs).
     """
-    info = method_info(method)
-    resolved = info.resolve(settings)
     if len(targets) == 0 or len(sources) == 0:
         return None
-    key = result_key(method, resolved, texts_fingerprint(sources), texts_fingerprint(targets))
+    return _found_scores(method, settings, len(sources), texts_fingerprint(sources), texts_fingerprint(targets),
+                         cache_dir)
+
+
+def _found_scores(method: str, settings: dict[str, Any], n_sources: int, source_fingerprint: str,
+                  target_fingerprint: str, cache_dir: str | Path | None) -> np.ndarray | None:
+    """The memo's or the method cache's scores for this result, else None (never computes)."""
+    info = method_info(method)
+    key = result_key(method, info.resolve(settings), source_fingerprint, target_fingerprint)
     scores = memo.get(key)
     if scores is not None or cache_dir is None or method == SCORED_BY_JOBS or info.base is not None:
         return scores
-    scores = read_method_cache(cache_dir, key, len(sources))
+    scores = read_method_cache(cache_dir, key, n_sources)
     if scores is not None:
         memo.put(key, scores)
     return scores
@@ -78,7 +84,9 @@ def score_sources(method: str, sources: Sequence[str], targets: Sequence[str], *
     elif cache_dir is None:
         scores = compute_scores(method, sources, targets, progress=progress, cancel=cancel, **resolved)
     elif method == SCORED_BY_JOBS:
-        scores = _zipfit_through_jobs(sources, targets, resolved, progress, cancel, cache_dir)
+        run = ScoreRun.for_plain_texts(sources, targets, settings=resolved, source_fingerprint=source_fingerprint,
+                                       target_fingerprint=target_fingerprint)  # the texts are hashed once
+        scores = _zipfit_through_jobs(sources, targets, run, resolved["workers"], progress, cancel, cache_dir)
     else:
         scores = read_method_cache(cache_dir, key, len(sources))
         if scores is None:
@@ -87,19 +95,19 @@ def score_sources(method: str, sources: Sequence[str], targets: Sequence[str], *
                                            source_fingerprint=source_fingerprint, target_fingerprint=target_fingerprint)
             write_method_cache(cache_dir, key, scores, run, label=f"{method_spec(method, resolved)}: "
                                                                   f"{len(sources)} sources vs {len(targets)} targets")
-    memo.put(key, scores)
-    return np.array(scores, dtype=np.float64)
+    memo.put(key, scores)  # the memo keeps its own copy: the caller may change this one
+    return np.asarray(scores, dtype=np.float64)
 
 
-def _zipfit_through_jobs(sources: Sequence[str], targets: Sequence[str], settings: dict[str, Any],
+def _zipfit_through_jobs(sources: Sequence[str], targets: Sequence[str], run: ScoreRun, workers: int | None,
                          progress: ProgressCallback | None, cancel: CancelSignal, cache_dir: Path) -> np.ndarray:
     def follow(status: WorkStatus) -> None:
         if progress:
             progress(status.done, status.total)
 
-    request = ScoreRequest(sources, targets, codec=settings["codec"], level=settings["level"],
-                           label=f"{len(sources)} sources vs {len(targets)} targets")  # plain texts: counts say most
-    return run_foreground(request, cache_dir, progress=follow, cancel=cancel, workers=settings["workers"])
+    request = ScoreRequest.for_run(sources, targets, run,
+                                   label=f"{len(sources)} sources vs {len(targets)} targets")  # plain texts
+    return run_foreground(request, cache_dir, progress=follow, cancel=cancel, workers=workers)
 
 
 def method_run_id(method: str, settings: dict[str, Any], source_fingerprint: str, target_fingerprint: str) -> str:
@@ -139,17 +147,12 @@ def cached_method_run(method: str, n_sources: int, settings: dict[str, Any], cac
                       source_fingerprint: str, target_fingerprint: str) -> FunctionWork | None:
     """A finished run holding the method's scores when the memo or the method cache has them; never computes.
     ZIP-FIT and what derives from it are found in memory only (their disk entries belong to the jobs)."""
-    info = method_info(method)
-    resolved = info.resolve(settings)
     if n_sources == 0:
         return None
-    key = result_key(method, resolved, source_fingerprint, target_fingerprint)
-    scores = memo.get(key)
-    if scores is None and cache_dir is not None and method != SCORED_BY_JOBS and info.base is None:
-        scores = read_method_cache(cache_dir, key, n_sources)
+    scores = _found_scores(method, settings, n_sources, source_fingerprint, target_fingerprint, cache_dir)
     if scores is None:
         return None
     scores.setflags(write=False)
-    work = FunctionWork(method_run_id(method, resolved, source_fingerprint, target_fingerprint), method,
+    work = FunctionWork(method_run_id(method, settings, source_fingerprint, target_fingerprint), method,
                         lambda progress, cancelled: scores, unit="rows", total=n_sources)
     return work.finished_with(scores, "loaded from the cache")

@@ -150,10 +150,6 @@ class ScoreJob(Work):
         self.schedule = schedule_description(self.order, self.ends)
         self.warnings: list[str] = []
 
-    @property
-    def total_pairs(self) -> int:
-        return self.total
-
     def snapshot(self) -> ScoreSnapshot | None:
         return self._snapshot
 
@@ -190,7 +186,7 @@ class ScoreJob(Work):
     def _stopped_message(self, what: str) -> str:
         if self.entry is None:
             return f"{what}; nothing was cached (`cache_dir=None`)"
-        return f"{what}; {self._done:,} of {self.total_pairs:,} pairs are saved: submit again to resume"
+        return f"{what}; {self._done:,} of {self.total:,} pairs are saved: submit again to resume"
 
     def _work(self) -> None:
         try:
@@ -261,7 +257,7 @@ class ScoreJob(Work):
         sources = self.request.source_texts
         self._record_progress(state.done_pairs, computed=True)
         if self._resumed:
-            self._set(message=f"resumed {self._resumed:,} of {self.total_pairs:,} pairs from the cache")
+            self._set(message=f"resumed {self._resumed:,} of {self.total:,} pairs from the cache")
         rate_estimate = 20000.0 * self.workers  # pairs/s until measured; only sizes the first block
         last_save = time.monotonic()
         save_cost = 0.0
@@ -312,7 +308,7 @@ class ScoreJob(Work):
                 self._checkpoint(state)  # keep what finished before a cancel, error or interrupt
             self._record_progress(state.done_pairs, computed=False)  # drop a half-done block from the count
         self._publish(state)
-        self._set("done", f"done: {self.total_pairs - self._resumed:,} pairs computed, "
+        self._set("done", f"done: {self.total - self._resumed:,} pairs computed, "
                           f"{self._resumed:,} resumed from the cache")
 
     def _checkpoint(self, state: ScoreState) -> float:

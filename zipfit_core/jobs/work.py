@@ -229,12 +229,10 @@ class FunctionWork(Work):
             self.total = total
             self._record_progress(done)
 
-        result = self.function(progress, self._cancel_event)
-        self.function = None  # drop what the call held (texts, tables): a finished work keeps only its result
-        self._finish(result, self.done_message)
+        self._finish(self.function(progress, self._cancel_event), self.done_message)
 
     def _release(self) -> None:
-        self.function = None
+        self.function = None  # drop what the call held (texts, tables): a finished work keeps only its result
 
     def finished_with(self, result: Any, message: str) -> FunctionWork:
         """Mark this (never started) work done with a result found elsewhere (a cache); returns it."""

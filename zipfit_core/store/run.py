@@ -117,13 +117,9 @@ class ScoreRun:
 
     # -- what it says ---------------------------------------------------------------------------------
     @property
-    def source_text(self) -> TextSpec:
-        """How each source row's text was taken: a field or a template."""
-        return TextSpec.from_description(self.source_field)
-
-    @property
     def source_template(self) -> str | None:
-        return self.source_text.template
+        """The template each source row's text was rendered from (None: a field)."""
+        return TextSpec.from_description(self.source_field).template
 
     @property
     def label(self) -> str:
@@ -141,9 +137,3 @@ class ScoreRun:
         if info.compresses:
             settings.update(codec=self.codec, level=self.level)
         return method, recorded_settings(method, settings)
-
-    def same_scores_as(self, other: ScoreRun) -> bool:
-        """Whether both runs compute the same numbers: method, settings, codec, level and the same texts."""
-        return (self.method_settings() == other.method_settings()
-                and (self.source_fingerprint, self.target_fingerprint)
-                == (other.source_fingerprint, other.target_fingerprint))
