@@ -7,6 +7,7 @@ and ProofNet valid as the target; the bundled ProofNet test split is the held-ou
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +38,9 @@ def app_with_data(tmp_path, monkeypatch):
     data_root.mkdir()
     pool = labelled_pool(16, 8, 8)
     with open(data_root / "pool.jsonl", "w", encoding="utf-8") as handle:
-        for text, origin in zip(pool.sources, pool.origin):
-            handle.write(json.dumps({"text": text, "origin": origin}) + "\n")
+        handle.writelines(json.dumps({"text": text, "origin": origin}) + "\n" for text, origin in zip(pool.sources, pool.origin))
     with open(data_root / "valid.jsonl", "w", encoding="utf-8") as handle:
-        for text in pool.targets:
-            handle.write(json.dumps({"text": text}) + "\n")
+        handle.writelines(json.dumps({"text": text}) + "\n" for text in pool.targets)
     monkeypatch.setenv("ZIPFIT_DATA_ROOT", str(data_root))
     monkeypatch.setattr(JobManager, "_shared", JobManager(cache_dir=tmp_path / "cache"))
     st.cache_resource.clear()
@@ -151,7 +150,11 @@ def test_compute_returns_while_the_runs_go_on_and_cancel_stops_them(app_with_dat
     click(at, "Compute")  # returns although TF-IDF cannot finish before it is cancelled
     tfidf_run = next(run_id for run_id in at.session_state["compare.run_ids"]
                      if results.manager().status(run_id).kind == "tfidf")
-    assert results.manager().status(tfidf_run).state == "running"
+    assert results.manager().status(tfidf_run).state == "running"  # claimed as it was given its slot
+    deadline = time.monotonic() + TIMEOUT
+    while results.manager().status(tfidf_run).done < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)  # its thread reports progress soon after it starts
+    at.run()
     progress_texts = [element.proto.text for element in at.get("progress")]
     assert any(text.startswith("TF-IDF cosine: running, 3 of 32 rows") for text in progress_texts), progress_texts
     assert any(text.startswith("Random: queued") for text in progress_texts), progress_texts

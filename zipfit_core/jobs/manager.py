@@ -170,21 +170,22 @@ class JobManager:
         """Start queued work while there are free slots (call with self._lock held)."""
         while self._queue and len(self._running) < self.max_concurrent_jobs:
             work = self._works.get(self._queue.pop(0))
-            if work is None or work.state != "queued":
-                continue
+            if work is None or not work.claim():
+                continue  # forgotten or cancelled while it waited
             self._running.add(work.work_id)
             threading.Thread(target=self._run, args=(work,), name=f"zipfit-{work.kind}-{work.work_id[:12]}",
                              daemon=True).start()
 
     def _run(self, work: Work) -> None:
         lower_thread_priority(self.nice)
-        try:
-            work.run()
-        finally:
-            with self._lock:
-                self._running.discard(work.work_id)
-                self._dispatch()
-                self._forget_old()
+        # The slot is free (and the next work claimed) before anyone waiting for this work wakes.
+        work.run(on_end=lambda: self._free_slot(work.work_id))
+
+    def _free_slot(self, work_id: str) -> None:
+        with self._lock:
+            self._running.discard(work_id)
+            self._dispatch()
+            self._forget_old()
 
     def _forget_old(self) -> None:
         """Keep the last FINISHED_KEPT finished pieces of work in memory (call with self._lock held)."""

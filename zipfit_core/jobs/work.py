@@ -94,6 +94,7 @@ class Work:
         self._rate_samples: deque[tuple[float, int]] = deque()
         self._last_progress_call = 0.0
         self._result: Any = None
+        self._ran = False
 
     # -- reading (any thread) ------------------------------------------------------------------------
     @property
@@ -132,13 +133,28 @@ class Work:
         return self._cancel_event.is_set() or self._external_cancel()
 
     # -- running ----------------------------------------------------------------------------------------
-    def run(self) -> None:
-        """Do the work until done, cancelled or failed; never raises ZipFitError."""
+    def claim(self) -> bool:
+        """Move queued work to running (a scheduler does it as it gives the work a slot, so that the state is
+        right before its thread starts); False when it was cancelled or already claimed."""
         with self._lock:
-            if self._state != "queued":  # cancelled before it started, or run twice
-                return
+            if self._state != "queued":
+                return False
             self._state, self._message = "running", "starting"
             self._started = time.monotonic()
+            return True
+
+    def run(self, on_end: Callable[[], None] | None = None) -> None:
+        """Do the work until done, cancelled or failed; never raises ZipFitError. `on_end` runs after the work
+        and before anyone waiting for it wakes (a scheduler frees the slot there)."""
+        with self._lock:
+            if self._ran:  # run twice
+                return
+            self._ran = True
+        self.claim()  # unless a scheduler already did
+        if self.state != "running":  # cancelled before it started
+            if on_end is not None:
+                on_end()
+            return
         try:
             self._work()
         except ScoringCancelled:
@@ -158,6 +174,8 @@ class Work:
         finally:
             self._ended = time.monotonic()
             self._release()
+            if on_end is not None:
+                on_end()
             self._finished.set()
 
     def _work(self) -> None:
