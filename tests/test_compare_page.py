@@ -38,9 +38,11 @@ def app_with_data(tmp_path, monkeypatch):
     data_root.mkdir()
     pool = labelled_pool(16, 8, 8)
     with open(data_root / "pool.jsonl", "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps({"text": text, "origin": origin}) + "\n" for text, origin in zip(pool.sources, pool.origin))
+        for text, origin in zip(pool.sources, pool.origin):
+            handle.write(json.dumps({"text": text, "origin": origin}) + "\n")
     with open(data_root / "valid.jsonl", "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps({"text": text}) + "\n" for text in pool.targets)
+        for text in pool.targets:
+            handle.write(json.dumps({"text": text}) + "\n")
     monkeypatch.setenv("ZIPFIT_DATA_ROOT", str(data_root))
     monkeypatch.setattr(JobManager, "_shared", JobManager(cache_dir=tmp_path / "cache"))
     st.cache_resource.clear()

@@ -94,7 +94,6 @@ class Work:
         self._rate_samples: deque[tuple[float, int]] = deque()
         self._last_progress_call = 0.0
         self._result: Any = None
-        self._ran = False
 
     # -- reading (any thread) ------------------------------------------------------------------------
     @property
@@ -146,14 +145,8 @@ class Work:
     def run(self, on_end: Callable[[], None] | None = None) -> None:
         """Do the work until done, cancelled or failed; never raises ZipFitError. `on_end` runs after the work
         and before anyone waiting for it wakes (a scheduler frees the slot there)."""
-        with self._lock:
-            if self._ran:  # run twice
-                return
-            self._ran = True
-        self.claim()  # unless a scheduler already did
-        if self.state != "running":  # cancelled before it started
-            if on_end is not None:
-                on_end()
+        self.claim()  # unless a scheduler already did (then nothing changes its state until it runs)
+        if self.state != "running":  # cancelled before it started, or run again after it ended
             return
         try:
             self._work()
