@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from zipfit_core.data.formats import arrow_to_frame
-from zipfit_core.data.local import check_inside_root
+from zipfit_core.data.local import check_files_inside_root, check_inside_root, check_tree_inside_root, path_exists
 from zipfit_core.data.sources import DataSource, LoadOptions, LoadReport, cell_matches, choose_split
 from zipfit_core.errors import ZipFitError
 
@@ -69,8 +69,13 @@ def read_hub(source: DataSource, row_filter: tuple[str, str] | None, options: Lo
         _check_hub_answers(source.location, source.revision, display, options.hub_timeout_s)
     arguments = _load_arguments(source)
     split = source.split
+    builder = None
+    if local and options.data_root is not None:  # a README's data_files may point anywhere: check them all
+        builder = _builder(path, arguments, display, offline, local)
+        root = Path(options.data_root).expanduser().resolve()
+        check_files_inside_root(_named_data_files(builder), root, shown=display)
     if split is None:
-        split = _choose_split(path, arguments, display, report, offline, local)
+        split = _split_of(builder or _builder(path, arguments, display, offline, local), display, report)
     dataset = _calling_datasets(
         lambda: _load_dataset(path, split=split, streaming=streaming, **arguments), display, offline, local)
     if streaming:
@@ -84,15 +89,25 @@ def read_hub(source: DataSource, row_filter: tuple[str, str] | None, options: Lo
 
 
 def _dataset_path(source: DataSource, options: LoadOptions) -> tuple[str, str, bool]:
-    """(path for datasets, display name, is a local folder); local folders obey the data root."""
+    """(path for datasets, display name, is a local folder); local folders obey the data root.
+
+    With a data root, a local folder's every file (links followed) must resolve inside it, and a hub id
+    must not name a folder elsewhere on this machine (datasets would read it as a local folder).
+    """
     location = source.location.strip()
     display = source.describe()
     candidate = Path(location).expanduser()
     root = Path(options.data_root).expanduser().resolve() if options.data_root is not None else None
     if root is not None and not candidate.is_absolute():
         candidate = root / candidate  # with a data root, relative folders start there
-    looks_local = location.startswith(("/", "./", "../", "~")) or candidate.exists()
+    looks_local = location.startswith(("/", "./", "../", "~")) or path_exists(candidate)
     if not looks_local:
+        _check_hub_id(location, display)
+        if root is not None and path_exists(Path(location)):
+            raise ZipFitError(
+                f"{display}: {location!r} is a folder on this machine outside the data folder {root}, and only "
+                "files inside it can be read. Copy the data into that folder, or give the Hub id as owner/name."
+            )
         return location, display, False
     if root is not None:
         check_inside_root(candidate, root, shown=location)
@@ -101,7 +116,23 @@ def _dataset_path(source: DataSource, options: LoadOptions) -> tuple[str, str, b
             f"{display}: no dataset folder at {location}. A hub source is a dataset id such as owner/name, "
             "or a local dataset repository folder; for a single file, load it as a local file."
         )
+    if root is not None:
+        check_tree_inside_root(candidate, root, shown=location)
     return str(candidate), display, True
+
+
+def _check_hub_id(location: str, display: str) -> None:
+    """The Hub's own rule for dataset ids, checked before anything is asked of the Hub or the disk."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(location)
+    except HFValidationError:
+        shown = location if len(location) <= 80 else location[:77] + "..."
+        raise ZipFitError(
+            f"{shown!r} is not a Hugging Face dataset id: write owner/name (letters, digits, '-', '_' and '.', at "
+            "most 96 characters each), or give a local dataset folder."
+        ) from None
 
 
 def _bound_request_timeouts(seconds: float) -> None:
@@ -199,11 +230,19 @@ def _load_dataset(path: str, **arguments: Any):
     return datasets.load_dataset(path, **arguments)
 
 
-def _choose_split(path: str, arguments: dict[str, Any], display: str, report: LoadReport, offline: bool,
-                  local: bool) -> str:
+def _builder(path: str, arguments: dict[str, Any], display: str, offline: bool, local: bool):
     import datasets
 
-    builder = _calling_datasets(lambda: datasets.load_dataset_builder(path, **arguments), display, offline, local)
+    return _calling_datasets(lambda: datasets.load_dataset_builder(path, **arguments), display, offline, local)
+
+
+def _named_data_files(builder) -> list[str]:
+    """Every data file the builder's configuration resolved (patterns already expanded by datasets)."""
+    data_files = getattr(builder.config, "data_files", None) or {}
+    return [str(file) for files in data_files.values() for file in files]
+
+
+def _split_of(builder, display: str, report: LoadReport) -> str:
     names = list(builder.info.splits or {}) or list(getattr(builder.config, "data_files", None) or {})
     if not names:
         return "train"

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from zipfit_core.data.formats import COMPRESSIONS, TABLE_FORMATS, format_of, read_upload
-from zipfit_core.data.local import empty_rows_error, is_glob, read_local
+from zipfit_core.data.local import empty_rows_error, is_glob, path_exists, read_local
 from zipfit_core.data.sources import (
     TEMPLATE_PREFIX,
     DataRecipe,
@@ -265,7 +265,7 @@ def source_from_argument(argument: str, **settings) -> DataSource:
     for prefix, kind in (("hub:", "hub"), ("demo:", "demo"), ("local:", "local")):
         if argument.startswith(prefix):
             return DataSource(kind, argument[len(prefix):], **settings)
-    if Path(argument).expanduser().exists() or is_glob(argument) or _looks_like_path(argument):
+    if path_exists(Path(argument).expanduser()) or is_glob(argument) or _looks_like_path(argument):
         return DataSource("local", argument, **settings)
     if HUB_ID.match(argument):
         return DataSource("hub", argument, **settings)

@@ -9,7 +9,9 @@ out (`resolve_in_root`, `check_inside_root`).
 from __future__ import annotations
 
 import glob as globbing
+import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -42,6 +44,78 @@ def check_inside_root(path: Path, root: Path, shown: str | None = None) -> None:
             f"{shown or path} is outside the data folder {root}: only files inside it can be read "
             "(paths with .. or links that lead outside are refused). Copy the data into that folder."
         )
+
+
+def path_exists(path: Path) -> bool:
+    """Like `Path.exists`, but False for a name the file system refuses (too long, bad bytes)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def check_tree_inside_root(folder: Path, root: Path, shown: str | None = None) -> None:
+    """Every file and folder below `folder`, links followed (each real folder once), resolves inside root.
+
+    A reader that globs the folder (datasets, a dataset's YAML) may follow any of them, so one link out is
+    enough to refuse the whole folder.
+    """
+    seen: set[Path] = set()
+    pending = [Path(folder)]
+    while pending:
+        directory = pending.pop()
+        real = directory.resolve()
+        if real in seen:  # a link back up the tree: already checked
+            continue
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        except OSError as error:
+            raise ZipFitError(f"Could not list {shown or folder} ({error.strerror or error}): check its "
+                              "permissions.") from None
+        for entry in entries:
+            path = Path(entry.path)
+            named = f"{shown}/{path.relative_to(folder).as_posix()}" if shown else None
+            check_inside_root(path, root, shown=named)
+            if entry.is_dir(follow_symlinks=True):
+                pending.append(path)
+
+
+def check_files_inside_root(paths: Iterable[str | Path], root: Path, shown: str) -> None:
+    """Files a reader was told to open (e.g. by a dataset's YAML or state.json) all resolve inside root."""
+    for path in paths:
+        check_inside_root(Path(path), root, shown=f"{shown}: {path}")
+
+
+def data_files_under(root: Path, suffixes: tuple[str, ...], limit: int, skip: tuple[str, ...] = ()) -> list[str]:
+    """Data files (by suffix) and save_to_disk folders under `root`, relative to it, for a file picker.
+
+    Hidden entries, the top-level folders in `skip` and links that lead outside the root are left out:
+    the picker offers only what the data root's rules let the app read.
+    """
+    root = Path(root).expanduser().resolve()
+    if not root.is_dir():
+        return []
+    found: list[str] = []
+    for directory, folders, files in os.walk(root):
+        here = Path(directory)
+        top = here == root
+        folders[:] = sorted(name for name in folders if not name.startswith(".") and not (top and name in skip)
+                            and _stays_inside(here / name, root))
+        for name in folders:
+            if is_saved_dataset(here / name):
+                found.append((here / name).relative_to(root).as_posix() + "/")
+        for name in sorted(files):
+            if not name.startswith(".") and name.lower().endswith(suffixes) and _stays_inside(here / name, root):
+                found.append((here / name).relative_to(root).as_posix())
+        if len(found) >= limit:
+            break
+    return sorted(found)[:limit]
+
+
+def _stays_inside(path: Path, root: Path) -> bool:
+    resolved = path.resolve()
+    return resolved == root or resolved.is_relative_to(root)
 
 
 def is_saved_dataset(folder: Path) -> bool:
@@ -94,11 +168,35 @@ def read_files(paths: list[Path], base: Path, display: str, options: LoadOptions
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
+def saved_dataset_files(folder: Path) -> list[Path]:
+    """The folders and files `load_from_disk` opens as the metadata names them (splits, Arrow files)."""
+    splits = _json_field(folder / "dataset_dict.json", "splits")
+    named = [folder / str(split) for split in splits]
+    for directory in [folder, *named]:
+        files = _json_field(directory / "state.json", "_data_files")
+        named.extend(directory / str(item.get("filename", "")) for item in files if isinstance(item, dict))
+    return named
+
+
+def _json_field(path: Path, name: str) -> list:
+    """A list field of a JSON object file; [] when absent or unreadable (load_from_disk reports damage)."""
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    value = content.get(name) if isinstance(content, dict) else None
+    return value if isinstance(value, list) else []
+
+
 def read_saved_dataset(folder: Path, split: str | None, display: str, report: LoadReport,
-                       max_rows: int | None) -> pd.DataFrame:
-    """A `save_to_disk` folder, memory-mapped; a DatasetDict needs a split (or has only one)."""
+                       max_rows: int | None, root: Path | None = None) -> pd.DataFrame:
+    """A `save_to_disk` folder, memory-mapped; a DatasetDict needs a split (or has only one).
+    With a data root, every file the folder holds or its metadata names must resolve inside it."""
     from datasets import DatasetDict, load_from_disk
 
+    if root is not None:
+        check_tree_inside_root(folder, root, shown=display)
+        check_files_inside_root(saved_dataset_files(folder), root, shown=display)
     try:
         dataset = load_from_disk(str(folder))
     except Exception as error:
@@ -124,7 +222,7 @@ def read_local(location: str, split: str | None, options: LoadOptions, report: L
         frame = read_file(path, options, report, max_rows, display=display)
     elif path.is_dir():
         if is_saved_dataset(path):
-            frame = read_saved_dataset(path, split, display, report, max_rows)
+            frame = read_saved_dataset(path, split, display, report, max_rows, root)
         else:
             files = folder_files(path)
             if not files:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from zipfit_core.data.loading import LoadedTexts
-from zipfit_core.data.local import check_inside_root, is_glob, resolve_in_root
+from zipfit_core.data.local import check_inside_root, check_tree_inside_root, is_glob, resolve_in_root
 from zipfit_core.data.sources import DataSource, TextSpec
 from zipfit_core.engines import load_scored_folder
 from zipfit_core.engines.folder import FOLDER_FORMAT, MANIFEST_NAME, is_score_folder, read_score_folder
@@ -53,9 +53,7 @@ def _relative(path: Path, root: Path) -> str:
 
 def _check_folder_files(path: Path, root: Path) -> None:
     """Every file and folder inside the score folder, and every part file its markers name, stays inside root."""
-    for directory, folders, files in os.walk(path):
-        for name in (*folders, *files):
-            check_inside_root(Path(directory) / name, root)
+    check_tree_inside_root(path, root)
     for marker in sorted((path / "completions").glob("*.json")):
         try:
             named = json.loads(marker.read_text(encoding="utf-8")).get("scores")
