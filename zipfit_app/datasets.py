@@ -17,6 +17,7 @@ import streamlit as st
 from zipfit_app.view_state import DataChoice
 from zipfit_core.analysis.selection import TokenCounter
 from zipfit_core.data.loading import LoadedTexts, load_source, preview_table
+from zipfit_core.data.local import data_files_under
 from zipfit_core.data.sources import DataSource, LoadOptions, TextSpec
 from zipfit_core.engines.open_folder import OpenedScoreFolder, open_score_folder
 from zipfit_core.errors import ZipFitError
@@ -142,22 +143,8 @@ def char_counts(loaded: LoadedTexts) -> np.ndarray:
 
 
 def local_files(limit: int = 300) -> list[str]:
-    """Data files under the data root, relative to it, for the local-file picker."""
-    root = app_settings().data_root
-    if not root.is_dir():
-        return []
-    found = []
-    for path in sorted(root.rglob("*")):
-        if len(found) >= limit:
-            break
-        relative = path.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts) or relative.parts[:1] == ("exports",):
-            continue
-        if path.is_file() and path.name.lower().endswith(LOCAL_SUFFIXES):
-            found.append(str(relative))
-        elif path.is_dir() and any((path / name).exists() for name in ("dataset_info.json", "dataset_dict.json")):
-            found.append(str(relative) + "/")
-    return found
+    """Data files under the data root, relative to it, for the local-file picker (no links out, no exports)."""
+    return data_files_under(app_settings().data_root, LOCAL_SUFFIXES, limit, skip=("exports",))
 
 
 def describe(choice: DataChoice | None) -> str:

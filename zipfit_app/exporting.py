@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 import tempfile
 import time
 import uuid
@@ -100,12 +99,9 @@ def start_folder_export(export_root: Path, stem: str, source: LoadedTexts, score
         output = output.with_name(f"{output.stem}-{time.strftime('%Y%m%d-%H%M%S')}{output.suffix}")
 
     def write(progress, cancelled) -> Path:
-        try:
-            export_selection(source.table, source.texts, source.text_field, scores, selection, counter, run,
-                             output, include_score=include_score)
-        except BaseException:  # disk full, permissions: no half-written export is left behind
-            shutil.rmtree(output, ignore_errors=True) if output.is_dir() else output.unlink(missing_ok=True)
-            raise
+        # export_selection writes atomically: a failure (disk full, permissions) leaves no half-written export
+        export_selection(source.table, source.texts, source.text_field, scores, selection, counter, run,
+                         output, include_score=include_score)
         return output
 
     work = FunctionWork(f"export-{uuid.uuid4().hex[:16]}", "export", write, unit="rows", total=selection.n_rows,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from zipfit_core._version import __version__
 from zipfit_core.analysis.selection import Selection, TokenCounter
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.files import write_json_atomic, write_with
+from zipfit_core.store.outputs import check_output_path, remove_written, replace_folder
 from zipfit_core.store.run import ScoreRun
 
 MANIFEST_FORMAT = "zipfit-export-manifest"
@@ -71,7 +74,7 @@ def write_jsonl(table: pd.DataFrame, path: str | Path) -> None:
 
 
 def write_table(table: pd.DataFrame, path: str | Path) -> None:
-    """Write rows in the format the path names (atomically)."""
+    """Write rows in the format the path names (atomically: a file or folder appears whole, or not at all)."""
     kind = export_format(path)
     if kind == "jsonl":
         write_with(path, lambda temporary: write_jsonl(table, temporary))
@@ -80,17 +83,38 @@ def write_table(table: pd.DataFrame, path: str | Path) -> None:
     elif kind == "csv":
         write_with(path, lambda temporary: table.to_csv(temporary, index=False))
     else:
-        import shutil
-
         from datasets import Dataset
 
-        path = Path(path)
-        staging = path.with_name(f".{path.name}.partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        Dataset.from_pandas(table, preserve_index=False).save_to_disk(str(staging))
-        if path.exists():
-            shutil.rmtree(path)
-        staging.rename(path)
+        replace_folder(path, lambda staging: Dataset.from_pandas(table, preserve_index=False).save_to_disk(
+            str(staging)))
+
+
+def check_export_destination(output: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
+    """`output` once it is safe to export there: new, an empty folder, or an earlier export (its manifest
+    names it); never `.`/`..`, an input, or anything else that exists. Raises ZipFitError otherwise."""
+    kind = export_format(output)
+    path = check_output_path(output, what="export", folder=kind == "datasets", is_ours=is_previous_export,
+                             inputs=inputs)
+    manifest = manifest_path(path)
+    if os.path.lexists(manifest):
+        try:
+            read_manifest(manifest)
+        except ZipFitError:
+            raise ZipFitError(f"{manifest} already exists and is not an export manifest, so it is kept: give the "
+                              "export another name, or move that file away first.") from None
+    return path
+
+
+def is_previous_export(path: Path) -> bool:
+    """An export written by zipfit: the manifest beside it names it."""
+    manifest = manifest_path(path)
+    if not manifest.is_file():
+        return False
+    try:
+        output = read_manifest(manifest).get("output")
+    except ZipFitError:
+        return False
+    return isinstance(output, dict) and output.get("path") == Path(path).name
 
 
 def manifest_path(path: str | Path) -> Path:
@@ -120,12 +144,21 @@ def build_manifest(run: ScoreRun | None, selection: Selection, counter: TokenCou
 
 def export_selection(table: pd.DataFrame, texts: list[str], text_field: str, scores: np.ndarray,
                      selection: Selection, counter: TokenCounter, run: ScoreRun | None,
-                     output: str | Path, *, include_score: bool = True) -> dict:
-    """Write the selection and `OUTPUT.manifest.json` beside it; return the manifest."""
+                     output: str | Path, *, include_score: bool = True,
+                     inputs: Iterable[str | Path] = ()) -> dict:
+    """Write the selection and `OUTPUT.manifest.json` beside it; return the manifest.
+
+    The destination is checked first (`check_export_destination`); `inputs` are the files it must not replace.
+    """
+    check_export_destination(output, inputs)
     chosen = selected_table(table, texts, text_field, scores, selection, counter, include_score=include_score)
-    write_table(chosen, output)
     manifest = build_manifest(run, selection, counter, output, export_format(output), include_score)
-    write_json_atomic(manifest_path(output), manifest)
+    write_table(chosen, output)
+    try:
+        write_json_atomic(manifest_path(output), manifest)
+    except BaseException:  # an export without its manifest could never be recognised (or replaced) later
+        remove_written(output)
+        raise
     return manifest
 
 

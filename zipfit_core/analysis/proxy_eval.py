@@ -25,9 +25,11 @@ each row's text (sha256 of the text with runs of whitespace collapsed) and raise
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -45,6 +47,7 @@ DEFAULT_PERCENTS = (1, 2, 5, 10, 25, 50)
 # Training costs a few microseconds per character in pure Python: 20M characters is about a minute per model.
 DEFAULT_MAX_TRAIN_CHARS = 20_000_000
 NO_SELECTION = "no selection (all rows)"
+PROXY_RESULT_KIND = "zipfit-proxy-eval"  # what `--out` files say they are
 
 
 class CharNgramModel:
@@ -263,12 +266,21 @@ class ProxyResult:
     def to_dict(self) -> dict:
         content = asdict(self)
         content["settings"]["ks"] = list(self.settings.ks)
-        content["kind"] = "zipfit-proxy-eval"
+        content["kind"] = PROXY_RESULT_KIND
         content["model"] = (f"interpolated Kneser-Ney character {self.settings.order}-gram, "
                             f"discount {self.settings.discount}")
         content["note"] = ("Proxy: a character n-gram model trained on each selection, evaluated on held-out "
                            "targets disjoint from the selection targets. Not fine-tuning.")
         return content
+
+
+def is_proxy_result(path: str | Path) -> bool:
+    """A JSON file written by `zipfit proxy-eval --out` (so it may be replaced by a new one)."""
+    try:
+        content = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(content, dict) and content.get("kind") == PROXY_RESULT_KIND
 
 
 def scores_fingerprint(scores: np.ndarray) -> str:

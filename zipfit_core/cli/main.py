@@ -89,6 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ZipFitError as error:
         print(f"zipfit: error: {cli_text(error)}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as error:  # the file system refused (permissions, disk full): what and where, not a traceback
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"zipfit: error: {error.strerror or error}{where}: check the path, its permissions and the free space.",
+              file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("zipfit: interrupted; nothing was written.", file=sys.stderr)
         return 130

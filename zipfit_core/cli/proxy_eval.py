@@ -15,6 +15,7 @@ from zipfit_core.analysis.proxy_eval import (
     DEFAULT_MAX_TRAIN_CHARS,
     DEFAULT_ORDER,
     NO_SELECTION,
+    is_proxy_result,
     proxy_evaluation,
 )
 from zipfit_core.cli.data_options import SOURCE_HELP, add_data_arguments, load_data_argument
@@ -27,6 +28,7 @@ from zipfit_core.cli.scored_inputs import (
 )
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.files import write_json_atomic
+from zipfit_core.store.outputs import check_output_path
 from zipfit_core.store.run import ScoreRun
 
 
@@ -103,6 +105,9 @@ def reproduce_command(args: argparse.Namespace) -> str:
 
 
 def run_proxy_eval(args: argparse.Namespace) -> int:
+    if args.out:
+        check_output_path(args.out, what="proxy evaluation", folder=False, is_ours=is_proxy_result,
+                          inputs=(args.source, args.eval, *(args.scores or ()), *(args.from_manifest or ())))
     source = load_source_for(args)
     if not args.scores and not args.from_manifest:
         raise ZipFitError("Give the methods to evaluate: --scores FILE ... and/or --from-manifest FILE ...")

@@ -24,7 +24,8 @@ from zipfit_core.scoring.codecs import codec_info, resolve_level
 from zipfit_core.scoring.methods import METHODS, method_spec
 from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.score_cache import default_cache_dir
-from zipfit_core.store.scores_file import write_scores
+from zipfit_core.store.outputs import check_output_path
+from zipfit_core.store.scores_file import is_scores_file, write_scores
 
 
 class ProgressBar:
@@ -75,6 +76,8 @@ class ProgressBar:
 def run_score(args: argparse.Namespace) -> int:
     if args.engine == "ray" or not args.out.lower().endswith(".parquet"):
         return run_score_shards(args)  # shard by shard into a score folder (zipfit_core/engines)
+    check_output_path(args.out, what="scores file", folder=False, is_ours=is_scores_file,
+                      inputs=(args.source, args.target))  # before any work
     level = resolve_level(args.codec, args.level)
     if not codec_info(args.codec).exact:
         print(f"note: {args.codec} is approximate: fast, close to gzip-9 but not identical.", file=sys.stderr)

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from zipfit_core.analysis.export import export_format, export_selection, manifest_path
+from zipfit_core.analysis.export import check_export_destination, export_selection, manifest_path
 from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
 from zipfit_core.cli.data_options import load_data_argument, recorded_recipe
 from zipfit_core.cli.shards import scored_folder_for_select
@@ -28,7 +28,7 @@ def selection_rule(args: argparse.Namespace) -> SelectionRule:
 
 
 def run_select(args: argparse.Namespace) -> int:
-    export_format(args.out)  # fail before any work on a bad output name
+    check_export_destination(args.out, inputs=(args.source, args.scores))  # before any work
     if is_score_folder(args.scores):  # written by sharded scoring (zipfit_core/engines)
         return export_best(args, *scored_folder_for_select(args))
     scores, run = read_scores(args.scores)
@@ -55,8 +55,14 @@ def export_best(args: argparse.Namespace, scores: np.ndarray, run: ScoreRun | No
     counter = TokenCounter(args.tokenizer)
     token_counts = counter.count(source.texts)
     selection = select(scores, rule, token_counts)
+    if selection.n_rows == 0:  # an empty export is never what was meant: say why instead of writing one
+        best = float(np.nanmax(scores)) if len(scores) and not np.all(np.isnan(scores)) else float("nan")
+        raise ZipFitError(f"The cut ({rule.describe()}) keeps no rows (the best score is {best:.6f}), so nothing was "
+                          "written: choose a lower --threshold, or a --top-k, --top-percent or --token-budget "
+                          "above 0.")
     manifest = export_selection(source.table, source.texts, source.text_field, scores, selection, counter,
-                                run, args.out, include_score=not args.no_score)
+                                run, args.out, include_score=not args.no_score,
+                                inputs=(args.source, args.scores))
     print(f"kept {manifest['rows']['kept']} of {manifest['rows']['total']} rows "
           f"({manifest['tokens']['kept']} tokens) -> {args.out}; manifest {manifest_path(args.out)}",
           file=sys.stderr)

@@ -41,6 +41,15 @@ def write_scores(path: str | Path, scores: np.ndarray, n_chars: np.ndarray, run:
         pq.write_table(table, temporary)
 
 
+def is_scores_file(path: str | Path) -> bool:
+    """A Parquet file whose metadata says `zipfit score` wrote it (only the footer is read)."""
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+        return json.loads(metadata[METADATA_KEY]).get("format") == SCORES_FORMAT
+    except Exception:  # not Parquet, no metadata, damaged: not ours
+        return False
+
+
 def read_scores(path: str | Path) -> tuple[np.ndarray, ScoreRun | None]:
     """Scores in row order and the run that made them (None for a plain row/score Parquet file)."""
     path = Path(path)

@@ -1,0 +1,93 @@
+"""Where results are written: an output may replace only what this project wrote, and never an input.
+
+`check_output_path` refuses, before any work, an output that names `.`, `..`, the working folder or one of
+its parents, an input (or a folder holding one), a file where a folder is wanted or the reverse, and
+anything that exists and is not recognised as ours (each writer says how it recognises its own files: a
+manifest beside an export, the metadata of a scores file). `replace_folder` writes a folder under a
+temporary sibling name and renames it into place, so a failed write leaves the old one untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from zipfit_core.errors import ZipFitError
+
+
+def check_output_path(output: str | Path, *, what: str, folder: bool, is_ours: Callable[[Path], bool],
+                      inputs: Iterable[str | Path] = ()) -> Path:
+    """The output path, once it is safe to write there (see the module docstring); ZipFitError otherwise."""
+    shown = str(output)
+    path = Path(output).expanduser()
+    if path.name in ("", ".", ".."):
+        raise ZipFitError(f"`out` {shown!r} is an existing folder's name, not a new one: give the {what} its own "
+                          f"name, e.g. {'selection' if folder else 'selection.jsonl'}.")
+    resolved = path.resolve()
+    if resolved == Path.cwd().resolve() or Path.cwd().resolve().is_relative_to(resolved):
+        raise ZipFitError(f"`out` {shown!r} is the working folder or one of its parents: give a new name for the "
+                          f"{what}.")
+    for given in inputs:
+        if not os.path.lexists(Path(given).expanduser()):
+            continue  # a Hub id or a demo name, not a path
+        source = Path(given).expanduser().resolve()
+        if resolved == source or source.is_relative_to(resolved):
+            raise ZipFitError(f"`out` {shown!r} would replace the input {given}: write the {what} under another "
+                              "name.")
+    if not os.path.lexists(path):
+        return path
+    if folder and not path.is_dir():
+        raise ZipFitError(f"`out` {shown!r} is an existing file, and the {what} is a folder: give a new name.")
+    if not folder and path.is_dir():
+        raise ZipFitError(f"`out` {shown!r} is an existing folder: give a file name for the {what} (inside it, "
+                          f"e.g. {Path(shown) / 'selection.jsonl'}, or elsewhere).")
+    if path.is_symlink() or not (_is_empty_folder(path) or is_ours(path)):
+        raise ZipFitError(f"`out` {shown!r} already exists and was not written by zipfit, so it is kept: give a new "
+                          "name, or move it away first.")
+    return path
+
+
+def _is_empty_folder(path: Path) -> bool:
+    return path.is_dir() and not any(path.iterdir())
+
+
+def replace_folder(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Run `write(staging)` on a new sibling folder, then move it to `path`, replacing what was there.
+
+    What was at `path` is renamed aside first and deleted only once the new folder is in place, so a
+    failure at any step leaves either the old folder or the new one, never a mix.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        write(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    old = None
+    if os.path.lexists(path):
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+        os.rename(path, old / "previous")
+    try:
+        os.rename(staging, path)
+    except BaseException:
+        if old is not None:
+            os.rename(old / "previous", path)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_written(path: str | Path) -> None:
+    """Remove a file or folder this process has just written (e.g. when its manifest could not follow)."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
