@@ -154,7 +154,10 @@ def test_without_a_data_root_local_links_are_followed(root):
     assert loaded.texts == [SECRET]
 
 
-def test_the_app_link_to_a_leaking_hub_folder_shows_an_error(root, tmp_path, monkeypatch):
+@pytest.mark.parametrize("location, said", [("leak", "outside the data folder"),
+                                             ("a" * 300, "not a Hugging Face dataset id")])
+def test_app_links_to_a_leaking_folder_or_a_bad_hub_id_show_one_sentence(root, tmp_path, monkeypatch, location,
+                                                                         said):
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -168,12 +171,13 @@ def test_the_app_link_to_a_leaking_hub_folder_shows_an_error(root, tmp_path, mon
     monkeypatch.setattr(JobManager, "_shared", JobManager(cache_dir=tmp_path / "cache"))
     st.cache_resource.clear()
     app = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
-    app.query_params.update({"src": "hub", "src.loc": "leak"})
+    app.query_params.update({"src": "hub", "src.loc": location})
     app.run()
     st.cache_resource.clear()
     assert not app.exception, [item.value for item in app.exception]
     shown = " ".join(str(element.value) for kind in (app.error, app.markdown, app.caption, app.success)
                      for element in kind)
-    assert "outside the data folder" in shown.replace("\\", "")
+    assert said in shown.replace("\\", "")
+    assert "Errno" not in shown and "Traceback" not in shown
     assert SECRET.split(":the")[0] not in shown.replace("\\", "")
     assert os.path.islink(leak / "train.txt")  # nothing was changed on disk
