@@ -2,6 +2,8 @@
 
 Widget values are seeded from the view (so a shared link fills the form), every load goes through
 `datasets.load_choice`, and errors are kept per role and shown in place: the app keeps going.
+Text settings the loader chose (a proposed field, a demo's template) fill the form but are chosen again
+for other data; the user's own are kept while the new data has the columns they name.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import streamlit as st
 
 from zipfit_app.view_state import DataChoice
 from zipfit_core.analysis.explore import length_stats, text_preview
+from zipfit_core.data.sources import template_fields
 from zipfit_core.data.texts import text_like_fields
 from zipfit_core.errors import ZipFitError
 
@@ -115,12 +118,54 @@ def load_role(role: str, choice: DataChoice, upload: bytes | None = None) -> boo
     view = get_view()
     keep_row = role == "target" or view.source == choice  # a new pool has other rows
     update_view(**{role: choice}, row=view.row if keep_row else None)
-    # The text settings the loader resolved (a proposed field, a demo's template) become the form's values.
+    _show_resolved_text(role, choice, loaded)
+    return True
+
+
+def _show_resolved_text(role: str, choice: DataChoice, loaded) -> None:
+    """The text settings the loader resolved become the form's values; those the user did not give are
+    remembered as the loader's, so that other data chooses them afresh (`_fit_text_settings`)."""
+    chosen_by_loader: dict[str, str] = {}
     if loaded.text_template is not None:
         st.session_state[_key(role, "template")] = loaded.text_template
+        if choice.template is None:
+            chosen_by_loader["template"] = loaded.text_template
     elif loaded.text_field:
         st.session_state[_key(role, "field")] = loaded.text_field
-    return True
+        if choice.field is None:
+            chosen_by_loader["field"] = loaded.text_field
+    st.session_state[_key(role, "chosen_by_loader")] = chosen_by_loader
+
+
+def _same_data(choice: DataChoice, other: DataChoice | None) -> bool:
+    """Whether two choices read the same rows (their text settings aside)."""
+    return other is not None and all(getattr(choice, name) == getattr(other, name)
+                                     for name in ("kind", "location", "config", "split", "revision"))
+
+
+def _fit_text_settings(role: str, choice: DataChoice, upload: bytes | None) -> None:
+    """Before loading other data: drop the text settings the loader chose for the old data, and the user's
+    field, template or row filter when the new data lacks a column they name."""
+    chosen_by_loader = st.session_state.pop(_key(role, "chosen_by_loader"), {})
+    for name, unset in (("field", AUTOMATIC), ("template", "")):
+        if name in chosen_by_loader and st.session_state.get(_key(role, name)) == chosen_by_loader[name]:
+            st.session_state[_key(role, name)] = unset
+    field, template = st.session_state.get(_key(role, "field")), st.session_state.get(_key(role, "template"))
+    filter_column = st.session_state.get(_key(role, "filter_column"))
+    if field in (None, AUTOMATIC) and not template and filter_column in (None, NO_FILTER):
+        return  # nothing of the user's to check: no need to read the new data twice
+    try:
+        columns = set(map(str, datasets.preview(choice, upload).columns))
+        template_names = set(template_fields(template)) if template else set()
+    except Exception:  # unreadable data or a broken template: the load that follows says what is wrong
+        return
+    if field not in (None, AUTOMATIC) and field not in columns:
+        st.session_state[_key(role, "field")] = AUTOMATIC
+    if not template_names <= columns:
+        st.session_state[_key(role, "template")] = ""
+    if filter_column not in (None, NO_FILTER) and filter_column not in columns:
+        st.session_state[_key(role, "filter_column")] = NO_FILTER
+        st.session_state[_key(role, "filter_value")] = ""
 
 
 def _on_preview(role: str) -> None:
@@ -146,9 +191,12 @@ def _preview_table(role: str):
     return previewed[1] if previewed[0] == location else None
 
 
-def _on_load(role: str) -> None:
+def _on_load(role: str, new_file: bool = False) -> None:
     try:
         choice, upload = _choice_from_widgets(role)
+        if new_file or not _same_data(choice, datasets.current_choice(role)):
+            _fit_text_settings(role, choice, upload)
+            choice, upload = _choice_from_widgets(role)
     except ZipFitError as error:
         st.session_state[_key(role, "error")] = str(error)
         return
@@ -157,7 +205,7 @@ def _on_load(role: str) -> None:
 
 def _on_upload(role: str) -> None:
     if st.session_state.get(_key(role, "upload")) is not None:  # a new file: load it at once
-        _on_load(role)
+        _on_load(role, new_file=True)
 
 
 def apply_preset(name: str) -> None:
