@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from zipfit_core._version import __version__
+from zipfit_core.analysis.curation import CuratedSelection
 from zipfit_core.analysis.selection import Selection, TokenCounter
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.files import write_json_atomic, write_with
@@ -145,21 +146,35 @@ def build_manifest(run: ScoreRun | None, selection: Selection, counter: TokenCou
 def export_selection(table: pd.DataFrame, texts: list[str], text_field: str, scores: np.ndarray,
                      selection: Selection, counter: TokenCounter, run: ScoreRun | None,
                      output: str | Path, *, include_score: bool = True,
-                     inputs: Iterable[str | Path] = ()) -> dict:
+                     inputs: Iterable[str | Path] = (), curated: CuratedSelection | None = None) -> dict:
     """Write the selection and `OUTPUT.manifest.json` beside it; return the manifest.
 
     The destination is checked first (`check_export_destination`); `inputs` are the files it must not replace.
+    With `curated` (the cut with contaminated rows and near-duplicates removed), the removed rows are written
+    to `OUTPUT.removed.jsonl` and the manifest records the settings and counts.
     """
     check_export_destination(output, inputs)
+    if curated is not None:
+        selection = curated.selection
     chosen = selected_table(table, texts, text_field, scores, selection, counter, include_score=include_score)
     manifest = build_manifest(run, selection, counter, output, export_format(output), include_score)
+    if curated is not None:
+        manifest["curation"] = curated.describe(removed_file=removed_path(output).name)
     write_table(chosen, output)
     try:
+        if curated is not None:
+            write_with(removed_path(output), lambda temporary: write_jsonl(curated.removed, temporary))
         write_json_atomic(manifest_path(output), manifest)
     except BaseException:  # an export without its manifest could never be recognised (or replaced) later
         remove_written(output)
         raise
     return manifest
+
+
+def removed_path(path: str | Path) -> Path:
+    """Where the rows a curated export left out are listed, beside the export."""
+    path = Path(path)
+    return path.with_name(path.name + ".removed.jsonl")
 
 
 def read_manifest(path: str | Path) -> dict:

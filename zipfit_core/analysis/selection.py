@@ -102,11 +102,18 @@ class TokenCounter:
         return text
 
 
-def select(scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray | None = None) -> Selection:
-    """Apply a rule to scores. Ties are broken by source index, so the result is deterministic."""
+def select(scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray | None = None,
+           excluded: np.ndarray | None = None) -> Selection:
+    """Apply a rule to scores. Ties are broken by source index, so the result is deterministic.
+
+    Rows where `excluded` is True are never kept, and the cut is filled from the next best rows instead:
+    top-K still keeps K rows, top-P% still keeps P% of all rows, a token budget is still filled.
+    """
     scores = np.asarray(scores, dtype=np.float64)
     ranked = rank_by_score(scores)
     n = len(scores)
+    if excluded is not None:
+        ranked = ranked[~np.asarray(excluded, dtype=bool)[ranked]]
     last_row_tokens = None
     if rule.kind == "threshold":
         rows = ranked[scores[ranked] > rule.value]
@@ -123,7 +130,7 @@ def select(scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray | N
         n_whole = int(np.searchsorted(cumulative, budget, side="right"))
         used = int(cumulative[n_whole - 1]) if n_whole else 0
         rows = ranked[:n_whole]
-        if n_whole < n and used < budget:
+        if n_whole < len(ranked) and used < budget:
             rows = ranked[: n_whole + 1]
             last_row_tokens = budget - used
     tokens_kept = 0

@@ -1,0 +1,122 @@
+"""A cut with the targets kept out: contamination removal and near-duplicate removal on top of `select`.
+
+`curate` removes the flagged rows (`contamination`) and, when asked, every near-duplicate but the best of
+its group (`near_duplicates`), refilling the cut from the next best rows, so top-K still keeps K rows. Rows
+that enter by refilling can be near-duplicates themselves, so duplicates are looked for again until none
+is left. `CuratedSelection.removed` says why each row was left out; `describe` goes into the manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from zipfit_core.analysis.contamination import DEFAULT_NGRAM, ContaminationFlags
+from zipfit_core.analysis.near_duplicates import DEFAULT_SHINGLE, DEFAULT_THRESHOLD, DuplicateGroups, MinHashes
+from zipfit_core.analysis.near_duplicates import near_duplicate_groups
+from zipfit_core.analysis.selection import Selection, SelectionRule, select
+from zipfit_core.errors import ZipFitError
+from zipfit_core.scoring.alignment import rank_by_score
+
+MAX_DEDUP_ROUNDS = 20
+REMOVED_COLUMNS = ("row", "reason", "reference", "reference_row", "match")
+REFILL_NOTE = "removed rows are replaced by the next best rows, so the rule keeps as many rows as it would otherwise"
+
+
+@dataclass(frozen=True)
+class CurationSettings:
+    """What to remove from a cut. Contamination removal is on by default; near-duplicate removal is not."""
+
+    decontaminate: bool = True
+    ngram: int = DEFAULT_NGRAM
+    dedup: bool = False
+    dedup_threshold: float = DEFAULT_THRESHOLD
+    shingle: int = DEFAULT_SHINGLE
+
+    def __post_init__(self) -> None:
+        if self.ngram < 1:
+            raise ZipFitError(f"`ngram` must be at least 1 word (got {self.ngram}); 13 is the usual choice.")
+        if not 0 < self.dedup_threshold <= 1:
+            raise ZipFitError(f"`dedup_threshold` is a Jaccard similarity in (0, 1] (got {self.dedup_threshold}).")
+
+
+@dataclass(frozen=True)
+class CuratedSelection:
+    selection: Selection
+    removed: pd.DataFrame  # REMOVED_COLUMNS, best-ranked first: the rows the cut would have kept otherwise
+    settings: CurationSettings
+    contamination: ContaminationFlags | None = None
+    duplicates_removed: int = 0
+    dedup_rounds: int = 0
+
+    def counts(self) -> dict[str, int]:
+        reasons = self.removed["reason"].value_counts()
+        return {reason: int(reasons.get(reason, 0)) for reason in ("exact", "ngram", "near-duplicate")}
+
+    def describe(self, removed_file: str | None = None) -> dict:
+        """The curation part of an export manifest: settings, what was checked, counts removed."""
+        content: dict = {"settings": asdict(self.settings), "removed": self.counts(),
+                         "refill": REFILL_NOTE, "removed_rows_file": removed_file}
+        if self.contamination is not None:
+            content["contamination"] = self.contamination.describe()
+        if self.settings.dedup:
+            content["near_duplicates"] = {"rounds": self.dedup_rounds,
+                                          "method": "MinHash with LSH (datasketch), word shingles"}
+        return content
+
+
+def curate(scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray | None,
+           settings: CurationSettings, *, flags: ContaminationFlags | None = None,
+           minhashes: MinHashes | None = None) -> CuratedSelection:
+    """The cut by `rule` without the flagged rows (when `settings.decontaminate`) and, with `settings.dedup`,
+    with one row per near-duplicate group; see the module docstring."""
+    scores = np.asarray(scores, dtype=np.float64)
+    excluded = np.zeros(len(scores), dtype=bool)
+    reasons: dict[int, tuple[str, str, int, str]] = {}
+    if settings.decontaminate and flags is not None:
+        if flags.n_pool_rows != len(scores):
+            raise ZipFitError(f"The contamination flags are for {flags.n_pool_rows} rows but there are {len(scores)} "
+                              "scores: check the same pool against the references again.")
+        excluded[flags.rows] = True
+        for row, kind, reference, reference_row, match in zip(flags.rows.tolist(), flags.kinds, flags.references,
+                                                               flags.reference_rows.tolist(), flags.matches):
+            reasons[row] = (kind, reference, reference_row, match)
+    selection = select(scores, rule, token_counts, excluded)
+    rounds, duplicates = 0, 0
+    if settings.dedup:
+        if minhashes is None:
+            raise ZipFitError("Near-duplicate removal needs the pool's texts (MinHashes).")
+        for rounds in range(1, MAX_DEDUP_ROUNDS + 1):
+            groups: DuplicateGroups = near_duplicate_groups(minhashes, selection.rows, scores,
+                                                            settings.dedup_threshold)
+            kept_for = groups.kept_for()
+            if not kept_for:
+                break
+            for row, kept in kept_for.items():
+                excluded[row] = True
+                reasons[row] = ("near-duplicate", "kept row", kept, "")
+            duplicates += len(kept_for)
+            selection = select(scores, rule, token_counts, excluded)
+    removed = _removed_rows(scores, rule, selection, excluded, reasons)
+    return CuratedSelection(selection=selection, removed=removed, settings=settings, contamination=flags,
+                            duplicates_removed=duplicates, dedup_rounds=rounds)
+
+
+def _removed_rows(scores: np.ndarray, rule: SelectionRule, selection: Selection, excluded: np.ndarray,
+                  reasons: dict[int, tuple[str, str, int, str]]) -> pd.DataFrame:
+    """The excluded rows the cut would have reached: above the threshold, or ranked before its last row."""
+    ranked = rank_by_score(scores)
+    if rule.kind == "threshold":
+        reached = ranked[scores[ranked] > rule.value]
+    elif selection.n_rows:
+        position = np.empty(len(scores), dtype=np.int64)
+        position[ranked] = np.arange(len(ranked))
+        reached = ranked[: position[selection.rows[-1]] + 1]
+    else:
+        reached = ranked[:0]
+    rows = reached[excluded[reached]]
+    records = [(int(row), *reasons[int(row)]) for row in rows]
+    frame = pd.DataFrame.from_records(records, columns=["row", "reason", "reference", "reference_row", "match"])
+    return frame.astype({"row": np.int64, "reference_row": np.int64})
