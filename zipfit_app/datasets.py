@@ -32,7 +32,8 @@ LOCAL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".ar
 def load_options() -> LoadOptions:
     settings = app_settings()
     return LoadOptions(data_root=settings.data_root, max_upload_bytes=settings.max_upload_mb * 2**20,
-                       hub_timeout_s=settings.hub_timeout_s)
+                       hub_timeout_s=settings.hub_timeout_s, max_line_bytes=settings.max_line_bytes,
+                       max_expansion=settings.max_expansion)
 
 
 def data_source(choice: DataChoice) -> DataSource:

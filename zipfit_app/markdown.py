@@ -27,6 +27,8 @@ APP_WORDS = {
     "`config`": "the Config field",
     "`max_chars`": "the cap on text length, 1,000,000 characters in the app; `zipfit --max-chars` raises it",
     "`on_bad_line='skip'`": "skipping malformed lines, as the app does unless the file is unreadable",
+    "`max_line_bytes`": "the app's line limit (the ZIPFIT_MAX_LINE_MB setting, in MiB)",
+    "`max_expansion`": "the app's expansion limit (the ZIPFIT_MAX_EXPANSION setting)",
     "`cache_dir=None`": "no cache",
 }
 

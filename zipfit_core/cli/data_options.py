@@ -8,12 +8,14 @@ filter, a limit or a sample; they map one to one onto `DataSource` / `TextSpec` 
 
 Commands that read a scores file start from the `DataRecipe` it records when SOURCE names the data that was
 scored: every option given on the command line wins, the others are as recorded, so the same texts load
-without repeating the options.
+without repeating the options. The read limits (--max-line-mb, --max-expansion) guard this machine, not the
+texts: they are not recorded, and `load_options` applies them to every load a command makes.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
@@ -22,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from zipfit_core.cli.words import cli_text
+from zipfit_core.data.formats import EXPANSION_FLOOR_BYTES
 from zipfit_core.data.loading import LoadedTexts, load_recipe, source_from_argument
 from zipfit_core.data.sources import BAD_LINE_POLICIES, PLAIN_TEXT_UNITS, DataRecipe, LoadOptions, TextSpec
 from zipfit_core.errors import ZipFitError
@@ -71,6 +74,29 @@ def add_data_arguments(parser: argparse.ArgumentParser, roles: Sequence[str]) ->
                             "0 = no cap)")
     group.add_argument("--txt-unit", choices=PLAIN_TEXT_UNITS,
                        help=".txt files: one document per file (default) or per non-empty line")
+    group.add_argument("--max-line-mb", type=float, metavar="N",
+                       help="longest JSONL / .txt line read (whole) before it is parsed, in MiB "
+                            f"(default {LoadOptions.max_line_bytes // 2**20}; 0 = no bound)")
+    group.add_argument("--max-expansion", type=float, metavar="X",
+                       help=f"a compressed file may decompress to X times its size, and always to "
+                            f"{EXPANSION_FLOOR_BYTES // 2**20} MiB (default {LoadOptions.max_expansion:g}; "
+                            "0 = no bound)")
+
+
+def load_options(args: argparse.Namespace) -> LoadOptions:
+    """The read limits --max-line-mb and --max-expansion (defaults where a command has no such flags), for every
+    load a command makes: they are not part of a recipe, so they apply to recorded data too."""
+    limits: dict[str, float | None] = {}
+    for flag, name in (("--max-line-mb", "max_line_bytes"), ("--max-expansion", "max_expansion")):
+        value = getattr(args, flag[2:].replace("-", "_"), None)
+        if value is None:  # not given: the library's default
+            continue
+        if not (value >= 0 and math.isfinite(value)):
+            raise ZipFitError(f"{flag} must be 0 (no bound) or a positive number (got {value:g}).")
+        limits[name] = value or None
+    line_mb = limits.get("max_line_bytes", LoadOptions.max_line_bytes / 2**20)
+    return LoadOptions(max_line_bytes=None if line_mb is None else max(1, int(line_mb * 2**20)),
+                       max_expansion=limits.get("max_expansion", LoadOptions.max_expansion))
 
 
 def recorded_recipe(argument: str, run: ScoreRun | None, role: str = "source") -> DataRecipe | None:
@@ -151,7 +177,7 @@ def data_recipe(args: argparse.Namespace, role: str, default_text: str | None = 
 def load_data_argument(args: argparse.Namespace, role: str, default_text: str | None = None,
                        recorded: DataRecipe | None = None) -> LoadedTexts:
     """Load the SOURCE or TARGET argument with its options (see `data_recipe`); warnings go to stderr."""
-    loaded = load_recipe(data_recipe(args, role, default_text, recorded))
+    loaded = load_recipe(data_recipe(args, role, default_text, recorded), load_options(args))
     for message in loaded.warnings:
         print(f"warning: {cli_text(message)}", file=sys.stderr)
     return loaded

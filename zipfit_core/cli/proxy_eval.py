@@ -18,7 +18,7 @@ from zipfit_core.analysis.proxy_eval import (
     is_proxy_result,
     proxy_evaluation,
 )
-from zipfit_core.cli.data_options import SOURCE_HELP, add_data_arguments, load_data_argument
+from zipfit_core.cli.data_options import SOURCE_HELP, add_data_arguments, load_data_argument, load_options
 from zipfit_core.cli.scored_inputs import (
     add_scored_inputs,
     cache_dir_for,
@@ -69,7 +69,7 @@ def selection_targets_for(args: argparse.Namespace, runs: dict[str, ScoreRun | N
         if run is None:
             raise ZipFitError(f"The scores of {name} carry no record of their targets: give --selection-target.")
         try:
-            loaded = recorded_target(run)
+            loaded = recorded_target(run, load_options(args))
         except ZipFitError as error:
             raise ZipFitError(f"Cannot read the selection targets of {name} ({error}): give --selection-target.") \
                 from None

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from zipfit_core.analysis.export import read_manifest
-from zipfit_core.cli.data_options import SOURCE_HELP, load_data_argument, recorded_recipe
+from zipfit_core.cli.data_options import SOURCE_HELP, load_data_argument, load_options, recorded_recipe
 from zipfit_core.data.loading import LoadedTexts, load_recipe, load_source, source_from_argument
-from zipfit_core.data.sources import DataRecipe, TextSpec
+from zipfit_core.data.sources import DataRecipe, LoadOptions, TextSpec
 from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs.method_scores import score_sources
 from zipfit_core.scoring.methods import NON_ZIPFIT_CODEC, short_label
@@ -55,20 +55,22 @@ def run_from_manifest(path: str) -> ScoreRun:
     return run
 
 
-def recorded_target(run: ScoreRun) -> LoadedTexts:
+def recorded_target(run: ScoreRun, options: LoadOptions) -> LoadedTexts:
     """The targets a run was scored against, loaded as recorded: by its recipe (filters, sample, text cap, ...)
-    when the file has one, else by the target argument and text field (older files)."""
+    when the file has one, else by the target argument and text field (older files); `options` are the read
+    limits (`load_options`)."""
     if run.target_recipe:
-        return load_recipe(DataRecipe.from_dict(run.target_recipe))
-    return load_source(source_from_argument(run.target), TextSpec.from_description(run.target_field))
+        return load_recipe(DataRecipe.from_dict(run.target_recipe), options)
+    return load_source(source_from_argument(run.target), TextSpec.from_description(run.target_field), options)
 
 
-def scores_from_manifest(path: str, source: LoadedTexts, cache_dir: Path | None) -> tuple[np.ndarray, ScoreRun]:
+def scores_from_manifest(path: str, source: LoadedTexts, cache_dir: Path | None,
+                         options: LoadOptions) -> tuple[np.ndarray, ScoreRun]:
     """Recompute (or fetch from the cache) the scores an export manifest describes."""
     run = run_from_manifest(path)
     if run.source_fingerprint != source.fingerprint:
         raise ZipFitError(f"{source.origin} is not the source {path} describes (its texts differ).")
-    target = recorded_target(run)
+    target = recorded_target(run, options)
     if target.fingerprint != run.target_fingerprint:
         raise ZipFitError(f"The target {run.target} has changed since {path} was written: its texts differ.")
     method, settings = run.method_settings()
@@ -85,7 +87,7 @@ def load_scored_methods(args: argparse.Namespace, source: LoadedTexts,
         if kind == "scores":
             values, run = scores_from_file(path, source)
         else:
-            values, run = scores_from_manifest(path, source, cache_dir)
+            values, run = scores_from_manifest(path, source, cache_dir, load_options(args))
         label = method_label(run, Path(path).stem)
         if label in scores:
             label = f"{label} [{Path(path).name}]"

@@ -10,6 +10,8 @@ from zipfit_core.errors import reword
 
 FLAGS = {
     "`max_chars`": "--max-chars",
+    "`max_line_bytes`": "--max-line-mb",
+    "`max_expansion`": "--max-expansion",
     "`on_bad_line='skip'`": "--on-bad-line skip",
     "`field`": "--source-field / --target-field",
     "`template`": "--source-template / --target-template",

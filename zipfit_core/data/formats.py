@@ -2,10 +2,11 @@
 first bytes), columnar formats (Parquet, Arrow IPC file or stream, Feather), and uploaded bytes.
 
 Formats: JSONL / NDJSON, JSON, CSV, TSV (`text_formats.py`), Parquet, Arrow, plain text (.txt: one document per
-file or per line); each optionally compressed (.gz, .zst, .bz2, .xz), with a bound on how far an upload may
-expand. Columnar files are read with pyarrow and converted to pandas without turning the strings into Python
-objects (pandas keeps them Arrow-backed), so the only Python copy of a text is the one `texts.py` makes when
-it takes the text column.
+file or per line); each optionally compressed (.gz, .zst, .bz2, .xz). A compressed file may expand to at most
+`max_expansion` times its size (64 MiB at least), an upload to at most 20 times the upload limit: the bound
+is checked while decompressing, so a decompression bomb stops early. Columnar files are read with pyarrow and
+converted to pandas without turning the strings into Python objects (pandas keeps them Arrow-backed), so the
+only Python copy of a text is the one `texts.py` makes when it takes the text column.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ import contextlib
 import gzip
 import io
 import lzma
+import os
+import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pandas as pd
 import pyarrow as pa
@@ -36,6 +40,8 @@ TEXT_FORMATS = ("jsonl", "json", "csv", "tsv", "txt")
 SUPPORTED_NAMES = "JSONL, JSON, CSV, TSV, Parquet, Arrow/Feather or .txt (optionally .gz / .zst / .bz2 / .xz)"
 FILE_COLUMN = "file"  # added when rows come from several files (a folder or a glob)
 UPLOAD_EXPANSION_LIMIT = 20  # a compressed upload may decompress to at most this many times the upload limit
+EXPANSION_FLOOR_BYTES = 64 * 2**20  # small compressed files may always expand this far (`max_expansion` aside)
+READ_BUFFER_BYTES = 2**20
 PARQUET_BATCH_ROWS = 65_536
 
 
@@ -69,30 +75,72 @@ def _decompressing(raw: BinaryIO, compression: str | None) -> BinaryIO:
 
 
 class _BoundedReader(io.RawIOBase):
-    """Refuses to yield more than `limit` bytes: guards against decompression bombs in uploads."""
+    """A file's (decompressed) bytes: refuses to yield more than `limit` bytes (decompression bombs), and reports
+    the errors of reading or decompressing as the file's, so that what fails later, while parsing, is never
+    blamed on the compression."""
 
-    def __init__(self, inner: BinaryIO, limit: int, display: str) -> None:
-        self.inner, self.limit, self.display, self.count = inner, limit, display, 0
+    def __init__(self, inner: BinaryIO, display: str, compression: str | None, limit: int | None = None,
+                 refusal: str = "") -> None:
+        self.inner, self.display, self.compression = inner, display, compression
+        self.limit, self.refusal, self.count = limit, refusal, 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self.inner.read(len(buffer))
-        self.count += len(data)
-        if self.count > self.limit:
-            raise ZipFitError(
-                f"{self.display} decompresses to more than {self.limit / 2**20:,.0f} MiB: "
-                "too large to upload; put it in the data folder and load it by path."
-            )
-        buffer[: len(data)] = data
-        return len(data)
+        return self._counted(self._reading(self.inner.readinto, buffer) or 0)  # type: ignore[attr-defined]
+
+    def readall(self) -> bytes:
+        if self.limit is None:  # nothing to count against: one read, as fast as the file allows
+            return self._reading(self.inner.read)
+        chunks = []  # in large pieces: RawIOBase.readall would call readinto every 8 KiB
+        while chunk := self._reading(self.inner.read, READ_BUFFER_BYTES):
+            chunks.append(chunk)
+            self._counted(len(chunk))
+        return b"".join(chunks)
+
+    def _reading(self, read: Callable[..., Any], *args: object) -> Any:
+        try:
+            return read(*args)
+        except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as error:
+            raise self._read_error(error) from None
+        except Exception as error:
+            if type(error).__name__ == "ZstdError":  # zstandard is imported only when a file needs it
+                raise self._read_error(error) from None
+            raise
+
+    def _counted(self, size: int) -> int:
+        self.count += size
+        if self.limit is not None and self.count > self.limit:
+            raise ZipFitError(self.refusal)
+        return size
+
+    def _read_error(self, error: Exception) -> ZipFitError:
+        if self.compression is None:
+            return ZipFitError(f"Could not read {self.display} ({type(error).__name__}: {error}).")
+        return ZipFitError(
+            f"{self.display} is not valid {self.compression} data ({type(error).__name__}: {error}): the file "
+            "may be truncated or not compressed; check it, or rename it without the compression suffix."
+        )
 
 
-def _decompression_error(display: str, compression: str, error: Exception) -> ZipFitError:
-    return ZipFitError(
-        f"{display} is not valid {compression} data ({type(error).__name__}: {error}): "
-        "the file may be truncated or not compressed; check it, or rename it without the compression suffix."
+def expansion_limit(compressed_bytes: int, max_expansion: float | None) -> int | None:
+    """How many bytes a compressed file of `compressed_bytes` may decompress to (None: no bound)."""
+    if max_expansion is None:
+        return None
+    return max(int(max_expansion * compressed_bytes), EXPANSION_FLOOR_BYTES)
+
+
+def _expansion_bound(display: str, compressed_bytes: int, options: LoadOptions) -> tuple[int | None, str]:
+    """`max_expansion`'s bound on a compressed file, and the message that refuses it."""
+    limit = expansion_limit(compressed_bytes, options.max_expansion)
+    if limit is None:
+        return None, ""
+    return limit, (
+        f"{display} decompresses to more than {limit / 2**20:,.0f} MiB from {compressed_bytes / 2**20:,.1f} MiB "
+        f"(a compressed file may expand {options.max_expansion:g} times, or to "
+        f"{EXPANSION_FLOOR_BYTES // 2**20} MiB): it may be a decompression bomb, so reading stopped. "
+        "If the file is genuine, raise `max_expansion`."
     )
 
 
@@ -166,11 +214,13 @@ def read_file(path: Path, options: LoadOptions, report: LoadReport, max_rows: in
         source = pa.memory_map(str(path), "r") if fmt == "arrow" else str(path)
         return _read_columnar(fmt, source, display, max_rows)
     try:
-        raw = open(path, "rb")
+        raw = open(path, "rb", buffering=0)  # unbuffered: _read_stream buffers what it reads
+        size = os.fstat(raw.fileno()).st_size
     except OSError as error:
         raise ZipFitError(f"Could not open {display} ({error.strerror or error}): check its permissions.") from None
     with raw:
-        return _read_stream(fmt, compression, raw, display, options, report, max_rows)
+        limit, refusal = _expansion_bound(display, size, options) if compression is not None else (None, "")
+        return _read_stream(fmt, compression, raw, display, options, report, max_rows, limit, refusal)
 
 
 def read_upload(name: str, data: bytes, options: LoadOptions, report: LoadReport,
@@ -185,31 +235,27 @@ def read_upload(name: str, data: bytes, options: LoadOptions, report: LoadReport
     fmt, compression = format_of(name)
     if fmt is None:
         raise _unsupported(display, name)
+    limit = options.max_upload_bytes * UPLOAD_EXPANSION_LIMIT
+    refusal = (f"{display} decompresses to more than {limit / 2**20:,.0f} MiB: "
+               "too large to upload; put it in the data folder and load it by path.")
+    expansion, expansion_refusal = _expansion_bound(display, len(data), options)
+    if expansion is not None and expansion < limit:  # the tighter bound speaks
+        limit, refusal = expansion, expansion_refusal
     return _read_stream(fmt, compression, io.BytesIO(data), display, options, report, max_rows,
-                        expanded_limit=options.max_upload_bytes * UPLOAD_EXPANSION_LIMIT)
+                        limit if compression is not None else None, refusal)
 
 
 def _read_stream(fmt: str, compression: str | None, raw: BinaryIO, display: str, options: LoadOptions,
-                 report: LoadReport, max_rows: int | None, expanded_limit: int | None = None) -> pd.DataFrame:
-    try:
-        with contextlib.ExitStack() as stack:
-            stream = _decompressing(raw, compression)
-            if compression is not None:
-                stack.callback(stream.close)
-            if expanded_limit is not None:
-                stream = io.BufferedReader(_BoundedReader(stream, expanded_limit, display))
-            elif not hasattr(stream, "peek"):
-                stream = io.BufferedReader(stream)  # type: ignore[arg-type]
-            if fmt in TEXT_FORMATS:
-                return read_text_format(fmt, stream, display, options, report, max_rows)
-            return _read_columnar(fmt, pa.BufferReader(stream.read()), display, max_rows)
-    except ZipFitError:
-        raise
-    except (OSError, EOFError, lzma.LZMAError, ValueError) as error:
-        if compression is None:
-            raise ZipFitError(f"Could not read {display} ({type(error).__name__}: {error}).") from None
-        raise _decompression_error(display, compression, error) from None
-    except Exception as error:
-        if compression == "zstd" and type(error).__name__ == "ZstdError":
-            raise _decompression_error(display, compression, error) from None
-        raise
+                 report: LoadReport, max_rows: int | None, expanded_limit: int | None = None,
+                 refusal: str = "") -> pd.DataFrame:
+    """Read a file's bytes through `_BoundedReader`: read and decompression errors, and the expansion bound,
+    are reported there; anything raised while parsing is the parser's."""
+    with contextlib.ExitStack() as stack:
+        inner = _decompressing(raw, compression) if compression is not None else raw
+        if compression is not None:
+            stack.callback(inner.close)
+        reader = _BoundedReader(inner, display, compression, expanded_limit, refusal)
+        stream = io.BufferedReader(reader, buffer_size=READ_BUFFER_BYTES)
+        if fmt in TEXT_FORMATS:
+            return read_text_format(fmt, stream, display, options, report, max_rows)
+        return _read_columnar(fmt, pa.BufferReader(stream.read()), display, max_rows)

@@ -96,6 +96,8 @@ class LoadOptions:
     max_upload_bytes: int = 200 * 2**20
     hub_timeout_s: float = 20.0  # longest wait for any single answer from the Hugging Face Hub
     plain_text_unit: str = "file"  # .txt files: one document per "file" or per non-empty "line"
+    max_line_bytes: int | None = 64 * 2**20  # JSONL / .txt lines: the longest line read (whole) before parsing
+    max_expansion: float | None = 100.0  # a compressed file may expand this many times (and always to 64 MiB)
 
     def __post_init__(self) -> None:
         if self.on_bad_line not in BAD_LINE_POLICIES:
@@ -108,6 +110,11 @@ class LoadOptions:
             raise ZipFitError(f"max_chars must be at least 1, or None for no cap (got {self.max_chars}).")
         if self.hub_timeout_s <= 0:
             raise ZipFitError(f"hub_timeout_s must be positive (got {self.hub_timeout_s}).")
+        if self.max_line_bytes is not None and self.max_line_bytes < 1:
+            raise ZipFitError(f"max_line_bytes must be at least 1, or None for no bound "
+                              f"(got {self.max_line_bytes}).")
+        if self.max_expansion is not None and not self.max_expansion > 0:
+            raise ZipFitError(f"max_expansion must be positive, or None for no bound (got {self.max_expansion}).")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """The text formats: JSONL, JSON, CSV / TSV and .txt, decoded with undecodable bytes replaced and counted.
 
 The encoding comes from a byte order mark (UTF-8 otherwise); a binary file with a text name (gzip, Parquet,
-zip ...) is recognised by its first bytes and refused with what to do. Malformed lines and rows are skipped
-and reported with their line numbers (`on_bad_line='skip'`), or stop the read with the first one.
+zip ... or bytes that mostly do not decode) is recognised by its first bytes and refused with what to do.
+Malformed lines and rows are skipped and reported with their line numbers (`on_bad_line='skip'`), or stop the
+read with the first one; a JSON value Python cannot hold as text (nested too deeply, a lone surrogate) is a
+malformed line too. JSONL and .txt lines are read in chunks, never more than `max_line_bytes` of one line:
+a longer line stops the read whatever `on_bad_line` says (it is a limit, not a malformed line).
 What is skipped or replaced goes into a `LoadReport`.
 """
 
@@ -24,6 +27,11 @@ from zipfit_core.data.sources import LoadOptions, LoadReport, labelled, numbered
 from zipfit_core.errors import ZipFitError
 
 SNIFF_BYTES = 8192
+NOT_TEXT_SHARE = 0.25  # above this share of undecodable or control characters in its head, a file is not text
+NOT_TEXT_MINIMUM = 16  # ... and at least this many (a few bad bytes in a tiny file are a bad encoding, not binary)
+LINE_CHUNK_BYTES = 2**20
+BLANK_RUN_LINES = 64  # after this many blank lines in a row, lines are read in chunks that skip blank runs at once
+MAX_JSON_DEPTH = 200  # deeper JSON values are malformed rows: Python code that walks them would hit its recursion limit
 MAGIC_NUMBERS = (  # what a file really is, whatever its name says
     (b"\x1f\x8b", "gzip-compressed data", "add .gz to its name"),
     (b"\x28\xb5\x2f\xfd", "zstd-compressed data", "add .zst to its name"),
@@ -40,6 +48,13 @@ BYTE_ORDER_MARKS = (  # longest first: the UTF-32 LE mark starts with the UTF-16
 
 
 CSV_BAD_LINE = re.compile(r"Skipping line (\d+): (.*)")
+NOT_TEXT_CHARACTERS = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f\ufffd]")  # all controls but \t\n\v\f\r, ESC
+BLANK_LINES = re.compile(rb"[ \t\r\n\x0b\x0c]*\n")  # a run of blank lines, up to the last newline in it
+BLANK_BYTES = frozenset(b" \t\r\n\x0b\x0c")
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # how JSON writes half of a UTF-16 surrogate pair
+LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")  # what json.loads makes of a half that has no other half
+TOO_DEEP = f"a value nested more than {MAX_JSON_DEPTH} levels deep"
+HAS_LONE_SURROGATE = "a string with a lone surrogate escape (\\ud800 ... \\udfff without its pair), which is not text"
 
 
 _decoding = threading.local()
@@ -112,15 +127,116 @@ def _text_encoding(head: bytes, display: str, fmt: str) -> str:
             f"{display} looks like binary data, not {fmt.upper()} text (it contains NUL bytes): "
             "check that it is the file you meant and that its name matches its format."
         )
+    _check_looks_like_text(head, display, fmt)
     return "utf-8"
 
 
-def _lines(stream: BinaryIO, encoding: str, display: str, report: LoadReport) -> Iterator[tuple[int, str]]:
-    """(1-based line number, decoded line) pairs; undecodable bytes are replaced and reported."""
+def _check_looks_like_text(head: bytes, display: str, fmt: str) -> None:
+    """Refuse a head that decodes mostly to U+FFFD or control characters: binary data (or text in another
+    encoding) that would load as rows of garbage."""
+    text = head.decode("utf-8", "replace")
+    odd = len(NOT_TEXT_CHARACTERS.findall(text))
+    if odd >= NOT_TEXT_MINIMUM and odd > NOT_TEXT_SHARE * len(text):
+        raise ZipFitError(
+            f"{display} does not look like text: {odd:,} of its first {len(text):,} characters are undecodable "
+            f"bytes or control characters. Check that it is the file you meant and that its name matches its "
+            f"format ({fmt.upper()}); if it is text in another encoding, re-save it as UTF-8."
+        )
+
+
+def _too_long(display: str, number: int, max_line_bytes: int) -> ZipFitError:
+    size = f"{max_line_bytes / 2**20:,.0f} MiB" if max_line_bytes >= 2**20 else f"{max_line_bytes:,} bytes"
+    return ZipFitError(
+        f"{display}, line {number}: longer than {size}, the longest line read before it is parsed (a line is held "
+        "whole in memory), so reading stopped. Split it into shorter lines, or, if it is genuine, raise "
+        "`max_line_bytes`."
+    )
+
+
+def _raw_lines(stream: BinaryIO, max_line_bytes: int | None, display: str) -> Iterator[tuple[int, bytes]]:
+    """(1-based line number, line) for each line that is not blank; never more than `max_line_bytes` of a line
+    (plus its newline) is read. Line by line, until a long run of blank lines: then in chunks, which skip such
+    runs in bulk (a file of newlines costs what reading it costs, not a Python step per line)."""
+    number, blank_run = 0, 0
+    readline, limit = stream.readline, -1 if max_line_bytes is None else max_line_bytes + 1
+    while raw := readline(limit):
+        number += 1
+        if max_line_bytes is not None and len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+            raise _too_long(display, number, max_line_bytes)
+        if not raw.isspace():
+            blank_run = 0
+            yield number, raw
+        elif (blank_run := blank_run + 1) >= BLANK_RUN_LINES:
+            for batch in _raw_line_batches(stream, max_line_bytes, display, number):
+                yield from batch
+            return
+
+
+def _raw_line_batches(stream: BinaryIO, max_line_bytes: int | None, display: str,
+                      number: int = 0) -> Iterator[list[tuple[int, bytes]]]:
+    """Lists of (1-based line number, line without its newline) for the lines after line `number` that are not
+    blank, read in chunks; no more than `max_line_bytes` of one line is held (plus one chunk)."""
+    carry, carried = [], 0  # the start of a line that goes on in the next chunk
+    while chunk := stream.read(LINE_CHUNK_BYTES):
+        last = chunk.rfind(b"\n")
+        if last < 0:
+            carry.append(chunk)
+            carried += len(chunk)
+            if max_line_bytes is not None and carried > max_line_bytes:
+                raise _too_long(display, number + 1, max_line_bytes)
+            continue
+        block = b"".join([*carry, chunk[:last]]) if carry else chunk[:last]  # whole lines, the last newline cut
+        newlines = block.count(b"\n")
+        lines, too_long = _block_lines(block, newlines, number, max_line_bytes)
+        yield lines
+        if too_long is not None:
+            raise _too_long(display, too_long, max_line_bytes)  # type: ignore[arg-type]
+        number += newlines + 1
+        carry = [chunk[last + 1:]] if last + 1 < len(chunk) else []
+        carried = len(chunk) - last - 1
+        if max_line_bytes is not None and carried > max_line_bytes:
+            raise _too_long(display, number + 1, max_line_bytes)
+    if carry and (line := b"".join(carry)).strip():
+        yield [(number + 1, line)]
+
+
+def _block_lines(block: bytes, newlines: int, number: int,
+                 max_line_bytes: int | None) -> tuple[list[tuple[int, bytes]], int | None]:
+    """The lines of `block` (whole lines, without the last newline) that are not blank, numbered after `number`,
+    up to the first one longer than `max_line_bytes`; and that one's number (None if there is none)."""
+    if 16 * newlines < len(block):  # 16 bytes a line or more on average: split them all at once
+        parts = block.split(b"\n")
+        too_long = None
+        if max_line_bytes is not None and len(block) > max_line_bytes:
+            too_long = next((index for index, part in enumerate(parts) if len(part) > max_line_bytes), None)
+            parts = parts[:too_long]
+        lines = [(index, part) for index, part in enumerate(parts, start=number + 1) if part and not part.isspace()]
+        return lines, None if too_long is None else number + 1 + too_long
+    lines, position, size = [], 0, len(block)  # short or blank lines: skip each run of blank lines in one step
+    while position <= size:
+        if position < size and block[position] in BLANK_BYTES and (blank := BLANK_LINES.match(block, position)):
+            number += block.count(b"\n", position, blank.end())
+            position = blank.end()
+            continue
+        end = block.find(b"\n", position)
+        end = size if end < 0 else end
+        number += 1
+        if max_line_bytes is not None and end - position > max_line_bytes:
+            return lines, number
+        if end > position and not block[position:end].isspace():
+            lines.append((number, block[position:end]))
+        position = end + 1
+    return lines, None
+
+
+def _lines(stream: BinaryIO, encoding: str, display: str, report: LoadReport,
+           max_line_bytes: int | None) -> Iterator[tuple[int, str]]:
+    """(1-based line number, decoded line) pairs of the lines that are not blank; undecodable bytes are
+    replaced and reported."""
     count, bad_lines = 0, []
     try:
         if encoding == "utf-8" or encoding == "utf-8-sig":
-            for number, raw in enumerate(stream, start=1):
+            for number, raw in _raw_lines(stream, max_line_bytes, display):
                 if number == 1 and raw.startswith(codecs.BOM_UTF8):
                     raw = raw[len(codecs.BOM_UTF8):]
                 line, offsets = decode_replacing(raw)
@@ -131,7 +247,10 @@ def _lines(stream: BinaryIO, encoding: str, display: str, report: LoadReport) ->
         else:  # UTF-16/32 files are rare: decode them as a whole stream
             text, offsets = decode_replacing(stream.read(), encoding)
             count += len(offsets)
-            yield from enumerate(io.StringIO(text, newline=None), start=1)
+            for number, line in enumerate(io.StringIO(text, newline=None), start=1):
+                if max_line_bytes is not None and len(line) > max_line_bytes:  # characters: at least as many bytes
+                    raise _too_long(display, number, max_line_bytes)
+                yield number, line
     finally:
         report_replaced(report, display, count, bad_lines)
 
@@ -169,6 +288,30 @@ def _records_frame(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame.from_records(records) if records else pd.DataFrame()
 
 
+def json_value_problem(value: object) -> str | None:
+    """Why a parsed JSON value cannot be a row's data, or None: nested deeper than MAX_JSON_DEPTH, or holding a
+    string (or key) with a lone surrogate. Walked with a list, not recursion."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if LONE_SURROGATE.search(item):
+                return HAS_LONE_SURROGATE
+        elif isinstance(item, (dict, list)):
+            if depth >= MAX_JSON_DEPTH:
+                return TOO_DEEP
+            children = [*item, *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return None
+
+
+def _may_have_problem(text: str) -> bool:
+    """Whether `json_value_problem` could find anything in the value `text` holds: enough brackets to nest that
+    deep, or a surrogate escape. A cheap test, so that the walk is rare."""
+    return (text.count("[") + text.count("{") > MAX_JSON_DEPTH
+            or ("\\" in text and SURROGATE_ESCAPE.search(text) is not None))  # `in`: memchr, before the regex
+
+
 def _read_jsonl_lines(lines: Iterator[tuple[int, str]], display: str, options: LoadOptions, report: LoadReport,
                       max_rows: int | None) -> pd.DataFrame:
     records: list[dict] = []
@@ -179,14 +322,17 @@ def _read_jsonl_lines(lines: Iterator[tuple[int, str]], display: str, options: L
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            reason = f"not valid JSON ({error.msg})"
-        else:
-            if isinstance(record, dict):
+            reason: str | None = f"not valid JSON ({error.msg})"
+        except RecursionError:
+            reason = TOO_DEEP
+        else:  # json.loads accepts a lone "\\ud800" and ~1,000 levels of nesting; what comes after cannot
+            reason = json_value_problem(record) if _may_have_problem(line) else None
+            if reason is None and isinstance(record, dict):
                 records.append(record)
                 if max_rows is not None and len(records) >= max_rows:
                     break
                 continue
-            reason = f"a JSON {type(record).__name__}, not an object with fields"
+            reason = reason or f"a JSON {type(record).__name__}, not an object with fields"
         _malformed(display, number, reason, options)
         bad.append((number, reason))
     _report_malformed(report, display, bad)
@@ -205,6 +351,12 @@ def _read_json(text: str, display: str, options: LoadOptions, report: LoadReport
             f"{display}, line {error.lineno}: malformed JSON ({error.msg}). Fix the file, or save it as JSONL "
             "(one object per line) so that bad lines can be skipped."
         ) from None
+    except RecursionError:
+        raise ZipFitError(
+            f"{display} holds {TOO_DEEP}, and a JSON document is read whole. Flatten that value, or save the data "
+            "as JSONL (one object per line) so that its line can be skipped."
+        ) from None
+    check_values = _may_have_problem(text)
     if isinstance(content, dict):
         lists = [value for value in content.values() if isinstance(value, list)]
         if len(lists) == 1 and lists[0] and all(isinstance(item, dict) for item in lists[0]):
@@ -212,6 +364,10 @@ def _read_json(text: str, display: str, options: LoadOptions, report: LoadReport
         elif content and all(isinstance(value, dict) for value in content.values()):
             content = [{"key": key, **value} for key, value in content.items()]  # {id: record}
         else:
+            problem = json_value_problem(content) if check_values else None
+            if problem is not None:
+                raise ZipFitError(f"{display} holds {problem}. Fix it, or save the data as JSONL (one object per "
+                                  "line) so that its line can be skipped.")
             try:
                 frame = pd.DataFrame(content)  # column-oriented {"col": [...]}
             except ValueError:
@@ -224,16 +380,31 @@ def _read_json(text: str, display: str, options: LoadOptions, report: LoadReport
         raise ZipFitError(f"{display}: expected a JSON list of objects (records), got a {type(content).__name__}.")
     records, bad = [], []
     for index, item in enumerate(content):
-        if isinstance(item, dict):
+        problem = json_value_problem(item) if check_values and isinstance(item, dict) else None
+        if isinstance(item, dict) and problem is None:
             records.append(item)
             if max_rows is not None and len(records) >= max_rows:
                 break
         else:
-            reason = f"a JSON {type(item).__name__}, not an object with fields"
+            reason = problem or f"a JSON {type(item).__name__}, not an object with fields"
             _malformed(display, index, reason, options, unit="item")
             bad.append((index, reason))
     _report_malformed(report, display, bad, unit="item")
     return _records_frame(records)
+
+
+def unclosed_quote_line(text: str) -> int | None:
+    """The 1-based line of the quote that opens a field still open at the end of `text`, as pandas' CSV reader
+    sees it: inside a quoted field quotes come doubled, so it is the first quote of the last odd run of quotes."""
+    end = len(text)
+    while (last := text.rfind('"', 0, end)) >= 0:
+        first = last
+        while first > 0 and text[first - 1] == '"':
+            first -= 1
+        if (last - first + 1) % 2:
+            return text.count("\n", 0, first) + 1
+        end = first
+    return None
 
 
 def _read_csv(text: str, separator: str, display: str, options: LoadOptions, report: LoadReport,
@@ -251,6 +422,13 @@ def _read_csv(text: str, separator: str, display: str, options: LoadOptions, rep
             return pd.DataFrame()
         except pd.errors.ParserError as error:
             detail = str(error).replace("Error tokenizing data. C error: ", "")
+            opened_on = unclosed_quote_line(text) if "EOF inside string" in detail else None
+            if opened_on is not None:  # the rest of the file is one field: skipping lines cannot help
+                raise ZipFitError(
+                    f"{display}, line {opened_on}: a quoted field opens there and is never closed, so the rest of "
+                    "the file reads as one value. Add the missing closing quote, and write a quote inside a quoted "
+                    'field as two quotes ("").'
+                ) from None
             raise ZipFitError(
                 f"{display} is not valid {'TSV' if separator == chr(9) else 'CSV'} ({detail.strip()}). "
                 "Fix that line, or skip malformed lines (`on_bad_line='skip'`)."
@@ -270,8 +448,8 @@ def _read_txt(stream: BinaryIO, encoding: str, display: str, options: LoadOption
         text = _read_text_all(stream, encoding, display, report)
         return pd.DataFrame({"text": [text]}) if text else pd.DataFrame()
     texts, numbers = [], []
-    with contextlib.closing(_lines(stream, encoding, display, report)) as lines:  # reports at close
-        for number, line in lines:
+    with contextlib.closing(_lines(stream, encoding, display, report, options.max_line_bytes)) as lines:
+        for number, line in lines:  # the undecodable bytes are reported when `lines` closes
             line = line.rstrip("\r\n")
             if line.strip():
                 texts.append(line)
@@ -285,8 +463,8 @@ def read_text_format(fmt: str, stream: BinaryIO, display: str, options: LoadOpti
                       max_rows: int | None) -> pd.DataFrame:
     encoding = _text_encoding(_peek(stream), display, fmt)
     if fmt == "jsonl":
-        with contextlib.closing(_lines(stream, encoding, display, report)) as lines:  # reports at close
-            return _read_jsonl_lines(lines, display, options, report, max_rows)
+        with contextlib.closing(_lines(stream, encoding, display, report, options.max_line_bytes)) as lines:
+            return _read_jsonl_lines(lines, display, options, report, max_rows)  # reports replacements at close
     if fmt == "txt":
         return _read_txt(stream, encoding, display, options, report, max_rows)
     text = _read_text_all(stream, encoding, display, report)

@@ -3,7 +3,8 @@
 Values that are not strings (the policy, the same for a field and for each field of a template):
 - numbers and booleans become their text (`str(value)`, e.g. 3 -> "3", 2.5 -> "2.5"), with a warning;
 - lists and objects become JSON text, with a warning (choose another field or a template if that
-  is not what you want); bytes are decoded as UTF-8 (undecodable bytes replaced);
+  is not what you want); one nested too deeply for Python to write out is an error naming its rows;
+  bytes are decoded as UTF-8 (undecodable bytes replaced);
 - null (missing) values: the row is skipped, with a warning that counts them and names the rows;
 - a row whose text is the empty string is skipped the same way (it has nothing to compress).
 
@@ -61,8 +62,15 @@ class _Conversions:
     structures: list[int] = field(default_factory=list)
     other: list[int] = field(default_factory=list)
     undecodable: list[int] = field(default_factory=list)
+    too_deep: list[int] = field(default_factory=list)
 
     def report(self, report: LoadReport, origin: str, name: str, row_ids: np.ndarray) -> None:
+        if self.too_deep:  # no text to score: an error, like a missing field
+            raise ZipFitError(
+                f"{origin}: field {name!r} holds {plural(len(self.too_deep), 'value')} nested too deeply to write "
+                f"as text: {labelled('row', row_ids[self.too_deep].tolist())}. Choose another field or a "
+                "template, or remove those rows."
+            )
         for positions, what in ((self.numbers, "numbers and booleans to text"),
                                 (self.structures, "lists / objects to JSON text "
                                                   "(choose another field or a template if that is not wanted)"),
@@ -91,8 +99,13 @@ def _cell_text(value: object, position: int, conversions: _Conversions) -> str |
     if isinstance(value, str):
         return value
     if isinstance(value, (list, tuple, dict, np.ndarray)):
+        try:
+            text = json.dumps(_as_plain(value), ensure_ascii=False, default=str)
+        except RecursionError:  # nesting near Python's limit (the JSON readers refuse it; other sources may not)
+            conversions.too_deep.append(position)
+            return None
         conversions.structures.append(position)
-        return json.dumps(_as_plain(value), ensure_ascii=False, default=str)
+        return text
     if is_missing(value):
         return None
     if isinstance(value, (bytes, bytearray, memoryview)):
