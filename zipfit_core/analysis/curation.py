@@ -51,14 +51,20 @@ class CuratedSelection:
     duplicates_removed: int = 0
     dedup_rounds: int = 0
 
+    @property
+    def removes_rows(self) -> bool:
+        """Whether this curation may leave rows out (else it only checked them)."""
+        return self.settings.decontaminate or self.settings.dedup
+
     def counts(self) -> dict[str, int]:
         reasons = self.removed["reason"].value_counts()
         return {reason: int(reasons.get(reason, 0)) for reason in ("exact", "ngram", "near-duplicate")}
 
     def describe(self, removed_file: str | None = None) -> dict:
         """The curation part of an export manifest: settings, what was checked, counts removed."""
-        content: dict = {"settings": asdict(self.settings), "removed": self.counts(),
-                         "refill": REFILL_NOTE, "removed_rows_file": removed_file}
+        content: dict = {"settings": asdict(self.settings), "removed": self.counts()}
+        if self.removes_rows:
+            content.update(refill=REFILL_NOTE, removed_rows_file=removed_file)
         if self.contamination is not None:
             content["contamination"] = self.contamination.describe()
         if self.settings.dedup:

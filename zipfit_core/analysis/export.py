@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -66,12 +66,17 @@ def _json_fallback(value: object) -> object:
     return str(value)
 
 
+def jsonl_lines(table: pd.DataFrame) -> Iterator[str]:
+    """One JSON object per row, each line ending in a newline; not pandas' to_json, which rounds floats (10 digits
+    by default, 15 at most)."""
+    for record in table.to_dict(orient="records"):
+        cells = {str(name): _json_cell(value) for name, value in record.items()}
+        yield json.dumps(cells, ensure_ascii=False, default=_json_fallback) + "\n"
+
+
 def write_jsonl(table: pd.DataFrame, path: str | Path) -> None:
-    """One JSON object per row; not pandas' to_json, which rounds floats (10 digits by default, 15 at most)."""
     with open(path, "w", encoding="utf-8") as handle:
-        for record in table.to_dict(orient="records"):
-            cells = {str(name): _json_cell(value) for name, value in record.items()}
-            handle.write(json.dumps(cells, ensure_ascii=False, default=_json_fallback) + "\n")
+        handle.writelines(jsonl_lines(table))
 
 
 def write_table(table: pd.DataFrame, path: str | Path) -> None:
@@ -124,10 +129,12 @@ def manifest_path(path: str | Path) -> Path:
 
 
 def build_manifest(run: ScoreRun | None, selection: Selection, counter: TokenCounter,
-                   output: str | Path, output_format: str, include_score: bool) -> dict:
-    """What `OUTPUT.manifest.json` holds: the run record that made the scores, the cut, the counts, the file."""
+                   output: str | Path, output_format: str, include_score: bool,
+                   curated: CuratedSelection | None = None) -> dict:
+    """What `OUTPUT.manifest.json` holds: the run record that made the scores, the cut, the counts, the file,
+    and with `curated` what was checked and removed (the removed rows are listed in `OUTPUT.removed.jsonl`)."""
     scores_part = run.to_dict() if run else {"note": "scores file carried no run description"}
-    return {
+    manifest = {
         "format": MANIFEST_FORMAT,
         "format_version": MANIFEST_FORMAT_VERSION,
         "tool": "zipfit-studio",
@@ -141,6 +148,9 @@ def build_manifest(run: ScoreRun | None, selection: Selection, counter: TokenCou
         "rows": {"kept": selection.n_rows, "total": selection.total_rows},
         "output": {"path": Path(output).name, "format": output_format, "score_column": include_score},
     }
+    if curated is not None:
+        manifest["curation"] = curated.describe(removed_file=removed_path(output).name)
+    return manifest
 
 
 def export_selection(table: pd.DataFrame, texts: list[str], text_field: str, scores: np.ndarray,
@@ -157,12 +167,10 @@ def export_selection(table: pd.DataFrame, texts: list[str], text_field: str, sco
     if curated is not None:
         selection = curated.selection
     chosen = selected_table(table, texts, text_field, scores, selection, counter, include_score=include_score)
-    manifest = build_manifest(run, selection, counter, output, export_format(output), include_score)
-    if curated is not None:
-        manifest["curation"] = curated.describe(removed_file=removed_path(output).name)
+    manifest = build_manifest(run, selection, counter, output, export_format(output), include_score, curated)
     write_table(chosen, output)
     try:
-        if curated is not None:
+        if curated is not None and curated.removes_rows:
             write_with(removed_path(output), lambda temporary: write_jsonl(curated.removed, temporary))
         write_json_atomic(manifest_path(output), manifest)
     except BaseException:  # an export without its manifest could never be recognised (or replaced) later

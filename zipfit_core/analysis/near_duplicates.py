@@ -9,6 +9,7 @@ row number, so "keep one per group" keeps the best-scored row.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -60,8 +61,13 @@ class MinHashes:
         self.texts, self.shingle = texts, shingle
         self._permutations = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme=SCHEME).permutations
         self._made: dict[int, object] = {}
+        self._lock = threading.Lock()  # one pool's signatures may be asked for by several threads (app sessions)
 
     def of(self, rows: np.ndarray) -> list:
+        with self._lock:
+            return self._of(rows)
+
+    def _of(self, rows: np.ndarray) -> list:
         from datasketch import MinHash
 
         missing = [int(row) for row in rows if int(row) not in self._made]

@@ -11,6 +11,11 @@ from collections.abc import Sequence
 from zipfit_core._version import __version__
 from zipfit_core.cli.cache import add_cache_command, run_cache
 from zipfit_core.cli.compare import add_compare_command, run_compare
+from zipfit_core.cli.contamination import (
+    add_check_contamination_command,
+    add_select_curation_options,
+    run_check_contamination,
+)
 from zipfit_core.cli.data_options import SOURCE_HELP, add_data_arguments
 from zipfit_core.cli.proxy_eval import add_proxy_eval_command, run_proxy_eval
 from zipfit_core.cli.score import add_method_arguments, run_score
@@ -55,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "scores file records; options given here win)")
     choose.add_argument("--scores", required=True, help="Parquet file written by `zipfit score`")
     choose.add_argument("--source-field", help="text field (default: the one used for scoring)")
-    add_data_arguments(choose, ("source",))
+    add_data_arguments(choose, ("source", "ref"))
+    add_select_curation_options(choose)
     rule = choose.add_mutually_exclusive_group(required=True)
     rule.add_argument("--threshold", type=float, help="keep rows with score > X")
     rule.add_argument("--top-k", type=int, help="keep the K best rows")
@@ -65,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                                             "(default: fast approximate regex count)")
     choose.add_argument("--no-score", action="store_true", help="leave out the score column")
     choose.add_argument("--out", required=True, help="output .jsonl, .parquet, .csv, or a folder (datasets)")
+    add_check_contamination_command(commands)
     add_compare_command(commands)
     add_proxy_eval_command(commands)
     add_cache_command(commands)
@@ -74,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"score": run_score, "select": run_select, "compare": run_compare,
-               "proxy-eval": run_proxy_eval, "cache": run_cache}[args.command]
+               "proxy-eval": run_proxy_eval, "cache": run_cache,
+               "check-contamination": run_check_contamination}[args.command]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")

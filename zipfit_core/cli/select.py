@@ -9,6 +9,7 @@ import numpy as np
 
 from zipfit_core.analysis.export import check_export_destination, export_selection, manifest_path
 from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
+from zipfit_core.cli.contamination import curated_cut
 from zipfit_core.cli.data_options import load_data_argument, recorded_recipe
 from zipfit_core.cli.shards import scored_folder_for_select
 from zipfit_core.data.loading import LoadedTexts
@@ -54,15 +55,19 @@ def export_best(args: argparse.Namespace, scores: np.ndarray, run: ScoreRun | No
     rule = selection_rule(args)
     counter = TokenCounter(args.tokenizer)
     token_counts = counter.count(source.texts)
-    selection = select(scores, rule, token_counts)
-    if selection.n_rows == 0:  # an empty export is never what was meant: say why instead of writing one
+    if select(scores, rule, token_counts).n_rows == 0:  # an empty export is never what was meant: say why
         best = float(np.nanmax(scores)) if len(scores) and not np.all(np.isnan(scores)) else float("nan")
         raise ZipFitError(f"The cut ({rule.describe()}) keeps no rows (the best score is {best:.6f}), so nothing was "
                           "written: choose a lower --threshold, or a --top-k, --top-percent or --token-budget "
                           "above 0.")
+    curated = curated_cut(args, scores, rule, token_counts, run, source)
+    selection = curated.selection
+    if selection.n_rows == 0:
+        raise ZipFitError(f"Every row the cut ({rule.describe()}) would keep was removed as a copy of a reference "
+                          f"({len(curated.removed):,} rows), so nothing was written: loosen the cut.")
     manifest = export_selection(source.table, source.texts, source.text_field, scores, selection, counter,
                                 run, args.out, include_score=not args.no_score,
-                                inputs=(args.source, args.scores))
+                                inputs=(args.source, args.scores, *args.decontaminate), curated=curated)
     print(f"kept {manifest['rows']['kept']} of {manifest['rows']['total']} rows "
           f"({manifest['tokens']['kept']} tokens) -> {args.out}; manifest {manifest_path(args.out)}",
           file=sys.stderr)

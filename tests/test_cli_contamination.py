@@ -1,0 +1,130 @@
+"""`zipfit select --decontaminate / --dedup` and `zipfit check-contamination`, run as a user runs them (issue 14).
+
+The pool holds HumanEval problems as planted copies of the targets (exact, re-spaced, one line edited), a
+near-copy pair, and ProofNet statements; the targets are other HumanEval problems' copies' originals.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zipfit_core.analysis.export import manifest_path, removed_path
+from zipfit_core.cli.contamination import is_flags_file
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def cli(capsys, monkeypatch, tmp_path):
+    from zipfit_core.cli.main import main
+
+    monkeypatch.setenv("ZIPFIT_CACHE_DIR", str(tmp_path / "zipfit-cache"))
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        code = main([str(arg) for arg in args])
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture()
+def scored(cli, humaneval_texts, proofnet_texts):
+    targets = humaneval_texts[:20]
+    evaluation = humaneval_texts[20:30]  # an evaluation set that must stay out too
+    pool = ([{"text": text, "kind": "target copy"} for text in targets[:10]]
+            + [{"text": "  ".join(text.upper().split(" ")), "kind": "target copy"} for text in targets[10:15]]
+            + [{"text": text, "kind": "evaluation copy"} for text in evaluation[:5]]
+            + [{"text": text, "kind": "code"} for text in humaneval_texts[40:80]]
+            + [{"text": text, "kind": "maths"} for text in proofnet_texts[:60]])
+    write_jsonl(Path("pool.jsonl"), pool)
+    write_jsonl(Path("targets.jsonl"), [{"text": text} for text in targets])
+    write_jsonl(Path("evaluation.jsonl"), [{"prompt": text} for text in evaluation])
+    result = cli("score", "pool.jsonl", "targets.jsonl", "--quiet", "--out", "scores.parquet")
+    assert result.returncode == 0, result.stderr
+    return pool
+
+
+def kinds_of(path: str) -> list[str]:
+    return [json.loads(line)["kind"] for line in Path(path).read_text().splitlines()]
+
+
+def test_select_warns_about_copies_of_the_targets_in_the_cut(cli, scored):
+    result = cli("select", "pool.jsonl", "--scores", "scores.parquet", "--top-k", "30", "--out", "plain.jsonl")
+    assert result.returncode == 0, result.stderr
+    warning = next(line for line in result.stderr.splitlines() if "copy the scoring targets" in line)
+    copies = kinds_of("plain.jsonl").count("target copy")
+    assert copies >= 10 and warning.startswith(f"warning: {copies} rows of the cut") and "--decontaminate" in warning
+    manifest = json.loads(manifest_path("plain.jsonl").read_text())
+    assert manifest["curation"]["contamination"]["flagged"]["exact"] == 15
+    assert not removed_path("plain.jsonl").exists()
+
+
+def test_decontaminate_removes_targets_and_evaluation_copies_and_refills(cli, scored):
+    result = cli("select", "pool.jsonl", "--scores", "scores.parquet", "--top-k", "30", "--decontaminate",
+                 "--decontaminate", "evaluation.jsonl", "--ref-field", "prompt", "--out", "clean.jsonl")
+    assert result.returncode == 0, result.stderr
+    kinds = kinds_of("clean.jsonl")
+    assert len(kinds) == 30 and "target copy" not in kinds and "evaluation copy" not in kinds
+    manifest = json.loads(manifest_path("clean.jsonl").read_text())
+    curation = manifest["curation"]
+    assert curation["settings"]["decontaminate"] and curation["settings"]["ngram"] == 13
+    assert set(curation["contamination"]["references"]) == {"targets (targets.jsonl)", "evaluation.jsonl"}
+    removed = [json.loads(line) for line in removed_path("clean.jsonl").read_text().splitlines()]
+    assert {record["reference"] for record in removed} == {"targets (targets.jsonl)", "evaluation.jsonl"}
+    assert sum(curation["removed"].values()) == len(removed) and curation["removed_rows_file"] == "clean.jsonl.removed.jsonl"
+    assert {scored[record["row"]]["kind"] for record in removed} == {"target copy", "evaluation copy"}
+    assert "refilled" in curation["refill"] or "replaced" in curation["refill"]
+
+
+def test_dedup_keeps_the_best_of_each_near_duplicate_pair(cli, scored, humaneval_texts):
+    pool = scored + [{"text": humaneval_texts[41].replace("return", "return ", 1), "kind": "near copy"}]
+    write_jsonl(Path("pool2.jsonl"), pool)
+    assert cli("score", "pool2.jsonl", "targets.jsonl", "--quiet", "--out", "scores2.parquet").returncode == 0
+    result = cli("select", "pool2.jsonl", "--scores", "scores2.parquet", "--top-percent", "100", "--dedup",
+                 "--out", "dedup.jsonl")
+    assert result.returncode == 0, result.stderr
+    removed = [json.loads(line) for line in removed_path("dedup.jsonl").read_text().splitlines()]
+    pairs = {tuple(sorted((record["row"], record["reference_row"]))) for record in removed}
+    assert (21, len(pool) - 1) in pairs  # pool row 21 is humaneval_texts[41]
+    assert len(kinds_of("dedup.jsonl")) == len(pool) - len(removed)
+
+
+def test_check_contamination_writes_the_flags(cli, scored):
+    result = cli("check-contamination", "pool.jsonl", "--ref", "targets.jsonl", "--ref", "evaluation.jsonl",
+                 "--ref-field", "prompt", "--out", "flags.parquet")
+    assert result.returncode == 2 and "Field 'prompt' not found" in result.stderr  # one field for all refs
+    result = cli("check-contamination", "pool.jsonl", "--ref", "targets.jsonl", "--out", "flags.parquet")
+    assert result.returncode == 0, result.stderr
+    flags = pd.read_parquet("flags.parquet")
+    exact = flags[flags["kind"] == "exact"]
+    assert exact["row"].tolist() == list(range(15)) and exact["reference_row"].tolist() == list(range(15))
+    # HumanEval 20 (pool row 15) shares a 13-word run of its solution with HumanEval 0: a true n-gram flag
+    assert flags[flags["kind"] == "ngram"]["row"].tolist() == [15]
+    assert is_flags_file("flags.parquet") and "flagged 16 of 120 rows (15 exact" in result.stderr
+    assert cli("check-contamination", "pool.jsonl", "--ref", "targets.jsonl", "--out", "flags.parquet").returncode == 0
+    assert cli("check-contamination", "pool.jsonl", "--ref", "targets.jsonl", "--out", "pool.jsonl").returncode == 2
+
+
+def test_demo_minif2f_rows_are_found_when_they_are_the_targets(cli):
+    result = cli("check-contamination", "demo:pool-mini", "--ref", "demo:pool-mini", "--ref-filter",
+                 "source=minif2f", "--out", "minif2f.parquet")
+    assert result.returncode == 0, result.stderr
+    flags = pd.read_parquet("minif2f.parquet")
+    from zipfit_core.data.loading import load_source
+    from zipfit_core.data.sources import DataSource
+
+    pool = load_source(DataSource("demo", "pool-mini"))
+    minif2f_rows = np.flatnonzero(pool.table["source"].to_numpy() == "minif2f")
+    assert set(minif2f_rows.tolist()) <= set(flags["row"].tolist())
