@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from zipfit_app import curation_panel
 from zipfit_app import explore_panel as panel
 
 st.title("Explore")
@@ -22,5 +23,6 @@ with chart:
         st.page_link("pages/5_Export.py", label=f"Export these {context.summary.n_kept:,} rows",
                      icon=":material/download:")
 
+curation_panel.explore_section(context)
 panel.sample_tabs(context)
-panel.row_detail(context)
+panel.row_detail(context, notes=curation_panel.row_note)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from zipfit_app import explore_panel, export_panel
+from zipfit_app import curation_panel, datasets, explore_panel, export_panel
 
 st.title("Export")
 context = explore_panel.load_context()
@@ -14,7 +14,11 @@ if not context.shown.complete:
     st.page_link("pages/2_Score.py", label="See the progress", icon=":material/speed:")
     st.stop()
 
-selection = export_panel.selection_for(context)
-export_panel.summary(context, selection)
+settings, ready = curation_panel.export_options(context)
+if not ready:
+    st.stop()
+curated = curation_panel.curated_selection(context, settings, datasets.token_counts(context.source))
+export_panel.summary(context, curated.selection)
+curation_panel.removed_summary(curated)
 kind, include_score = export_panel.options()
-export_panel.deliver(context, selection, kind, include_score)
+export_panel.deliver(context, curated, kind, include_score)

@@ -7,6 +7,7 @@ milliseconds of `zipfit_core.analysis.explore` work (see benchmarks/bench_explor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -326,8 +327,8 @@ def sample_tabs(context: ExploreContext) -> None:
                    "A strong negative correlation means length drives much of the ranking.")
 
 
-def row_detail(context: ExploreContext) -> None:
-    """One row in full: text, length, rank, and its nearest targets by 1 - NCD."""
+def row_detail(context: ExploreContext, notes: Callable[[ExploreContext, int], None] | None = None) -> None:
+    """One row in full: text, length, rank, what `notes` says about it, and its nearest targets by 1 - NCD."""
     row = get_view().row
     if row is None:
         return
@@ -346,6 +347,8 @@ def row_detail(context: ExploreContext) -> None:
     cells[4].metric("Kept by the cut", "yes" if rank < summary.n_kept else "no")
     if context.groups is not None:
         st.caption(literal(f"{context.groups.column}: {context.groups.label_of_rows(np.array([row]))[0]}"))
+    if notes is not None:
+        notes(context, row)
     left, right = st.columns([1, 1], gap="large")
     with left:
         st.code(text, language=None, wrap_lines=True, height=420 if len(text) > 1500 else "content")

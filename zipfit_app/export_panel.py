@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
+from zipfit_core.analysis.curation import CuratedSelection
 from zipfit_core.analysis.explore import rows_table
-from zipfit_core.analysis.selection import Selection, SelectionRule, TokenCounter, select
+from zipfit_core.analysis.selection import Selection, TokenCounter
 
-from . import datasets, exporting, results
+from . import curation_panel, exporting, results
 from .config import app_settings
 from .explore_panel import ExploreContext
 from .markdown import literal, message
@@ -18,18 +18,6 @@ from .view import get_view
 PAYLOAD_KEY = "export.payload"  # the callable the download button runs (tests call it too)
 MANIFEST_PAYLOAD_KEY = "export.manifest_payload"  # ... and the manifest's
 FOLDER_JOB_KEY = "export.folder_job"
-
-
-@st.cache_resource(max_entries=4, show_spinner="Selecting rows...")
-def _selection(version: str, kind: str, value: float, _scores: np.ndarray, _tokens: np.ndarray) -> Selection:
-    return select(_scores, SelectionRule(kind, value), _tokens)
-
-
-def selection_for(context: ExploreContext) -> Selection:
-    """The rows `zipfit select` keeps for the view's cut: computed by the core's `select` itself."""
-    rule = context.rule
-    return _selection(context.shown.version, rule.kind, rule.value, context.index.scores,
-                      datasets.token_counts(context.source))
 
 
 def summary(context: ExploreContext, selection: Selection) -> None:
@@ -57,8 +45,9 @@ def options() -> tuple[str, bool]:
     return kind, include_score
 
 
-def deliver(context: ExploreContext, selection: Selection, kind: str, include_score: bool) -> None:
+def deliver(context: ExploreContext, curated: CuratedSelection, kind: str, include_score: bool) -> None:
     """A download button for small exports (built only when clicked), a folder export for large ones."""
+    selection = curated.selection
     if selection.n_rows == 0:
         st.warning("The cut keeps no rows: loosen it on the Explore page.", icon=":material/warning:")
         return
@@ -72,21 +61,26 @@ def deliver(context: ExploreContext, selection: Selection, kind: str, include_sc
     if selection.n_rows <= settings.small_export_rows:
         payload = lambda: exporting.export_bytes(context.source, scores, selection, counter, kind,  # noqa: E731
                                                  include_score)
-        manifest = lambda: exporting.manifest_bytes(run, selection, counter, name, kind, include_score)  # noqa: E731
+        manifest = lambda: exporting.manifest_bytes(run, selection, counter, name, kind, include_score,  # noqa: E731
+                                                    curated)
         st.session_state[PAYLOAD_KEY], st.session_state[MANIFEST_PAYLOAD_KEY] = payload, manifest
-        a, b = st.columns(2)
+        a, b, c = st.columns(3)
         a.download_button(f"Download {name}", data=payload, file_name=name, mime=exporting.FORMATS[kind].mime,
                           type="primary", icon=":material/download:", key="export.download", on_click="ignore")
         b.download_button("Download the manifest", key="export.manifest", icon=":material/description:",
                           data=manifest,
                           file_name=name + ".manifest.json", mime="application/json", on_click="ignore")
+        if curated.removes_rows:
+            c.download_button("Download the rows left out", key="export.removed", icon=":material/playlist_remove:",
+                              data=lambda: curation_panel.removed_bytes(curated), file_name=name + ".removed.jsonl",
+                              mime="application/jsonl", on_click="ignore")
         return
     st.info(f"{selection.n_rows:,} rows is more than a download should carry (limit "
             f"{settings.small_export_rows:,}, set ZIPFIT\\_SMALL\\_EXPORT\\_ROWS): it is written to "
             f"{literal(settings.export_root)} instead.", icon=":material/folder:")
     if st.button("Write to the export folder", type="primary", icon=":material/save:"):
         st.session_state[FOLDER_JOB_KEY] = exporting.start_folder_export(
-            settings.export_root, stem, context.source, scores, selection, counter, run, kind, include_score)
+            settings.export_root, stem, context.source, scores, curated, counter, run, kind, include_score)
     if export := st.session_state.get(FOLDER_JOB_KEY):
         folder_progress(export)
 

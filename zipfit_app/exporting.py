@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zipfit_core.analysis.curation import CuratedSelection
 from zipfit_core.analysis.export import build_manifest, export_selection, manifest_path, selected_table, write_table
 from zipfit_core.analysis.selection import Selection, SelectionRule, TokenCounter
 from zipfit_core.data.loading import LoadedTexts
@@ -75,8 +76,8 @@ def export_bytes(source: LoadedTexts, scores: np.ndarray, selection: Selection, 
 
 
 def manifest_bytes(run: ScoreRun | None, selection: Selection, counter: TokenCounter, name: str, kind: str,
-                   include_score: bool) -> bytes:
-    manifest = build_manifest(run, selection, counter, name, kind, include_score)
+                   include_score: bool, curated: CuratedSelection | None = None) -> bytes:
+    manifest = build_manifest(run, selection, counter, name, kind, include_score, curated)
     return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
@@ -90,9 +91,11 @@ class FolderExport:
 
 
 def start_folder_export(export_root: Path, stem: str, source: LoadedTexts, scores: np.ndarray,
-                        selection: Selection, counter: TokenCounter, run: ScoreRun | None, kind: str,
+                        curated: CuratedSelection, counter: TokenCounter, run: ScoreRun | None, kind: str,
                         include_score: bool) -> FolderExport:
-    """Write the selection and its manifest under `export_root` as background work of the process's manager."""
+    """Write the curated selection, its manifest and the rows it left out under `export_root`, as background
+    work of the process's manager."""
+    selection = curated.selection
     export_root.mkdir(parents=True, exist_ok=True)
     output = export_root / file_name(stem, kind).removesuffix(".zip")
     if output.exists():
@@ -101,7 +104,7 @@ def start_folder_export(export_root: Path, stem: str, source: LoadedTexts, score
     def write(progress, cancelled) -> Path:
         # export_selection writes atomically: a failure (disk full, permissions) leaves no half-written export
         export_selection(source.table, source.texts, source.text_field, scores, selection, counter, run,
-                         output, include_score=include_score)
+                         output, include_score=include_score, curated=curated)
         return output
 
     work = FunctionWork(f"export-{uuid.uuid4().hex[:16]}", "export", write, unit="rows", total=selection.n_rows,
