@@ -117,6 +117,14 @@ def test_short_texts_are_caught_only_as_exact_copies():
     assert flags.rows.tolist() == [1, 2]  # "1+1" is another word sequence: normalising keeps punctuation
 
 
+def test_a_shared_run_of_one_repeated_word_is_not_a_copy():
+    table = "matrix = [" + ", ".join(["0"] * 30) + "]"
+    targets = [f"def identity(n):\n    {table}\n    return matrix"]
+    pool = [f"weights = [{', '.join(['0'] * 20)}]  # an unrelated file", targets[0].replace("identity", "eye")]
+    flags = find_contamination(pool, [ReferenceTexts("targets", targets)])
+    assert flags.rows.tolist() == [1]  # the edited copy shares varied words; the zeros alone flag nothing
+
+
 def test_bad_settings_say_what_to_do():
     with pytest.raises(ZipFitError, match="at least 1 word"):
         find_contamination(["a"], [ReferenceTexts("targets", ["a"])], ngram=0)

@@ -3,7 +3,8 @@
 A pool row is flagged when its normalised text (`word_ngrams.normalise`: NFKC, case-folded, whitespace
 collapsed) equals a reference row's (`exact`), or when it shares a run of `ngram` consecutive words (13 by
 default, as in the GPT-3 paper's contamination analysis and NeMo Curator's task decontamination) with one
-(`ngram`). References are named sets: the scoring targets, and any evaluation sets. Each flag names the
+(`ngram`; a run of fewer than 3 distinct words, such as a row of zeros, does not count). References are
+named sets: the scoring targets, and any evaluation sets. Each flag names the
 reference set, the reference row and the shared words. Candidate rows come from 64-bit n-gram hashes;
 every flag is then confirmed on the words themselves, so a hash collision never flags a row.
 """
@@ -31,6 +32,7 @@ DEFAULT_NGRAM = 13
 FLAG_KINDS = ("exact", "ngram")
 POOL_CHUNK_ROWS = 20_000
 MATCH_SHOWN_WORDS = 40
+MIN_DISTINCT_WORDS = 3  # a shared run of fewer distinct words (a row of zeros, a ruler of dashes) is not a copy
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,8 @@ def _confirm(text: str, index: _ReferenceIndex) -> tuple[str, int, int, str] | N
     words = words_of(text)
     for start in range(len(words) - index.ngram + 1):
         gram = tuple(words[start:start + index.ngram])
+        if len(set(gram)) < MIN_DISTINCT_WORDS:
+            continue  # "0 0 0 ... 0" in a table is in many texts: no sign of copying
         owner = index.gram_owner(gram)
         if owner is not None:
             shown = b" ".join(gram[:MATCH_SHOWN_WORDS]).decode("utf-8", "replace")
