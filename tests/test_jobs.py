@@ -195,7 +195,7 @@ def test_a_queued_job_says_it_is_waiting(tmp_path: Path) -> None:
     first = manager.submit(ScoreRequest(make_sources(1500, seed=3, pieces=4), TARGETS[:60]))
     second = manager.submit(ScoreRequest(SMALL_SOURCES, SMALL_TARGETS))
     waiting = manager.status(second)
-    assert waiting.state == "queued" and waiting.message.startswith("waiting: 1 job running")
+    assert waiting.state == "queued" and waiting.message.startswith("waiting for a free slot (1 job running")
     assert manager.snapshot(second) is None and manager.result(second) is None
     manager.cancel(first)
     assert manager.wait(second, timeout=60).state == "done"

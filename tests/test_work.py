@@ -49,8 +49,8 @@ def test_every_kind_of_work_waits_for_the_one_limit_in_submission_order(tmp_path
     export = manager.submit_work(waiting_work("export-1", release))
     statuses = {work_id: manager.status(work_id) for work_id in (job, method, export)}
     assert [statuses[work_id].state for work_id in (job, method, export)] == ["running", "queued", "queued"]
-    assert statuses[method].message == "waiting: 1 job running (limit 1)"
-    assert statuses[export].message == "waiting: 1 job running (limit 1), 1 ahead in the queue"
+    assert statuses[method].message == "waiting for a free slot (1 job running, limit 1): 1st in line"
+    assert statuses[export].message == "waiting for a free slot (1 job running, limit 1): 2nd in line"
     assert (statuses[method].kind, statuses[method].unit, statuses[export].kind) == ("tfidf", "rows", "export")
 
     held.release.set()
@@ -144,3 +144,48 @@ def test_the_memo_is_safe_to_share_between_threads():
     copy = shared.get(next(iter(shared._scores)))
     copy[:] = -1  # callers get copies
     assert all((values >= 0).all() for values in shared._scores.values())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Many sessions on one server: Cancel means "I no longer want this".
+
+def test_work_stops_only_when_nobody_waits_for_it(tmp_path):
+    manager = JobManager(tmp_path, max_concurrent_jobs=1, workers=1)
+    release = threading.Event()
+    work_id = manager.submit_work(waiting_work("shared", release))
+    manager.follow(work_id, "alice")
+    manager.follow(work_id, "bob")
+    manager.follow(work_id, "alice")  # following twice is following once
+    assert manager.followers(work_id) == ("alice", "bob")
+    assert manager.unfollow(work_id, "alice") == 1
+    assert not manager.wait(work_id, timeout=0.3).finished  # bob still waits: it goes on
+    assert manager.unfollow(work_id, "bob") == 0
+    stopped = manager.wait(work_id, timeout=TIMEOUT)
+    assert stopped.state == "cancelled" and "nobody waits for it any more" in stopped.message
+    release.set()
+
+
+def test_the_starter_can_stop_it_for_everyone_and_the_others_see_why(tmp_path):
+    manager = JobManager(tmp_path, max_concurrent_jobs=1, workers=1)
+    release = threading.Event()
+    running = manager.submit_work(waiting_work("running", release))
+    queued = manager.submit_work(waiting_work("queued", release))
+    for work_id in (running, queued):
+        manager.follow(work_id, "alice")
+        manager.follow(work_id, "bob")
+    assert manager.status(queued).message.endswith("1st in line")
+    manager.stop_for_everyone(queued, by="alice")  # while the first holds the one slot
+    assert manager.status(queued).state == "cancelled"
+    assert manager.status(queued).message == "cancelled before it started (stopped for everyone by alice)"
+    manager.stop_for_everyone(running, by="alice")
+    stopped = manager.wait(running, timeout=TIMEOUT)
+    assert stopped.state == "cancelled" and "stopped for everyone by alice" in stopped.message
+    assert manager.followers(running) == ()
+    release.set()
+
+
+def test_ordinals_read_as_words():
+    from zipfit_core.jobs.manager import ordinal
+
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == \
+        ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]

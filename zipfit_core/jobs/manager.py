@@ -7,6 +7,7 @@
     manager.status(job_id).state        # queued, running, done, cancelled, failed (`work.WorkStatus`)
     manager.result(job_id)              # the scores (or the work's result) once done
     manager.cancel(job_id); manager.wait(job_id, timeout)
+    manager.follow(job_id, session); manager.unfollow(job_id, session)   # stops only when nobody else waits
 
 Work is keyed by what it computes (a ZIP-FIT job by its cache key, a method run by its cached result), so
 submitting the same work again returns the same id and joins the running or finished work. At most
@@ -43,6 +44,12 @@ STORED_KEPT = 8  # results reopened from the cache kept in memory (pages ask on 
 JOINABLE_STATES = ("queued", "running", "done")
 
 
+def ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st."""
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
 @dataclass(frozen=True)
 class StoredResult:
     """A ZIP-FIT result reopened from the cache by key (no job in this process)."""
@@ -76,6 +83,7 @@ class JobManager:
         self._queue: list[str] = []
         self._running: set[str] = set()
         self._stored: dict[str, StoredResult] = {}  # ZIP-FIT results reopened from disk, by key
+        self._followers: dict[str, list[str]] = {}  # work id -> who waits for it (sessions), the starter first
 
     @classmethod
     def shared(cls) -> JobManager:
@@ -192,6 +200,8 @@ class JobManager:
         finished = [work_id for work_id, work in self._works.items() if work.state not in ("queued", "running")]
         for work_id in finished[: max(0, len(finished) - FINISHED_KEPT)]:
             del self._works[work_id]
+        for work_id in [work_id for work_id in self._followers if work_id not in self._works]:
+            del self._followers[work_id]
 
     # -- reading -----------------------------------------------------------------------------------------
     def _work(self, work_id: str) -> Work | None:
@@ -206,14 +216,40 @@ class JobManager:
             return self._stored_status(work_id)
         if work.state == "queued":
             with self._lock:
-                ahead = self._queue.index(work_id) if work_id in self._queue else 0
+                place = self._queue.index(work_id) + 1 if work_id in self._queue else 1
                 running = len(self._running)
             jobs = "job" if running == 1 else "jobs"
-            message = f"waiting: {running} {jobs} running (limit {self.max_concurrent_jobs})"
-            if ahead:
-                message += f", {ahead} ahead in the queue"
-            return work.status(message)
+            return work.status(f"waiting for a free slot ({running} {jobs} running, limit "
+                               f"{self.max_concurrent_jobs}): {ordinal(place)} in line")
         return work.status()
+
+    # -- who waits for what (many sessions on one server) --------------------------------------------------
+    def follow(self, work_id: str, follower: str) -> None:
+        """`follower` (e.g. a browser session) waits for the work; the first to follow is taken as its starter."""
+        with self._lock:
+            followers = self._followers.setdefault(work_id, [])
+            if follower not in followers:
+                followers.append(follower)
+
+    def followers(self, work_id: str) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(self._followers.get(work_id, ()))
+
+    def unfollow(self, work_id: str, follower: str) -> int:
+        """`follower` no longer wants the work: it stops when nobody else waits for it (its checkpoint stays).
+        Returns how many others still wait (then it goes on for them)."""
+        with self._lock:
+            followers = self._followers.get(work_id, [])
+            if follower in followers:
+                followers.remove(follower)
+            left = len(followers)
+        if left == 0:
+            self.cancel(work_id, reason="nobody waits for it any more")
+        return left
+
+    def stop_for_everyone(self, work_id: str, by: str = "the user who started it") -> None:
+        """Stop the work although others wait for it; they see who stopped it."""
+        self.cancel(work_id, reason=f"stopped for everyone by {by}")
 
     def find(self, work_id: str) -> WorkStatus | None:
         """`status`, or None for an id this manager and its cache do not know."""
@@ -238,15 +274,17 @@ class JobManager:
             return stored.snapshot.scores if stored and stored.snapshot and stored.snapshot.complete else None
         return work.result()
 
-    def cancel(self, work_id: str) -> None:
-        """Stop the work (within a second); a ZIP-FIT job's checkpoint stays, so submitting again resumes it."""
+    def cancel(self, work_id: str, reason: str | None = None) -> None:
+        """Stop the work for everyone (within a second); a ZIP-FIT job's checkpoint stays, so submitting again
+        resumes it. `reason` is shown in its status."""
         work = self._work(work_id)
         if work is None:
             return
-        work.cancel()
+        work.cancel(reason)
         with self._lock:
             if work_id in self._queue and work.state == "cancelled":
                 self._queue.remove(work_id)
+            self._followers.pop(work_id, None)
 
     def wait(self, work_id: str, timeout: float | None = None) -> WorkStatus:
         work = self._work(work_id)

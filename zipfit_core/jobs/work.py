@@ -48,7 +48,7 @@ class WorkStatus:
     rate: float  # units per second over the last half minute (0 until measured)
     eta_seconds: float | None
     seconds: float  # running time so far (0 while queued)
-    message: str  # e.g. "waiting: 2 jobs running (limit 2)"
+    message: str  # e.g. "waiting for a free slot (2 jobs running, limit 2): 3rd in line"
     error: str | None
     resumed: int = 0  # units restored from a checkpoint instead of computed in this run
     targets_seen: int = 0  # ZIP-FIT's preview: every source has been scored against this many targets
@@ -83,6 +83,7 @@ class Work:
         self.work_id, self.kind, self.unit, self.total = work_id, kind, unit, total
         self.on_progress = on_progress
         self._cancel_event = threading.Event()
+        self._cancel_reason: str | None = None  # why it was stopped, for everyone who sees its status
         self._external_cancel = as_cancel_check(cancel)
         self._lock = threading.Lock()
         self._finished = threading.Event()
@@ -121,12 +122,19 @@ class Work:
     def wait(self, timeout: float | None = None) -> bool:
         return self._finished.wait(timeout)
 
-    def cancel(self) -> None:
+    def cancel(self, reason: str | None = None) -> None:
+        """Stop the work; `reason` (e.g. who stopped it) becomes part of its status message."""
+        with self._lock:
+            self._cancel_reason = self._cancel_reason or reason
         self._cancel_event.set()
         with self._lock:
             if self._state == "queued":
-                self._state, self._message = "cancelled", "cancelled before it started"
+                self._state = "cancelled"
+                self._message = f"cancelled before it started{self._because()}"
                 self._finished.set()
+
+    def _because(self) -> str:
+        return f" ({self._cancel_reason})" if self._cancel_reason else ""
 
     def is_cancelled(self) -> bool:
         return self._cancel_event.is_set() or self._external_cancel()
@@ -151,7 +159,7 @@ class Work:
         try:
             self._work()
         except ScoringCancelled:
-            self._set("cancelled", self._stopped_message("cancelled"))
+            self._set("cancelled", self._stopped_message(f"cancelled{self._because()}"))
         except ZipFitError as error:
             with self._lock:
                 self._error = str(error)
