@@ -13,6 +13,7 @@ from zipfit_core._version import __version__
 from zipfit_core.analysis.compare import compare_methods
 from zipfit_core.analysis.selection import SelectionRule, TokenCounter
 from zipfit_core.cli.data_options import add_data_arguments
+from zipfit_core.cli.score import ProgressBar
 from zipfit_core.cli.scored_inputs import add_scored_inputs, cache_dir_for, load_scored_methods, load_source_for
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.files import write_json_atomic
@@ -29,6 +30,7 @@ def add_compare_command(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--column", help="a metadata column of SOURCE to show the kept rows' composition by")
     compare.add_argument("--show", type=int, default=3, help="rows only one method keeps: show this many each")
     compare.add_argument("--json", help="also write everything to this JSON file")
+    compare.add_argument("-q", "--quiet", action="store_true", help="no progress bar while --from-manifest re-scores")
     add_data_arguments(compare, ["source"])
 
 
@@ -52,7 +54,8 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.column and args.column not in source.table.columns:
         raise ZipFitError(f"Column {args.column!r} not found in {args.source}. Columns: "
                           f"{', '.join(map(str, source.table.columns))}.")
-    scores, runs = load_scored_methods(args, source, cache_dir_for(args))
+    scores, runs = load_scored_methods(args, source, cache_dir_for(args),
+                                       progress_bar=lambda name: ProgressBar(not args.quiet, f"re-scoring {name}"))
     rule = budget_rule(args)
     token_counts = TokenCounter(args.tokenizer).count(source.texts) if rule.kind == "token_budget" else None
     lengths = np.array([len(text) for text in source.texts])

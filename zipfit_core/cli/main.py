@@ -1,5 +1,9 @@
 """`zipfit` command line: parses arguments, calls the same core functions the app uses, and prints every error as
-one line (`zipfit: error: ...`, exit code 2) in the command line's words (`words.cli_text`)."""
+one line (`zipfit: error: ...`, exit code 2) in the command line's words (`words.cli_text`).
+
+Conventions of every command: `--help` ends with examples (EXAMPLES); a command with a progress bar takes
+`-q/--quiet`; `score` and `select` take `--json` for a summary on stdout (README, "Command line").
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import warnings
 from collections.abc import Sequence
 
 from zipfit_core._version import __version__
+from zipfit_core.cli.app import add_app_command, run_app
 from zipfit_core.cli.cache import add_cache_command, run_cache
 from zipfit_core.cli.compare import add_compare_command, run_compare
 from zipfit_core.cli.contamination import (
@@ -25,10 +30,50 @@ from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.codecs import CODECS
 
 EXIT_USER_ERROR = 2
+EXAMPLES = {
+    "score": """examples:
+  zipfit score demo:pool demo:proofnet-valid --out scores.parquet
+  zipfit score pool.jsonl targets.jsonl --target-field prompt --codec zstd -q --json --out s.parquet
+  zipfit score 'shards/*.jsonl.zst' targets.jsonl --out scored/              # a resumable score folder
+  zipfit score shards/ targets.jsonl --engine ray --out scored/""",
+    "select": """examples:
+  zipfit select demo:pool --scores scores.parquet --top-percent 10 --out best.jsonl
+  zipfit select pool.jsonl --scores s.parquet --token-budget 1000000 --json --out subset/
+  zipfit select pool.jsonl --scores s.parquet --top-k 5000 --decontaminate heldout.jsonl --out best.parquet""",
+    "check-contamination": """examples:
+  zipfit check-contamination pool.jsonl --ref humaneval.jsonl --out flags.parquet
+  zipfit check-contamination pool.jsonl --ref test.jsonl --ref-field question --ngram 8 --out flags.parquet""",
+    "compare": """examples:
+  zipfit compare demo:pool --scores zipfit.parquet dsir.parquet --top-percent 10
+  zipfit compare pool.jsonl --from-manifest best.jsonl.manifest.json other.jsonl.manifest.json --top-k 1000 \\
+      --column domain --json compare.json""",
+    "proxy-eval": """examples:
+  zipfit proxy-eval demo:pool --scores zipfit.parquet random.parquet --eval-target demo:proofnet-test \\
+      --out proxy.json
+  zipfit proxy-eval pool.jsonl --from-manifest best.jsonl.manifest.json --eval-target heldout.jsonl -q""",
+    "cache": """examples:
+  zipfit cache list --json
+  zipfit cache remove 3f2a9c
+  zipfit cache prune --older-than 30 --max-size 2GB --dry-run""",
+}
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' lines (an epilog with line breaks) and wraps one-paragraph descriptions as usual."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return super()._fill_text(text, width, indent)
+        return argparse.HelpFormatter._fill_text(self, text, width, indent)
+
+
+def add_quiet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zipfit", description="ZIP-FIT data selection by compression alignment.")
+    parser = argparse.ArgumentParser(prog="zipfit", description="ZIP-FIT data selection by compression alignment.",
+                                     epilog="`zipfit COMMAND --help` shows each command's options and examples.")
     parser.add_argument("--version", action="version", version=f"zipfit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -41,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--codec", default="gzip", choices=sorted(CODECS), help="compressor (default gzip)")
     score.add_argument("--level", type=int, help="compression level (default: the codec's; gzip 9)")
     score.add_argument("--workers", type=int, help="threads (default: all cores)")
-    score.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet_option(score)
+    score.add_argument("--json", action="store_true", help="print a summary as JSON on stdout (what was written, "
+                                                           "counts, the run record)")
     score.add_argument("--engine", choices=("local", "ray"), default="local",
                        help="local threads (default) or Ray Data; with --engine ray or an --out folder, SOURCE's "
                             "Parquet/JSONL shards are scored into a resumable score folder")
@@ -71,10 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
                                             "(default: fast approximate regex count)")
     choose.add_argument("--no-score", action="store_true", help="leave out the score column")
     choose.add_argument("--out", required=True, help="output .jsonl, .parquet, .csv, or a folder (datasets)")
+    choose.add_argument("--json", action="store_true", help="print a summary as JSON on stdout (what was "
+                                                            "written, counts, the run record)")
     add_check_contamination_command(commands)
     add_compare_command(commands)
     add_proxy_eval_command(commands)
     add_cache_command(commands)
+    add_app_command(commands, HelpFormatter)
+    for name, command in commands.choices.items():  # the commands other modules define get theirs here
+        if name in EXAMPLES:
+            command.epilog, command.formatter_class = EXAMPLES[name], HelpFormatter
     return parser
 
 
@@ -82,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"score": run_score, "select": run_select, "compare": run_compare,
                "proxy-eval": run_proxy_eval, "cache": run_cache,
-               "check-contamination": run_check_contamination}[args.command]
+               "check-contamination": run_check_contamination, "app": run_app}[args.command]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")

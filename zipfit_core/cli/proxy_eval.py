@@ -56,7 +56,7 @@ def add_proxy_eval_command(commands: argparse._SubParsersAction) -> None:
                        help=f"refuse budgets that train on more than N characters; the no-selection model then "
                             f"uses a seeded sample of N characters (default {DEFAULT_MAX_TRAIN_CHARS:,}; 0 = no limit)")
     proxy.add_argument("--out", help="write the curves and how to reproduce them to this JSON file")
-    proxy.add_argument("--quiet", action="store_true", help="no progress bar")
+    proxy.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_data_arguments(proxy, ["source", "eval", "selection"])
 
 

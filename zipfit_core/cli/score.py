@@ -1,10 +1,12 @@
 """`zipfit score SOURCE TARGET --out FILE.parquet`: ZIP-FIT through the resumable jobs, or `--method` for the
-baselines and the debiased variant; an `--out` folder (or `--engine ray`) goes to `shards.py`.
+baselines and the debiased variant; an `--out` folder (or `--engine ray`) goes to `shards.py`. With `--json`,
+a summary of what was written goes to stdout (`print_summary`; its keys are in README, "Command line").
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +17,7 @@ from zipfit_core.cli.data_options import load_data_argument
 from zipfit_core.cli.shards import run_score_shards
 from zipfit_core.cli.words import cli_text
 from zipfit_core.data.loading import LoadedTexts
+from zipfit_core.engines.folder import read_score_folder
 from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs.method_scores import score_sources
 from zipfit_core.jobs.score_job import ScoreRequest, run_foreground
@@ -22,17 +25,17 @@ from zipfit_core.jobs.work import WorkStatus
 from zipfit_core.scoring.alignment import require_texts
 from zipfit_core.scoring.codecs import codec_info, resolve_level
 from zipfit_core.scoring.methods import METHODS, method_spec
+from zipfit_core.store.outputs import check_output_path
 from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.score_cache import default_cache_dir
-from zipfit_core.store.outputs import check_output_path
 from zipfit_core.store.scores_file import is_scores_file, write_scores
 
 
 class ProgressBar:
     """A tqdm bar on stderr counting source-target pairs, with an ETA for what is left."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+    def __init__(self, enabled: bool, description: str = "scoring") -> None:
+        self.enabled, self.description = enabled, description
         self.bar = None
         self.last: WorkStatus | None = None
 
@@ -44,7 +47,7 @@ class ProgressBar:
 
             # Starting at `done` keeps pairs resumed from a checkpoint out of the rate and the ETA.
             self.bar = tqdm(total=total, initial=done, unit="pair", unit_scale=True, file=sys.stderr,
-                            desc="scoring", dynamic_ncols=True)
+                            desc=self.description, dynamic_ncols=True)
         self.bar.update(done - self.bar.n)
 
     def job_status(self, status: WorkStatus) -> None:
@@ -73,9 +76,25 @@ class ProgressBar:
             self.bar.close()
 
 
+def print_summary(summary: dict) -> None:
+    """`--json`: one JSON object on stdout (progress, notes and warnings stay on stderr)."""
+    print(json.dumps(summary, ensure_ascii=False, default=str), flush=True)
+
+
+def score_summary(out: str, output_format: str, run: ScoreRun, rows: int, cache: dict | None = None,
+                  shards: int | None = None) -> dict:
+    return {"command": "score", "out": str(out), "format": output_format, "rows": rows, "targets": run.n_targets,
+            "method": run.method, "shards": shards, "cache": cache, "run": run.to_dict()}
+
+
 def run_score(args: argparse.Namespace) -> int:
     if args.engine == "ray" or not args.out.lower().endswith(".parquet"):
-        return run_score_shards(args)  # shard by shard into a score folder (zipfit_core/engines)
+        code = run_score_shards(args)  # shard by shard into a score folder (zipfit_core/engines)
+        if code == 0 and args.json:
+            folder = read_score_folder(args.out)
+            print_summary(score_summary(args.out, "score-folder", folder.run, len(folder.scores),
+                                        shards=len(folder.shards)))
+        return code
     check_output_path(args.out, what="scores file", folder=False, is_ours=is_scores_file,
                       inputs=(args.source, args.target))  # before any work
     level = resolve_level(args.codec, args.level)
@@ -109,14 +128,21 @@ def run_score(args: argparse.Namespace) -> int:
     n_chars = np.array([len(text) for text in source.texts], dtype=np.int64)
     write_scores(args.out, scores, n_chars, run)
     final = progress.last
+    cache = None
     if final is None or cache_dir is None:
         origin = ""
     elif final.message == "loaded from the cache" or final.message.startswith("computed by another"):
         origin = f" ({final.message})"
+        cache = {"dir": str(cache_dir), "pairs": final.total, "computed": 0, "resumed": final.total,
+                 "note": final.message}
     else:
         origin = (f" ({final.total - final.resumed:,} pairs computed, "
                   f"{final.resumed:,} resumed from the cache)")
+        cache = {"dir": str(cache_dir), "pairs": final.total, "computed": final.total - final.resumed,
+                 "resumed": final.resumed, "note": "computed"}
     print(f"scored {len(scores)} rows against {len(target.texts)} targets{origin} -> {args.out}", file=sys.stderr)
+    if args.json:
+        print_summary(score_summary(args.out, "scores-file", run, len(scores), cache=cache))
     return 0
 
 
@@ -164,4 +190,6 @@ def run_score_method(args: argparse.Namespace, source: LoadedTexts, target: Load
     write_scores(args.out, scores, np.array([len(text) for text in source.texts], dtype=np.int64), run)
     print(f"scored {len(scores)} rows with {method_spec(args.method, resolved)} against {len(target.texts)} "
           f"targets -> {args.out}", file=sys.stderr)
+    if args.json:
+        print_summary(score_summary(args.out, "scores-file", run, len(scores)))
     return 0

@@ -1,11 +1,14 @@
 """Reading the methods to compare: scores files and export manifests (re-scored as recorded, or read from the
-cache), checked against the source they were scored on; shared by `compare` and `proxy-eval`.
+cache, with a progress bar unless --quiet), checked against the source they were scored on; shared by `compare`
+and `proxy-eval`.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -15,6 +18,7 @@ from zipfit_core.data.loading import LoadedTexts, load_recipe, load_source, sour
 from zipfit_core.data.sources import DataRecipe, LoadOptions, TextSpec
 from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs.method_scores import score_sources
+from zipfit_core.scoring.alignment import ProgressCallback
 from zipfit_core.scoring.methods import NON_ZIPFIT_CODEC, short_label
 from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.scores_file import read_scores
@@ -64,9 +68,10 @@ def recorded_target(run: ScoreRun, options: LoadOptions) -> LoadedTexts:
     return load_source(source_from_argument(run.target), TextSpec.from_description(run.target_field), options)
 
 
-def scores_from_manifest(path: str, source: LoadedTexts, cache_dir: Path | None,
-                         options: LoadOptions) -> tuple[np.ndarray, ScoreRun]:
-    """Recompute (or fetch from the cache) the scores an export manifest describes."""
+def scores_from_manifest(path: str, source: LoadedTexts, cache_dir: Path | None, options: LoadOptions,
+                         progress: ProgressCallback | None = None) -> tuple[np.ndarray, ScoreRun]:
+    """Recompute (or fetch from the cache) the scores an export manifest describes; `progress(done, total)`
+    follows the re-scoring."""
     run = run_from_manifest(path)
     if run.source_fingerprint != source.fingerprint:
         raise ZipFitError(f"{source.origin} is not the source {path} describes (its texts differ).")
@@ -74,11 +79,22 @@ def scores_from_manifest(path: str, source: LoadedTexts, cache_dir: Path | None,
     if target.fingerprint != run.target_fingerprint:
         raise ZipFitError(f"The target {run.target} has changed since {path} was written: its texts differ.")
     method, settings = run.method_settings()
-    return score_sources(method, source.texts, target.texts, cache_dir=cache_dir, **settings), run
+    return score_sources(method, source.texts, target.texts, cache_dir=cache_dir, progress=progress, **settings), run
 
 
-def load_scored_methods(args: argparse.Namespace, source: LoadedTexts,
-                        cache_dir: Path | None) -> tuple[dict[str, np.ndarray], dict[str, ScoreRun | None]]:
+class Bar(Protocol):
+    """What `load_scored_methods` needs of a progress bar (score.ProgressBar): called with (done, total), closed."""
+
+    def __call__(self, done: int, total: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def load_scored_methods(args: argparse.Namespace, source: LoadedTexts, cache_dir: Path | None,
+                        progress_bar: Callable[[str], Bar] | None = None,
+                        ) -> tuple[dict[str, np.ndarray], dict[str, ScoreRun | None]]:
+    """Every --scores file and --from-manifest manifest's scores; `progress_bar(name)` makes the bar that follows
+    re-scoring the manifest `name` (None: no bar)."""
     scores: dict[str, np.ndarray] = {}
     runs: dict[str, ScoreRun | None] = {}
     inputs = [("scores", path) for path in args.scores or []]
@@ -87,7 +103,12 @@ def load_scored_methods(args: argparse.Namespace, source: LoadedTexts,
         if kind == "scores":
             values, run = scores_from_file(path, source)
         else:
-            values, run = scores_from_manifest(path, source, cache_dir, load_options(args))
+            bar = progress_bar(Path(path).name) if progress_bar is not None else None
+            try:
+                values, run = scores_from_manifest(path, source, cache_dir, load_options(args), progress=bar)
+            finally:
+                if bar is not None:
+                    bar.close()
         label = method_label(run, Path(path).stem)
         if label in scores:
             label = f"{label} [{Path(path).name}]"

@@ -1,4 +1,5 @@
-"""`zipfit select SOURCE --scores FILE_OR_FOLDER --top-k K --out OUT`: cut the scores and export the rows."""
+"""`zipfit select SOURCE --scores FILE_OR_FOLDER --top-k K --out OUT`: cut the scores and export the rows; with
+`--json`, a summary of what was written goes to stdout (keys in README, "Command line")."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import sys
 
 import numpy as np
 
-from zipfit_core.analysis.export import check_export_destination, export_selection, manifest_path
+from zipfit_core.analysis.export import check_export_destination, export_selection, manifest_path, removed_path
 from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
 from zipfit_core.cli.contamination import curated_cut
 from zipfit_core.cli.data_options import load_data_argument, recorded_recipe
+from zipfit_core.cli.score import print_summary
 from zipfit_core.cli.shards import scored_folder_for_select
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.data.texts import texts_fingerprint
@@ -71,4 +73,13 @@ def export_best(args: argparse.Namespace, scores: np.ndarray, run: ScoreRun | No
     print(f"kept {manifest['rows']['kept']} of {manifest['rows']['total']} rows "
           f"({manifest['tokens']['kept']} tokens) -> {args.out}; manifest {manifest_path(args.out)}",
           file=sys.stderr)
+    if args.json:
+        curation = manifest.get("curation")
+        print_summary({
+            "command": "select", "out": str(args.out), "format": manifest["output"]["format"],
+            "manifest": str(manifest_path(args.out)), "rule": manifest["rule"], "rows": manifest["rows"],
+            "tokens": manifest["tokens"], "removed": curation["removed"] if curation else None,
+            "removed_rows_file": (str(removed_path(args.out)) if curation and curation.get("removed_rows_file")
+                                  else None),
+            "run": manifest["scoring"]})
     return 0

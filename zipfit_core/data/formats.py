@@ -2,7 +2,8 @@
 first bytes), columnar formats (Parquet, Arrow IPC file or stream, Feather), and uploaded bytes.
 
 Formats: JSONL / NDJSON, JSON, CSV, TSV (`text_formats.py`), Parquet, Arrow, plain text (.txt: one document per
-file or per line); each optionally compressed (.gz, .zst, .bz2, .xz). A compressed file may expand to at most
+file or per line); each optionally compressed (.gz, .zst, .bz2, .xz, .lz4: fsspec's codecs, which the shard reader
+in engines/shards.py opens through `decompressed` too). A compressed file may expand to at most
 `max_expansion` times its size (64 MiB at least), an upload to at most 20 times the upload limit: the bound
 is checked while decompressing, so a decompression bomb stops early. Columnar files are read with pyarrow and
 converted to pandas without turning the strings into Python objects (pandas keeps them Arrow-backed), so the
@@ -11,14 +12,12 @@ only Python copy of a text is the one `texts.py` makes when it takes the text co
 
 from __future__ import annotations
 
-import bz2
 import contextlib
-import gzip
 import io
 import lzma
 import os
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -35,9 +34,11 @@ TABLE_FORMATS = {
 }
 
 
-COMPRESSIONS = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2", ".xz": "xz"}
+# Suffix -> fsspec codec name (fsspec.compression.compr); fsspec's own suffix table lacks .gzip and .zstd.
+COMPRESSIONS = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2", ".xz": "xz",
+                ".lz4": "lz4"}
 TEXT_FORMATS = ("jsonl", "json", "csv", "tsv", "txt")
-SUPPORTED_NAMES = "JSONL, JSON, CSV, TSV, Parquet, Arrow/Feather or .txt (optionally .gz / .zst / .bz2 / .xz)"
+SUPPORTED_NAMES = "JSONL, JSON, CSV, TSV, Parquet, Arrow/Feather or .txt (optionally .gz / .zst / .bz2 / .xz / .lz4)"
 FILE_COLUMN = "file"  # added when rows come from several files (a folder or a glob)
 UPLOAD_EXPANSION_LIMIT = 20  # a compressed upload may decompress to at most this many times the upload limit
 EXPANSION_FLOOR_BYTES = 64 * 2**20  # small compressed files may always expand this far (`max_expansion` aside)
@@ -59,19 +60,28 @@ def _unsupported(display: str, name: str) -> ZipFitError:
     return ZipFitError(f"Unsupported file type {suffix} for {display}: use {SUPPORTED_NAMES}.")
 
 
-def _decompressing(raw: BinaryIO, compression: str | None) -> BinaryIO:
-    if compression is None:
-        return raw
-    if compression == "gzip":
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    if compression == "zstd":
-        import zstandard
+def _decompressing(raw: BinaryIO, compression: str) -> BinaryIO:
+    """`raw`'s bytes decompressed by fsspec's codec for `compression` (a COMPRESSIONS value)."""
+    from fsspec.compression import compr
 
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-        return io.BufferedReader(reader)  # type: ignore[arg-type]
-    if compression == "bz2":
-        return bz2.BZ2File(raw, mode="rb")  # type: ignore[return-value]
-    return lzma.LZMAFile(raw, mode="rb")  # type: ignore[return-value]
+    opener = compr.get(compression)
+    if opener is None:  # fsspec registers a codec only when its package imports
+        raise ZipFitError(f"Reading {compression}-compressed files needs the {compression} package: "
+                          f"`pip install {compression}`, or decompress the file first.")
+    return opener(raw, mode="rb")
+
+
+@contextlib.contextmanager
+def decompressed(raw: BinaryIO, compression: str | None, display: str, limit: int | None = None,
+                 refusal: str = "") -> Iterator[io.BufferedReader]:
+    """`raw` read through `_BoundedReader` (decompressed when `compression` is set): read and decompression
+    errors become ZipFitErrors naming `display`, and more than `limit` bytes raise `refusal`."""
+    with contextlib.ExitStack() as stack:
+        inner = _decompressing(raw, compression) if compression is not None else raw
+        if compression is not None:
+            stack.callback(inner.close)
+        reader = _BoundedReader(inner, display, compression, limit, refusal)
+        yield io.BufferedReader(reader, buffer_size=READ_BUFFER_BYTES)
 
 
 class _BoundedReader(io.RawIOBase):
@@ -105,7 +115,8 @@ class _BoundedReader(io.RawIOBase):
         except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as error:
             raise self._read_error(error) from None
         except Exception as error:
-            if type(error).__name__ == "ZstdError":  # zstandard is imported only when a file needs it
+            # The codecs' own types (zstandard, isal through fsspec's gzip, lz4's RuntimeError), imported lazily.
+            if type(error).__name__ in ("ZstdError", "IsalError") or isinstance(error, RuntimeError):
                 raise self._read_error(error) from None
             raise
 
@@ -250,12 +261,7 @@ def _read_stream(fmt: str, compression: str | None, raw: BinaryIO, display: str,
                  refusal: str = "") -> pd.DataFrame:
     """Read a file's bytes through `_BoundedReader`: read and decompression errors, and the expansion bound,
     are reported there; anything raised while parsing is the parser's."""
-    with contextlib.ExitStack() as stack:
-        inner = _decompressing(raw, compression) if compression is not None else raw
-        if compression is not None:
-            stack.callback(inner.close)
-        reader = _BoundedReader(inner, display, compression, expanded_limit, refusal)
-        stream = io.BufferedReader(reader, buffer_size=READ_BUFFER_BYTES)
+    with decompressed(raw, compression, display, expanded_limit, refusal) as stream:
         if fmt in TEXT_FORMATS:
             return read_text_format(fmt, stream, display, options, report, max_rows)
         return _read_columnar(fmt, pa.BufferReader(stream.read()), display, max_rows)

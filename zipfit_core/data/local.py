@@ -8,11 +8,11 @@ out (`resolve_in_root`, `check_inside_root`).
 
 from __future__ import annotations
 
-import glob as globbing
 import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -20,9 +20,37 @@ from zipfit_core.data.formats import FILE_COLUMN, SUPPORTED_NAMES, arrow_to_fram
 from zipfit_core.data.sources import LoadOptions, LoadReport, choose_split, plural
 from zipfit_core.errors import ZipFitError
 
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
 
 def is_glob(location: str) -> bool:
     return any(character in location for character in "*?[")
+
+
+def split_glob(pattern: str) -> tuple[str, str]:
+    """A glob pattern's folder (the components before the first one with a wildcard) and the rest:
+    `data/*/x.jsonl` -> (`data`, `*/x.jsonl`)."""
+    components = pattern.split("/")
+    fixed = next(index for index, part in enumerate(components) if is_glob(part))
+    folder = "/".join(components[:fixed])
+    return folder or ("/" if pattern.startswith("/") else "."), "/".join(components[fixed:])
+
+
+def glob_files(filesystem: AbstractFileSystem, folder: str, pattern: str) -> list[str]:
+    """The files under `folder` that match `pattern` by fsspec's glob (`*`, `?`, `[...]` inside a name, `**`
+    across folders; links to folders are not followed), sorted, hidden ones (a name below `folder` starting with
+    `.`) left out as Python's glob leaves them out. `folder` is written as `filesystem` writes paths (absolute
+    for the local disk)."""
+    base = folder.rstrip("/")
+    found = []
+    for path, info in filesystem.glob(f"{base}/{pattern}", detail=True).items():
+        relative = path.removeprefix(base)
+        # fsspec's local disk types a link "other": a link to a file counts (the data root checks where it leads).
+        is_file = info.get("type") == "file" or (info.get("islink") and Path(path).is_file())
+        if is_file and not any(part.startswith(".") for part in relative.split("/")):
+            found.append(path)
+    return sorted(found)
 
 
 def resolve_in_root(location: str | Path, data_root: Path | None) -> Path:
@@ -231,8 +259,11 @@ def read_local(location: str, split: str | None, options: LoadOptions, report: L
             if len(frame) == 0 and not any(format_of(file.name)[0] for file in files):
                 raise ZipFitError(f"The folder {display} holds no data files: use {SUPPORTED_NAMES}.")
     elif is_glob(str(location)):
-        pattern = str(path)
-        matches = sorted(Path(match) for match in globbing.glob(pattern, recursive=True) if Path(match).is_file())
+        import fsspec
+
+        folder, pattern = split_glob(path.as_posix())
+        local_disk = fsspec.filesystem("file")
+        matches = [Path(match) for match in glob_files(local_disk, Path(os.path.abspath(folder)).as_posix(), pattern)]
         if not matches:
             raise ZipFitError(f"No file matches the pattern {display}: check the folder and the pattern.")
         base = Path(os.path.commonpath([str(match.parent) for match in matches]))

@@ -2,13 +2,15 @@
 
 A SOURCE is a folder, a glob pattern or one file, on the local disk or on any filesystem pyarrow
 reads (`s3://`, `gs://`, `hdfs://`, `file://`). Its shards are the Parquet and JSON Lines files it
-holds (JSON Lines optionally .gz / .zst / .bz2 / .lz4 / .br), hidden files left out, sorted by their
-path relative to the folder (or to the pattern's fixed prefix): shard `i` is the i-th in that order.
+holds (JSON Lines compressed or not, in every compression the file loader reads: data/formats.py's
+`COMPRESSIONS`, opened by the same fsspec codecs), hidden files left out, sorted by their path relative
+to the folder (or to the pattern's fixed prefix): shard `i` is the i-th in that order. A pattern is
+matched by fsspec's glob, as the file loader matches one (data/local.py `glob_files`).
 
 Row ids: row `r` of shard `s` is (s, r); its global row number is r plus the rows of the shards
 before s, which is its position when the shards are read one after another in shard order.
 
-Every reader here is pyarrow, like Ray Data's readers, so both engines and `zipfit select` see the
+Every parser here is pyarrow, like Ray Data's readers, so both engines and `zipfit select` see the
 same texts. Each row also gets a content digest (blake2b-128 of its UTF-8 text): the Ray engine
 uses the digests to put scores back in row order whatever order Ray returns them in, and a shard's
 fingerprint (sha256 over its row digests) lets `zipfit select` check it reads the rows that were scored.
@@ -24,8 +26,8 @@ from pathlib import Path, PurePosixPath
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from zipfit_core.data.formats import arrow_to_frame, format_of
-from zipfit_core.data.local import is_glob
+from zipfit_core.data.formats import arrow_to_frame, decompressed, format_of
+from zipfit_core.data.local import glob_files, is_glob, split_glob
 from zipfit_core.data.sources import template_fields
 from zipfit_core.data.texts import propose_text_field, template_texts, texts_from_field
 from zipfit_core.errors import ZipFitError
@@ -75,32 +77,6 @@ def _filesystem_and_path(location: str) -> tuple[pafs.FileSystem, str]:
     return pafs.LocalFileSystem(), Path(location).expanduser().resolve().as_posix()
 
 
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """`*` and `?` stay inside one path component, `**/` spans components, `[...]` is a character class."""
-    parts, position = [], 0
-    while position < len(pattern):
-        if pattern.startswith("**/", position):
-            parts.append("(?:.*/)?")
-            position += 3
-        elif pattern.startswith("**", position):
-            parts.append(".*")
-            position += 2
-        elif pattern[position] == "*":
-            parts.append("[^/]*")
-            position += 1
-        elif pattern[position] == "?":
-            parts.append("[^/]")
-            position += 1
-        elif pattern[position] == "[" and "]" in pattern[position + 2:]:
-            end = pattern.index("]", position + 2)
-            parts.append("[" + pattern[position + 1:end].replace("!", "^", 1) + "]")
-            position = end + 1
-        else:
-            parts.append(re.escape(pattern[position]))
-            position += 1
-    return re.compile("".join(parts) + r"\Z")
-
-
 def _is_hidden(relative: str) -> bool:
     return any(part.startswith(".") for part in PurePosixPath(relative).parts)
 
@@ -109,13 +85,9 @@ def discover_shards(spec: str) -> ShardSource:
     """The Parquet / JSONL shards of a folder, glob pattern or file (local or a pyarrow URI), in shard order."""
     spec = str(spec)
     if is_glob(spec):
-        components = spec.split("/")
-        fixed = next(i for i, part in enumerate(components) if is_glob(part))
-        prefix = "/".join(components[:fixed]) or "."
+        prefix, pattern = split_glob(spec)
         filesystem, base = _filesystem_and_path(prefix)
-        matcher = _glob_regex("/".join(components[fixed:]))
-        listing = _list_files(filesystem, base, spec)
-        candidates = [path for path in listing if matcher.match(path[len(base):].lstrip("/"))]
+        candidates = _glob(filesystem, base, pattern, spec)
     else:
         filesystem, base = _filesystem_and_path(spec)
         kind = _file_type(filesystem, base, spec)
@@ -149,6 +121,15 @@ def _file_type(filesystem: pafs.FileSystem, path: str, spec: str) -> pafs.FileTy
     if kind == pafs.FileType.NotFound:
         raise ZipFitError(f"Not found: {spec}. Check the path (a folder, a glob pattern or a file of shards).")
     return kind
+
+
+def _glob(filesystem: pafs.FileSystem, base: str, pattern: str, spec: str) -> list[str]:
+    from fsspec.implementations.arrow import ArrowFSWrapper
+
+    try:  # fsspec's glob over the pyarrow filesystem, so s3:// and the local disk match alike
+        return glob_files(ArrowFSWrapper(filesystem), base, pattern)
+    except Exception as error:  # pyarrow and fsspec raise several types for unreachable or unlistable places
+        raise ZipFitError(f"Cannot list {spec} ({error}): check the folder and your access to it.") from None
 
 
 def _list_files(filesystem: pafs.FileSystem, base: str, spec: str) -> list[str]:
@@ -194,9 +175,12 @@ def read_shard_table(source: ShardSource, shard: Shard, *, max_rows: int | None 
 def _read_json_lines(source: ShardSource, shard: Shard) -> pa.Table:
     import pyarrow.json as pajson
 
+    compression = format_of(shard.name)[1]
     block = JSON_BLOCK_BYTES
     while True:
-        with source.filesystem.open_input_stream(shard.path, compression="detect") as stream:
+        # pyarrow only opens the bytes: its own codecs know neither .xz nor the .zstd name.
+        with source.filesystem.open_input_stream(shard.path, compression=None) as raw, \
+                decompressed(raw, compression, source.display(shard)) as stream:
             try:
                 return pajson.read_json(stream, read_options=pajson.ReadOptions(block_size=block))
             except pa.ArrowInvalid as error:

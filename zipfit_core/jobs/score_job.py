@@ -13,7 +13,7 @@ How a job works
   when one round over a big pool takes minutes (a round of 64 targets over 100k sources is ~6M pairs).
   Checkpointing per round only would lose up to a round on a kill; making rounds tiny instead would
   re-encode every source per round and update the preview too often to matter.
-- The cache folder of a key has a lock (flock). The process holding it computes; another process
+- The cache folder of a key has a lock (filelock). The process holding it computes; another process
   asking for the same work follows its checkpoints and takes over if it dies. In one process the
   `JobManager` gives both requests the same job. `run_foreground` runs a job in the calling thread (the CLI).
 """

@@ -1,24 +1,18 @@
-"""Atomic file writes (a temporary file beside the target, renamed over it), checksums and timestamps."""
+"""Atomic file writes (a temporary file beside the target, renamed over it), checksums and timestamps.
+
+The score cache's cross-process lock is `filelock`'s, in store/score_cache.py (`CacheEntry.try_lock`).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
-
-if TYPE_CHECKING:
-    pass
-import hashlib
 from datetime import datetime, timezone
-
-try:  # POSIX advisory locks; without them (Windows) two processes may compute the same entry twice
-    import fcntl
-except ImportError:  # pragma: no cover - not on POSIX
-    fcntl = None
+from pathlib import Path
 
 
 @contextmanager
@@ -28,7 +22,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
-    os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are shared like any file
+    os.chmod(temporary, shared_file_mode())  # mkstemp makes 0600; results are shared like any file
     try:
         yield Path(temporary)
         os.replace(temporary, path)
@@ -44,6 +38,11 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()
+
+
+def shared_file_mode() -> int:
+    """The mode `open()` gives a new file (0o666 less the umask): what the cache's files and its lock get."""
+    return 0o666 & ~_UMASK
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

@@ -7,7 +7,8 @@ A folder holds a JSON manifest and one Parquet file with the exact progress of a
                                           name + sha256 of the data file
     <cache dir>/<key>/state-<id>.parquet  per source: exact similarity-unit sums and sums of squares
                                           over the targets done, and over the current round's part
-    <cache dir>/<key>/lock                held (flock) by the one process computing this entry
+    <cache dir>/<key>/lock                held (filelock: flock on POSIX, msvcrt on Windows) by the one
+                                          process computing this entry
 
 The sums are exact integers (units of 2**-53, see scoring/kernel.py) that can exceed int64, so each is
 stored as int64 "limbs" of 62 bits (top limb signed). Writes are atomic: the Parquet file gets a new
@@ -29,17 +30,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
 
 from zipfit_core.errors import CacheDamaged
 from zipfit_core.scoring.kernel import units_to_mean
-from zipfit_core.store.files import atomic_path, file_sha256, now_iso, write_json_atomic
+from zipfit_core.store.files import atomic_path, file_sha256, now_iso, shared_file_mode, write_json_atomic
 from zipfit_core.store.run import ScoreRun
-
-try:  # POSIX advisory locks; without them (Windows) two processes may compute the same entry twice
-    import fcntl
-except ImportError:  # pragma: no cover - not on POSIX
-    fcntl = None
-
 
 CACHE_FORMAT = "zipfit-score-cache"
 CACHE_FORMAT_VERSION = 1
@@ -214,35 +210,34 @@ class CacheEntry:
         self.key = key
         self.folder = self.root / key
         self.manifest_path = self.folder / MANIFEST_NAME
-        self._lock_handle = None
+        self._file_lock: FileLock | None = None
         self._committed_columns: tuple[tuple[int, int], dict[str, np.ndarray]] | None = None
 
     # -- the lock: one process computes an entry; others follow its checkpoints ------------------
     def try_lock(self) -> bool:
         """Take the entry's lock without waiting; True if this object now holds it."""
-        if self._lock_handle is not None:
+        if self._file_lock is not None:
             return True
         self.folder.mkdir(parents=True, exist_ok=True)
-        handle = open(self.folder / LOCK_NAME, "a+b")
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:  # held by another process (or another job object)
-                handle.close()
-                return False
-        self._lock_handle = handle
+        # Not thread-local: a job takes the lock on its worker thread and may release it from another one.
+        lock = FileLock(self.folder / LOCK_NAME, mode=shared_file_mode(), thread_local=False)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:  # held by another process (or another job object: each FileLock opens its own file)
+            return False
+        self._file_lock = lock
         self._remove_leftovers(keep=None)
         return True
 
     @property
     def locked(self) -> bool:
         """Whether this object holds the entry's lock (only the holder writes)."""
-        return self._lock_handle is not None
+        return self._file_lock is not None
 
     def unlock(self) -> None:
-        if self._lock_handle is not None:
-            self._lock_handle.close()  # closing releases the flock
-            self._lock_handle = None
+        if self._file_lock is not None:
+            self._file_lock.release(force=True)
+            self._file_lock = None
 
     def _remove_leftovers(self, keep: str | None) -> None:
         """Delete temporary files of killed writers and data files the manifest no longer names."""
