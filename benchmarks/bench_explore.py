@@ -98,7 +98,7 @@ def time_app_reruns(scores, tokens, n_chars, texts, source, moves: int) -> list[
                                                0.0, 0.0, 0.0, "done", None, targets_seen=4, n_targets=4)
     app = AppTest.from_file(str(repo / "app.py"), default_timeout=600)
     app.run()
-    app.switch_page("pages/3_Explore.py").run()  # the first run builds the cached index, groups, histogram
+    app.switch_page("pages/explore.py").run()  # the first run builds the cached index, groups, histogram
     app.radio(key="explore.cut_kind").set_value("top_k").run()
     assert not app.exception, [item.value for item in app.exception]
     rng = np.random.default_rng(2)

@@ -59,6 +59,17 @@ def texts_of(elements) -> list[str]:
     return [str(item.value) for item in elements]
 
 
+def dialog_titles(at: AppTest) -> list[str]:
+    """The titles of the open dialogs (Streamlit draws them in the tree's event block)."""
+    found, pending = [], [at._tree]
+    while pending:
+        node = pending.pop()
+        if getattr(node, "type", None) == "dialog" and node.proto.dialog.is_open:
+            found.append(node.proto.dialog.title)
+        pending.extend(getattr(node, "children", {}).values())
+    return found
+
+
 def load_in_form(at: AppTest, role: str, kind: str, location: str) -> AppTest:
     at.radio(key=f"data.{role}.kind").set_value(kind).run()
     if kind == "demo":
@@ -71,7 +82,7 @@ def load_in_form(at: AppTest, role: str, kind: str, location: str) -> AppTest:
 
 
 def score_and_wait(at: AppTest) -> AppTest:
-    at.switch_page("pages/2_Score.py").run()
+    at.switch_page("pages/score.py").run()
     assert_no_exception(at)
     start = next(button for button in at.button if button.label == "Start scoring")
     start.click().run()
@@ -122,14 +133,14 @@ def test_demo_to_export_bytes_equal_the_core_selection(isolated, tmp_path):
     score_and_wait(at)
     assert any("scores are exact" in text for text in texts_of(at.success))
 
-    at.switch_page("pages/3_Explore.py").run()
+    at.switch_page("pages/explore.py").run()
     assert_no_exception(at)
     set_cut(at, "top_k", 37)
     metrics = {metric.label: metric.value for metric in at.metric}
     assert metrics["Rows kept"] == "37"
     assert at.query_params["cut"] == "top_k" and at.query_params["v"] == "37"
 
-    at.switch_page("pages/5_Export.py").run()
+    at.switch_page("pages/export.py").run()
     assert_no_exception(at)
     assert any("keeps **37 of 300 rows**" in text for text in texts_of(at.markdown))
     for kind, suffix in (("jsonl", ".jsonl"), ("csv", ".csv"), ("parquet", ".parquet")):
@@ -149,7 +160,7 @@ def test_every_cut_kind_counts_what_select_keeps(isolated):
     load_in_form(at, "source", "local", "pool.jsonl")
     load_in_form(at, "target", "local", "targets.jsonl")
     score_and_wait(at)
-    at.switch_page("pages/3_Explore.py").run()
+    at.switch_page("pages/explore.py").run()
     source = load_source(DataSource("local", str(isolated / "pool.jsonl")), TextSpec())
     target = load_source(DataSource("local", str(isolated / "targets.jsonl")), TextSpec())
     scores = alignment_scores(source.texts, target.texts)
@@ -169,7 +180,7 @@ def test_switching_cut_kind_keeps_the_cut(isolated):
     load_in_form(at, "source", "local", "pool.jsonl")
     load_in_form(at, "target", "local", "targets.jsonl")
     score_and_wait(at)
-    at.switch_page("pages/3_Explore.py").run()
+    at.switch_page("pages/explore.py").run()
     set_cut(at, "top_k", 30)
     at.radio(key="explore.cut_kind").set_value("token_budget").run()
     assert {metric.label: metric.value for metric in at.metric}["Rows kept"] == "30"
@@ -189,11 +200,11 @@ def test_a_link_restores_data_scores_cut_and_row(isolated):
     shared = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     shared.query_params.update(link)
     shared.run()
-    shared.switch_page("pages/3_Explore.py").run()
+    shared.switch_page("pages/explore.py").run()
     assert_no_exception(shared)
     metrics = {metric.label: metric.value for metric in shared.metric}
     assert metrics["Rows kept"] == "7"
-    assert any(header.value == "Row 3" for header in shared.subheader)
+    assert dialog_titles(shared) == ["Row 3"]  # the link's row opens over the page
     assert "Mean over all 12 targets" in " ".join(texts_of(shared.caption))
 
 
@@ -221,7 +232,7 @@ def test_bad_local_files_show_an_error_and_the_app_keeps_going(isolated, locatio
     errors = " ".join(texts_of(at.error)).lower()
     assert errors and message in errors
     assert at.session_state["view"].source is None
-    at.switch_page("pages/2_Score.py").run()  # other pages still work
+    at.switch_page("pages/score.py").run()  # other pages still work
     assert_no_exception(at)
     assert any("Load a source pool" in text for text in texts_of(at.info))
 
@@ -236,7 +247,7 @@ def test_bad_links_are_reported_not_fatal(isolated):
 
 def test_pages_explain_what_is_missing(isolated):
     at = new_app()
-    for page in ("pages/2_Score.py", "pages/3_Explore.py", "pages/5_Export.py"):
+    for page in ("pages/score.py", "pages/explore.py", "pages/export.py"):
         at.switch_page(page).run()
         assert_no_exception(at)
         assert at.info, page
@@ -247,7 +258,7 @@ def test_level_zero_warns_that_scores_become_length(isolated):
     at = new_app()
     load_in_form(at, "source", "local", "pool.jsonl")
     load_in_form(at, "target", "local", "targets.jsonl")
-    at.switch_page("pages/2_Score.py").run()
+    at.switch_page("pages/score.py").run()
     at.slider(key="score.level").set_value(0).run()
     assert_no_exception(at)
     assert any("length only" in text for text in texts_of(at.warning))
@@ -259,10 +270,10 @@ def test_leaving_the_page_does_not_stop_the_job(isolated):
     at = new_app()
     load_in_form(at, "source", "local", "pool.jsonl")
     load_in_form(at, "target", "local", "targets.jsonl")
-    at.switch_page("pages/2_Score.py").run()
+    at.switch_page("pages/score.py").run()
     next(button for button in at.button if button.label == "Start scoring").click().run()
     job_id = at.session_state["score_job"].job_id
-    at.switch_page("pages/1_Data.py").run()
+    at.switch_page("pages/data.py").run()
     del at  # the session is gone, as when a tab closes
     assert JobManager.shared().wait(job_id, timeout=TIMEOUT).state == "done"
 
@@ -310,9 +321,9 @@ def scored_local_app(data_root: Path) -> AppTest:
 def test_a_large_export_is_written_to_the_export_folder_in_the_background(isolated, monkeypatch):
     monkeypatch.setenv("ZIPFIT_SMALL_EXPORT_ROWS", "10")
     at = scored_local_app(isolated)
-    at.switch_page("pages/3_Explore.py").run()
+    at.switch_page("pages/explore.py").run()
     set_cut(at, "top_k", 40)
-    at.switch_page("pages/5_Export.py").run()
+    at.switch_page("pages/export.py").run()
     at.radio(key="export.format").set_value("parquet").run()
     assert not at.get("download_button")  # too big for a download
     next(button for button in at.button if button.label == "Write to the export folder").click().run()
@@ -343,7 +354,7 @@ def test_a_datasets_folder_downloads_as_a_zip_that_loads(isolated, tmp_path):
     from datasets import load_from_disk
 
     at = scored_local_app(isolated)
-    at.switch_page("pages/5_Export.py").run()
+    at.switch_page("pages/export.py").run()
     at.radio(key="export.format").set_value("datasets").run()
     at.toggle(key="export.include_score").set_value(False).run()
     payload = at.session_state["export.payload"]()
@@ -394,7 +405,7 @@ def test_preview_shows_the_first_rows_and_offers_their_fields(isolated):
 def test_cancel_stops_the_job_and_resume_is_offered(isolated):
     at = new_app()
     next(button for button in at.button if button.label.startswith("HumanEval")).click().run()
-    at.switch_page("pages/2_Score.py").run()
+    at.switch_page("pages/score.py").run()
     next(button for button in at.button if button.label == "Start scoring").click().run()
     job_id = at.session_state["score_job"].job_id
     assert any(button.key == "score.cancel" for button in at.button)  # long enough to still be running

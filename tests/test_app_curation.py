@@ -41,7 +41,7 @@ def test_explore_flags_copies_and_export_removes_them(isolated, humaneval_texts,
     load_in_form(at, "source", "local", "pool.jsonl")
     load_in_form(at, "target", "local", "targets.jsonl")
     score_and_wait(at)
-    at.switch_page("pages/3_Explore.py").run()
+    at.switch_page("pages/explore.py").run()
     assert_no_exception(at)
     set_cut(at, "top_k", 20)
     flagged = metric(at, "Kept rows that copy a reference")
@@ -64,7 +64,7 @@ def test_explore_flags_copies_and_export_removes_them(isolated, humaneval_texts,
     notes = " ".join(texts_of(at.warning)).replace("\\", "")
     assert "copy (after normalising) of row" in notes or "shares 13 words with row" in notes
 
-    at.switch_page("pages/5_Export.py").run()
+    at.switch_page("pages/export.py").run()
     assert_no_exception(at)
     at.radio(key="export.format").set_value("jsonl").run()
     exported = pd.read_json(io.BytesIO(at.session_state["export.payload"]()), lines=True)

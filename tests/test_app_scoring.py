@@ -52,7 +52,7 @@ def core_bytes(tmp_path: Path, source, scores: np.ndarray, rule: SelectionRule) 
 
 
 def export_page(at: AppTest) -> tuple[bytes, dict]:
-    at.switch_page("pages/5_Export.py").run()
+    at.switch_page("pages/export.py").run()
     assert_no_exception(at)
     at.radio(key="export.format").set_value("jsonl").run()
     return at.session_state["export.payload"](), json.loads(at.session_state["export.manifest_payload"]())
@@ -67,7 +67,7 @@ def test_tfidf_chosen_on_the_score_page_is_what_explore_and_export_use(isolated,
     at = new_app()
     load_in_form(at, "source", "demo", DEMO_SOURCE)
     load_in_form(at, "target", "demo", DEMO_TARGET)
-    at.switch_page("pages/2_Score.py").run()
+    at.switch_page("pages/score.py").run()
     at.selectbox(key="score.method").set_value("tfidf").run()
     assert_no_exception(at)
     assert any("baseline" in text for text in texts_of(at.info))
@@ -85,7 +85,7 @@ def test_tfidf_chosen_on_the_score_page_is_what_explore_and_export_use(isolated,
     memo.clear()  # the expected scores are computed again, not read from the app's memo
     expected = score_sources("tfidf", source.texts, target.texts)
 
-    at.switch_page("pages/3_Explore.py").run()
+    at.switch_page("pages/explore.py").run()
     assert_no_exception(at)
     set_cut(at, "top_k", 20)
     top = next(frame.value for frame in at.dataframe if "score" in frame.value.columns)
@@ -101,7 +101,7 @@ def test_tfidf_chosen_on_the_score_page_is_what_explore_and_export_use(isolated,
     assert manifest["rows"] == {"kept": 20, "total": 300}
 
     # The Compare page finds the Score page's result: only Random is left to compute.
-    at.switch_page("pages/4_Compare.py").run()
+    at.switch_page("pages/compare.py").run()
     at.multiselect(key="compare.methods").set_value(["tfidf", "random"]).run()
     assert_no_exception(at)
     assert [button.label for button in at.button if button.label.startswith("Compute")] == [
@@ -112,7 +112,7 @@ def test_method_settings_are_part_of_the_result_and_the_link(isolated):
     at = new_app()
     load_in_form(at, "source", "demo", DEMO_SOURCE)
     load_in_form(at, "target", "demo", DEMO_TARGET)
-    at.switch_page("pages/2_Score.py").run()
+    at.switch_page("pages/score.py").run()
     at.selectbox(key="score.method").set_value("random").run()
     next(button for button in at.button if button.label == "Start scoring").click().run()
     first = at.session_state["score_job"].job_id
@@ -132,7 +132,7 @@ def test_method_settings_are_part_of_the_result_and_the_link(isolated):
     shared = AppTest.from_file(str(APP), default_timeout=TIMEOUT)  # the link reopens the seed-7 scores
     shared.query_params.update({key: at.query_params[key] for key in at.query_params})
     shared.run()
-    shared.switch_page("pages/3_Explore.py").run()
+    shared.switch_page("pages/explore.py").run()
     assert_no_exception(shared)
     assert {metric.label: metric.value for metric in shared.metric}["Rows kept"] == "30"
     assert shared.session_state["score_job"].job_id == second
@@ -172,7 +172,7 @@ def score_folder(root: Path, source: Path, out: str = "scores_out", target_label
 
 
 def open_in_app(at: AppTest, location: str) -> AppTest:
-    at.switch_page("pages/2_Score.py").run()
+    at.switch_page("pages/score.py").run()
     at.text_input(key="score.folder_path").set_value(location).run()
     at.button(key="score.open_folder").click().run()
     assert_no_exception(at)
@@ -186,7 +186,7 @@ def test_a_score_folder_opens_as_a_scored_result(isolated, tmp_path):
     expected, run, source = load_scored_folder(out, str(isolated / "pool"))
 
     at = new_app()
-    at.switch_page("pages/2_Score.py").run()
+    at.switch_page("pages/score.py").run()
     assert at.selectbox(key="score.folder_pick").options == ["scores_out"]  # found under the data root
     open_in_app(at, "scores_out")
     assert any("Opened the score folder scores\\_out: 60 rows" in text for text in texts_of(at.success))
@@ -195,7 +195,7 @@ def test_a_score_folder_opens_as_a_scored_result(isolated, tmp_path):
     assert view.target.location == "targets.jsonl"  # the recorded targets, found and checked
     assert at.query_params["src"] == "folder"
 
-    at.switch_page("pages/3_Explore.py").run()
+    at.switch_page("pages/explore.py").run()
     assert_no_exception(at)
     set_cut(at, "top_k", 9)
     assert {metric.label: metric.value for metric in at.metric}["Rows kept"] == "9"
@@ -213,7 +213,7 @@ def test_a_score_folder_opens_as_a_scored_result(isolated, tmp_path):
     shared = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     shared.query_params.update(link)
     shared.run()
-    shared.switch_page("pages/3_Explore.py").run()
+    shared.switch_page("pages/explore.py").run()
     assert_no_exception(shared)
     assert {metric.label: metric.value for metric in shared.metric}["Rows kept"] == "9"
 
@@ -226,7 +226,7 @@ def test_a_score_folder_without_its_targets_still_explores_and_exports(isolated,
     at = open_in_app(new_app(), "scores_out")
     assert any("targets were not loaded" in text for text in texts_of(at.warning))
     assert at.session_state["view"].target is None
-    at.switch_page("pages/3_Explore.py").run()
+    at.switch_page("pages/explore.py").run()
     set_cut(at, "top_k", 5)
     served, _ = export_page(at)
     assert served == core_bytes(tmp_path, source, expected, SelectionRule("top_k", 5))
@@ -280,13 +280,13 @@ def test_a_cached_result_opens_in_a_new_session_from_the_recipes_it_records(isol
     scorer = new_app()
     load_in_form(scorer, "source", "demo", DEMO_SOURCE)
     load_in_form(scorer, "target", "demo", DEMO_TARGET)
-    scorer.switch_page("pages/2_Score.py").run()
+    scorer.switch_page("pages/score.py").run()
     next(button for button in scorer.button if button.label == "Start scoring").click().run()
     job_id = scorer.session_state["score_job"].job_id
     assert results.manager().wait(job_id, timeout=TIMEOUT).state == "done"
 
     fresh = new_app()  # another browser: nothing loaded, no link
-    fresh.switch_page("pages/2_Score.py").run()
+    fresh.switch_page("pages/score.py").run()
     assert fresh.selectbox(key="score.cached_choice").value == job_id
     assert fresh.selectbox(key="score.cached_choice").options == [f"demo: {DEMO_SOURCE} -> demo: {DEMO_TARGET} "
                                                                   "(gzip 9)"]
@@ -304,7 +304,7 @@ def test_a_cached_result_without_recipes_says_how_to_reopen_it(isolated):
     plain = ScoreRequest(["a source text", "another one"], ["a target"], label="scored by a script")
     results.manager().wait(results.manager().submit(plain), timeout=TIMEOUT)
     fresh = new_app()
-    fresh.switch_page("pages/2_Score.py").run()
+    fresh.switch_page("pages/score.py").run()
     fresh.button(key="score.open_cached").click().run()
     assert_no_exception(fresh)
     assert any("scored outside the app" in text for text in texts_of(fresh.error))

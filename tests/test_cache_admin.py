@@ -385,7 +385,7 @@ def test_the_score_page_removes_an_entry_and_refuses_a_running_one(isolated, mon
     root = JobManager.shared().cache_dir
     finished, method = finished_entry(root), method_entry(root)
     at = new_app()
-    at.switch_page("pages/2_Score.py").run()
+    at.switch_page("pages/score.py").run()
     assert_no_exception(at)
     (expander,) = [item for item in at.expander if item.label.startswith("Cached results")]
     assert expander.label.startswith("Cached results (2, ")

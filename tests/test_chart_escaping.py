@@ -25,11 +25,11 @@ from test_app import (  # noqa: F401
 from zipfit_app.charts import (
     chart_text,
     histogram_figure,
+    length_profile_figure,
     proxy_curves_figure,
     score_length_figure,
-    score_percentile_length_figure,
 )
-from zipfit_core.analysis.compare import score_length_sample
+from zipfit_core.analysis.compare import length_profile, score_length_sample
 from zipfit_core.analysis.explore import build_group_index, build_score_index, score_histogram
 from zipfit_core.analysis.proxy_eval import proxy_evaluation
 
@@ -129,9 +129,10 @@ def test_compare_charts_show_method_names_as_text(hostile_pool):
     scores, lengths, _index, _groups = hostile_pool
     names = HOSTILE_VALUES[:3]
     by_method = {name: np.roll(scores, shift) for shift, name in enumerate(names)}
-    sample = score_length_sample(by_method, lengths, max_points=2000)
-    content = assert_shown_as_text(score_percentile_length_figure(sample, names))
-    assert [plotly_display(trace["name"]) for trace in content["data"]] == names
+    content = assert_shown_as_text(length_profile_figure(length_profile(by_method, lengths), names))
+    in_legend = [trace for trace in content["data"] if trace.get("showlegend", True)]
+    assert [plotly_display(trace["name"]) for trace in in_legend] == names
+    assert {plotly_display(trace["name"]) for trace in content["data"]} == set(names)
 
     sources = [f"def f{i}(x):\n    return x + {i}\n" if i % 2 else f"The number {i} is small." for i in range(40)]
     targets = [f"def g{i}(y):\n    return y * {i}\n" for i in range(6)]
@@ -158,7 +159,7 @@ def test_the_explore_page_sends_group_values_as_text(isolated):
     load_in_form(at, "source", "local", "pool.jsonl")
     load_in_form(at, "target", "demo", DEMO_TARGET)
     score_and_wait(at)
-    at.switch_page("pages/3_Explore.py").run()
+    at.switch_page("pages/explore.py").run()
     assert_no_exception(at)
     specs = plotly_specs(at)
     assert specs, "the Explore page drew no chart"

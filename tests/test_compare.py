@@ -11,6 +11,7 @@ from zipfit_core.analysis.compare import (
     exclusive_rows,
     kept_sets,
     length_bias,
+    length_profile,
     overlaps,
     rank_correlations,
     score_length_sample,
@@ -103,6 +104,21 @@ def test_score_length_sample_uses_the_same_rows_for_every_method():
     rows_a = sample[sample.method == "a"].row.tolist()
     assert len(rows_a) == 10 and rows_a == sample[sample.method == "b"].row.tolist()
     assert (sample[sample.method == "b"].score == -sample[sample.method == "b"].row).all()
+
+
+def test_length_profile_summarises_each_method_over_bands_of_length():
+    lengths = np.arange(1, 101)
+    profile = length_profile({"short": -lengths.astype(float), "long": lengths.astype(float)}, lengths, n_bins=4)
+    assert len(profile) == 8 and profile["rows"].tolist() == [25] * 8
+    short = profile[profile.method == "short"]
+    assert short["length_low"].tolist() == [1, 26, 51, 76] and short["length_high"].tolist() == [25, 50, 75, 100]
+    # Percentiles within the method: the shortest band holds short's best rows (0.76..1), long's worst.
+    assert short["percentile_median"].tolist() == [0.88, 0.63, 0.38, 0.13]
+    assert profile[profile.method == "long"]["percentile_median"].tolist() == [0.13, 0.38, 0.63, 0.88]
+    assert (short["percentile_q25"] < short["percentile_median"]).all()
+    assert (short["percentile_median"] < short["percentile_q75"]).all()
+    with pytest.raises(ZipFitError, match="different rows"):
+        length_profile({"a": np.ones(5)}, lengths)
 
 
 def test_compare_methods_bundles_everything():

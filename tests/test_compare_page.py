@@ -80,14 +80,14 @@ def compute_and_wait(at: AppTest) -> AppTest:
 
 def test_compare_page_shows_the_cores_numbers_and_proxy_curves(app_with_data):
     at, pool = app_with_data
-    at.switch_page("pages/4_Compare.py").run()
+    at.switch_page("pages/compare.py").run()
     no_exception(at)
     assert any("not complete" in warning.value for warning in at.warning)  # ZIP-FIT not scored yet
 
-    at.switch_page("pages/2_Score.py").run()
+    at.switch_page("pages/score.py").run()
     click(at, "Start scoring")
     assert JobManager.shared().wait(at.session_state["score_job"].job_id, timeout=TIMEOUT).state == "done"
-    at.switch_page("pages/4_Compare.py").run()
+    at.switch_page("pages/compare.py").run()
     at.multiselect(key="compare.methods").set_value(["zipfit", "tfidf", "random"]).run()
     compute_and_wait(at)
     assert not any("not complete" in warning.value for warning in at.warning)
@@ -126,7 +126,7 @@ def test_compare_page_shows_the_cores_numbers_and_proxy_curves(app_with_data):
 
 def test_proxy_evaluation_on_the_selection_targets_is_refused_in_place(app_with_data):
     at, _ = app_with_data
-    at.switch_page("pages/4_Compare.py").run()
+    at.switch_page("pages/compare.py").run()
     at.multiselect(key="compare.methods").set_value(["tfidf", "random"]).run()
     compute_and_wait(at)
     at.selectbox(key="compare.eval").set_value("demo: proofnet-valid").run()  # the same rows as valid.jsonl
@@ -147,7 +147,7 @@ def test_compute_returns_while_the_runs_go_on_and_cancel_stops_them(app_with_dat
         raise ScoringCancelled("cancelled")
 
     monkeypatch.setattr(method_scores, "score_sources", tfidf_until_cancelled)
-    at.switch_page("pages/4_Compare.py").run()
+    at.switch_page("pages/compare.py").run()
     at.multiselect(key="compare.methods").set_value(["tfidf", "random"]).run()
     click(at, "Compute")  # returns although TF-IDF cannot finish before it is cancelled
     tfidf_run = next(run_id for run_id in at.session_state["compare.run_ids"]

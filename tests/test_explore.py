@@ -13,6 +13,7 @@ from zipfit_core.analysis.explore import (
     build_group_index,
     build_score_index,
     composition,
+    decimals_to_tell_apart,
     equivalent_rule,
     group_columns,
     kept_count,
@@ -21,6 +22,7 @@ from zipfit_core.analysis.explore import (
     rows_around_cut,
     rows_table,
     score_histogram,
+    snap_threshold,
     summarize_cut,
     text_preview,
     threshold_from_selection,
@@ -240,3 +242,26 @@ def test_bad_links_are_reported_and_ignored(params, fragment):
 def test_decode_accepts_repeated_keys_as_lists():
     view, problems = decode_view({"cut": ["top_k", "top_k"], "v": ["5", "7"]})
     assert problems == [] and (view.cut_kind, view.cut_value) == ("top_k", 7.0)
+
+
+def test_a_threshold_is_snapped_to_the_shortest_number_that_keeps_the_same_rows():
+    scores = np.array([0.21431, 0.2143, 0.1878123, 0.18781, 0.5, 0.05])
+    index = build_score_index(scores)
+    dragged = 0.21430910867239733  # what a drag across the histogram gives
+    snapped = snap_threshold(index, dragged)
+    assert snapped == 0.2143 and repr(snapped) == "0.2143"
+    assert kept_count(index, SelectionRule("threshold", snapped)) == kept_count(index, SelectionRule("threshold",
+                                                                                                     dragged)) == (2, None)
+    # Just above 0.18781 (dropped) and below 0.1878123 (kept): 0.1878 would keep 0.18781 too, so five places.
+    assert repr(snap_threshold(index, 0.187811)) == "0.18781"
+    assert kept_count(index, SelectionRule("threshold", 0.18781))[0] == 4
+    assert kept_count(index, SelectionRule("threshold", 0.1878))[0] == 5
+    assert snap_threshold(index, 0.3) == 0.3  # already short
+
+
+def test_decimals_tell_two_scores_apart_or_say_they_tie():
+    assert decimals_to_tell_apart(0.18781234, 0.18779) == 5  # 0.1878 both at 4 places
+    assert f"{0.18781234:.5f}" != f"{0.18779:.5f}"
+    assert decimals_to_tell_apart(0.5, 0.25) == 4  # never fewer than the page's usual 4
+    assert decimals_to_tell_apart(0.1878, 0.1878) is None  # a tie
+    assert decimals_to_tell_apart(0.1 + 0.2, 0.3) == 17  # apart only in the last place of a double

@@ -19,6 +19,19 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
            "#999999", "#7F7F7F", "#BBBBBB", "#555555"]
 KEPT_FILL = "rgba(0, 158, 115, 0.08)"
 CUT_COLOUR = "#D55E00"
+LEGEND_MARGIN = 90  # pixels under the plot for the axis title and a legend row
+
+
+def _legend_below(figure: go.Figure, title: str = "") -> None:
+    """The legend under the plot: Plotly's toolbar appears over the top right corner on hover and would cover it."""
+    figure.update_layout(legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.0, "x": 0,
+                                 "title_text": title, "traceorder": "normal"},
+                         margin={"b": LEGEND_MARGIN})
+
+
+def _rgba(colour: str, alpha: float) -> str:
+    red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
 
 
 def chart_text(value: object) -> str:
@@ -57,9 +70,11 @@ def histogram_figure(histogram: Histogram, cut_score: float | None, *, title_by:
     figure.update_layout(
         barmode="stack", bargap=0, height=340, margin=dict(l=10, r=10, t=30, b=10),
         dragmode="select", selectdirection="h", showlegend=len(histogram.labels) > 1,
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, title_text=chart_text(title_by or "")),
         xaxis_title=chart_text(score_title), yaxis_title="rows",
     )
+    if len(histogram.labels) > 1:
+        figure.update_layout(height=340 + LEGEND_MARGIN)
+        _legend_below(figure, chart_text(title_by or ""))
     return figure
 
 
@@ -85,23 +100,36 @@ def score_length_figure(sample: pd.DataFrame, group_of_row: list[str] | None, cu
     figure.update_layout(
         height=360, margin=dict(l=10, r=10, t=40, b=10), title=dict(text=title, font_size=14),
         xaxis=dict(type="log", title="text length (characters, log scale)"), yaxis_title=chart_text(score_title),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"),
         showlegend=len(labels) > 1,
     )
+    if len(labels) > 1:
+        figure.update_layout(height=360 + LEGEND_MARGIN)
+        _legend_below(figure)
     return figure
 
 
-def score_percentile_length_figure(sample: pd.DataFrame, names: list[str]) -> go.Figure:
-    """Score against length for several methods (the Compare page): each method's scores as percentiles
-    within the sample, so methods on different scales share one axis."""
+def length_profile_figure(profile: pd.DataFrame, names: list[str]) -> go.Figure:
+    """Score against length for several methods (the Compare page), one line each instead of a point per row:
+    over bands of rows of similar length (`analysis.compare.length_profile`), the median of the rows' score
+    percentiles within the method, with the quartiles as a band, so methods on different scales share one axis."""
     figure = go.Figure()
     for number, name in enumerate(names):
-        part = sample[sample["method"] == name]
-        figure.add_trace(go.Scattergl(x=part["length"], y=part["score"].rank(pct=True), mode="markers",
-                                      name=chart_text(name), marker=dict(size=4, opacity=0.5, color=PALETTE[number])))
-    figure.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), xaxis_type="log",
-                         xaxis_title="length (characters)", yaxis_title="score percentile within the method",
-                         legend=dict(orientation="h", y=1.05))
+        part = profile[profile["method"] == name]
+        colour = PALETTE[number % len(PALETTE)]
+        figure.add_scatter(x=part["length_median"], y=part["percentile_q75"], mode="lines", line_width=0,
+                           name=chart_text(name), showlegend=False, hoverinfo="skip")
+        figure.add_scatter(x=part["length_median"], y=part["percentile_q25"], mode="lines", line_width=0,
+                           fill="tonexty", fillcolor=_rgba(colour, 0.15), name=chart_text(name), showlegend=False,
+                           hoverinfo="skip")
+        figure.add_scatter(x=part["length_median"], y=part["percentile_median"], mode="lines+markers",
+                           name=chart_text(name), line_color=colour,
+                           customdata=part[["rows", "length_low", "length_high"]].to_numpy(),
+                           hovertemplate="%{fullData.name}<br>%{customdata[1]:,.0f} to %{customdata[2]:,.0f} chars "
+                                         "(%{customdata[0]:,} rows)<br>median percentile %{y:.2f}<extra></extra>")
+    figure.update_layout(height=360 + LEGEND_MARGIN, margin=dict(l=10, r=10, t=30, b=10),
+                         xaxis=dict(type="log", title="length in characters (log scale; a point per band of rows)"),
+                         yaxis=dict(title="score percentile within the method", range=[0, 1]))
+    _legend_below(figure)
     return figure
 
 
@@ -115,7 +143,11 @@ def proxy_curves_figure(content: dict, baseline: str) -> go.Figure:
     figure.add_hline(y=content["no_selection_bits_per_char"], line_dash="dash", line_color="#555555",
                      annotation_text=chart_text(f"{baseline}: {content['no_selection_bits_per_char']:.3f}"),
                      annotation_position="top right")
-    figure.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), xaxis_type="log",
-                         xaxis_title=chart_text(f"k ({content['settings']['budget_unit']} of each method's best rows)"),
-                         yaxis_title="held-out bits per character", legend=dict(orientation="h", y=1.08))
+    ks = sorted({int(k) for curve in content["curves"] for k in curve["ks"]})
+    figure.update_layout(height=380 + LEGEND_MARGIN, margin=dict(l=10, r=10, t=30, b=10),
+                         xaxis=dict(type="log", tickvals=ks, ticktext=[f"{k:,}" for k in ks],  # the budgets, not 2 3 4
+                                    title=chart_text(f"k ({content['settings']['budget_unit']} of each method's "
+                                                     "best rows)")),
+                         yaxis_title="held-out bits per character")
+    _legend_below(figure)
     return figure

@@ -21,6 +21,7 @@ from zipfit_core.analysis.compare import (
     exclusive_rows,
     kept_sets,
     length_bias,
+    length_profile,
     overlaps,
     rank_correlations,
 )
@@ -32,7 +33,9 @@ from zipfit_core.scoring.baselines import compressed_sizes, length_debiased
 from zipfit_core.scoring.methods import METHODS, method_spec
 
 from . import datasets, methods, results
-from .markdown import message
+from .explore_panel import NO_GROUP, group_column
+from .markdown import literal, message
+from .view_state import describe_cut
 
 try:
     from zipfit_core.data.demo import DEMO_DATASETS
@@ -122,7 +125,7 @@ def compute_missing(source: LoadedTexts, target: LoadedTexts | None, view: ViewS
         st.warning("ZIP-FIT scores are not complete for this data: score it on the Score page "
                    f"({view.codec} level {view.level}); the other methods can be compared meanwhile.",
                    icon=":material/hourglass_top:")
-        st.page_link("pages/2_Score.py", label="Go to Score", icon=":material/speed:")
+        st.page_link("pages/score.py", label="Go to Score", icon=":material/speed:")
     baselines = [name for name in missing if name not in ZIPFIT_BASED]
     if not baselines or target is None:
         return
@@ -193,24 +196,37 @@ def at_budget(version: str, kind: str, value: float, column: str | None, _scores
             composition(selections, _values) if _values is not None else None)
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def length_view(version: str, _scores: dict[str, np.ndarray], _lengths: np.ndarray):
+    """Each method's score percentiles over bands of length (`analysis.compare.length_profile`)."""
+    return length_profile(_scores, _lengths)
+
+
 @dataclass(frozen=True)
 class Budget:
     rule: SelectionRule
     column: str | None
 
 
-def budget_controls(source: LoadedTexts, group_options: list[str]) -> Budget:
+def budget_controls(source: LoadedTexts, group_options: list[str], view: ViewState) -> Budget:
+    """The budget the methods are compared at: this page's own, first set to Explore's cut when that is a budget
+    (a threshold is not: each method has its own scale); the composition column follows Explore's grouping."""
     left, right = st.columns([1, 2])
+    if view.cut_kind in BUDGETS:
+        st.session_state.setdefault("compare.budget_kind", view.cut_kind)
+        st.session_state.setdefault(f"compare.budget.{view.cut_kind}", float(view.cut_value))
     kind = left.radio("Budget", list(BUDGETS), format_func=BUDGETS.get, key="compare.budget_kind")
     defaults = {"top_percent": 10.0, "top_k": float(min(100, len(source.texts))), "token_budget": 100_000.0}
-    value = right.number_input(BUDGETS[kind], min_value=0.0, value=defaults[kind],
-                               max_value=100.0 if kind == "top_percent" else None,
+    st.session_state.setdefault(f"compare.budget.{kind}", defaults[kind])
+    value = right.number_input(BUDGETS[kind], min_value=0.0, max_value=100.0 if kind == "top_percent" else None,
                                step=1.0, key=f"compare.budget.{kind}")
-    column = right.selectbox("Composition by", ["(none)", *group_options], key="compare.group_by",
-                             index=next((i + 1 for i, name in enumerate(group_options)
-                                         if name in ("domain", "source")), 0))
+    if st.session_state.get("compare.group_by") not in (NO_GROUP, *group_options):  # first visit, or another pool
+        st.session_state["compare.group_by"] = group_column(view.group_by, group_options) or NO_GROUP
+    column = right.selectbox("Composition by", [NO_GROUP, *group_options], key="compare.group_by")
+    explore_cut = literal(describe_cut(view.cut_kind, view.cut_value))
+    left.caption(f"This page's budget, apart from the cut on Explore ({explore_cut}), which Export uses.")
     return Budget(SelectionRule(kind, value if kind == "top_percent" else int(value)),
-                  None if column == "(none)" else column)
+                  None if column == NO_GROUP else column)
 
 
 def evaluation_choices(current: DataChoice | None) -> dict[str, DataChoice]:
@@ -240,8 +256,11 @@ def run_proxy(source: LoadedTexts, target: LoadedTexts, view: ViewState, scores:
     try:
         evaluation, _ = datasets.load_choice(evaluation_choice)
         bar = st.progress(0.0, text="training and evaluating models...")
-        proxy = proxy_evaluation(source.texts, scores.scores, evaluation.texts, target.texts, ks=ks,
-                                 budget_unit=unit, progress=lambda done, total: bar.progress(done / total))
+        try:
+            proxy = proxy_evaluation(source.texts, scores.scores, evaluation.texts, target.texts, ks=ks,
+                                     budget_unit=unit, progress=lambda done, total: bar.progress(done / total))
+        finally:
+            bar.empty()  # the run is over, whichever way: no full bar left behind
     except ZipFitError as error:
         st.error(message(error), icon=":material/error:")
         return None
@@ -255,3 +274,18 @@ def baseline_text(content: dict) -> str:
     if content["no_selection_rows"] == content["n_sources"]:
         return NO_SELECTION
     return f"no selection (a random {content['no_selection_rows']:,} of {content['n_sources']:,} rows)"
+
+
+def composition_columns(table) -> dict:
+    """Column labels for the composition table: `NAME_share` reads as `NAME, share of kept`."""
+    config = {"pool": st.column_config.NumberColumn("pool, rows", format="%d"),
+              "pool_share": st.column_config.NumberColumn("pool, share", format="percent")}
+    for name in table.columns:
+        if name in config:
+            continue
+        if name.endswith("_share"):
+            config[name] = st.column_config.NumberColumn(f"{name.removesuffix('_share')}, share of kept",
+                                                         format="percent")
+        else:
+            config[name] = st.column_config.NumberColumn(f"{name}, rows kept", format="%d")
+    return config

@@ -1,4 +1,6 @@
-"""The Explore page's pieces: histogram and cut, counts and composition, sample rows, one row in full.
+"""The Explore page's pieces: the context it works on, groups and composition, and the tables of sample rows.
+
+The cut and its histogram are `cut_panel`; one row in full is `row_panel`.
 
 Everything computed per scored dataset (ranking, groups, histogram, score-vs-length sample) is cached
 in the server process by a version that changes with the numbers; a cut change then costs a few
@@ -7,7 +9,6 @@ milliseconds of `zipfit_core.analysis.explore` work (see benchmarks/bench_explor
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -24,31 +25,28 @@ from zipfit_core.analysis.explore import (
     build_group_index,
     build_score_index,
     composition,
-    equivalent_rule,
     group_columns,
-    nearest_targets,
     rows_around_cut,
     rows_table,
     score_histogram,
     summarize_cut,
-    threshold_from_selection,
 )
 from zipfit_core.analysis.selection import SelectionRule
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError
 
 from . import datasets, methods, results
-from .charts import histogram_figure, score_length_figure
+from .charts import score_length_figure
 from .markdown import literal, message
 from .tables import score_columns
 from .view import get_view, update_view
+from .view_state import EXPLORE_TABS
 
-CUT_LABELS = {"threshold": "Score threshold", "top_k": "Top K rows", "top_percent": "Top percent",
-              "token_budget": "Token budget"}
 NO_GROUP = "(none)"
 DEFAULT_GROUP_COLUMNS = ("domain", "source", "category", "label", "split")
 SAMPLE_ROWS = 10
-NEAREST_AUTO_MAX_CHARS = 50_000  # longer rows compute their nearest targets on request
+TAB_LABELS = dict(zip(EXPLORE_TABS, ("Top and bottom rows", "Rows around the cut", "Score against length")))
+TABLES_KEY = "explore.tables"  # a number in every table's key, changed when a row is closed: no stale ticks
 
 
 @dataclass(frozen=True)
@@ -102,20 +100,10 @@ def load_context() -> ExploreContext | None:
     job_id = results.current_job(view) if source is not None else None
     shown = results.shown_scores(job_id) if job_id else None
     if shown is None:
-        method = methods.label(view.method)
-        st.info(f"Nothing to explore yet: load data and score it first ({method} scores are not computed for "
-                "this data and these settings).", icon=":material/info:")
-        st.page_link("pages/2_Score.py" if source is not None else "pages/1_Data.py",
-                     label="Go to Score" if source is not None else "Go to Data", icon=":material/arrow_forward:")
+        _nothing_to_explore(source, target)
         return None
     index = score_index_for(shown, source)
-    options = group_columns(source.table, exclude=[source.text_field])
-    if view.group_by == NO_GROUP:
-        column = None
-    elif view.group_by in options:
-        column = view.group_by
-    else:  # not chosen yet (or not a column of this pool): a few broad groups read best
-        column = next((name for name in DEFAULT_GROUP_COLUMNS if name in options), None)
+    column = group_column(view.group_by, group_columns(source.table, exclude=[source.text_field]))
     values = source.table[column] if column else None
     groups, histogram = groups_and_histogram(shown.version, column, index, values)
     try:
@@ -127,6 +115,35 @@ def load_context() -> ExploreContext | None:
         update_view(cut_kind=rule.kind, cut_value=rule.value)
         summary = summarize_cut(index, rule)
     return ExploreContext(source, target, shown, index, groups, histogram, rule, summary)
+
+
+def _nothing_to_explore(source: LoadedTexts | None, target: LoadedTexts | None) -> None:
+    """What is missing, and the page that fixes it: Data (re-upload a link's upload, load data) or Score."""
+    view = get_view()
+    uploads = [choice for role, loaded in (("source", source), ("target", target))
+               if loaded is None and (choice := getattr(view, role)) is not None and choice.kind == "upload"]
+    if uploads:
+        names = " and ".join(literal(choice.location) for choice in uploads)
+        st.info(f"Nothing to explore yet: the link names an upload ({names}), and uploads are not kept. Upload it "
+                "again on the Data page; the scores are reused if they are still cached.", icon=":material/info:")
+    elif source is None or (target is None and datasets.current_folder() is None):
+        st.info("Nothing to explore yet: load a source pool and a target set, then score them.",
+                icon=":material/info:")
+    else:
+        st.info(f"Nothing to explore yet: {methods.label(view.method)} scores are not computed for this data and "
+                "these settings.", icon=":material/info:")
+        st.page_link("pages/score.py", label="Go to Score", icon=":material/arrow_forward:")
+        return
+    st.page_link("pages/data.py", label="Go to Data", icon=":material/arrow_forward:")
+
+
+def group_column(chosen: str | None, options: list[str]) -> str | None:
+    """The column to group by: the one chosen (NO_GROUP for none), else the first broad one the pool has."""
+    if chosen == NO_GROUP:
+        return None
+    if chosen in options:
+        return chosen
+    return next((name for name in DEFAULT_GROUP_COLUMNS if name in options), None)
 
 
 def preview_notice(context: ExploreContext) -> None:
@@ -150,93 +167,14 @@ def preview_notice(context: ExploreContext) -> None:
     watch()
 
 
-# ---------------------------------------------------------------------------------------------- the cut
+def cut_line(context: ExploreContext) -> float | None:
+    """Where to draw the cut on score axes: the threshold, or the lowest kept score."""
+    if context.rule.kind == "threshold":
+        return context.rule.value
+    return context.summary.lowest_kept_score
 
 
-def _slider_range(index: ScoreIndex) -> tuple[float, float, float]:
-    low, high = index.score_range()
-    step = max((high - low) / 500, 1e-6)
-    return low - step, high, step  # one step below the lowest score: "keep every row" is reachable
-
-
-def _widget_value(kind: str, rule: SelectionRule, index: ScoreIndex) -> float | int:
-    if kind == "threshold":
-        low, high, _ = _slider_range(index)
-        return float(min(max(rule.value, low), high))
-    if kind in ("top_k", "token_budget"):
-        return int(rule.value)
-    return float(rule.value)
-
-
-def set_cut(rule: SelectionRule, index: ScoreIndex) -> None:
-    """Make `rule` the cut: the view, the kind selector and that kind's input (callbacks only)."""
-    update_view(cut_kind=rule.kind, cut_value=float(rule.value), row=get_view().row)
-    st.session_state["explore.cut_kind"] = rule.kind
-    st.session_state[f"explore.{rule.kind}"] = _widget_value(rule.kind, rule, index)
-
-
-def _on_kind_change(index: ScoreIndex, summary: CutSummary) -> None:
-    kind = st.session_state["explore.cut_kind"]
-    try:
-        set_cut(equivalent_rule(index, summary, kind), index)
-    except ZipFitError:
-        set_cut(SelectionRule(kind, 0), index)
-
-
-def _on_value_change(kind: str) -> None:
-    value = st.session_state[f"explore.{kind}"]
-    if value is not None:
-        update_view(cut_kind=kind, cut_value=float(value))
-
-
-def _on_histogram_select(index: ScoreIndex, histogram: Histogram) -> None:
-    state = st.session_state.get("explore.histogram")
-    selection = state.get("selection") if state else None
-    threshold = threshold_from_selection(selection, histogram)
-    if threshold is not None:
-        set_cut(SelectionRule("threshold", threshold), index)
-
-
-def cut_controls(context: ExploreContext) -> None:
-    """The cut as one of four kinds, with live counts (every widget writes the view)."""
-    index, rule = context.index, context.rule
-    st.session_state.setdefault("explore.cut_kind", rule.kind)
-    st.session_state.setdefault(f"explore.{rule.kind}", _widget_value(rule.kind, rule, index))
-    st.radio("Cut by", list(CUT_LABELS), format_func=CUT_LABELS.get, key="explore.cut_kind", horizontal=True,
-             on_change=_on_kind_change, args=(index, context.summary))
-    kind = st.session_state["explore.cut_kind"]
-    st.session_state.setdefault(f"explore.{kind}", _widget_value(kind, rule, index))
-    on_change, args = _on_value_change, (kind,)
-    n = index.n_rows
-    if kind == "threshold":
-        low, high, step = _slider_range(index)
-        st.slider("Keep rows scoring above", low, high, step=step, format="%.4f", key="explore.threshold",
-                  on_change=on_change, args=args)
-    elif kind == "top_k":
-        st.number_input("Keep the best K rows", 0, n, step=max(1, n // 100), key="explore.top_k",
-                        on_change=on_change, args=args)
-    elif kind == "top_percent":
-        st.slider("Keep the best percent of rows", 0.0, 100.0, step=0.5, format="%.1f%%", key="explore.top_percent",
-                  on_change=on_change, args=args)
-    else:
-        total = index.total_tokens or 0
-        st.number_input("Token budget (the last row is truncated to fit)", 0, max(total, 1),
-                        step=max(1, total // 100), key="explore.token_budget", on_change=on_change, args=args)
-
-
-def cut_counts(context: ExploreContext) -> None:
-    summary = context.summary
-    a, b = st.columns(2)
-    a.metric("Rows kept", f"{summary.n_kept:,}", f"{summary.percent_kept:.1f}% of {summary.n_rows:,}",
-             delta_color="off", delta_arrow="off")
-    tokens = summary.percent_tokens_kept
-    b.metric("Tokens kept (approx.)", f"{summary.tokens_kept or 0:,}",
-             f"{tokens:.1f}% of {summary.total_tokens:,}" if tokens is not None else None, delta_color="off",
-             delta_arrow="off")
-    a, b = st.columns(2)
-    a.metric("Lowest kept score", f"{summary.lowest_kept_score:.4f}" if summary.lowest_kept_score is not None else "-")
-    b.metric("Best dropped score",
-             f"{summary.highest_dropped_score:.4f}" if summary.highest_dropped_score is not None else "-")
+# ---------------------------------------------------------------------------------------------- groups
 
 
 def _on_group_change() -> None:
@@ -268,22 +206,6 @@ def composition_table(context: ExploreContext) -> None:
     })
 
 
-def cut_line(context: ExploreContext) -> float | None:
-    """Where to draw the cut on score axes: the threshold, or the lowest kept score."""
-    if context.rule.kind == "threshold":
-        return context.rule.value
-    return context.summary.lowest_kept_score
-
-
-def histogram(context: ExploreContext) -> None:
-    figure = histogram_figure(context.histogram, cut_line(context),
-                              title_by=context.groups.column if context.groups else None,
-                              score_title=methods.score_title(get_view().method))
-    st.plotly_chart(figure, key="explore.histogram", selection_mode=("box", "points"),
-                    on_select=partial(_on_histogram_select, context.index, context.histogram))
-    st.caption("Drag across the histogram (or click a bar) to keep everything right of it as a score threshold.")
-
-
 # ---------------------------------------------------------------------------------------------- rows
 
 
@@ -295,15 +217,29 @@ def _on_row_select(table_key: str, rows: list[int]) -> None:
 
 
 def sample_table(context: ExploreContext, rows: np.ndarray, key: str) -> None:
-    """A few rows, clickable: the score as a bar, the beginning of the text."""
+    """A few rows, clickable (a click opens the row; the open row is ticked): the score as a bar, the beginning
+    of the text."""
     table = rows_table(context.index, rows, context.source.texts, groups=context.groups)
-    st.dataframe(table, hide_index=True, key=key, selection_mode="single-row",
-                 on_select=partial(_on_row_select, key, table["row"].tolist()),
-                 column_config=score_columns(context.index.scores))
+    shown_rows = table["row"].tolist()
+    key = f"{key}.{st.session_state.get(TABLES_KEY, 0)}"
+    row = get_view().row
+    ticked = {"selection": {"rows": [shown_rows.index(row)]}} if row in shown_rows else None
+    st.dataframe(table, hide_index=True, key=key, selection_mode="single-row", selection_default=ticked,
+                 on_select=partial(_on_row_select, key, shown_rows), column_config=score_columns(context.index.scores))
+
+
+def _on_tab_change() -> None:
+    label = st.session_state["explore.tab"]
+    tab = next(name for name, text in TAB_LABELS.items() if text == label)
+    update_view(tab=None if tab == EXPLORE_TABS[0] else tab)
 
 
 def sample_tabs(context: ExploreContext) -> None:
-    top, around, length = st.tabs(["Top and bottom rows", "Rows around the cut", "Score against length"])
+    """Best and worst rows, rows around the cut, score against length; the open tab is the view's."""
+    wanted = TAB_LABELS[get_view().tab or EXPLORE_TABS[0]]
+    if st.session_state.get("explore.tab") != wanted:
+        st.session_state["explore.tab"] = wanted
+    top, around, length = st.tabs(list(TAB_LABELS.values()), key="explore.tab", on_change=_on_tab_change)
     with top:
         st.markdown(f"**Best {SAMPLE_ROWS}** (as in Table 1 of the paper). Click a row to read it in full.")
         sample_table(context, context.index.ranked[:SAMPLE_ROWS], "explore.top")
@@ -325,55 +261,3 @@ def sample_tabs(context: ExploreContext) -> None:
         st.caption(f"A random sample of {len(sample):,} rows. ZIP-FIT favours short texts: for unrelated texts "
                    "1 - NCD is roughly the compressor's fixed overhead over the text's compressed size. "
                    "A strong negative correlation means length drives much of the ranking.")
-
-
-def row_detail(context: ExploreContext, notes: Callable[[ExploreContext, int], None] | None = None) -> None:
-    """One row in full: text, length, rank, what `notes` says about it, and its nearest targets by 1 - NCD."""
-    row = get_view().row
-    if row is None:
-        return
-    if not 0 <= row < context.index.n_rows:
-        st.warning(f"Row {row} does not exist in this pool ({context.index.n_rows:,} rows).", icon=":material/warning:")
-        return
-    index, summary = context.index, context.summary
-    text = context.source.texts[row]
-    rank = int(index.rank_of_row[row])
-    st.subheader(f"Row {row}", divider="gray")
-    cells = st.columns(5)
-    cells[0].metric("Score", f"{index.scores[row]:.4f}")
-    cells[1].metric("Rank", f"{rank + 1:,} of {index.n_rows:,}")
-    cells[2].metric("Length", f"{len(text):,} chars")
-    cells[3].metric("Tokens (approx.)", f"{int(index.token_counts[row]):,}" if index.token_counts is not None else "-")
-    cells[4].metric("Kept by the cut", "yes" if rank < summary.n_kept else "no")
-    if context.groups is not None:
-        st.caption(literal(f"{context.groups.column}: {context.groups.label_of_rows(np.array([row]))[0]}"))
-    if notes is not None:
-        notes(context, row)
-    left, right = st.columns([1, 1], gap="large")
-    with left:
-        st.code(text, language=None, wrap_lines=True, height=420 if len(text) > 1500 else "content")
-    with right:
-        st.markdown("**Nearest targets** (1 - NCD with this row)")
-        if context.target is None:
-            st.info("The targets of this score folder are not loaded: load them on the Data page to see them.",
-                    icon=":material/info:")
-            return
-        if len(text) > NEAREST_AUTO_MAX_CHARS and not st.button("Compute nearest targets", key="explore.nearest"):
-            st.caption(f"This row is long ({len(text):,} chars); computing takes a moment.")
-            return
-        view = get_view()
-        nearest = nearest_targets(text, context.target.texts, codec=view.codec, level=view.level, k=5)
-        st.dataframe(nearest.table, hide_index=True, column_config={
-            "similarity": st.column_config.ProgressColumn("1 - NCD", format="%.4f", min_value=0, max_value=1),
-            "text": st.column_config.TextColumn("beginning of the target", width="large"),
-        })
-        folder = datasets.current_folder()
-        if folder is not None and context.target.fingerprint != folder.run.target_fingerprint:
-            st.warning("The loaded targets are not the ones the score folder was scored against: these are the "
-                       "nearest of the loaded targets.", icon=":material/warning:")
-        elif view.method == "zipfit":
-            st.caption(f"Mean over all {nearest.n_targets:,} targets: {nearest.mean_similarity:.4f} "
-                       "(this is the row's score).")
-        else:
-            st.caption(f"Mean over all {nearest.n_targets:,} targets: {nearest.mean_similarity:.4f} (the row's "
-                       f"ZIP-FIT score; its {methods.label(view.method)} score is {index.scores[row]:.4f}).")

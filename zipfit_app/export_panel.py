@@ -5,32 +5,29 @@ from __future__ import annotations
 import streamlit as st
 
 from zipfit_core.analysis.curation import CuratedSelection
-from zipfit_core.analysis.explore import rows_table
 from zipfit_core.analysis.selection import Selection, TokenCounter
 
 from . import curation_panel, exporting, results
 from .config import app_settings
 from .explore_panel import ExploreContext
 from .markdown import literal, message
-from .tables import score_columns
+from .tables import display_rows
 from .view import get_view
+from .view_state import describe_cut
 
 PAYLOAD_KEY = "export.payload"  # the callable the download button runs (tests call it too)
 MANIFEST_PAYLOAD_KEY = "export.manifest_payload"  # ... and the manifest's
 FOLDER_JOB_KEY = "export.folder_job"
+PREVIEW_ROWS = 5
 
 
-def summary(context: ExploreContext, selection: Selection) -> None:
+def summary(selection: Selection) -> None:
     tokens = f"{selection.tokens_kept:,} tokens (approx.)"
     if selection.last_row_tokens is not None:
         tokens += f", the last row truncated to {selection.last_row_tokens:,} tokens"
-    st.markdown(f"The cut **{selection.rule.describe()}** keeps **{selection.n_rows:,} of "
-                f"{selection.total_rows:,} rows**: {tokens}.")
-    st.page_link("pages/3_Explore.py", label="Change the cut on Explore", icon=":material/tune:")
-    if selection.n_rows:
-        with st.expander(f"The first {min(5, selection.n_rows)} rows of the export"):
-            table = rows_table(context.index, selection.rows[:5], context.source.texts, groups=context.groups)
-            st.dataframe(table, hide_index=True, column_config=score_columns(context.index.scores))
+    st.markdown(f"The cut **{literal(describe_cut(selection.rule.kind, selection.rule.value))}** keeps "
+                f"**{selection.n_rows:,} of {selection.total_rows:,} rows**: {tokens}.")
+    st.page_link("pages/explore.py", label="Change the cut on Explore", icon=":material/tune:")
 
 
 def options() -> tuple[str, bool]:
@@ -43,6 +40,16 @@ def options() -> tuple[str, bool]:
     st.caption("Rows keep all their original columns, best first. A manifest beside the file records the "
                "datasets' fingerprints, the scoring settings and the cut, so the subset can be reproduced.")
     return kind, include_score
+
+
+def preview(context: ExploreContext, selection: Selection, include_score: bool) -> None:
+    """The first rows as the file will hold them (its columns, not the app's rank and row)."""
+    if not selection.n_rows:
+        return
+    with st.expander(f"The first {min(PREVIEW_ROWS, selection.n_rows)} rows of the file"):
+        table = exporting.first_rows(context.source, context.index.scores, selection, TokenCounter(), include_score,
+                                     PREVIEW_ROWS)
+        st.dataframe(display_rows(table), hide_index=True, key="export.preview")
 
 
 def deliver(context: ExploreContext, curated: CuratedSelection, kind: str, include_score: bool) -> None:

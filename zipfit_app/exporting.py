@@ -15,10 +15,11 @@ import tempfile
 import time
 import uuid
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from zipfit_core.analysis.curation import CuratedSelection
 from zipfit_core.analysis.export import build_manifest, export_selection, manifest_path, selected_table, write_table
@@ -51,7 +52,7 @@ def file_name(stem: str, kind: str) -> str:
 
 def export_stem(origin: str, rule: SelectionRule) -> str:
     """e.g. `zipfit-demo-pool-top10pct`: where the rows came from and how they were cut."""
-    cut = {"threshold": f"score-above-{rule.value:.4f}", "top_k": f"top{int(rule.value)}",
+    cut = {"threshold": f"score-above-{float(rule.value)!r}", "top_k": f"top{int(rule.value)}",
            "top_percent": f"top{rule.value:g}pct", "token_budget": f"{int(rule.value)}tokens"}[rule.kind]
     name = re.sub(r"[^A-Za-z0-9.]+", "-", Path(origin.split(" (")[0]).name.split(".")[0] or "selection")
     return f"zipfit-{name.strip('-').lower()[:40]}-{cut}"
@@ -73,6 +74,15 @@ def export_bytes(source: LoadedTexts, scores: np.ndarray, selection: Selection, 
                 if item.is_file():
                     archive.write(item, Path("selection") / item.relative_to(path))
         return buffer.getvalue()
+
+
+def first_rows(source: LoadedTexts, scores: np.ndarray, selection: Selection, counter: TokenCounter,
+               include_score: bool, n_rows: int = 5) -> pd.DataFrame:
+    """The first rows of the export as the file holds them: its columns in its order (`selected_table`)."""
+    truncated = selection.last_row_tokens if selection.n_rows <= n_rows else None  # only the last row is cut
+    head = replace(selection, rows=selection.rows[:n_rows], last_row_tokens=truncated)
+    return selected_table(source.table, source.texts, source.text_field, scores, head, counter,
+                          include_score=include_score)
 
 
 def manifest_bytes(run: ScoreRun | None, selection: Selection, counter: TokenCounter, name: str, kind: str,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from zipfit_app.view_state import DataChoice
-from zipfit_core.analysis.explore import length_stats, text_preview
+from zipfit_core.analysis.explore import length_stats
 from zipfit_core.data.sources import template_fields
 from zipfit_core.data.texts import text_like_fields
 from zipfit_core.errors import ZipFitError
@@ -19,6 +19,7 @@ from zipfit_core.errors import ZipFitError
 from . import datasets
 from .config import app_settings
 from .markdown import literal, message
+from .tables import display_rows
 from .view import get_view, update_view
 
 try:
@@ -116,7 +117,7 @@ def load_role(role: str, choice: DataChoice, upload: bytes | None = None) -> boo
         return False
     datasets.remember(role, choice, key)
     view = get_view()
-    keep_row = role == "target" or view.source == choice  # a new pool has other rows
+    keep_row = getattr(view, role) == choice  # other data: the open row belonged to other scores
     update_view(**{role: choice}, row=view.row if keep_row else None)
     _show_resolved_text(role, choice, loaded)
     return True
@@ -289,12 +290,21 @@ def data_form(role: str) -> None:
     b.button("Preview the first rows", key=_key(role, "preview_button"), on_click=_on_preview, args=(role,),
              icon=":material/visibility:", type="tertiary")
     if error := st.session_state.get(_key(role, "error")):
-        st.error(message(error), icon=":material/error:")
+        st.error(message(error) + _still_loaded(role), icon=":material/error:")
     if previewed is not None:
         st.caption(f"The first {len(previewed)} rows, before loading. Likely text fields: "
                    + literal(", ".join(text_like_fields(previewed)) or "none found") + ".")
-        st.dataframe(_display_rows(previewed), hide_index=True, height=220)
+        st.dataframe(display_rows(previewed), hide_index=True, height=220)
     dataset_summary(role)
+
+
+def _still_loaded(role: str) -> str:
+    """After a failed load: which dataset the role still uses (the one below the error), if any."""
+    choice = datasets.current_choice(role)
+    if choice is None:
+        return ""
+    return (f" The {datasets.ROLE_TITLES[role].lower()} loaded before, {literal(datasets.describe(choice))}, is "
+            "still the one in use.")
 
 
 def _safe_current(role: str):
@@ -316,21 +326,12 @@ def dataset_summary(role: str) -> None:
     st.success(f"**{stats.rows:,} rows** from {literal(datasets.describe(datasets.current_choice(role)))}; "
                f"text: {literal(text)}",
                icon=":material/check_circle:")
+    for note in loaded.notes:
+        st.info(message(note), icon=":material/text_fields:")
     st.markdown(f"Length in characters: mean **{stats.mean_chars:,.0f}**, median **{stats.median_chars:,.0f}**, "
                 f"shortest **{stats.min_chars:,}**, longest **{stats.max_chars:,}**.")
     for warning in loaded.warnings[:8]:
         st.warning(message(warning), icon=":material/warning:")
     if len(loaded.warnings) > 8:
         st.caption(f"... and {len(loaded.warnings) - 8} more warnings.")
-    st.dataframe(_display_rows(loaded.table, first=loaded.text_field), hide_index=True, height=260)
-
-
-def _display_rows(table, n_rows: int = 20, first: str | None = None):
-    """The first rows, column `first` leading, long strings shortened to one line (tables never render HTML)."""
-    shown = table.head(n_rows).copy()
-    if first in shown.columns:
-        shown = shown[[first, *(name for name in shown.columns if name != first)]]
-    for name in shown.columns:
-        if shown[name].dtype == object:
-            shown[name] = shown[name].map(lambda value: text_preview(value, 120) if isinstance(value, str) else value)
-    return shown
+    st.dataframe(display_rows(loaded.table, first=loaded.text_field), hide_index=True, height=260)

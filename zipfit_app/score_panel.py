@@ -23,6 +23,7 @@ from .tables import score_columns
 from .view import get_view, update_view
 
 POLL_SECONDS = 1.0
+NEXT_LABEL = "Next: explore the scores and choose a cut"
 START_LABELS = {"queued": "Waiting to start...", "running": "Scoring...", "cancelled": "Resume scoring",
                 "failed": "Try again"}
 
@@ -55,7 +56,7 @@ def start_button(job_id: str | None, source: LoadedTexts, target: LoadedTexts | 
         return job_id
     if target is None:
         st.info("Load a target set to score this pool.", icon=":material/info:")
-        st.page_link("pages/1_Data.py", label="Go to Data", icon=":material/database:")
+        st.page_link("pages/data.py", label="Go to Data", icon=":material/database:")
         return job_id
     running = state in ("queued", "running")
     if st.button(START_LABELS.get(state, "Start scoring"), type="primary", disabled=running,
@@ -86,8 +87,9 @@ def codec_settings() -> None:
     st.session_state.setdefault("score.level", view.level)
     a, b = st.columns([1, 2])
     a.selectbox("Compressor", list(CODECS), key="score.codec", on_change=_on_codec_change,
-                format_func=lambda name: f"{name}: {CODECS[name].description}")
+                format_func=lambda name: name if CODECS[name].exact else f"{name} (approximate)")
     info = CODECS[st.session_state["score.codec"]]
+    a.caption(literal(info.description))  # the whole description, which the menu's narrow box would cut off
     b.slider("Level", info.levels.start, info.levels.stop - 1, key="score.level", on_change=_on_level_change,
              help=f"Default {info.default_level}. Higher compresses better and is slower.")
     with warnings.catch_warnings(record=True) as caught:
@@ -114,26 +116,54 @@ def _duration(seconds: float | None) -> str:
 
 
 def progress_panel(job_id: str) -> None:
-    """Where the shown result stands: a ZIP-FIT job, a method run or an opened score folder."""
+    """Where the shown result stands: a ZIP-FIT job, a method run or an opened score folder; once it is done,
+    a view of the result and the way on."""
     kind = results.kind_of(job_id)
     if kind == "folder":
-        _folder_summary()
+        if _folder_summary():
+            _result(job_id)
+    elif results.state_of(job_id) == "done":
+        _done_summary(job_id, kind)
+        _result(job_id)
     elif kind == "method":
         _method_progress(job_id)
     else:
         _job_progress(job_id)
 
 
-def _folder_summary() -> None:
+def _next_step() -> None:
+    """As prominent as the Data page's next step."""
+    if st.button(NEXT_LABEL, key="score.next", type="primary", icon=":material/arrow_forward:"):
+        st.switch_page("pages/explore.py")
+
+
+def _folder_summary() -> bool:
     folder = datasets.current_folder()
     if folder is None:
-        return
+        return False
     run = folder.run
     st.success(f"Opened the score folder {literal(folder.location)}: {len(folder.scores):,} rows scored against "
                f"{run.n_targets:,} targets ({run.codec} level {run.level}). The scores are exact.",
                icon=":material/check_circle:")
-    st.page_link("pages/3_Explore.py", label="Next: explore the scores and choose a cut",
-                 icon=":material/arrow_forward:")
+    return True
+
+
+def _done_summary(job_id: str, kind: str) -> None:
+    status = results.status(job_id)
+    if kind == "method":
+        source = datasets.current("source")
+        rows = f"{len(source.texts):,} rows" if source is not None else "the source rows"
+        st.success(f"Scored {rows} with {methods.label(status.kind)}. Explore and Export use these scores.",
+                   icon=":material/check_circle:")
+    else:
+        st.success(f"Scored {status.total:,} pairs: every source row against all {status.n_targets:,} "
+                   "targets. The scores are exact.", icon=":material/check_circle:")
+
+
+def _result(job_id: str) -> None:
+    _next_step()
+    _scores_view(job_id, "**The result**: how the scores spread, and the best rows. Explore shows every row, "
+                         "with the cut.")
 
 
 def _method_progress(job_id: str) -> None:
@@ -147,17 +177,10 @@ def _method_progress(job_id: str) -> None:
 
 def _method_body(job_id: str, was_finished: bool) -> None:
     status = results.status(job_id)
-    if status.finished and not was_finished:
-        st.rerun()  # the whole page changes once the run ends
+    if status.state == "done" or (status.finished and not was_finished):
+        st.rerun()  # the whole page changes once the run ends (the result, the next step)
     name = methods.label(status.kind)
-    if status.state == "done":
-        source = datasets.current("source")
-        rows = f"{len(source.texts):,} rows" if source is not None else "the source rows"
-        st.success(f"Scored {rows} with {name}. Explore and Export use these scores.",
-                   icon=":material/check_circle:")
-        st.page_link("pages/3_Explore.py", label="Next: explore the scores and choose a cut",
-                     icon=":material/arrow_forward:")
-    elif status.state == "failed":
+    if status.state == "failed":
         st.error(f"{name} failed: {message(status.error)}", icon=":material/error:")
     elif status.state == "cancelled":
         st.warning(f"{name} was cancelled: start again to compute it.", icon=":material/pause:")
@@ -181,14 +204,9 @@ def _job_progress(job_id: str) -> None:
 
 def _progress_body(job_id: str, was_finished: bool) -> None:
     status = results.status(job_id)
-    if status.finished and not was_finished:
-        st.rerun()  # the whole page changes once the job ends (buttons, links, no more polling)
-    if status.state == "done":
-        st.success(f"Scored {status.total:,} pairs: every source row against all {status.n_targets:,} "
-                   "targets. The scores are exact.", icon=":material/check_circle:")
-        st.page_link("pages/3_Explore.py", label="Next: explore the scores and choose a cut",
-                     icon=":material/arrow_forward:")
-    elif status.state == "failed":
+    if status.state == "done" or (status.finished and not was_finished):
+        st.rerun()  # the whole page changes once the job ends (the result, the next step, no more polling)
+    if status.state == "failed":
         st.error(f"Scoring failed: {message(status.error or status.message)}", icon=":material/error:")
     elif status.state == "cancelled":
         st.warning("Scoring was cancelled. Its checkpoint is kept: start again to resume.", icon=":material/pause:")
@@ -201,20 +219,21 @@ def _progress_body(job_id: str, was_finished: bool) -> None:
                    "the job.")
         st.button("Cancel", key="score.cancel", on_click=results.manager().cancel, args=(job_id,),
                   icon=":material/stop:")
-    if status.state != "done":
-        _preview(job_id)
+    _scores_view(job_id, "**Preview** after {seen} of {total} targets (targets in a fixed random order; each row's "
+                         "score is the mean over the targets seen so far, so it sharpens until exact).")
 
 
-def _preview(job_id: str) -> None:
+def _scores_view(job_id: str, heading: str) -> None:
+    """The histogram of the shown scores and the best 10 rows: the preview while scoring, the result after."""
     shown = results.shown_scores(job_id)
     source = datasets.current("source")
     if shown is None or not len(shown.scores) or source is None:
         return
-    st.markdown(f"**Preview** after {shown.targets_seen} of {shown.n_targets} targets (targets in a fixed random "
-                "order; each row's score is the mean over the targets seen so far, so it sharpens until exact).")
+    st.markdown(heading.format(seen=shown.targets_seen, total=shown.n_targets))
     index = score_index_for(shown, source)  # cached per preview round, and shared with the Explore page
     _groups, histogram = groups_and_histogram(shown.version, None, index, None)
-    st.plotly_chart(histogram_figure(histogram, None), key="score.preview_hist")
+    st.plotly_chart(histogram_figure(histogram, None, score_title=methods.score_title(get_view().method)),
+                    key="score.histogram")
     table = rows_table(index, index.ranked[:10], source.texts, preview_chars=140)
     st.dataframe(table, hide_index=True, column_config=score_columns(shown.scores))
 

@@ -10,6 +10,7 @@ from . import datasets, methods, results
 from .forms import load_role
 from .markdown import literal, message
 from .view import URL_PROBLEMS_KEY, get_view, restore_from_url
+from .view_state import describe_cut
 
 
 def restore_session() -> None:
@@ -68,13 +69,8 @@ def sidebar() -> None:
                 text = message(error)
             settings = f", {view.codec} level {view.level}" if methods.compresses(view.method) else ""
             st.caption(f":material/speed: Scores: {text} ({methods.label(view.method)}{settings})")
-        st.caption(f":material/content_cut: Cut: {_describe_cut(view)}")
+        st.caption(f":material/content_cut: Cut: {literal(describe_cut(view.cut_kind, view.cut_value))}")
         st.divider()
         st.caption("ZIP-FIT scores each source text by the mean of 1 - NCD (gzip normalized compression "
                    "distance) to the target texts. [Paper](https://arxiv.org/abs/2410.18194)")
 
-
-def _describe_cut(view) -> str:
-    value = view.cut_value
-    return {"threshold": f"score > {value:.4f}", "top_k": f"top {int(value):,} rows",
-            "top_percent": f"top {value:g}%", "token_budget": f"{int(value):,} tokens"}.get(view.cut_kind, "?")

@@ -1,9 +1,12 @@
-"""Column settings shared by the app's sample tables."""
+"""How the app's tables show rows: column settings for sample tables, and rows as they are, shortened to read."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
+
+from zipfit_core.analysis.explore import text_preview
 
 
 def score_columns(scores: np.ndarray) -> dict:
@@ -17,3 +20,14 @@ def score_columns(scores: np.ndarray) -> dict:
         "rank": st.column_config.NumberColumn("rank", format="%d"),
         "row": st.column_config.NumberColumn("row", format="%d"),
     }
+
+
+def display_rows(table: pd.DataFrame, n_rows: int = 20, first: str | None = None) -> pd.DataFrame:
+    """The first rows, column `first` leading, long strings shortened to one line (tables never render HTML)."""
+    shown = table.head(n_rows).copy()
+    if first in shown.columns:
+        shown = shown[[first, *(name for name in shown.columns if name != first)]]
+    for name in shown.columns:
+        if shown[name].dtype == object:
+            shown[name] = shown[name].map(lambda value: text_preview(value, 120) if isinstance(value, str) else value)
+    return shown

@@ -6,11 +6,13 @@ from dataclasses import replace
 
 import streamlit as st
 
-from zipfit_app.view_state import ViewState, decode_view, encode_view, is_view_key
+from zipfit_app.view_state import ViewState, decode_view, describe_cut, encode_view, is_view_key
 
 VIEW_KEY = "view"
 RESTORED_KEY = "view_restored_from_url"
 URL_PROBLEMS_KEY = "url_problems"
+CUT_NOTICE_KEY = "explore.cut_notice"  # why the cut was reset, for the Explore page to say once
+SCORE_FIELDS = ("source", "target", "method", "method_settings", "codec", "level")  # what the scores depend on
 
 
 def get_view() -> ViewState:
@@ -20,7 +22,17 @@ def get_view() -> ViewState:
 
 
 def update_view(**changes) -> ViewState:
-    view = replace(get_view(), **changes)
+    """Change the view; a score threshold does not outlive the scores it was set on (other data, method or
+    settings): the cut starts again from the default, and Explore says so (`CUT_NOTICE_KEY`)."""
+    old = get_view()
+    view = replace(old, **changes)
+    if old.cut_kind == "threshold" and view.cut_kind == "threshold" and \
+            any(getattr(view, name) != getattr(old, name) for name in SCORE_FIELDS):
+        default = ViewState()
+        view = replace(view, cut_kind=default.cut_kind, cut_value=default.cut_value)
+        st.session_state[CUT_NOTICE_KEY] = (f"The cut was {describe_cut(old.cut_kind, old.cut_value)}, a threshold "
+                                            "set on other scores: it starts again from the "
+                                            f"{describe_cut(view.cut_kind, view.cut_value)}.")
     st.session_state[VIEW_KEY] = view
     return view
 

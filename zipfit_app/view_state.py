@@ -17,6 +17,7 @@ from zipfit_core.scoring.codecs import CODECS
 from zipfit_core.scoring.methods import DEFAULT_METHOD, METHODS
 
 DATA_KINDS = ("demo", "hub", "local", "upload", "folder")  # folder: a score folder under the data root
+EXPLORE_TABS = ("top", "cut", "length")  # Explore's tabs: best and worst rows, rows around the cut, score vs length
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class ViewState:
     cut_value: float = 10.0
     group_by: str | None = None
     row: int | None = None
+    tab: str | None = None  # one of EXPLORE_TABS; None: the first
     extra: dict[str, str] = field(default_factory=dict)  # keys other pages own, passed through untouched
 
 
@@ -60,7 +62,7 @@ _DATA_KEYS = {"kind": "", "location": "loc", "config": "cfg", "split": "split", 
               "template": "tpl", "filter_column": "fcol", "filter_value": "fval"}
 
 
-_VIEW_KEYS = ("codec", "level", "method", "cut", "v", "by", "row")
+_VIEW_KEYS = ("codec", "level", "method", "cut", "v", "by", "row", "tab")
 _METHOD_SETTING_PREFIX = "m"  # m.NAME=VALUE: a setting of the view's method
 _ROLES = {"source": "src", "target": "tgt"}
 
@@ -95,6 +97,8 @@ def encode_view(view: ViewState) -> dict[str, str]:
         params["by"] = view.group_by
     if view.row is not None:
         params["row"] = str(view.row)
+    if view.tab is not None:
+        params["tab"] = view.tab
     for key, value in view.extra.items():
         params.setdefault(key, value)
     return params
@@ -143,8 +147,20 @@ def decode_view(params: Mapping[str, str | Sequence[str]]) -> tuple[ViewState, l
             problems.append(f"row {flat['row']!r} in the link is not a row number")
         else:
             view = replace(view, row=row)
+    if "tab" in flat:
+        if flat["tab"] in EXPLORE_TABS:
+            view = replace(view, tab=flat["tab"])
+        else:
+            problems.append(f"tab {flat['tab']!r} in the link is not one of {', '.join(EXPLORE_TABS)}")
     extra = {key: value for key, value in flat.items() if not is_view_key(key)}
     return replace(view, extra=extra), problems
+
+
+def describe_cut(kind: str, value: float) -> str:
+    """The cut in words, the same on every page, in the sidebar and in the export's heading: a threshold
+    with all its digits (the app rounds the ones it sets, `analysis.explore.snap_threshold`)."""
+    return {"threshold": f"score > {float(value)!r}", "top_k": f"top {int(value):,} rows",
+            "top_percent": f"top {value:g}%", "token_budget": f"best rows up to {int(value):,} tokens"}[kind]
 
 
 def is_view_key(key: str) -> bool:

@@ -7,7 +7,9 @@ the tests are skipped, not failed, where it is missing. Screenshots go to test-a
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -25,6 +27,7 @@ CHROMIUM = os.environ.get("ZIPFIT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 SERVER_START_SECONDS = 90
+SCORING_TIMEOUT_MS = 180_000
 
 
 def free_port() -> int:
@@ -50,12 +53,12 @@ def e2e_dirs(tmp_path_factory) -> dict[str, Path]:
     return folders
 
 
-@pytest.fixture(scope="session")
-def app_url(e2e_dirs) -> Iterator[str]:
-    """A running `streamlit run app.py`; its log is printed if it fails to start."""
+@contextlib.contextmanager
+def streamlit_server(e2e_dirs: dict[str, Path], name: str) -> Iterator[str]:
+    """A running `streamlit run app.py` on a free port; its log (test-artifacts' sibling) is shown if it fails."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = e2e_dirs["cache"].parent / "streamlit.log"
+    log_path = e2e_dirs["cache"].parent / f"{name}.log"
     environment = dict(os.environ, ZIPFIT_CACHE_DIR=str(e2e_dirs["cache"]), ZIPFIT_DATA_ROOT=str(e2e_dirs["data"]),
                        HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
@@ -80,6 +83,20 @@ def app_url(e2e_dirs) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def app_url(e2e_dirs) -> Iterator[str]:
+    """The server the tests share."""
+    with streamlit_server(e2e_dirs, "streamlit") as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_app_url(e2e_dirs) -> Iterator[str]:
+    """A server of its own that no request has reached yet (Streamlit treats a server's first request apart)."""
+    with streamlit_server(e2e_dirs, "streamlit-fresh") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set ZIPFIT_CHROMIUM)")
@@ -97,16 +114,32 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"report_{report.when}", report)
 
 
-@pytest.fixture
-def page(browser, app_url, request):
+@contextlib.contextmanager
+def browser_tab(browser, request) -> Iterator:
+    """A new browser context and tab; a screenshot of what it showed if the test failed."""
     context = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
     context.set_default_timeout(30_000)
     tab = context.new_page()
-    yield tab
-    report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed:  # what the browser showed when the test failed
-        screenshot(tab, f"FAILED-{request.node.name}")
-    context.close()
+    try:
+        yield tab
+    finally:
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            screenshot(tab, f"FAILED-{request.node.name}")
+        context.close()
+
+
+@pytest.fixture
+def page(browser, app_url, request):
+    with browser_tab(browser, request) as tab:
+        yield tab
+
+
+@pytest.fixture
+def fresh_page(browser, request):
+    """A tab for `fresh_app_url` (it does not start the shared server)."""
+    with browser_tab(browser, request) as tab:
+        yield tab
 
 
 def wait_for_app(page, timeout_ms: int = 60_000) -> None:
@@ -118,6 +151,45 @@ def wait_for_app(page, timeout_ms: int = 60_000) -> None:
                            timeout=timeout_ms)
     page.wait_for_function("document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0",
                            timeout=timeout_ms)
+
+
+def keyed(page, key: str):
+    """The element Streamlit gives the CSS class `st-key-<key>` (other characters become `-`)."""
+    return page.locator(".st-key-" + re.sub(r"[^A-Za-z0-9_-]", "-", key)).first
+
+
+def choose(page, key: str, option_start: str) -> None:
+    """Pick the option of a selectbox whose text starts with `option_start`."""
+    keyed(page, key).get_by_role("combobox").click()
+    page.get_by_role("option", name=re.compile("^" + re.escape(option_start))).first.click()
+    wait_for_app(page)
+
+
+def metric_value(page, label: str) -> str:
+    metric = page.locator("[data-testid='stMetric']").filter(has_text=label).first
+    return metric.locator("[data-testid='stMetricValue']").inner_text().strip()
+
+
+def go_to(page, title: str) -> None:
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title).click()
+    wait_for_app(page)
+
+
+def score_loaded_data(page) -> None:
+    """On the Score page: start scoring unless the result is already there (cached), and wait until it is exact."""
+    start = page.get_by_role("button", name="Start scoring")
+    if start.count():
+        start.click()
+    page.get_by_text("The scores are exact").wait_for(timeout=SCORING_TIMEOUT_MS)
+    wait_for_app(page)
+
+
+def load_mini_pool(page) -> None:
+    """The mini pool (300 rows) as the source keeps the browser tests quick."""
+    choose(page, "data.source.demo", "pool-mini:")
+    keyed(page, "data.source.load").get_by_role("button").click()
+    wait_for_app(page)
+    page.get_by_text("300 rows").first.wait_for()
 
 
 def screenshot(page, name: str, folder: Path = ARTIFACTS) -> Path:

@@ -16,33 +16,9 @@ from zipfit_core.data.loading import load_source
 from zipfit_core.data.sources import DataSource, TextSpec
 from zipfit_core.scoring.alignment import alignment_scores
 
-from .conftest import screenshot, wait_for_app
+from .conftest import go_to, keyed, load_mini_pool, metric_value, score_loaded_data, screenshot, wait_for_app
 
 pytestmark = pytest.mark.e2e
-
-SCORING_TIMEOUT_MS = 180_000
-
-
-def keyed(page, key: str):
-    """The element Streamlit gives the CSS class `st-key-<key>` (other characters become `-`)."""
-    return page.locator(".st-key-" + re.sub(r"[^A-Za-z0-9_-]", "-", key)).first
-
-
-def choose(page, key: str, option_start: str) -> None:
-    """Pick the option of a selectbox whose text starts with `option_start`."""
-    keyed(page, key).get_by_role("combobox").click()
-    page.get_by_role("option", name=re.compile("^" + re.escape(option_start))).first.click()
-    wait_for_app(page)
-
-
-def metric_value(page, label: str) -> str:
-    metric = page.locator("[data-testid='stMetric']").filter(has_text=label).first
-    return metric.locator("[data-testid='stMetricValue']").inner_text().strip()
-
-
-def go_to(page, title: str) -> None:
-    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title).click()
-    wait_for_app(page)
 
 
 def test_demo_to_exported_subset(page, app_url, e2e_dirs):
@@ -56,16 +32,9 @@ def test_demo_to_exported_subset(page, app_url, e2e_dirs):
     page.get_by_text("185 rows").first.wait_for()
     screenshot(page, "1-data")
 
-    # The mini pool keeps the browser test quick.
-    choose(page, "data.source.demo", "pool-mini:")
-    keyed(page, "data.source.load").get_by_role("button").click()
-    wait_for_app(page)
-    page.get_by_text("300 rows").first.wait_for()
-
+    load_mini_pool(page)
     go_to(page, "Score")
-    page.get_by_role("button", name="Start scoring").click()
-    page.get_by_text("The scores are exact").wait_for(timeout=SCORING_TIMEOUT_MS)
-    wait_for_app(page)
+    score_loaded_data(page)
     screenshot(page, "2-score")
 
     go_to(page, "Explore")
@@ -106,14 +75,17 @@ def test_demo_to_exported_subset(page, app_url, e2e_dirs):
     wait_for_app(page)
     assert metric_value(page, "Rows kept") == "25"
 
-    # Open the best row: its full text and nearest targets appear.
-    grid = keyed(page, "explore.top").locator("[data-testid='stDataFrameResizable']")
+    # Open the best row: its full text and nearest targets appear in a dialog.
+    grid = keyed(page, "explore.top.0").locator("[data-testid='stDataFrameResizable']")
     grid.click(position={"x": 18, "y": 35 + 17})
     wait_for_app(page)
-    page.get_by_role("heading", name="Row ").first.wait_for()
-    page.get_by_text("Nearest targets").wait_for()
-    page.get_by_text("this is the row's score").wait_for()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Nearest targets").wait_for()
+    dialog.get_by_text("this is the row's score").wait_for()
     screenshot(page, "3-explore")
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="detached")
+    wait_for_app(page)
 
     go_to(page, "Export")
     page.get_by_text("keeps 25 of 300 rows").wait_for()
@@ -177,10 +149,9 @@ def test_own_files_including_broken_ones(page, app_url, tmp_path):
     page.get_by_text("12 rows").first.wait_for()
 
     go_to(page, "Score")
-    page.get_by_role("button", name="Start scoring").click()
-    page.get_by_text("The scores are exact").wait_for(timeout=SCORING_TIMEOUT_MS)
+    score_loaded_data(page)
     go_to(page, "Explore")
     keyed(page, "explore.histogram").locator(".js-plotly-plot").wait_for()
     assert metric_value(page, "Rows kept") == "6"
-    top_kinds = keyed(page, "explore.top")
+    top_kinds = keyed(page, "explore.top.0")
     assert top_kinds.is_visible()

@@ -8,7 +8,9 @@ Every input is a mapping from a method name (any label) to its scores over the s
 - `composition`: rows kept per value of a metadata column (e.g. `source`), side by side with the pool;
 - `exclusive_rows`: the rows only one method keeps, in that method's rank order;
 - `length_bias`: for each method, Spearman's rho between score and length in characters, and Pearson's r
-  between score and ln(length): positive = favours long rows, negative = favours short rows.
+  between score and ln(length): positive = favours long rows, negative = favours short rows;
+- `length_profile`: for each method and each band of lengths, where its rows rank (median percentile and
+  quartiles): the same bias drawn as a few lines instead of a point per row.
 """
 
 from __future__ import annotations
@@ -149,6 +151,32 @@ def length_bias(scores: Mapping[str, np.ndarray], lengths: np.ndarray) -> pd.Dat
         })
     return pd.DataFrame.from_records(
         records, columns=["method", "rows", "spearman_score_length", "pearson_score_log_length"])
+
+
+def length_profile(scores: Mapping[str, np.ndarray], lengths: np.ndarray, n_bins: int = 12) -> pd.DataFrame:
+    """Per method and length band (equal-count bands of length in characters, shortest first): each row's score
+    as a percentile within its method (so methods on different scales share one axis), summarised by the
+    band's median and quartiles. Columns: method, band, rows, length_low, length_high, length_median,
+    percentile_median, percentile_q25, percentile_q75."""
+    arrays = _checked_scores(scores)
+    lengths = np.asarray(lengths, dtype=np.float64)
+    bands = np.array_split(np.argsort(lengths, kind="stable"), max(1, min(n_bins, len(lengths))))
+    records = []
+    for name, values in arrays.items():
+        if len(values) != len(lengths):
+            raise ZipFitError("Lengths and scores cover different rows: give one length per scored row.")
+        percentiles = pd.Series(values).rank(pct=True).to_numpy()
+        for number, rows in enumerate(band for band in bands if len(band)):
+            within = percentiles[rows]
+            q25, median, q75 = (np.nanpercentile(within, (25, 50, 75)) if np.isfinite(within).any()
+                                else (np.nan, np.nan, np.nan))
+            records.append({"method": name, "band": number, "rows": len(rows),
+                            "length_low": float(lengths[rows].min()), "length_high": float(lengths[rows].max()),
+                            "length_median": float(np.median(lengths[rows])), "percentile_median": float(median),
+                            "percentile_q25": float(q25), "percentile_q75": float(q75)})
+    return pd.DataFrame.from_records(records, columns=[
+        "method", "band", "rows", "length_low", "length_high", "length_median", "percentile_median",
+        "percentile_q25", "percentile_q75"])
 
 
 def score_length_sample(scores: Mapping[str, np.ndarray], lengths: np.ndarray, max_points: int = 5000,

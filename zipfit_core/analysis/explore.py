@@ -167,6 +167,31 @@ def equivalent_rule(index: ScoreIndex, summary: CutSummary, kind: str) -> Select
     raise ZipFitError(f"Unknown selection rule {kind!r}: use one of {', '.join(RULE_KINDS)}.")
 
 
+def snap_threshold(index: ScoreIndex, value: float, *, min_decimals: int = 4) -> float:
+    """The shortest decimal number (at least `min_decimals` places) that keeps the same rows as threshold `value`.
+
+    A slider or a drag on the histogram gives a float such as 0.21430910867239733; 0.2143 keeps the same rows
+    and reads the same on the page, in the sidebar, the link and the export manifest.
+    """
+    n_kept = kept_count(index, SelectionRule("threshold", value))[0]
+    for decimals in range(min_decimals, 18):
+        scale = 10.0 ** decimals
+        for candidate in (round(value, decimals), math.floor(value * scale) / scale, math.ceil(value * scale) / scale):
+            if math.isfinite(candidate) and kept_count(index, SelectionRule("threshold", candidate))[0] == n_kept:
+                return float(candidate)
+    return float(value)
+
+
+def decimals_to_tell_apart(a: float, b: float, *, minimum: int = 4, maximum: int = 17) -> int | None:
+    """How many decimal places show `a` and `b` as different numbers; None when they are equal (a tie)."""
+    if a == b:
+        return None
+    for decimals in range(minimum, maximum + 1):
+        if f"{a:.{decimals}f}" != f"{b:.{decimals}f}":
+            return decimals
+    return maximum
+
+
 @dataclass(frozen=True)
 class GroupIndex:
     """A metadata column (e.g. `source`) as small integer codes along the ranking."""

@@ -176,10 +176,13 @@ def data_recipe(args: argparse.Namespace, role: str, default_text: str | None = 
 
 def load_data_argument(args: argparse.Namespace, role: str, default_text: str | None = None,
                        recorded: DataRecipe | None = None) -> LoadedTexts:
-    """Load the SOURCE or TARGET argument with its options (see `data_recipe`); warnings go to stderr."""
+    """Load the SOURCE or TARGET argument with its options (see `data_recipe`); the choices made for the user
+    (which field is the text, and why) and the warnings go to stderr."""
     loaded = load_recipe(data_recipe(args, role, default_text, recorded), load_options(args))
+    for note in loaded.notes:
+        print(f"note: {role}: {cli_text(note, role)}", file=sys.stderr)
     for message in loaded.warnings:
-        print(f"warning: {cli_text(message)}", file=sys.stderr)
+        print(f"warning: {cli_text(message, role)}", file=sys.stderr)
     return loaded
 
 

@@ -30,6 +30,8 @@ FLAGS = {
 }
 
 
-def cli_text(message: object) -> str:
-    """`message` with the library's parameter names replaced by the command line's flags."""
-    return reword(message, FLAGS)
+def cli_text(message: object, role: str | None = None) -> str:
+    """`message` with the library's parameter names replaced by the command line's flags (`--ROLE-field` and
+    `--ROLE-template` when the message is about one role's data)."""
+    flags = FLAGS if role is None else {**FLAGS, "`field`": f"--{role}-field", "`template`": f"--{role}-template"}
+    return reword(message, flags)

@@ -19,7 +19,8 @@ Rows go through these steps, in order:
 4. take the text of each row, a field or a template (below); drop rows that have no text;
 5. cap every text at `max_chars` characters.
 Every row dropped, value converted or text capped is counted in `LoadedTexts.warnings`, with row
-numbers (0-based positions in the source as read) or line numbers (1-based, in the file).
+numbers (0-based positions in the source as read) or line numbers (1-based, in the file); a text field
+chosen for the user (none was given) is explained in `LoadedTexts.notes`.
 
 How a value becomes text (numbers, lists, nulls, empty strings) is `texts.py`'s policy.
 """
@@ -49,11 +50,11 @@ from zipfit_core.data.sources import (
 from zipfit_core.data.texts import (
     TEMPLATE_TEXT_COLUMN,
     cap_texts,
+    choose_text_field,
     drop_missing,
     field_list,
     field_texts,
     is_arrow_string,
-    propose_text_field,
     template_texts,
     texts_fingerprint,
 )
@@ -78,6 +79,7 @@ class LoadedTexts:
     row_ids: np.ndarray | None = None  # None -> 0..n-1
     text_template: str | None = None
     recipe: DataRecipe | None = None  # how to load these texts again (set by `load_source`)
+    notes: list[str] = field(default_factory=list)  # choices made for the user, e.g. which field is the text
 
     def __post_init__(self) -> None:
         if self.row_ids is None:
@@ -99,6 +101,7 @@ def load_source(source: DataSource, text: TextSpec = TextSpec(), options: LoadOp
                 upload: bytes | None = None) -> LoadedTexts:
     """Read the rows of `source` and take the text of each row as `text` says (see the module docstring)."""
     report = LoadReport()
+    notes: list[str] = []
     origin = source.describe()
     asked_source = source  # a demo stays `demo:NAME` in the recipe, so the recipe works on any machine
     source, text, options = _resolve_demo(source, text, options)
@@ -115,7 +118,12 @@ def load_source(source: DataSource, text: TextSpec = TextSpec(), options: LoadOp
         text_field = TEMPLATE_TEXT_COLUMN
         texts = template_texts(frame, text.template, origin, report, row_ids)
     else:
-        text_field = text.field or propose_text_field(frame)
+        text_field = text.field
+        if text_field is None:
+            choice = choose_text_field(frame, origin)
+            text_field = choice.field
+            if choice.reason:
+                notes.append(choice.reason)
         texts = field_texts(frame, text_field, origin, report, row_ids)
     texts, kept = drop_missing(texts, origin, report, row_ids, text)
     if kept is not None:
@@ -132,7 +140,7 @@ def load_source(source: DataSource, text: TextSpec = TextSpec(), options: LoadOp
     recipe = DataRecipe(asked_source, used_text, on_bad_line=options.on_bad_line, max_chars=options.max_chars,
                         plain_text_unit=options.plain_text_unit)
     return LoadedTexts(texts=texts, table=frame, text_field=text_field, origin=origin, warnings=report.warnings,
-                       row_ids=row_ids, text_template=text.template, recipe=recipe)
+                       row_ids=row_ids, text_template=text.template, recipe=recipe, notes=notes)
 
 
 def load_recipe(recipe: DataRecipe, options: LoadOptions = LoadOptions(), *,

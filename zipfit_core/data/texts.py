@@ -9,7 +9,8 @@ Values that are not strings (the policy, the same for a field and for each field
 - a row whose text is the empty string is skipped the same way (it has nothing to compress).
 
 A template (`{informal_prefix}{formal_statement}`) renders each row from several fields; a row where any of
-them is null has no text. `propose_text_field` picks `text`, else the string column with the longest texts.
+them is null has no text. `choose_text_field` picks `text` when that field holds any value (even a mix of types:
+the policy above converts or skips the rest), else the string column with the longest texts, and says why.
 """
 
 from __future__ import annotations
@@ -243,12 +244,8 @@ def string_columns(table: pd.DataFrame) -> list[str]:
     return names
 
 
-def text_like_fields(table: pd.DataFrame, sample_rows: int = 10_000) -> list[str]:
-    """Columns whose values are mostly strings, longest mean string length first: candidates for the text.
-
-    Judged on the first `sample_rows` rows, so that a few numbers or nulls in a text column (which
-    `load_source` converts or skips, with a warning) do not hide it.
-    """
+def _mean_string_lengths(table: pd.DataFrame, sample_rows: int) -> dict[str, float]:
+    """Mean string length of each column whose values (in the first `sample_rows` rows) are mostly strings."""
     head = table.head(sample_rows)
     lengths: dict[str, float] = {}
     for name in head.columns:
@@ -264,20 +261,59 @@ def text_like_fields(table: pd.DataFrame, sample_rows: int = 10_000) -> list[str
             strings = [value for value in values if isinstance(value, str)]
             if 2 * len(strings) > len(values):
                 lengths[str(name)] = sum(map(len, strings)) / len(strings)
+    return lengths
+
+
+def text_like_fields(table: pd.DataFrame, sample_rows: int = 10_000) -> list[str]:
+    """Columns whose values are mostly strings, longest mean string length first: candidates for the text.
+
+    Judged on the first `sample_rows` rows, so that a few numbers or nulls in a text column (which
+    `load_source` converts or skips, with a warning) do not hide it.
+    """
+    lengths = _mean_string_lengths(table, sample_rows)
     return sorted(lengths, key=lambda name: -lengths[name])
 
 
-def propose_text_field(table: pd.DataFrame) -> str:
-    """`text` if it is a string column, else the string column with the longest mean length."""
-    candidates = text_like_fields(table)
-    if "text" in candidates:
-        return "text"
+@dataclass(frozen=True)
+class TextFieldChoice:
+    """The field `choose_text_field` picked, and why in a sentence (empty when it is a plain `text` column)."""
+
+    field: str
+    reason: str
+
+
+def choose_text_field(table: pd.DataFrame, origin: str = "the data", sample_rows: int = 10_000) -> TextFieldChoice:
+    """`text` when that field exists and holds any value (other values than strings are converted or skipped by
+    the value policy, with warnings); otherwise the mostly-string field with the longest texts."""
+    lengths = _mean_string_lengths(table, sample_rows)
+    candidates = sorted(lengths, key=lambda name: -lengths[name])
+    column = table["text"] if "text" in table.columns else None
+    if isinstance(column, pd.DataFrame):  # several columns named `text`: reading it says so
+        return TextFieldChoice("text", "")
+    if column is not None and column.notna().any():
+        if "text" in lengths:
+            return TextFieldChoice("text", "")
+        values = column.head(sample_rows).dropna()
+        strings = sum(isinstance(value, str) for value in values)
+        checked = f" (in the first {sample_rows:,} rows)" if len(table) > sample_rows else ""
+        return TextFieldChoice("text", f"{origin}: the field 'text' holds {strings:,} strings among {len(values):,} "
+                                       f"non-null values{checked}; it is the text field all the same, its other "
+                                       "values converted or skipped as the warnings say. Choose another with "
+                                       "`field` or `template`.")
     if not candidates:
-        raise ZipFitError(
-            f"No text column found among {field_list(table)}: "
-            "choose a text `field` or a `template`."
-        )
-    return candidates[0]
+        raise ZipFitError(f"No text column found among {field_list(table)}: choose a text `field` or a `template`.")
+    best = candidates[0]
+    why = "no field named 'text'" if column is None else "the field 'text' is empty in every row"
+    others = ", ".join(f"{name!r} ({lengths[name]:,.0f})" for name in candidates[1:4])
+    return TextFieldChoice(best, f"{origin}: {why}, so the text is the field {best!r}: the mostly-text field with "
+                                 f"the longest values ({lengths[best]:,.0f} characters on average"
+                                 f"{'; also ' + others if others else ''}). Choose another with `field` or "
+                                 "`template`.")
+
+
+def propose_text_field(table: pd.DataFrame) -> str:
+    """`text` if that field holds any value, else the string column with the longest mean length."""
+    return choose_text_field(table).field
 
 
 def texts_from_field(table: pd.DataFrame, text_field: str, *, origin: str = "data") -> list[str]:

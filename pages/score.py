@@ -4,9 +4,12 @@ import streamlit as st
 
 from zipfit_app import datasets, methods, results
 from zipfit_app import score_panel as panel
+from zipfit_app.frame import require_frame
 from zipfit_app.markdown import message
 from zipfit_app.view import get_view
 from zipfit_core.errors import ZipFitError
+
+require_frame()  # a first request naming this page runs it alone: draw the whole app instead
 
 st.title("Score")
 
@@ -17,7 +20,7 @@ except ZipFitError as error:
     source = target = None
 if source is None:
     st.info("Load a source pool and a target set first, or open a score folder below.", icon=":material/info:")
-    st.page_link("pages/1_Data.py", label="Go to Data", icon=":material/database:")
+    st.page_link("pages/data.py", label="Go to Data", icon=":material/database:")
     panel.cached_results_panel()
     panel.score_folder_panel()
     st.stop()

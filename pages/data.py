@@ -4,6 +4,9 @@ import streamlit as st
 
 from zipfit_app import datasets
 from zipfit_app.forms import data_form, preset_buttons
+from zipfit_app.frame import require_frame
+
+require_frame()  # a first request naming this page runs it alone: draw the whole app instead
 
 st.title("Data")
 st.markdown(
@@ -27,4 +30,4 @@ for column, role in zip(columns, datasets.ROLES):
 
 if datasets.current_choice("source") and datasets.current_choice("target"):
     if st.button("Next: score the pool against the targets", type="primary", icon=":material/arrow_forward:"):
-        st.switch_page("pages/2_Score.py")
+        st.switch_page("pages/score.py")

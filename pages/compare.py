@@ -10,13 +10,16 @@ import streamlit as st
 
 from zipfit_app import compare_panel as panel
 from zipfit_app import datasets
-from zipfit_app.charts import proxy_curves_figure, score_percentile_length_figure
+from zipfit_app.charts import length_profile_figure, proxy_curves_figure
+from zipfit_app.frame import require_frame
 from zipfit_app.markdown import literal, message
 from zipfit_app.view import get_view
-from zipfit_core.analysis.compare import score_length_sample
+from zipfit_app.view_state import describe_cut
 from zipfit_core.analysis.explore import group_columns
 from zipfit_core.analysis.proxy_eval import BUDGET_UNITS, default_budgets
 from zipfit_core.errors import ZipFitError
+
+require_frame()  # a first request naming this page runs it alone: draw the whole app instead
 
 st.title("Compare")
 st.caption("ZIP-FIT beside other selectors on your data: what each keeps at the same budget, how their rankings "
@@ -31,7 +34,7 @@ except ZipFitError as error:
     st.stop()
 if source is None or target is None:
     st.info("Load a source pool and a target set first.", icon=":material/info:")
-    st.page_link("pages/1_Data.py", label="Go to Data", icon=":material/database:")
+    st.page_link("pages/data.py", label="Go to Data", icon=":material/database:")
     st.stop()
 
 chosen, settings = panel.choose_methods(view)
@@ -45,7 +48,7 @@ if len(scores.scores) < 2:
 
 lengths = datasets.char_counts(source)
 try:
-    budget = panel.budget_controls(source, group_columns(source.table, exclude=[source.text_field]))
+    budget = panel.budget_controls(source, group_columns(source.table, exclude=[source.text_field]), view)
     correlations, bias = panel.whole_pool(scores.version, scores.scores, lengths)
     selections, overlap_table, exclusive, composition_table = panel.at_budget(
         scores.version, budget.rule.kind, budget.rule.value, budget.column, scores.scores,
@@ -55,7 +58,7 @@ except ZipFitError as error:
     st.error(message(error), icon=":material/error:")
     st.stop()
 
-st.markdown(f"**{budget.rule.describe()}** of {len(source.texts):,} rows: "
+st.markdown(f"**{describe_cut(budget.rule.kind, budget.rule.value)}** of {len(source.texts):,} rows: "
             + ", ".join(f"{name} keeps {selection.n_rows:,}" for name, selection in selections.items()) + ".")
 overlap_tab, rank_tab, composition_tab, only_tab, length_tab = st.tabs(
     ["Overlap", "Rank correlation", "Composition", "Rows only one method keeps", "Length bias"])
@@ -72,9 +75,7 @@ with composition_tab:
     if composition_table is None:
         st.info("Choose a column above (e.g. `source` or `domain`) to see what each method keeps.")
     else:
-        st.dataframe(composition_table, column_config={
-            name: st.column_config.NumberColumn(format="percent") for name in composition_table.columns
-            if name.endswith("_share")})
+        st.dataframe(composition_table, column_config=panel.composition_columns(composition_table))
 with only_tab:
     inner = st.tabs([f"{name} ({len(rows):,})" for name, rows in exclusive.items()])
     for tab, (name, rows) in zip(inner, exclusive.items()):
@@ -84,7 +85,10 @@ with only_tab:
                 continue
             first = rows[:panel.SHOWN_ROWS]
             st.dataframe({"row": first, "score": scores.scores[name][first], "chars": lengths[first],
-                          "text": [" ".join(source.texts[row][:300].split()) for row in first]}, hide_index=True)
+                          "text": [" ".join(source.texts[row][:300].split()) for row in first]}, hide_index=True,
+                         column_config={"row": st.column_config.NumberColumn(format="%d"),
+                                        "score": st.column_config.NumberColumn(format="%.4f"),  # one format for all
+                                        "chars": st.column_config.NumberColumn(format="%d")})
 with length_tab:
     st.caption("Spearman's rho between score and length in characters: negative = the method prefers short "
                "rows. ZIP-FIT's score favours short texts (an unrelated text's 1 - NCD is about the gzip "
@@ -92,8 +96,11 @@ with length_tab:
     st.dataframe(bias, hide_index=True, column_config={
         "spearman_score_length": st.column_config.NumberColumn("Spearman (score, length)", format="%.3f"),
         "pearson_score_log_length": st.column_config.NumberColumn("Pearson (score, ln length)", format="%.3f")})
-    sample = score_length_sample(scores.scores, lengths, max_points=2000)
-    st.plotly_chart(score_percentile_length_figure(sample, list(scores.scores)), width="stretch")
+    st.plotly_chart(length_profile_figure(panel.length_view(scores.version, scores.scores, lengths),
+                                          list(scores.scores)), width="stretch", key="compare.length")
+    st.caption("Each point is a band of rows of similar length (equal row counts): the line is where the band's "
+               "rows rank within the method (median score percentile; 1 = best), the shaded band the middle "
+               "half. A falling line favours short rows.")
 
 st.subheader("Proxy evaluation (not fine-tuning)")
 st.caption("A character 5-gram language model (interpolated Kneser-Ney) is trained on each method's best rows "

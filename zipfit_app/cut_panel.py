@@ -1,0 +1,166 @@
+"""The cut on the Explore page: its kind and value, the counts, the histogram it is drawn on, and what to do
+when it keeps nothing.
+
+The view holds the cut; the widgets always show the view's (it may change on another page, by a link, or by
+the reset that follows new scores, `view.update_view`), so the slider, the sidebar, the URL and Export agree.
+Every callback goes through `set_cut`, which writes a threshold as the shortest number that keeps the same
+rows (`analysis.explore.snap_threshold`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import partial
+
+import streamlit as st
+
+from zipfit_core.analysis.explore import (
+    Histogram,
+    ScoreIndex,
+    decimals_to_tell_apart,
+    equivalent_rule,
+    snap_threshold,
+    threshold_from_selection,
+)
+from zipfit_core.analysis.selection import SelectionRule
+from zipfit_core.errors import ZipFitError
+
+from . import methods
+from .charts import histogram_figure
+from .explore_panel import ExploreContext, cut_line
+from .markdown import literal
+from .view import CUT_NOTICE_KEY, get_view, update_view
+from .view_state import ViewState, describe_cut
+
+CUT_LABELS = {"threshold": "Score threshold", "top_k": "Top K rows", "top_percent": "Top percent",
+              "token_budget": "Token budget"}
+DEFAULT_RULE = SelectionRule(ViewState().cut_kind, ViewState().cut_value)
+
+
+def decimals(value: float, minimum: int) -> int:
+    """Decimal places that show `value` in full (at least `minimum`)."""
+    return max(minimum, min(17, -int(Decimal(repr(float(value))).as_tuple().exponent)))
+
+
+def _slider_range(index: ScoreIndex, value: float) -> tuple[float, float, float]:
+    low, high = index.score_range()
+    step = max((high - low) / 500, 1e-6)
+    # One step below the lowest score ("keep every row" is reachable); a threshold from other scores or a link
+    # widens the range instead of being moved, so the slider shows the cut that is applied.
+    return min(low - step, value), max(high, value), step
+
+
+def _widget_value(rule: SelectionRule) -> float | int:
+    return int(rule.value) if rule.kind in ("top_k", "token_budget") else float(rule.value)
+
+
+def set_cut(rule: SelectionRule, index: ScoreIndex) -> None:
+    """Make `rule` the cut (callbacks only; a threshold is snapped to its shortest equivalent)."""
+    value = snap_threshold(index, rule.value) if rule.kind == "threshold" else rule.value
+    update_view(cut_kind=rule.kind, cut_value=float(value))
+
+
+def _on_kind_change(index: ScoreIndex, summary) -> None:
+    kind = st.session_state["explore.cut_kind"]
+    try:
+        set_cut(equivalent_rule(index, summary, kind), index)
+    except ZipFitError:
+        set_cut(SelectionRule(kind, 0), index)
+
+
+def _on_value_change(kind: str, index: ScoreIndex) -> None:
+    value = st.session_state[f"explore.{kind}"]
+    if value is not None:
+        set_cut(SelectionRule(kind, value), index)
+
+
+def _on_histogram_select(index: ScoreIndex, histogram: Histogram) -> None:
+    state = st.session_state.get("explore.histogram")
+    selection = state.get("selection") if state else None
+    threshold = threshold_from_selection(selection, histogram)
+    if threshold is not None:
+        set_cut(SelectionRule("threshold", threshold), index)
+
+
+def _show_view_cut(rule: SelectionRule) -> None:
+    """The widgets take the view's cut before they are drawn."""
+    if st.session_state.get("explore.cut_kind") != rule.kind:
+        st.session_state["explore.cut_kind"] = rule.kind
+    if st.session_state.get(f"explore.{rule.kind}") != _widget_value(rule):
+        st.session_state[f"explore.{rule.kind}"] = _widget_value(rule)
+
+
+def cut_controls(context: ExploreContext) -> None:
+    """The cut as one of four kinds, with live counts (every widget writes the view)."""
+    index, rule = context.index, context.rule
+    _show_view_cut(rule)
+    st.radio("Cut by", list(CUT_LABELS), format_func=CUT_LABELS.get, key="explore.cut_kind", horizontal=True,
+             on_change=_on_kind_change, args=(index, context.summary))
+    kind = rule.kind
+    on_change, args = _on_value_change, (kind, index)
+    n = index.n_rows
+    if kind == "threshold":
+        low, high, step = _slider_range(index, rule.value)
+        st.slider("Keep rows scoring above", low, high, step=step, format=f"%.{decimals(rule.value, 4)}f",
+                  key="explore.threshold", on_change=on_change, args=args)
+    elif kind == "top_k":
+        st.number_input("Keep the best K rows", 0, max(n, int(rule.value)), step=max(1, n // 100),
+                        key="explore.top_k", on_change=on_change, args=args)
+    elif kind == "top_percent":
+        st.slider("Keep the best percent of rows", 0.0, 100.0, step=0.5,
+                  format=f"%.{decimals(rule.value, 1)}f%%", key="explore.top_percent", on_change=on_change,
+                  args=args)
+    else:
+        total = index.total_tokens or 0
+        st.number_input("Token budget (the last row is truncated to fit)", 0, max(total, 1, int(rule.value)),
+                        step=max(1, total // 100), key="explore.token_budget", on_change=on_change, args=args)
+
+
+def cut_counts(context: ExploreContext) -> None:
+    """Rows and tokens kept; the scores on either side of the cut, with the digits that tell them apart."""
+    summary = context.summary
+    a, b = st.columns(2)
+    a.metric("Rows kept", f"{summary.n_kept:,}", f"{summary.percent_kept:.1f}% of {summary.n_rows:,}",
+             delta_color="off", delta_arrow="off")
+    tokens = summary.percent_tokens_kept
+    b.metric("Tokens kept (approx.)", f"{summary.tokens_kept or 0:,}",
+             f"{tokens:.1f}% of {summary.total_tokens:,}" if tokens is not None else None, delta_color="off",
+             delta_arrow="off")
+    low, high = summary.lowest_kept_score, summary.highest_dropped_score
+    places = decimals_to_tell_apart(low, high) if low is not None and high is not None else 4
+    tie = " (tie)" if places is None else ""
+    shown = {name: "-" if value is None else f"{value:.{places or 4}f}{tie}"
+             for name, value in (("low", low), ("high", high))}
+    a, b = st.columns(2)
+    a.metric("Lowest kept score", shown["low"])
+    b.metric("Best dropped score", shown["high"])
+    if tie:
+        st.caption("The last kept and the first dropped row have the same score: top K, top percent and a token "
+                   "budget keep the earlier row; a threshold keeps both or neither.")
+
+
+def notices(context: ExploreContext) -> None:
+    """Why the cut was reset (once), and a fix when the cut keeps no rows."""
+    if notice := st.session_state.pop(CUT_NOTICE_KEY, None):
+        st.info(literal(notice), icon=":material/restart_alt:")
+    summary, rule = context.summary, context.rule
+    if summary.n_kept or not summary.n_rows:
+        return
+    if rule.kind == "threshold":
+        best = context.index.score_range()[1]
+        text = (f"No row scores above {rule.value!r}: the best score of these scores is "
+                f"{best:.{decimals_to_tell_apart(best, rule.value) or 4}f}, so the cut keeps nothing.")
+    else:
+        text = f"The cut ({describe_cut(rule.kind, rule.value)}) keeps no rows."
+    st.warning(literal(text), icon=":material/warning:")
+    st.button(f"Keep the {describe_cut(DEFAULT_RULE.kind, DEFAULT_RULE.value)} instead", key="explore.reset_cut",
+              on_click=set_cut, args=(DEFAULT_RULE, context.index), icon=":material/restart_alt:")
+
+
+def histogram(context: ExploreContext) -> None:
+    figure = histogram_figure(context.histogram, cut_line(context),
+                              title_by=context.groups.column if context.groups else None,
+                              score_title=methods.score_title(get_view().method))
+    st.plotly_chart(figure, key="explore.histogram", selection_mode=("box", "points"),
+                    on_select=partial(_on_histogram_select, context.index, context.histogram))
+    st.caption("Drag across the histogram (or click a bar) to keep everything right of it as a score threshold.")
