@@ -32,6 +32,7 @@ if methods.compresses(method):
 else:
     methods.settings_widgets(method, "score")
 view = get_view()
+panel.let_go_note()
 job_id = results.current_job(view) or results.attach_cached(source, target, view)
 job_id = panel.start_button(job_id, source, target, view)
 if job_id is not None:

@@ -157,6 +157,8 @@ def _submit(source: LoadedTexts, target: LoadedTexts, baselines: list[str], sett
                                             source_fingerprint=source.fingerprint,
                                             target_fingerprint=target.fingerprint)
             for name in baselines]
+        for run_id in st.session_state[RUNS_KEY]:
+            results.follow(run_id)
     except ZipFitError as error:
         st.session_state[SUBMIT_ERROR_KEY] = str(error)
 
@@ -178,8 +180,9 @@ def _follow_runs(ids: list[str]) -> None:
 
 
 def _cancel(ids: list[str]) -> None:
+    """This session no longer wants the runs: each stops unless another session waits for it."""
     for run_id in ids:
-        results.manager().cancel(run_id)
+        results.let_go(run_id)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Comparing the rankings...")

@@ -14,6 +14,7 @@ for the same work joins it.
 from __future__ import annotations
 
 import hashlib
+import uuid
 import warnings
 from dataclasses import dataclass
 
@@ -33,6 +34,8 @@ from . import datasets, methods
 from .view_state import DataChoice, ViewState
 
 JOB_KEY = "score_job"
+SESSION_KEY = "results.session"  # a random id per browser session
+DECLINED_KEY = "results.declined"  # work this session let go of: not attached again until it asks
 FOLDER_PREFIX = "folder-"  # ids of score-folder results; method runs' ids start with "method-"
 
 
@@ -65,7 +68,50 @@ def _loaded_keys() -> tuple[str | None, str | None]:
 def _bind(job_id: str, run: ScoreRun, target_needed: bool = True) -> str:
     source_key, target_key = _loaded_keys()
     st.session_state[JOB_KEY] = JobBinding(job_id, source_key, target_key if target_needed else None, run)
+    if kind_of(job_id) != "folder" and not manager().status(job_id).finished:
+        follow(job_id)
     return job_id
+
+
+# -- many sessions on one server: Cancel means "I no longer want this" -------------------------------------
+def session_id() -> str:
+    """This browser session's id (the manager counts who waits for each piece of work by it)."""
+    return st.session_state.setdefault(SESSION_KEY, uuid.uuid4().hex[:12])
+
+
+def follow(work_id: str) -> None:
+    """This session waits for the work (again, if it had let go of it)."""
+    st.session_state.get(DECLINED_KEY, set()).discard(work_id)
+    manager().follow(work_id, session_id())
+
+
+def let_go(work_id: str) -> int:
+    """This session no longer wants the work: it stops unless other sessions wait for it (returned: how many);
+    then this session stops following it, and it is not attached again until asked for."""
+    left = manager().unfollow(work_id, session_id())
+    if left:
+        st.session_state.setdefault(DECLINED_KEY, set()).add(work_id)
+        binding: JobBinding | None = st.session_state.get(JOB_KEY)
+        if binding is not None and binding.job_id == work_id:
+            del st.session_state[JOB_KEY]
+    return left
+
+
+def others_waiting(work_id: str) -> int:
+    return len([follower for follower in manager().followers(work_id) if follower != session_id()])
+
+
+def started_here(work_id: str) -> bool:
+    followers = manager().followers(work_id)
+    return bool(followers) and followers[0] == session_id()
+
+
+def stop_for_everyone(work_id: str) -> None:
+    manager().stop_for_everyone(work_id, by="the session that started it")
+
+
+def _declined(work_id: str) -> bool:
+    return work_id in st.session_state.get(DECLINED_KEY, set())
 
 
 def _folder_id(view: ViewState) -> str | None:
@@ -125,7 +171,8 @@ def attach_cached(source: LoadedTexts | None, target: LoadedTexts | None, view: 
         run_id = manager().method_run_id(view.method, settings, source_fingerprint=source.fingerprint,
                                          target_fingerprint=target.fingerprint)
         found = manager().find(run_id)
-        if found is not None and found.state in ("running", "done", "queued"):
+        if found is not None and (found.state == "done" or (found.state in ("running", "queued")
+                                                             and not _declined(run_id))):
             return _bind(run_id, run)
         adopted = manager().adopt_stored_method(view.method, len(source.texts), settings,
                                                 source_fingerprint=source.fingerprint,
@@ -133,7 +180,8 @@ def attach_cached(source: LoadedTexts | None, target: LoadedTexts | None, view: 
         return _bind(adopted, run) if adopted else None
     request = request_for(source, target, view)
     found = manager().find(request.key)
-    if found is not None and found.state in ("done", "running", "queued"):
+    if found is not None and (found.state == "done" or (found.state in ("running", "queued")
+                                                         and not _declined(found.work_id))):
         return _bind(found.work_id, request.run)
     return None
 

@@ -24,6 +24,7 @@ from .view import get_view, update_view
 
 POLL_SECONDS = 1.0
 NEXT_LABEL = "Next: explore the scores and choose a cut"
+LET_GO_NOTE_KEY = "score.let_go_note"
 START_LABELS = {"queued": "Waiting to start...", "running": "Scoring...", "cancelled": "Resume scoring",
                 "failed": "Try again"}
 
@@ -183,13 +184,46 @@ def _method_body(job_id: str, was_finished: bool) -> None:
     if status.state == "failed":
         st.error(f"{name} failed: {message(status.error)}", icon=":material/error:")
     elif status.state == "cancelled":
-        st.warning(f"{name} was cancelled: start again to compute it.", icon=":material/pause:")
+        st.warning(f"{name} was cancelled{_reason(status)}: start again to compute it.", icon=":material/pause:")
     else:
         st.progress(status.fraction_done, text=f"{name}: {status.done:,} of {status.total:,} {status.unit} "
                                                f"({status.seconds:.0f} s)")
         st.caption("Running in the background: leaving this page or closing the tab does not stop it.")
-        st.button("Cancel", key="score.cancel", on_click=results.manager().cancel, args=(job_id,),
-                  icon=":material/stop:")
+        cancel_controls(job_id)
+
+
+def _reason(status) -> str:
+    """Why the work was stopped, when it was stopped with a reason (e.g. for everyone, by its starter)."""
+    return f" ({message(status.stopped_because)})" if status.stopped_because else ""
+
+
+def cancel_controls(job_id: str) -> None:
+    """Cancel: this session no longer wants the job (it stops unless others wait for it); the session that
+    started it may also stop it for everyone."""
+    others = results.others_waiting(job_id)
+    a, b = st.columns([1, 2])
+    a.button("Cancel", key="score.cancel", on_click=_let_go, args=(job_id,), icon=":material/stop:",
+             help="Stops the job, unless other sessions wait for it: then it goes on for them.")
+    if others and results.started_here(job_id):
+        b.button(f"Stop for everyone ({others} other session{'s' if others != 1 else ''} wait for it)",
+                 key="score.stop_all", on_click=results.stop_for_everyone, args=(job_id,),
+                 icon=":material/block:")
+    elif others:
+        b.caption(f"{others} other session{'s' if others != 1 else ''} also wait for this job.")
+
+
+def _let_go(job_id: str) -> None:
+    left = results.let_go(job_id)
+    if left:
+        st.session_state[LET_GO_NOTE_KEY] = (
+            f"You no longer follow this job. {left} other session{'s' if left != 1 else ''} still wait for it, so it "
+            "goes on for them; start scoring again to follow it.")
+
+
+def let_go_note() -> None:
+    """What Cancel did when others still wait for the job (shown once)."""
+    if note := st.session_state.pop(LET_GO_NOTE_KEY, None):
+        st.info(note, icon=":material/group:")
 
 
 def _job_progress(job_id: str) -> None:
@@ -209,7 +243,8 @@ def _progress_body(job_id: str, was_finished: bool) -> None:
     if status.state == "failed":
         st.error(f"Scoring failed: {message(status.error or status.message)}", icon=":material/error:")
     elif status.state == "cancelled":
-        st.warning("Scoring was cancelled. Its checkpoint is kept: start again to resume.", icon=":material/pause:")
+        st.warning(f"Scoring was cancelled{_reason(status)}. Its checkpoint is kept: start again to resume.",
+                   icon=":material/pause:")
     else:
         text = f"{status.done:,} of {status.total:,} pairs"
         if status.rate > 0:
@@ -217,8 +252,7 @@ def _progress_body(job_id: str, was_finished: bool) -> None:
         st.progress(status.fraction_done, text=text)
         st.caption(f"{status.state}: {message(status.message)}. Leaving this page or closing the tab does not stop "
                    "the job.")
-        st.button("Cancel", key="score.cancel", on_click=results.manager().cancel, args=(job_id,),
-                  icon=":material/stop:")
+        cancel_controls(job_id)
     _scores_view(job_id, "**Preview** after {seen} of {total} targets (targets in a fixed random order; each row's "
                          "score is the mean over the targets seen so far, so it sharpens until exact).")
 

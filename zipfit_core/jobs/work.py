@@ -53,6 +53,7 @@ class WorkStatus:
     resumed: int = 0  # units restored from a checkpoint instead of computed in this run
     targets_seen: int = 0  # ZIP-FIT's preview: every source has been scored against this many targets
     n_targets: int = 0
+    stopped_because: str | None = None  # who or what stopped it, when it was cancelled with a reason
 
     @property
     def finished(self) -> bool:
@@ -114,7 +115,8 @@ class Work:
             return WorkStatus(
                 work_id=self.work_id, kind=self.kind, state=self._state, done=self._done, total=self.total,
                 unit=self.unit, rate=rate, eta_seconds=eta, seconds=seconds, message=message or self._message,
-                error=self._error, resumed=self._resumed, targets_seen=self._targets_seen, n_targets=self.n_targets)
+                error=self._error, resumed=self._resumed, targets_seen=self._targets_seen, n_targets=self.n_targets,
+                stopped_because=self._cancel_reason)
 
     def result(self) -> Any:
         return self._result
