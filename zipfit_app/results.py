@@ -25,6 +25,7 @@ from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.data.sources import DataRecipe
 from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs.manager import JobManager
+from zipfit_core.jobs.schedule import ScoreSnapshot
 from zipfit_core.jobs.score_job import ScoreRequest
 from zipfit_core.jobs.work import WorkStatus
 from zipfit_core.store.cache_admin import CacheItem, list_cache
@@ -247,9 +248,15 @@ def shown_scores(job_id: str) -> ShownScores | None:
         n_targets = manager().status(job_id).n_targets
         return ShownScores(job_id, np.asarray(result, dtype=np.float64), True, n_targets, n_targets)
     snapshot = manager().snapshot(job_id)
-    if snapshot is None:
+    if snapshot is None or snapshot.is_sample:  # a first look covers a sample of rows: see `first_look`
         return None
     return ShownScores(job_id, snapshot.scores, snapshot.complete, snapshot.targets_seen, snapshot.n_targets)
+
+
+def first_look(job_id: str) -> ScoreSnapshot | None:
+    """A large pool's first preview, on a seeded sample of its rows, while the first full round runs."""
+    snapshot = manager().snapshot(job_id) if kind_of(job_id) == "job" else None
+    return snapshot if snapshot is not None and snapshot.is_sample else None
 
 
 def zipfit_result(source: LoadedTexts, target: LoadedTexts | None, view: ViewState) -> ShownScores | None:

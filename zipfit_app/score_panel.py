@@ -7,7 +7,7 @@ import warnings
 import streamlit as st
 
 from zipfit_app.view_state import ViewState
-from zipfit_core.analysis.explore import rows_table
+from zipfit_core.analysis.explore import build_score_index, rows_table, score_histogram, text_preview
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.codecs import CODECS, resolve_level
@@ -261,6 +261,9 @@ def _scores_view(job_id: str, heading: str) -> None:
     """The histogram of the shown scores and the best 10 rows: the preview while scoring, the result after."""
     shown = results.shown_scores(job_id)
     source = datasets.current("source")
+    if shown is None and (sample := results.first_look(job_id)) is not None and source is not None:
+        _first_look_view(sample, source)
+        return
     if shown is None or not len(shown.scores) or source is None:
         return
     st.markdown(heading.format(seen=shown.targets_seen, total=shown.n_targets))
@@ -270,6 +273,20 @@ def _scores_view(job_id: str, heading: str) -> None:
                     key="score.histogram")
     table = rows_table(index, index.ranked[:10], source.texts, preview_chars=140)
     st.dataframe(table, hide_index=True, column_config=score_columns(shown.scores))
+
+
+def _first_look_view(sample, source) -> None:
+    """The first look at a large pool: a histogram and the best rows of a seeded sample, labelled as a sample."""
+    st.markdown(f"**A first look** at a random sample of **{len(sample.sample_rows):,} of {len(source.texts):,} "
+                f"rows**, against the first {sample.targets_seen} targets: the preview of every row follows when "
+                "the first round ends.")
+    index = build_score_index(sample.scores)
+    st.plotly_chart(histogram_figure(score_histogram(index, None), None,
+                                     score_title=methods.score_title(get_view().method)), key="score.first_look")
+    best = index.ranked[:10]
+    rows = sample.sample_rows[best]
+    st.dataframe({"row": rows, "score (sample)": sample.scores[best],
+                  "text": [text_preview(source.texts[row], 140) for row in rows]}, hide_index=True)
 
 
 CACHE_NOTICE_KEY = "score.cache_notice"  # (kind, text) left by a remove callback for the next run

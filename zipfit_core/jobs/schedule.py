@@ -20,6 +20,8 @@ from zipfit_core.store.score_cache import ScoreState
 TARGET_ORDER_SEED = 241018194  # arXiv 2410.18194
 FIRST_ROUND_TARGETS = 2        # the smallest sample with a standard error
 MAX_ROUND_TARGETS = 64
+FIRST_LOOK_MIN_SOURCES = 50_000  # smaller pools finish their first full round within a few seconds
+FIRST_LOOK_ROWS = 10_000         # ~20,000 pairs: well under a second on two cores
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,29 @@ class ScoreSnapshot:
     targets_seen: int
     n_targets: int
     complete: bool
+    sample_rows: np.ndarray | None = None  # a first look: `scores` are these rows' only (None: every row)
+
+    @property
+    def is_sample(self) -> bool:
+        return self.sample_rows is not None
+
+
+def first_look_rows(n_sources: int) -> np.ndarray | None:
+    """The seeded sample of rows a large pool's first look scores (None: the pool is small enough to wait for
+    its first full round). Sorted, and the same for the same pool size."""
+    if n_sources < FIRST_LOOK_MIN_SOURCES:
+        return None
+    generator = np.random.default_rng(TARGET_ORDER_SEED)
+    return read_only(np.sort(generator.choice(n_sources, size=FIRST_LOOK_ROWS, replace=False)))
+
+
+def first_look_snapshot(rows: np.ndarray, moments: list[tuple[int, int]], targets_seen: int,
+                        n_targets: int) -> ScoreSnapshot:
+    """A preview of a sample of rows against the first round's targets, before any round is finished."""
+    sums = np.array([total for total, _ in moments], dtype=np.float64)
+    squares = np.array([square for _, square in moments], dtype=np.float64)
+    return ScoreSnapshot(*_mean_and_stderr(sums, squares, targets_seen, n_targets), targets_seen, n_targets,
+                         False, sample_rows=rows)
 
 
 def target_order(n_targets: int, seed: int = TARGET_ORDER_SEED) -> list[int]:
@@ -70,12 +95,17 @@ def preview_from_state(state: ScoreState) -> ScoreSnapshot | None:
     seen, total = state.targets_done, state.n_targets
     if seen == 0:
         return None
-    # Floats are plenty for an estimate; only the final mean needs the exact integers.
     sums = np.array(state.sums, dtype=np.float64)
     squares = np.array(state.squares, dtype=np.float64)
+    return ScoreSnapshot(*_mean_and_stderr(sums, squares, seen, total), seen, total, False)
+
+
+def _mean_and_stderr(sums: np.ndarray, squares: np.ndarray, seen: int, total: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's mean over the `seen` targets and its standard error, from sums of units and of their squares.
+    Floats are plenty for an estimate; only the final mean needs the exact integers."""
     means = sums / seen
     variance = np.maximum(squares / seen - means * means, 0.0) * (seen / (seen - 1) if seen > 1 else np.inf)
     # Targets are drawn without replacement from a finite set: finite population correction.
     correction = (total - seen) / (total - 1) if total > 1 else 0.0
     stderr = np.sqrt(variance / seen * correction) / UNITS_PER_ONE
-    return ScoreSnapshot(read_only(means / UNITS_PER_ONE), read_only(stderr), seen, total, False)
+    return read_only(means / UNITS_PER_ONE), read_only(stderr)

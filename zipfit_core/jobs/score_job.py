@@ -32,7 +32,15 @@ import numpy as np
 
 from zipfit_core.data.texts import texts_fingerprint
 from zipfit_core.errors import CacheDamaged, ScoringCancelled, ZipFitError
-from zipfit_core.jobs.schedule import ScoreSnapshot, preview_from_state, round_ends, schedule_description, target_order
+from zipfit_core.jobs.schedule import (
+    ScoreSnapshot,
+    first_look_rows,
+    first_look_snapshot,
+    preview_from_state,
+    round_ends,
+    schedule_description,
+    target_order,
+)
 from zipfit_core.jobs.work import Work, WorkStatus
 from zipfit_core.scoring.alignment import (
     CancelSignal,
@@ -258,6 +266,8 @@ class ScoreJob(Work):
         self._record_progress(state.done_pairs, computed=True)
         if self._resumed:
             self._set(message=f"resumed {self._resumed:,} of {self.total:,} pairs from the cache")
+        elif state.done_pairs == 0:
+            self._first_look(sources, encoded, kernel)
         rate_estimate = 20000.0 * self.workers  # pairs/s until measured; only sizes the first block
         last_save = time.monotonic()
         save_cost = 0.0
@@ -310,6 +320,22 @@ class ScoreJob(Work):
         self._publish(state)
         self._set("done", f"done: {self.total - self._resumed:,} pairs computed, "
                           f"{self._resumed:,} resumed from the cache")
+
+    def _first_look(self, sources: Sequence[str], encoded: EncodedTexts, kernel: AlignmentKernel) -> None:
+        """A large pool's first preview: a seeded sample of rows against the first round's targets, in about a
+        second, long before the first full round ends. Extra pairs: nothing of it goes into the exact sums."""
+        rows = first_look_rows(self.n_sources)
+        if rows is None:
+            return
+        picked = self.order[:self.ends[0]]
+        targets = EncodedTexts([encoded.data[i] for i in picked], [encoded.sizes[i] for i in picked])
+        self._set(message=f"a first look: {len(rows):,} sampled rows against {len(picked)} targets")
+        moments = source_unit_moments(sources, targets, kernel, workers=self.workers, rows=rows,
+                                      cancel=self.is_cancelled)
+        snapshot = first_look_snapshot(rows, moments, len(picked), self.n_targets)
+        with self._lock:
+            if self._snapshot is None:  # a finished round's preview is better: never replace one
+                self._snapshot = snapshot
 
     def _checkpoint(self, state: ScoreState) -> float:
         """Save the state; a failing disk is reported once and the job goes on without checkpoints."""
