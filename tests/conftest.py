@@ -105,3 +105,21 @@ def run_cli(tmp_path_factory) -> Callable[..., subprocess.CompletedProcess]:
 
     return run
 
+
+
+@pytest.fixture()
+def cli(capsys, monkeypatch, tmp_path) -> Callable[..., subprocess.CompletedProcess]:
+    """Run `zipfit ARGS` through `zipfit_core.cli.main.main` in this process and capture what it prints, like
+    `run_cli` (same code, no interpreter start-up: an escaping exception fails the test as a traceback would).
+    The result cache goes to tmp_path."""
+    from zipfit_core.cli.main import main
+
+    monkeypatch.setenv("ZIPFIT_CACHE_DIR", str(tmp_path / "zipfit-cache"))
+
+    def run(*args) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        code = main([str(arg) for arg in args])
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
+
+    return run

@@ -7,7 +7,6 @@ exit code 2, one line `zipfit: error: ...` on stderr, no traceback.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -212,25 +211,10 @@ def test_undecodable_bytes_are_replaced_and_scoring_goes_on(cli, tmp_path, suffi
 # no interpreter start-up: an escaping exception fails the test just as a traceback would); the
 # commonest also run as real child processes.
 
-@pytest.fixture()
-def cli(capsys, monkeypatch, tmp_path):
-    """Run `zipfit ARGS` through `zipfit_core.cli.main` and capture what it prints, like `run_cli`."""
-    from zipfit_core.cli.main import main
-
-    monkeypatch.setenv("ZIPFIT_CACHE_DIR", str(tmp_path / "zipfit-cache"))
-
-    def run(*args) -> subprocess.CompletedProcess:
-        capsys.readouterr()
-        code = main([str(arg) for arg in args])
-        captured = capsys.readouterr()
-        return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
-
-    return run
-
-
 @pytest.fixture(params=["child process", "in process"])
 def any_cli(request, run_cli):
     return run_cli if request.param == "child process" else request.getfixturevalue("cli")
+
 
 @pytest.fixture()
 def good(tmp_path):

@@ -7,7 +7,6 @@ near-copy pair, and ProofNet statements; the targets are other HumanEval problem
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -24,19 +23,10 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 
 
 @pytest.fixture()
-def cli(capsys, monkeypatch, tmp_path):
-    from zipfit_core.cli.main import main
-
-    monkeypatch.setenv("ZIPFIT_CACHE_DIR", str(tmp_path / "zipfit-cache"))
+def cli(cli, monkeypatch, tmp_path):
+    """The in-process `zipfit` (conftest.py), run from tmp_path."""
     monkeypatch.chdir(tmp_path)
-
-    def run(*args) -> subprocess.CompletedProcess:
-        capsys.readouterr()
-        code = main([str(arg) for arg in args])
-        captured = capsys.readouterr()
-        return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
-
-    return run
+    return cli
 
 
 @pytest.fixture()

@@ -8,7 +8,6 @@ output of the same kind (recognised by its manifest or metadata), and every refu
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -25,22 +24,12 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 
 
 @pytest.fixture()
-def cli(capsys, monkeypatch, tmp_path):
-    """`zipfit ARGS` in this process, from a working folder `work/` inside tmp_path."""
-    from zipfit_core.cli.main import main
-
-    monkeypatch.setenv("ZIPFIT_CACHE_DIR", str(tmp_path / "zipfit-cache"))
+def cli(cli, monkeypatch, tmp_path):
+    """The in-process `zipfit` (conftest.py), run from a working folder `work/` inside tmp_path."""
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-
-    def run(*args) -> subprocess.CompletedProcess:
-        capsys.readouterr()
-        code = main([str(arg) for arg in args])
-        captured = capsys.readouterr()
-        return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
-
-    return run
+    return cli
 
 
 @pytest.fixture()

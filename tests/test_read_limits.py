@@ -84,22 +84,6 @@ def nested(depth: int) -> str:
 
 
 @pytest.fixture()
-def cli(capsys, monkeypatch, tmp_path):
-    """`zipfit ARGS` through `zipfit_core.cli.main.main` in this process, as tests/test_cli.py runs it."""
-    from zipfit_core.cli.main import main
-
-    monkeypatch.setenv("ZIPFIT_CACHE_DIR", str(tmp_path / "zipfit-cache"))
-
-    def run(*args) -> subprocess.CompletedProcess:
-        capsys.readouterr()
-        code = main([str(arg) for arg in args])
-        captured = capsys.readouterr()
-        return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
-
-    return run
-
-
-@pytest.fixture()
 def target(tmp_path) -> Path:
     return write_jsonl(tmp_path / "target.jsonl", [{"text": "def g(y): return y + 1"}])
 
