@@ -483,3 +483,21 @@ def test_control_characters_count_as_not_text(tmp_path):
     ansi.write_text("\x1b[31mred\x1b[0m line\n" * 100)
     assert load_source(local(ansi)).texts[0].startswith("\x1b[31mred")
 
+
+
+def test_jsonl_rows_with_missing_and_new_fields_read_as_records_would(tmp_path):
+    """Rows are kept per field (a dict per row costs ~4x the memory); the table is the one records give."""
+    import pandas as pd
+
+    from zipfit_core.data.loading import load_source
+    from zipfit_core.data.sources import DataSource
+
+    records = [{"text": "a", "n": 1}, {"text": "b"}, {"extra": [1, 2], "text": "c", "n": 3}, {"n": 4, "text": "d"}]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    table = load_source(DataSource("local", str(path))).table
+    expected = pd.DataFrame.from_records(records)
+    assert list(table.columns) == list(expected.columns) == ["text", "n", "extra"]
+    assert table["text"].tolist() == ["a", "b", "c", "d"]
+    assert table["n"].tolist()[0] == 1 and pd.isna(table["n"].tolist()[1]) and table["n"].tolist()[2:] == [3, 4]
+    assert [value if isinstance(value, list) else None for value in table["extra"]] == [None, None, [1, 2], None]
