@@ -352,3 +352,23 @@ def test_ray_renders_a_template_like_the_local_engine(corpus, titled, ray_instan
         assert code == 0, err
     assert np.array_equal(read_score_folder(remote).scores, read_score_folder(local).scores)
     assert np.array_equal(read_score_folder(remote).scores, alignment_scores(titled["texts"], corpus["target_texts"]))
+
+
+@pytest.mark.slow
+def test_ray_names_compressed_shards_it_cannot_read_and_scores_the_others(corpus, ray_instance, tmp_path, capsys):
+    import bz2
+    import lzma
+
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    rows = "".join(json.dumps({"text": text}) + "\n" for text in corpus["texts"][:12]).encode()
+    (pool / "a.jsonl.bz2").write_bytes(bz2.compress(rows))
+    (pool / "b.jsonl.gz").write_bytes(gzip.compress(rows))
+    (pool / "c.jsonl.xz").write_bytes(lzma.compress(rows))
+    out = tmp_path / "scores"
+    code, err = run_cli(capsys, "score", pool, corpus["targets"], "--engine", "ray", "--out", out, "--quiet")
+    assert code == 2 and "c.jsonl.xz" in err and "--engine local" in err
+    assert markers_done(out) == [0, 1]
+    local = tmp_path / "local"
+    code, err = run_cli(capsys, "score", pool, corpus["targets"], "--engine", "local", "--out", local, "--quiet")
+    assert code == 0, err  # the local engine reads every compression the loader does

@@ -192,6 +192,24 @@ def _named_in(error: BaseException, shards: Sequence[Shard]) -> Shard | None:
     return named[0] if len(named) == 1 else None
 
 
+RAY_JSONL_ENDINGS = tuple(f"{name}{compression}" for name in (".jsonl", ".ndjson")
+                          for compression in ("", ".gz", ".bz2", ".zst"))  # what pyarrow's codecs open by name
+
+
+def _refuse_unreadable(job: ShardJob, shards: Sequence[Shard], sink: ShardSink) -> list[Shard]:
+    """The shards Ray Data can read; each other one is recorded as failed with what to do (the local engine
+    reads every compression the file loader does; Ray Data's JSON reader only pyarrow's, by file ending)."""
+    readable = []
+    for shard in shards:
+        if shard.format == "jsonl" and not shard.name.lower().endswith(RAY_JSONL_ENDINGS):
+            sink.record_failure(shard, f"{job.source.display(shard)}: Ray Data reads JSON Lines shards plain or "
+                                       "compressed as .gz, .bz2 or .zst: recompress it (or rename .gzip / .zstd to "
+                                       "those endings), or score with `engine='local'`.")
+        else:
+            readable.append(shard)
+    return readable
+
+
 @dataclass
 class RayEngine:
     """Ray Data on the cluster at `address` (None: RAY_ADDRESS, a running local cluster, or a new local instance)."""
@@ -221,6 +239,9 @@ class RayEngine:
             self._score(job, shards, sink, cancel)
 
     def _score(self, job: ShardJob, shards: Sequence[Shard], sink: ShardSink, cancel: CancelCheck) -> None:
+        shards = _refuse_unreadable(job, shards, sink)
+        if not shards:
+            return
         ray = self.connect()
         indexes = self._index(ray, job, shards, sink, cancel)
         pending = [shard for shard in shards if shard.index in indexes]
