@@ -16,6 +16,7 @@ import streamlit as st
 
 from zipfit_app.view_state import DataChoice
 from zipfit_core.analysis.selection import TokenCounter
+from zipfit_core.data.formats import COMPRESSIONS, TABLE_FORMATS
 from zipfit_core.data.loading import LoadedTexts, load_source, preview_table
 from zipfit_core.data.local import data_files_under
 from zipfit_core.data.sources import DataSource, LoadOptions, TextSpec
@@ -26,7 +27,7 @@ from .config import app_settings
 
 ROLES = ("source", "target")
 ROLE_TITLES = {"source": "Source pool", "target": "Target set"}
-LOCAL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".arrow", ".txt", ".gz", ".zst")
+LOCAL_SUFFIXES = (*TABLE_FORMATS, *COMPRESSIONS)  # what the file loader reads, for the picker
 
 
 def load_options() -> LoadOptions:

@@ -41,8 +41,8 @@ def parse_row_filter(text: str | None) -> tuple[str, str] | None:
     return column.strip(), value
 
 
-SOURCE_HELP = ("a data file (.jsonl .json .csv .tsv .parquet .arrow .txt, optionally .gz/.zst), a folder, "
-               "a glob pattern, a save_to_disk folder, hub:owner/name, or demo:NAME")
+SOURCE_HELP = ("a data file (.jsonl .json .csv .tsv .parquet .arrow .txt, optionally .gz/.zst/.bz2/.xz/.lz4), "
+               "a folder, a glob pattern, a save_to_disk folder, hub:owner/name, or demo:NAME")
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, roles: Sequence[str]) -> None:
