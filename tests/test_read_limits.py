@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 from zipfit_core.cli.data_options import load_options
 from zipfit_core.cli.words import cli_text
-from zipfit_core.data import text_formats
+from zipfit_core.data import text_lines
 from zipfit_core.data.loading import load_recipe, load_source, preview_table
 from zipfit_core.data.sources import DataRecipe, DataSource, LoadOptions, LoadReport, TextSpec
 from zipfit_core.data.texts import field_texts
@@ -315,10 +315,10 @@ def test_line_reader_matches_splitting_the_whole_file(lines, blank_run, chunk, l
             break
         if line.strip():
             expected.append((number, line))
-    with mock.patch.object(text_formats, "LINE_CHUNK_BYTES", chunk), \
-            mock.patch.object(text_formats, "BLANK_RUN_LINES", blank_run):
+    with mock.patch.object(text_lines, "LINE_CHUNK_BYTES", chunk), \
+            mock.patch.object(text_lines, "BLANK_RUN_LINES", blank_run):
         found = []
-        reader = text_formats._raw_lines(io.BufferedReader(io.BytesIO(data), buffer_size=8), limit, "f")
+        reader = text_lines.raw_lines(io.BufferedReader(io.BytesIO(data), buffer_size=8), limit, "f")
         try:
             found.extend((number, line.removesuffix(b"\n")) for number, line in reader)
         except ZipFitError as error:
@@ -336,11 +336,11 @@ def test_line_reader_matches_splitting_the_whole_file(lines, blank_run, chunk, l
 ])
 def test_chunked_lines_stop_at_the_first_long_line(chunk, data, good, too_long):
     """After a blank line (BLANK_RUN_LINES = 1) lines are read in chunks: every chunking finds the long line."""
-    with mock.patch.object(text_formats, "LINE_CHUNK_BYTES", chunk), \
-            mock.patch.object(text_formats, "BLANK_RUN_LINES", 1):
+    with mock.patch.object(text_lines, "LINE_CHUNK_BYTES", chunk), \
+            mock.patch.object(text_lines, "BLANK_RUN_LINES", 1):
         found = []
         with pytest.raises(ZipFitError, match=f"f, line {too_long}: longer than 30 bytes"):
-            for number, _line in text_formats._raw_lines(io.BufferedReader(io.BytesIO(data)), 30, "f"):
+            for number, _line in text_lines.raw_lines(io.BufferedReader(io.BytesIO(data)), 30, "f"):
                 found.append(number)
     assert found == good
 

@@ -2,7 +2,8 @@
 
     sources.py        the records: `DataSource`, `TextSpec`, `LoadOptions`, `DataRecipe`, `LoadReport`
     formats.py        what a file is (name, compression, magic bytes) and reading one: columnar formats
-    text_formats.py   JSONL, JSON, CSV/TSV and .txt, with undecodable bytes replaced and counted
+    text_lines.py     bytes to lines: encoding, binary refused, undecodable bytes counted, bounded lines
+    text_formats.py   JSONL, JSON, CSV/TSV and .txt from those lines
     local.py          local paths, folders, globs, save_to_disk folders, and the data root's rules
     hub.py            Hugging Face Hub datasets through `datasets`, with bounded waits
     demo.py           the bundled demo data sets (files in demo_data/)

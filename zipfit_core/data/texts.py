@@ -32,7 +32,7 @@ from zipfit_core.data.sources import (
     template_fields,
     template_parts,
 )
-from zipfit_core.data.text_formats import decode_replacing
+from zipfit_core.data.text_lines import decode_replacing
 from zipfit_core.errors import ZipFitError
 
 TEMPLATE_TEXT_COLUMN = "zipfit_text"  # with a template, the rendered texts are added to the table under this name
