@@ -163,7 +163,8 @@ def main() -> None:
         dedup = child("dedup", path, args.dedup_rows)
         print(f"[near-duplicates] {dedup['rows']:,} kept rows, MinHash 128 permutations + LSH at 0.8: "
               f"{dedup['seconds']:.1f} s, peak RSS {dedup['peak_mib']:,.0f} MiB ({dedup['before_mib']:,.0f} MiB "
-              f"with the data loaded); {dedup['groups']:,} groups (planted: {len(range(0, args.dedup_rows - 1, 100)):,} "
+              f"with the data loaded); {dedup['groups']:,} groups "
+              f"(planted: {len(range(0, args.dedup_rows - 1, 100)):,} "
               "pairs)")
 
 

@@ -73,7 +73,8 @@ def test_decontaminate_removes_targets_and_evaluation_copies_and_refills(cli, sc
     assert set(curation["contamination"]["references"]) == {"targets (targets.jsonl)", "evaluation.jsonl"}
     removed = [json.loads(line) for line in removed_path("clean.jsonl").read_text().splitlines()]
     assert {record["reference"] for record in removed} == {"targets (targets.jsonl)", "evaluation.jsonl"}
-    assert sum(curation["removed"].values()) == len(removed) and curation["removed_rows_file"] == "clean.jsonl.removed.jsonl"
+    assert sum(curation["removed"].values()) == len(removed)
+    assert curation["removed_rows_file"] == "clean.jsonl.removed.jsonl"
     assert {scored[record["row"]]["kind"] for record in removed} == {"target copy", "evaluation copy"}
     assert "refilled" in curation["refill"] or "replaced" in curation["refill"]
 

@@ -43,7 +43,8 @@ COMMON_PHRASES = [
     "for i in range(len(numbers)):\n    print(i)\n",
     "Return the result. >>> f(1)\n1\n",
     "def add(a, b):\n    \"\"\"Add two numbers.\"\"\"\n    return a + b\n",
-    "import math\nfrom typing import List\n\ndef mean(values: List[float]) -> float:\n    return sum(values) / len(values)\n",
+    "import math\nfrom typing import List\n\ndef mean(values: List[float]) -> float:\n"
+    "    return sum(values) / len(values)\n",
 ]
 
 
