@@ -14,20 +14,25 @@ See ARCHITECTURE.md for the layers: scoring and data at the bottom, then store, 
 engines, then cli.
 """
 
+from zipfit_core._lazy import lazy_exports
 from zipfit_core._version import __version__
-from zipfit_core.analysis.export import export_selection
-from zipfit_core.analysis.selection import Selection, SelectionRule, TokenCounter, select
-from zipfit_core.data.loading import LoadedTexts, load_recipe, load_source
-from zipfit_core.data.sources import DataRecipe, DataSource, LoadOptions, TextSpec
-from zipfit_core.errors import CacheDamaged, ScoringCancelled, ZipFitError
-from zipfit_core.jobs.manager import JobManager
-from zipfit_core.jobs.method_scores import score_sources
-from zipfit_core.jobs.score_job import ScoreRequest, run_foreground
-from zipfit_core.scoring.alignment import alignment_scores, rank_by_score
-from zipfit_core.scoring.codecs import CODECS, FAST_PRESETS, codec_info
-from zipfit_core.scoring.kernel import AlignmentKernel
-from zipfit_core.scoring.methods import METHODS, compute_scores, method_info
-from zipfit_core.store.run import ScoreRun
+
+# Imported on first use, not here: an __init__ that imports its modules makes concurrent imports fail (_lazy.py).
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "analysis.export": ("export_selection",),
+    "analysis.selection": ("Selection", "SelectionRule", "TokenCounter", "select"),
+    "data.loading": ("LoadedTexts", "load_recipe", "load_source"),
+    "data.sources": ("DataRecipe", "DataSource", "LoadOptions", "TextSpec"),
+    "errors": ("CacheDamaged", "ScoringCancelled", "ZipFitError"),
+    "jobs.manager": ("JobManager",),
+    "jobs.method_scores": ("score_sources",),
+    "jobs.score_job": ("ScoreRequest", "run_foreground"),
+    "scoring.alignment": ("alignment_scores", "rank_by_score"),
+    "scoring.codecs": ("CODECS", "FAST_PRESETS", "codec_info"),
+    "scoring.kernel": ("AlignmentKernel",),
+    "scoring.methods": ("METHODS", "compute_scores", "method_info"),
+    "store.run": ("ScoreRun",),
+})
 
 __all__ = [
     "AlignmentKernel", "CODECS", "CacheDamaged", "DataRecipe", "DataSource", "FAST_PRESETS", "JobManager",

@@ -14,6 +14,9 @@
 The top layer: nothing in zipfit_core imports it. A new command is a module here, registered in main.py.
 """
 
-from zipfit_core.cli.main import main
+from zipfit_core._lazy import lazy_exports
+
+# Imported on first use, not here (zipfit_core/_lazy.py says why).
+__getattr__, __dir__ = lazy_exports(__name__, {"main": ("main",)})
 
 __all__ = ["main"]

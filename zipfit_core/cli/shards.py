@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from zipfit_core.data.loading import LoadedTexts
-from zipfit_core.engines import load_scored_folder, make_engine, score_shards
+from zipfit_core.engines.sharded import load_scored_folder, make_engine, score_shards
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.codecs import codec_info
 from zipfit_core.store.run import ScoreRun

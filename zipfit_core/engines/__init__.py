@@ -12,11 +12,16 @@ Engines know nothing of score folders or the command line, as datatrove's execut
 steps they run: a new engine implements `shard_job.Engine` and is named in `sharded.make_engine`.
 """
 
-from zipfit_core.engines.folder import FolderScores, ScoreFolderWriter, is_score_folder, read_score_folder
-from zipfit_core.engines.local import LocalEngine
-from zipfit_core.engines.shard_job import Engine, ShardJob
-from zipfit_core.engines.sharded import ENGINES, ShardedScoreReport, load_scored_folder, make_engine, score_shards
-from zipfit_core.engines.shards import discover_shards
+from zipfit_core._lazy import lazy_exports
+
+# Imported on first use, not here (zipfit_core/_lazy.py says why).
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "folder": ("FolderScores", "ScoreFolderWriter", "is_score_folder", "read_score_folder"),
+    "local": ("LocalEngine",),
+    "shard_job": ("Engine", "ShardJob"),
+    "sharded": ("ENGINES", "ShardedScoreReport", "load_scored_folder", "make_engine", "score_shards"),
+    "shards": ("discover_shards",),
+})
 
 __all__ = [
     "ENGINES", "Engine", "FolderScores", "LocalEngine", "ScoreFolderWriter", "ShardJob", "ShardedScoreReport",
