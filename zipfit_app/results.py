@@ -111,7 +111,8 @@ def stop_for_everyone(work_id: str) -> None:
     manager().stop_for_everyone(work_id, by="the session that started it")
 
 
-def _declined(work_id: str) -> bool:
+def declined(work_id: str) -> bool:
+    """This session let go of the work (Cancel while others wait for it)."""
     return work_id in st.session_state.get(DECLINED_KEY, set())
 
 
@@ -173,7 +174,7 @@ def attach_cached(source: LoadedTexts | None, target: LoadedTexts | None, view: 
                                          target_fingerprint=target.fingerprint)
         found = manager().find(run_id)
         if found is not None and (found.state == "done" or (found.state in ("running", "queued")
-                                                             and not _declined(run_id))):
+                                                             and not declined(run_id))):
             return _bind(run_id, run)
         adopted = manager().adopt_stored_method(view.method, len(source.texts), settings,
                                                 source_fingerprint=source.fingerprint,
@@ -182,7 +183,7 @@ def attach_cached(source: LoadedTexts | None, target: LoadedTexts | None, view: 
     request = request_for(source, target, view)
     found = manager().find(request.key)
     if found is not None and (found.state == "done" or (found.state in ("running", "queued")
-                                                         and not _declined(found.work_id))):
+                                                         and not declined(found.work_id))):
         return _bind(found.work_id, request.run)
     return None
 

@@ -177,9 +177,7 @@ def _method_progress(job_id: str) -> None:
 
 
 def _method_body(job_id: str, was_finished: bool) -> None:
-    status = results.status(job_id)
-    if status.state == "done" or (status.finished and not was_finished):
-        st.rerun()  # the whole page changes once the run ends (the result, the next step)
+    status = _status_or_page_rerun(job_id, was_finished)
     name = methods.label(status.kind)
     if status.state == "failed":
         st.error(f"{name} failed: {message(status.error)}", icon=":material/error:")
@@ -236,10 +234,18 @@ def _job_progress(job_id: str) -> None:
     st.fragment(run_every=None if finished else POLL_SECONDS)(_progress_body)(job_id, finished)
 
 
-def _progress_body(job_id: str, was_finished: bool) -> None:
+def _status_or_page_rerun(job_id: str, was_finished: bool):
+    """The work's status, for a progress fragment; the whole page runs again instead when what it shows changes:
+    the work ended (the result, the next step, no more polling) or this session let go of it (Cancel while
+    others wait: the page no longer shows the work, and says so)."""
     status = results.status(job_id)
-    if status.state == "done" or (status.finished and not was_finished):
-        st.rerun()  # the whole page changes once the job ends (the result, the next step, no more polling)
+    if status.state == "done" or (status.finished and not was_finished) or results.declined(job_id):
+        st.rerun()
+    return status
+
+
+def _progress_body(job_id: str, was_finished: bool) -> None:
+    status = _status_or_page_rerun(job_id, was_finished)
     if status.state == "failed":
         st.error(f"Scoring failed: {message(status.error or status.message)}", icon=":material/error:")
     elif status.state == "cancelled":
