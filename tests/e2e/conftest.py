@@ -1,4 +1,5 @@
-"""Fixtures for the browser tests: `streamlit run app.py` on a free port, and Debian's Chromium.
+"""Fixtures for the browser tests: `streamlit run app.py` on a free port, and Debian's Chromium (both set up by
+app_driver.py, which benchmarks/bench_serving.py shares).
 
 The server runs with its own temporary score cache and data root, so tests never see a user's
 files. Chromium is the system's (/usr/bin/chromium, or $ZIPFIT_CHROMIUM) driven by Playwright;
@@ -8,40 +9,27 @@ the tests are skipped, not failed, where it is missing. Screenshots go to test-a
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from .app_driver import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    CONNECTED,
+    NO_SKELETONS,
+    REPO_ROOT,
+    SCRIPT_IDLE,
+    ServerDidNotStart,
+    app_server,
+    key_selector,
+)
+
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("ZIPFIT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-SERVER_START_SECONDS = 90
 SCORING_TIMEOUT_MS = 180_000
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def server_is_healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().decode() == "ok"
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="session")
@@ -54,32 +42,15 @@ def e2e_dirs(tmp_path_factory) -> dict[str, Path]:
 
 
 @contextlib.contextmanager
-def streamlit_server(e2e_dirs: dict[str, Path], name: str) -> Iterator[str]:
-    """A running `streamlit run app.py` on a free port; its log (test-artifacts' sibling) is shown if it fails."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+def streamlit_server(e2e_dirs: dict[str, Path], name: str, environment: dict[str, str] | None = None) -> Iterator[str]:
+    """A running `streamlit run app.py` on a free port; its log (test-artifacts' sibling) is shown if it fails.
+    `environment` adds to the server's environment (e.g. ZIPFIT_JOB_WORKERS)."""
     log_path = e2e_dirs["cache"].parent / f"{name}.log"
-    environment = dict(os.environ, ZIPFIT_CACHE_DIR=str(e2e_dirs["cache"]), ZIPFIT_DATA_ROOT=str(e2e_dirs["data"]),
-                       HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while not server_is_healthy(url):
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log_path.read_text()}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        with app_server(e2e_dirs["data"], e2e_dirs["cache"], log_path, environment) as server:
+            yield server.url
+    except ServerDidNotStart as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="session")
@@ -144,18 +115,15 @@ def fresh_page(browser, request):
 
 def wait_for_app(page, timeout_ms: int = 60_000) -> None:
     """Wait until the app is connected, its script has finished, and no element is still a skeleton."""
-    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", state="attached",
-                           timeout=timeout_ms)
+    page.wait_for_selector(CONNECTED, state="attached", timeout=timeout_ms)
     page.wait_for_timeout(250)  # let a rerun that was just triggered start
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", state="attached",
-                           timeout=timeout_ms)
-    page.wait_for_function("document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0",
-                           timeout=timeout_ms)
+    page.wait_for_selector(SCRIPT_IDLE, state="attached", timeout=timeout_ms)
+    page.wait_for_function(NO_SKELETONS, timeout=timeout_ms)
 
 
 def keyed(page, key: str):
     """The element Streamlit gives the CSS class `st-key-<key>` (other characters become `-`)."""
-    return page.locator(".st-key-" + re.sub(r"[^A-Za-z0-9_-]", "-", key)).first
+    return page.locator(key_selector(key)).first
 
 
 def choose(page, key: str, option_start: str) -> None:
