@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,8 @@ from e2e.scored_pool import write_scored_pool
 from e2e.serving_load import CUT_TIMING, PRESETS, CutSession, ScoringSession, first_view
 
 from zipfit_app.curation_panel import AUTO_DEDUP_MAX_ROWS, FIRST_WAIT_S
+
+from server_clock import ServerClock  # beside this script
 
 TRACEBACK = "Traceback (most recent call last)"
 
@@ -162,9 +164,6 @@ async def drive(url: str, pool, args, cut_sessions: list[CutSession], scoring_se
                      for session, page in zip(cut_sessions, pages[1 + len(scoring_sessions):])]
         await asyncio.gather(*sessions)
         marks["end"] = time.monotonic()
-        await asyncio.sleep(1)  # the last CDP frame events
-        for session in cut_sessions:
-            session.time_at_the_wire()
 
 
 def job_intervals(scoring_sessions: list[ScoringSession], end: float) -> list[tuple[float, float]]:
@@ -224,15 +223,15 @@ def report(args, pool, generation_seconds: float, cut_sessions: list[CutSession]
     print(f"  cuts keeping <= {AUTO_DEDUP_MAX_ROWS:,} rows (Explore starts a near-duplicate search for them and waits "
           f"up to {FIRST_WAIT_S:g} s for it): {percentiles(small)}; larger cuts: "
           f"{percentiles([c.seconds for c in changes if c.value > AUTO_DEDUP_MAX_ROWS])}")
-    at_wire = [c for c in changes if c.wire_seconds is not None]
-    print("  the same reruns timed at the WebSocket (Chromium's timestamps of the frame asking for the rerun and of "
-          "the last script_finished frame after it: the server's time without the page's lag):")
-    print(f"    all:                              {percentiles([c.wire_seconds for c in at_wire])}")
-    print(f"    while a scoring job ran:          {percentiles([c.wire_seconds for c in at_wire if during_job(c)])}")
+    on_server = [c for c in changes if c.server_seconds is not None]
+    print("  the same reruns by the server's clock (server_clock.py: from the rerun request arriving to the run's "
+          "script_finished message queued; no network, no browser):")
+    print(f"    all:                              {percentiles([c.server_seconds for c in on_server])}")
+    print(f"    while a scoring job ran:          {percentiles([c.server_seconds for c in on_server if during_job(c)])}")
     print("    after the scoring jobs had ended: "
-          f"{percentiles([c.wire_seconds for c in at_wire if c.started > jobs_over])}")
-    if len(at_wire) < len(changes):
-        print(f"    ({len(changes) - len(at_wire)} changes not found at the wire)")
+          f"{percentiles([c.server_seconds for c in on_server if c.started > jobs_over])}")
+    if len(on_server) < len(changes):
+        print(f"    ({len(changes) - len(on_server)} changes not found in the server's log)")
     opened = [row for session in cut_sessions for row in session.rows]
     print(f"  rows opened (click -> dialog with nearest targets, script idle): "
           f"{percentiles([row.open_seconds for row in opened])}")
@@ -319,8 +318,8 @@ def report(args, pool, generation_seconds: float, cut_sessions: list[CutSession]
     print(f"\n[load] load average at start {load_at_start}, at end {load_average()} ({os.cpu_count()} cores, shared "
           "with other work, the browser and this script: the numbers are noisy)")
     for name, values in (("in the page", during),
-                         ("at the wire", [c.wire_seconds for c in changes if c.wire_seconds is not None
-                                          and during_job(c)])):
+                         ("by the server's clock", [c.server_seconds for c in changes
+                                                    if c.server_seconds is not None and during_job(c)])):
         p95 = float(np.percentile(values, 95)) if values else None
         print(f"[goal] p95 cut change with a scoring job running <= 1 s, {name}: "
               + (f"{p95:.3f} s, {'met' if p95 <= 1 else 'NOT met'}" if p95 is not None else "no change during a job"))
@@ -364,7 +363,7 @@ def main() -> None:
         started = time.perf_counter()
         pool = write_scored_pool(data, cache, args.rows)
         generation_seconds = time.perf_counter() - started
-        cut_sessions = [CutSession(pool, index, args.cut_sessions, row_every=args.row_every, wire_clock=True)
+        cut_sessions = [CutSession(pool, index, args.cut_sessions, row_every=args.row_every)
                         for index in range(args.cut_sessions)]
         scoring_sessions = [ScoringSession(preset, index)
                             for index, preset in enumerate(list(PRESETS)[:args.scoring_sessions])]
@@ -372,7 +371,9 @@ def main() -> None:
         log_path = base / "server.log"
         if args.pin:  # children inherit the affinity of the thread that starts them
             os.sched_setaffinity(0, {0})
-        with app_server(data, cache, log_path, {"ZIPFIT_MAX_JOBS": str(args.max_jobs)}) as server:
+        clock_log = base / "server_clock.jsonl"
+        launcher = [str(REPO / "benchmarks" / "server_clock.py"), str(clock_log), "--"]
+        with app_server(data, cache, log_path, {"ZIPFIT_MAX_JOBS": str(args.max_jobs)}, launcher=launcher) as server:
             if args.pin:
                 os.sched_setaffinity(0, {1})
                 print(f"pinned: server on core(s) {sorted(os.sched_getaffinity(server.process.pid))}, Chromium and "
@@ -385,6 +386,10 @@ def main() -> None:
                 sampler.stop()
             logs = {"during": server.log()}
         logs["all"] = log_path.read_text(encoding="utf-8", errors="replace")  # after it stopped: shutdown errors too
+        clock = ServerClock.read(clock_log)
+        for session in cut_sessions:
+            session.changes = [replace(change, server_seconds=clock.rerun_seconds(change.value, change.started))
+                               for change in session.changes]
         report(args, pool, generation_seconds, cut_sessions, scoring_sessions, sampler, marks, logs, load_at_start)
     finally:
         if args.keep:

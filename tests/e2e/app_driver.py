@@ -66,16 +66,17 @@ class AppServer:
 
 @contextlib.contextmanager
 def app_server(data_root: Path, cache_dir: Path, log_path: Path, environment: dict[str, str] | None = None,
-               start_seconds: float = SERVER_START_SECONDS) -> Iterator[AppServer]:
+               start_seconds: float = SERVER_START_SECONDS, launcher: list[str] | None = None) -> Iterator[AppServer]:
     """`streamlit run app.py` on a free port of 127.0.0.1 with its own data root and score cache; stopped on exit.
 
-    `environment` adds to (or overrides) the server's environment, e.g. ZIPFIT_MAX_JOBS.
+    `environment` adds to (or overrides) the server's environment, e.g. ZIPFIT_MAX_JOBS; `launcher` is what
+    Python runs in place of `-m streamlit` (benchmarks/server_clock.py).
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, ZIPFIT_CACHE_DIR=str(cache_dir), ZIPFIT_DATA_ROOT=str(data_root), HF_HUB_OFFLINE="1",
                PYTHONUNBUFFERED="1", **(environment or {}))
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+    command = [sys.executable, *(launcher or ["-m", "streamlit"]), "run", "app.py", "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
     with open(log_path, "w") as log:

@@ -4,15 +4,12 @@
   every page gets `PAGE_PROBES` before the app's scripts: a log of the root element's script state with the
   page's clock, and readers of a metric, of exceptions, and of whether an action's outcome is shown (`Ready`).
 - `timed_rerun`: the time from an action to the end of the script run it caused, by the page's clock.
-- `WireClock`: the same runs timed at the WebSocket with Chromium's own frame timestamps (CDP), which do not wait
-  for the page's JavaScript.
 - `run_in_own_thread`: asyncio.run in a thread of its own (where the sync API of the other tests is in use).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -138,64 +135,6 @@ async def timed_rerun(page, action: Callable[[], Awaitable[Any]], ready: Ready, 
     handle = await page.wait_for_function(_RERUN_ENDED, arg=arg, polling=20, timeout=timeout_ms)
     ended = await handle.json_value()
     return RerunTime((ended["end"] - mark) / 1000, ended["seen"], attempt)
-
-
-class WireClock:
-    """Chromium's own timestamps (CDP Network.webSocketFrame*) of a page's Streamlit messages: a cut change timed at
-    the wire, from the frame asking for the rerun with the new value to the last frame saying a script run
-    finished before the next rerun was asked for. Unlike the page's clock, it does not wait for the page's
-    JavaScript, which lags when the browser shares busy cores; it is read after the run (CDP events may lag)."""
-
-    SMALL = 600  # base64 characters: script_finished messages are far smaller than the deltas
-
-    def __init__(self) -> None:
-        self.asks: list[tuple[float, frozenset]] = []  # (CDP timestamp in s, widget values) of rerun_script frames
-        self.finished: list[float] = []  # CDP timestamps of script_finished frames
-
-    async def attach(self, page) -> None:
-        cdp = await page.context.new_cdp_session(page)
-        cdp.on("Network.webSocketFrameSent", self._sent)
-        cdp.on("Network.webSocketFrameReceived", self._received)
-        await cdp.send("Network.enable")
-
-    @staticmethod
-    def _message(event: dict, kind, largest: int | None = None):
-        from google.protobuf.message import DecodeError
-
-        response = event["response"]
-        if response.get("opcode") != 2 or (largest is not None and len(response["payloadData"]) > largest):
-            return None
-        try:
-            return kind.FromString(base64.b64decode(response["payloadData"]))
-        except (ValueError, DecodeError):  # not base64, or another message
-            return None
-
-    def _sent(self, event: dict) -> None:
-        from streamlit.proto.BackMsg_pb2 import BackMsg
-
-        message = self._message(event, BackMsg)
-        if message is not None and message.WhichOneof("type") == "rerun_script":
-            widgets = message.rerun_script.widget_states.widgets
-            values = {getattr(widget, kind) for widget in widgets
-                      if (kind := widget.WhichOneof("value")) in ("int_value", "double_value")}
-            self.asks.append((event["timestamp"], frozenset(values)))
-
-    def _received(self, event: dict) -> None:
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-        message = self._message(event, ForwardMsg, self.SMALL)
-        if message is not None and message.WhichOneof("type") == "script_finished":
-            self.finished.append(event["timestamp"])
-
-    def rerun_seconds(self, value: int) -> float | None:
-        """The rerun that first carried `value` (a top-K no other change used), timed at the wire."""
-        asks = sorted(self.asks, key=lambda ask: ask[0])
-        for index, (asked, values) in enumerate(asks):
-            if value in values:
-                until = asks[index + 1][0] if index + 1 < len(asks) else float("inf")
-                done = [at for at in self.finished if asked <= at < until]
-                return max(done) - asked if done else None
-        return None
 
 
 async def go_to(page, title: str, timeout_ms: int = 60_000) -> None:

@@ -5,7 +5,7 @@ measures): both drive the same sessions, so what the benchmark times is what the
 
 - `CutSession`: opens a scored pool (`scored_pool.py`) on Explore (a link, or the Data page's local-file form),
   then changes the top-K cut to values of its own, reads "Rows kept" and its URL after each change, and opens
-  a row now and then. Each change is timed in the page (see `CUT_TIMING`) and, with a `WireClock`, at the wire.
+  a row now and then. Each change is timed in the page (see `CUT_TIMING`).
 - `first_view`: one session alone opens the pool first.
 - `ScoringSession`: a demo preset on the Data page, "Start scoring" on the Score page, then follows the job
   (queued, running, exact) as its page shows it; `start_scoring`, `wait_for_state`, `cancel` are its steps.
@@ -17,14 +17,14 @@ import asyncio
 import contextlib
 import re
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
 from .app_driver import key_selector
-from .async_pages import Ready, WireClock, exceptions_on, go_to, timed_rerun, wait_idle
+from .async_pages import Ready, exceptions_on, go_to, timed_rerun, wait_idle
 from .scored_pool import ScoredPool
 
 CUT_TIMING = ("server time per cut change: from the Enter key in the Explore page's top-K input (the page's "
@@ -87,7 +87,7 @@ class CutChange:
     started: float  # time.monotonic() when the change was made
     kept: str | None  # "Rows kept" as the page shows it after the change
     url_cut: tuple[str | None, str | None]  # the URL's cut and v after the change
-    wire_seconds: float | None = None  # the same rerun timed at the WebSocket (`CutSession.time_at_the_wire`)
+    server_seconds: float | None = None  # the same rerun by the server's clock (benchmarks/server_clock.py)
 
     @property
     def own_view(self) -> bool:
@@ -112,10 +112,9 @@ class CutSession:
 
     def __init__(self, pool: ScoredPool, index: int, n_sessions: int, *, via: str = "link", row_every: int = 5,
                  seed: int = 0, rerun_timeout_ms: int = 60_000, open_timeout_ms: int = 300_000,
-                 failure_shots: Path | None = None, wire_clock: bool = False) -> None:
+                 failure_shots: Path | None = None) -> None:
         self.pool, self.index, self.via, self.row_every = pool, index, via, row_every
         self.open_timeout_ms, self.failure_shots = open_timeout_ms, failure_shots
-        self.wire = WireClock() if wire_clock else None
         self.name = f"cut-{index + 1}"
         self.log = SessionLog(self.name)
         self.changes: list[CutChange] = []
@@ -140,8 +139,6 @@ class CutSession:
         """Load the pool and targets (link or form), land on Explore with a top-K cut; returns that K."""
         timeout_ms = timeout_ms or self.open_timeout_ms
         first = self.next_value(None)
-        if self.wire is not None:
-            await self.wire.attach(page)
         if self.via == "link":
             await page.goto(self.pool.link(base_url, first), timeout=timeout_ms)
             await wait_idle(page, timeout_ms)
@@ -223,12 +220,6 @@ class CutSession:
         self.rows.append(record)
         await self.log.check(page)
         return record
-
-    def time_at_the_wire(self) -> None:
-        """With a WireClock: each change's rerun timed at the WebSocket too (call once the session is over)."""
-        if self.wire is not None:
-            self.changes = [replace(change, wire_seconds=self.wire.rerun_seconds(change.value))
-                            for change in self.changes]
 
     async def run(self, page, base_url: str, *, until: float | None = None, changes: int | None = None) -> None:
         """Open, then change the cut until `until` (time.monotonic()) or for `changes` changes."""
