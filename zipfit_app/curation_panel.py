@@ -112,12 +112,13 @@ def minhashes_for(fingerprint: str, _texts) -> MinHashes:
     return MinHashes(_texts)
 
 
-def duplicate_groups(context: ExploreContext, rows: np.ndarray, start: bool) -> tuple[WorkStatus | None,
-                                                                                     DuplicateGroups | None]:
-    """Near-duplicate groups among `rows` of the pool (background work, started only when `start`)."""
+def duplicate_groups(context: ExploreContext, n_kept: int, start: bool) -> tuple[WorkStatus | None,
+                                                                                DuplicateGroups | None]:
+    """Near-duplicate groups among the best `n_kept` rows of the pool (background work, started only when
+    `start`). The rows follow from the scores' version and `n_kept`: the work's id needs no digest of them."""
     source = context.source
-    work_id = "near-duplicates-" + _digest(source.fingerprint, context.shown.version, DEFAULT_THRESHOLD,
-                                           hashlib.sha256(np.ascontiguousarray(rows).tobytes()).hexdigest())
+    rows = context.index.ranked[:n_kept]
+    work_id = "near-duplicates-" + _digest(source.fingerprint, context.shown.version, DEFAULT_THRESHOLD, n_kept)
     manager = JobManager.shared()
     status = manager.find(work_id)
     if status is None and start:
@@ -176,7 +177,7 @@ def explore_section(context: ExploreContext) -> None:
                       + ", ".join(state.references) + ".")
     start = context.summary.n_kept <= AUTO_DEDUP_MAX_ROWS or st.session_state.get("curation.dedup_asked") == \
         context.summary.n_kept
-    status, groups = duplicate_groups(context, kept, start)
+    status, groups = duplicate_groups(context, context.summary.n_kept, start)
     if groups is not None:
         b.metric("Near-duplicate groups in the cut", f"{len(groups.groups):,}",
                  f"{int(sum(len(group) for group in groups.groups)):,} rows; keeping one each drops "
@@ -198,7 +199,7 @@ def _listing(context: ExploreContext, flags: ContaminationFlags | None, groups: 
     shown = st.radio("List", ["nothing", "flagged kept rows", "near-duplicate rows"], horizontal=True,
                      key="curation.list", label_visibility="collapsed")
     if shown == "flagged kept rows" and flags is not None:
-        rows = flags.rows[np.isin(flags.rows, kept)]
+        rows = flags.rows[flags.among(kept)]
     elif shown == "near-duplicate rows" and groups is not None:
         rows = np.concatenate(groups.groups) if groups.groups else np.zeros(0, dtype=np.int64)
     else:
@@ -228,8 +229,7 @@ def row_note(context: ExploreContext, row: int) -> None:
             if reference is not None:
                 with st.expander("The reference row"):
                     st.code(reference, language=None, wrap_lines=True)
-    kept = context.index.ranked[:context.summary.n_kept]
-    _status, groups = duplicate_groups(context, kept, start=False)
+    _status, groups = duplicate_groups(context, context.summary.n_kept, start=False)
     if groups is not None:
         for group in groups.groups:
             if row in group:

@@ -225,7 +225,8 @@ def sample_table(context: ExploreContext, rows: np.ndarray, key: str) -> None:
     row = get_view().row
     ticked = {"selection": {"rows": [shown_rows.index(row)]}} if row in shown_rows else None
     st.dataframe(table, hide_index=True, key=key, selection_mode="single-row", selection_default=ticked,
-                 on_select=partial(_on_row_select, key, shown_rows), column_config=score_columns(context.index.scores))
+                 on_select=partial(_on_row_select, key, shown_rows),
+                 column_config=score_columns(context.index.score_range()))
 
 
 def _on_tab_change() -> None:

@@ -278,7 +278,7 @@ def _scores_view(job_id: str, heading: str) -> None:
     st.plotly_chart(histogram_figure(histogram, None, score_title=methods.score_title(get_view().method)),
                     key="score.histogram")
     table = rows_table(index, index.ranked[:10], source.texts, preview_chars=140)
-    st.dataframe(table, hide_index=True, column_config=score_columns(shown.scores))
+    st.dataframe(table, hide_index=True, column_config=score_columns(index.score_range()))
 
 
 def _first_look_view(sample, source) -> None:

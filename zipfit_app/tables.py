@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from zipfit_core.analysis.explore import text_preview
 
 
-def score_columns(scores: np.ndarray) -> dict:
-    """Column settings for sample tables: the score as a bar (as in the paper's Table 1)."""
-    finite = scores[np.isfinite(scores)]
-    low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+def score_columns(score_range: tuple[float, float]) -> dict:
+    """Column settings for sample tables: the score as a bar (as in the paper's Table 1) from the lowest to the
+    highest score of the pool (`ScoreIndex.score_range()`)."""
+    low, high = score_range
     return {
         "score": st.column_config.ProgressColumn("score", format="%.4f", min_value=low,
                                                  max_value=max(high, low + 1e-9)),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import cached_property
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -55,6 +56,11 @@ class ScoreIndex:
         return int(self.cumulative_tokens[-1]) if len(self.cumulative_tokens) else 0
 
     def score_range(self) -> tuple[float, float]:
+        """The lowest and highest finite score ((0, 1) when none is); computed once (every rerun asks)."""
+        return self._score_range
+
+    @cached_property
+    def _score_range(self) -> tuple[float, float]:
         finite = self.ranked_scores[np.isfinite(self.ranked_scores)]
         if not len(finite):
             return 0.0, 1.0
