@@ -214,6 +214,33 @@ def test_compare_command_prints_and_writes_the_comparison(scored_files, capsys):
     assert by_value["proofnet"]["zipfit"] == 8 and by_value["proofnet"]["pool"] == 12
 
 
+def test_compare_json_on_stdout_and_never_over_an_input(scored_files, capsys):
+    import json
+
+    from zipfit_core.cli.main import main
+
+    folder, source, _, files, _ = scored_files
+    methods = ["--scores", str(files["zipfit"]), str(files["dsir"]), "--top-k", "8"]
+    assert main(["compare", str(source), *methods, "--json"]) == 0
+    printed = capsys.readouterr()
+    content = json.loads(printed.out)  # stdout is the JSON alone; the tables went to stderr
+    assert content["kind"] == "zipfit-compare" and len(content["kept_rows"]["zipfit"]) == 8
+    assert "overlap of kept rows" in printed.err
+    before = source.read_bytes()
+    for existing in (source, files["dsir"]):  # an input, or a file zipfit did not write as a comparison
+        assert main(["compare", str(source), *methods, "--json", str(existing)]) == 2
+        assert "--json" in capsys.readouterr().err
+    assert source.read_bytes() == before
+    notes = folder / "notes.json"
+    notes.write_text('{"mine": true}', encoding="utf-8")
+    assert main(["compare", str(source), *methods, "--json", str(notes)]) == 2
+    assert "was not written by zipfit" in capsys.readouterr().err and notes.read_text() == '{"mine": true}'
+    report = folder / "again.json"
+    for _ in range(2):  # an earlier comparison is replaced
+        assert main(["compare", str(source), *methods, "--json", str(report)]) == 0
+    assert json.loads(report.read_text())["kind"] == "zipfit-compare"
+
+
 def test_compare_command_user_errors(scored_files, capsys):
     from zipfit_core.cli.main import main
 

@@ -25,7 +25,6 @@ each row's text (sha256 of the text with runs of whitespace collapsed) and raise
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -38,6 +37,7 @@ from zipfit_core._version import __version__
 from zipfit_core.data.texts import texts_fingerprint
 from zipfit_core.errors import ScoringCancelled, ZipFitError
 from zipfit_core.scoring.alignment import ProgressCallback, as_cancel_check, rank_by_score, require_texts
+from zipfit_core.store.outputs import is_json_of_kind
 
 DEFAULT_ORDER = 5
 DEFAULT_DISCOUNT = 0.75
@@ -276,11 +276,7 @@ class ProxyResult:
 
 def is_proxy_result(path: str | Path) -> bool:
     """A JSON file written by `zipfit proxy-eval --out` (so it may be replaced by a new one)."""
-    try:
-        content = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(content, dict) and content.get("kind") == PROXY_RESULT_KIND
+    return is_json_of_kind(path, PROXY_RESULT_KIND)
 
 
 def scores_fingerprint(scores: np.ndarray) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import sys
 from dataclasses import asdict
 
@@ -15,8 +17,11 @@ from zipfit_core.analysis.selection import SelectionRule, TokenCounter
 from zipfit_core.cli.data_options import add_data_arguments
 from zipfit_core.cli.score import ProgressBar
 from zipfit_core.cli.scored_inputs import add_scored_inputs, cache_dir_for, load_scored_methods, load_source_for
-from zipfit_core.errors import ZipFitError
+from zipfit_core.errors import ZipFitError, reword
 from zipfit_core.store.files import write_json_atomic
+from zipfit_core.store.outputs import check_output_path, is_json_of_kind
+
+COMPARE_RESULT_KIND = "zipfit-compare"  # what --json files say they are
 
 
 def add_compare_command(commands: argparse._SubParsersAction) -> None:
@@ -29,7 +34,8 @@ def add_compare_command(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--tokenizer", help="a `tokenizers` JSON file for exact token counts")
     compare.add_argument("--column", help="a metadata column of SOURCE to show the kept rows' composition by")
     compare.add_argument("--show", type=int, default=3, help="rows only one method keeps: show this many each")
-    compare.add_argument("--json", help="also write everything to this JSON file")
+    compare.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                         help="everything as JSON: on stdout (the tables then go to stderr), or into FILE")
     compare.add_argument("-q", "--quiet", action="store_true", help="no progress bar while --from-manifest re-scores")
     add_data_arguments(compare, ["source"])
 
@@ -48,6 +54,41 @@ def preview(text: str, width: int = 100) -> str:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    if args.json not in (None, "-"):
+        try:
+            check_output_path(args.json, what="comparison", folder=False,
+                              is_ours=lambda path: is_json_of_kind(path, COMPARE_RESULT_KIND),
+                              inputs=(args.source, *args.scores, *args.from_manifest))
+        except ZipFitError as error:
+            raise ZipFitError(reword(str(error), {"`out`": "--json"})) from None
+    # With the JSON on stdout, the tables go to stderr, so that stdout is the JSON alone.
+    with contextlib.redirect_stdout(sys.stderr) if args.json == "-" else contextlib.nullcontext():
+        source, rule, runs, result = _compare_and_print(args)
+    if args.json:
+        content = {
+            "kind": COMPARE_RESULT_KIND, "package_version": __version__,
+            "source": str(args.source), "source_fingerprint": source.fingerprint,
+            "source_recipe": source.recipe.to_dict() if source.recipe else None,
+            "rule": {"kind": rule.kind, "value": rule.value, "description": rule.describe()},
+            "methods": {name: asdict(run) if run else None for name, run in runs.items()},
+            "kept_rows": {name: selection.rows.tolist() for name, selection in result.selections.items()},
+            "overlaps": result.overlaps.to_dict(orient="records"),
+            "correlations": result.correlations.to_dict(orient="records"),
+            "length_bias": result.length_bias.to_dict(orient="records"),
+            "composition": (result.composition.reset_index().to_dict(orient="records")
+                            if result.composition is not None else None),
+            "exclusive_rows": {name: rows.tolist() for name, rows in result.exclusive.items()},
+        }
+        if args.json == "-":
+            print(json.dumps(content, indent=2))
+        else:
+            write_json_atomic(args.json, content)
+            print(f"\n-> {args.json}", file=sys.stderr)
+    return 0
+
+
+def _compare_and_print(args: argparse.Namespace):
+    """Load, compare, and print the tables; returns what the JSON needs."""
     source = load_source_for(args)
     if len(args.scores) + len(args.from_manifest) < 2:
         raise ZipFitError("Give at least two methods to compare (--scores and/or --from-manifest).")
@@ -72,20 +113,4 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"\nkept only by {name}: {len(rows)} rows")
         for row in rows[: args.show]:
             print(f"  row {row}: {preview(source.texts[row])}")
-    if args.json:
-        write_json_atomic(args.json, {
-            "kind": "zipfit-compare", "package_version": __version__,
-            "source": str(args.source), "source_fingerprint": source.fingerprint,
-            "source_recipe": source.recipe.to_dict() if source.recipe else None,
-            "rule": {"kind": rule.kind, "value": rule.value, "description": rule.describe()},
-            "methods": {name: asdict(run) if run else None for name, run in runs.items()},
-            "kept_rows": {name: selection.rows.tolist() for name, selection in result.selections.items()},
-            "overlaps": result.overlaps.to_dict(orient="records"),
-            "correlations": result.correlations.to_dict(orient="records"),
-            "length_bias": result.length_bias.to_dict(orient="records"),
-            "composition": (result.composition.reset_index().to_dict(orient="records")
-                            if result.composition is not None else None),
-            "exclusive_rows": {name: rows.tolist() for name, rows in result.exclusive.items()},
-        })
-        print(f"\n-> {args.json}", file=sys.stderr)
-    return 0
+    return source, rule, runs, result

@@ -9,6 +9,7 @@ temporary sibling name and renames it into place, so a failed write leaves the o
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -16,6 +17,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from zipfit_core.errors import ZipFitError
+
+
+def is_json_of_kind(path: str | Path, kind: str) -> bool:
+    """A JSON file whose top-level `kind` is `kind`: how a command that writes one JSON file recognises its own."""
+    try:
+        content = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(content, dict) and content.get("kind") == kind
 
 
 def check_output_path(output: str | Path, *, what: str, folder: bool, is_ours: Callable[[Path], bool],
