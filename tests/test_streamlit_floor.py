@@ -4,15 +4,12 @@ in the oldest Streamlit pyproject.toml allows (installed from PyPI into a virtua
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import tomllib
-
-REPO = Path(__file__).resolve().parent.parent
+from floor_env import REPO, declared_floor, python_with_floor
 
 # Run inside the environment with the floor version: prints the calls that version lacks, as JSON.
 CHECK = r"""
@@ -52,12 +49,6 @@ print(json.dumps({"version": st.__version__, "missing": sorted(missing)}))
 """
 
 
-def streamlit_floor() -> str:
-    extras = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
-    (requirement,) = [item for item in extras["app"] if item.startswith("streamlit")]
-    return re.fullmatch(r"streamlit>=([0-9.]+)", requirement.replace(" ", "")).group(1)
-
-
 def app_files() -> list[str]:
     return [str(path) for path in [REPO / "app.py", *sorted((REPO / "pages").glob("*.py")),
                                    *sorted((REPO / "zipfit_app").glob("*.py"))]]
@@ -75,19 +66,10 @@ def test_the_checker_finds_a_keyword_streamlit_does_not_have(tmp_path: Path) -> 
 
 @pytest.mark.timeout(600)
 def test_the_app_runs_on_the_declared_streamlit_floor(tmp_path: Path) -> None:
-    floor = streamlit_floor()
-    environment = tmp_path / "floor"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(environment)],
-                   check=True, timeout=120)
-    python = environment / "bin" / "python"
-    # Only Streamlit itself at the floor (and cachetools, which older releases import); the rest comes from the
-    # system site-packages: signatures are what this checks, not a full install.
-    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q",
-                              "--disable-pip-version-check", f"streamlit=={floor}", "cachetools"],
-                             capture_output=True, text=True, timeout=400, check=False)
-    if install.returncode != 0 and "No matching distribution" not in install.stderr:
-        pytest.skip(f"PyPI is not reachable to install streamlit=={floor}: {install.stderr[-300:]}")
-    assert install.returncode == 0, install.stderr
+    floor = declared_floor("streamlit", extra="app")
+    # Only Streamlit itself at the floor (and cachetools, which older releases import): signatures are what this
+    # checks, not a full install.
+    python = python_with_floor(tmp_path / "floor", "streamlit", floor, also=("cachetools",))
     result = subprocess.run([str(python), "-c", CHECK, *app_files()], capture_output=True, text=True, timeout=120,
                             check=False)
     assert result.returncode == 0, result.stderr
