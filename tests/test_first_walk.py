@@ -282,11 +282,18 @@ def test_a_link_restores_the_open_tab_and_ticks_the_open_row(isolated):
     source = load_source(DataSource("local", str(isolated / "pool.jsonl")), TextSpec())
     targets = load_source(DataSource("local", str(isolated / "targets.jsonl")), TextSpec())
     best_row = int(np.argmax(alignment_scores(source.texts, targets.texts)))
+    link = {"src": "local", "src.loc": "pool.jsonl", "tgt": "local", "tgt.loc": "targets.jsonl", "row": str(best_row)}
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.query_params.update({"src": "local", "src.loc": "pool.jsonl", "tgt": "local", "tgt.loc": "targets.jsonl",
-                            "tab": "cut", "row": str(best_row)})
+    at.query_params.update({**link, "tab": "cut"})
     go(at.run(), "explore")
     assert at.session_state["explore.tab"] == "Rows around the cut" and at.query_params["tab"] == "cut"
+    tables = [frame.proto.id.split("-explore.", 1)[-1] for frame in at.dataframe]
+    assert any(name.startswith("above.") for name in tables)
+    assert not any(name.startswith(("top.", "bottom.")) for name in tables)  # only the open tab is made and sent
+
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update(link)  # no tab: the first
+    go(at.run(), "explore")
     (top,) = [frame for frame in at.dataframe if frame.proto.id.endswith("-explore.top.0")]
     assert json.loads(top.proto.selection_default)["selection"]["rows"] == [0]  # the best row, first in the table
     (worst,) = [frame for frame in at.dataframe if frame.proto.id.endswith("-explore.bottom.0")]

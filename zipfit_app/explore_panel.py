@@ -236,29 +236,41 @@ def _on_tab_change() -> None:
 
 
 def sample_tabs(context: ExploreContext) -> None:
-    """Best and worst rows, rows around the cut, score against length; the open tab is the view's."""
+    """Best and worst rows, rows around the cut, score against length; the open tab is the view's. Only the open
+    tab's content is made and sent: on a large pool the other tabs' tables and scatter plot were most of what the
+    browser drew again on every cut change (benchmarks/bench_serving.py)."""
     wanted = TAB_LABELS[get_view().tab or EXPLORE_TABS[0]]
     if st.session_state.get("explore.tab") != wanted:
         st.session_state["explore.tab"] = wanted
-    top, around, length = st.tabs(list(TAB_LABELS.values()), key="explore.tab", on_change=_on_tab_change)
-    with top:
-        st.markdown(f"**Best {SAMPLE_ROWS}** (as in Table 1 of the paper). Click a row to read it in full.")
-        sample_table(context, context.index.ranked[:SAMPLE_ROWS], "explore.top")
-        st.markdown(f"**Worst {SAMPLE_ROWS}**")
-        sample_table(context, context.index.ranked[-SAMPLE_ROWS:], "explore.bottom")
-    with around:
-        above, below = rows_around_cut(context.index, context.summary.n_kept, k=5)
-        st.markdown("**Last kept rows** (just above the cut)")
-        sample_table(context, above, f"explore.above.{context.summary.n_kept}")  # new cut, no stale selection
-        st.markdown("**First dropped rows** (just below the cut)")
-        sample_table(context, below, f"explore.below.{context.summary.n_kept}")
-    with length:
-        sample, correlation = _length_view(context.shown.version, context.index.scores, context.index.n_chars)
-        group_of_row = context.groups.label_of_rows(sample["row"].to_numpy()) if context.groups else None
-        labels = context.groups.labels if context.groups else None
-        st.plotly_chart(score_length_figure(sample, group_of_row, cut_line(context), correlation, labels,
-                                            score_title=methods.score_title(get_view().method)),
-                        key="explore.length")
-        st.caption(f"A random sample of {len(sample):,} rows. ZIP-FIT favours short texts: for unrelated texts "
-                   "1 - NCD is roughly the compressor's fixed overhead over the text's compressed size. "
-                   "A strong negative correlation means length drives much of the ranking.")
+    tabs = st.tabs(list(TAB_LABELS.values()), key="explore.tab", on_change=_on_tab_change)
+    for tab, draw in zip(tabs, (_best_and_worst, _around_the_cut, _score_against_length)):
+        if tab.open:
+            with tab:
+                draw(context)
+
+
+def _best_and_worst(context: ExploreContext) -> None:
+    st.markdown(f"**Best {SAMPLE_ROWS}** (as in Table 1 of the paper). Click a row to read it in full.")
+    sample_table(context, context.index.ranked[:SAMPLE_ROWS], "explore.top")
+    st.markdown(f"**Worst {SAMPLE_ROWS}**")
+    sample_table(context, context.index.ranked[-SAMPLE_ROWS:], "explore.bottom")
+
+
+def _around_the_cut(context: ExploreContext) -> None:
+    above, below = rows_around_cut(context.index, context.summary.n_kept, k=5)
+    st.markdown("**Last kept rows** (just above the cut)")
+    sample_table(context, above, f"explore.above.{context.summary.n_kept}")  # new cut, no stale selection
+    st.markdown("**First dropped rows** (just below the cut)")
+    sample_table(context, below, f"explore.below.{context.summary.n_kept}")
+
+
+def _score_against_length(context: ExploreContext) -> None:
+    sample, correlation = _length_view(context.shown.version, context.index.scores, context.index.n_chars)
+    group_of_row = context.groups.label_of_rows(sample["row"].to_numpy()) if context.groups else None
+    labels = context.groups.labels if context.groups else None
+    st.plotly_chart(score_length_figure(sample, group_of_row, cut_line(context), correlation, labels,
+                                        score_title=methods.score_title(get_view().method)),
+                    key="explore.length")
+    st.caption(f"A random sample of {len(sample):,} rows. ZIP-FIT favours short texts: for unrelated texts "
+               "1 - NCD is roughly the compressor's fixed overhead over the text's compressed size. "
+               "A strong negative correlation means length drives much of the ranking.")

@@ -27,7 +27,7 @@ from .app_driver import key_selector
 from .async_pages import Ready, exceptions_on, go_to, timed_rerun, wait_idle
 from .scored_pool import ScoredPool
 
-CUT_TIMING = ("server time per cut change: from the Enter key in the Explore page's top-K input (the page's "
+CUT_TIMING = ("time per cut change in the page: from the Enter key in the Explore page's top-K input (the page's "
               "clock, just before the key is sent) to the page's [data-test-script-state] going back to "
               "notRunning after it went to running (the rerun's last message has arrived; for a run the page never "
               "showed as running, to when its new 'Rows kept' appeared); it includes the WebSocket round trip on "
