@@ -81,13 +81,16 @@ def load_in_form(at: AppTest, role: str, kind: str, location: str) -> AppTest:
     return at
 
 
-def score_and_wait(at: AppTest) -> AppTest:
+def start_scoring(at: AppTest) -> str:
+    """Open the Score page, press "Start scoring"; the job's id."""
     at.switch_page("pages/score.py").run()
     assert_no_exception(at)
-    start = next(button for button in at.button if button.label == "Start scoring")
-    start.click().run()
-    job_id = at.session_state["score_job"].job_id
-    status = JobManager.shared().wait(job_id, timeout=TIMEOUT)
+    next(button for button in at.button if button.label == "Start scoring").click().run()
+    return at.session_state["score_job"].job_id
+
+
+def score_and_wait(at: AppTest) -> AppTest:
+    status = JobManager.shared().wait(start_scoring(at), timeout=TIMEOUT)
     assert status.state == "done", status
     return at.run()
 
@@ -270,9 +273,7 @@ def test_leaving_the_page_does_not_stop_the_job(isolated):
     at = new_app()
     load_in_form(at, "source", "local", "pool.jsonl")
     load_in_form(at, "target", "local", "targets.jsonl")
-    at.switch_page("pages/score.py").run()
-    next(button for button in at.button if button.label == "Start scoring").click().run()
-    job_id = at.session_state["score_job"].job_id
+    job_id = start_scoring(at)
     at.switch_page("pages/data.py").run()
     del at  # the session is gone, as when a tab closes
     assert JobManager.shared().wait(job_id, timeout=TIMEOUT).state == "done"
@@ -405,9 +406,7 @@ def test_preview_shows_the_first_rows_and_offers_their_fields(isolated):
 def test_cancel_stops_the_job_and_resume_is_offered(isolated):
     at = new_app()
     next(button for button in at.button if button.label.startswith("HumanEval")).click().run()
-    at.switch_page("pages/score.py").run()
-    next(button for button in at.button if button.label == "Start scoring").click().run()
-    job_id = at.session_state["score_job"].job_id
+    job_id = start_scoring(at)
     assert any(button.key == "score.cancel" for button in at.button)  # long enough to still be running
     at.button(key="score.cancel").click().run()
     status = JobManager.shared().wait(job_id, timeout=10)

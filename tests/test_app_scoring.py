@@ -27,6 +27,7 @@ from test_app import (  # noqa: F401
     load_in_form,
     new_app,
     set_cut,
+    start_scoring,
     texts_of,
 )
 
@@ -280,9 +281,7 @@ def test_a_cached_result_opens_in_a_new_session_from_the_recipes_it_records(isol
     scorer = new_app()
     load_in_form(scorer, "source", "demo", DEMO_SOURCE)
     load_in_form(scorer, "target", "demo", DEMO_TARGET)
-    scorer.switch_page("pages/score.py").run()
-    next(button for button in scorer.button if button.label == "Start scoring").click().run()
-    job_id = scorer.session_state["score_job"].job_id
+    job_id = start_scoring(scorer)
     assert results.manager().wait(job_id, timeout=TIMEOUT).state == "done"
 
     fresh = new_app()  # another browser: nothing loaded, no link

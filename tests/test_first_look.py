@@ -8,7 +8,14 @@ import threading
 
 import numpy as np
 import pytest
-from test_app import assert_no_exception, isolated, load_in_form, new_app, write_pool  # noqa: F401 (a fixture)
+from test_app import (  # noqa: F401 (isolated is a fixture)
+    assert_no_exception,
+    isolated,
+    load_in_form,
+    new_app,
+    start_scoring,
+    write_pool,
+)
 from test_jobs import TARGETS, make_sources
 
 import zipfit_core.jobs.schedule as schedule
@@ -81,8 +88,7 @@ def test_the_score_page_labels_the_first_look_as_a_sample(isolated, monkeypatch,
     at = new_app()
     load_in_form(at, "source", "local", "pool.jsonl")
     load_in_form(at, "target", "local", "targets.jsonl")
-    at.switch_page("pages/score.py").run()
-    next(button for button in at.button if button.label == "Start scoring").click().run()
+    start_scoring(at)
     assert held.entered.wait(TIMEOUT)
     at.run()
     assert_no_exception(at)

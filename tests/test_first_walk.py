@@ -26,6 +26,7 @@ from test_app import (  # noqa: F401
     score_and_wait,
     scored_local_app,
     set_cut,
+    start_scoring,
     texts_of,
     write_pool,
 )
@@ -188,9 +189,7 @@ def test_scores_either_side_of_the_cut_show_the_digits_that_tell_them_apart_or_a
 
 def test_compare_follows_explore_and_reads_clearly(app_with_data):
     at, _pool = app_with_data
-    go(at, "score")
-    next(button for button in at.button if button.label == "Start scoring").click().run()
-    assert JobManager.shared().wait(at.session_state["score_job"].job_id, timeout=TIMEOUT).state == "done"
+    assert JobManager.shared().wait(start_scoring(at), timeout=TIMEOUT).state == "done"
     go(at, "explore")
     at.selectbox(key="explore.group_by").set_value("origin").run()
     set_cut(at, "top_k", 7)

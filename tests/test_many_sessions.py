@@ -4,9 +4,20 @@ see why. Two AppTest sessions share the process's JobManager, as two browser tab
 
 from __future__ import annotations
 
-from test_app import APP, TIMEOUT, assert_no_exception, isolated, load_in_form, write_pool  # noqa: F401
-from test_cache_admin import HeldJobs
+from dataclasses import dataclass
+
+import pytest
 from streamlit.testing.v1 import AppTest
+from test_app import (  # noqa: F401 (isolated is a fixture)
+    APP,
+    TIMEOUT,
+    assert_no_exception,
+    isolated,
+    load_in_form,
+    start_scoring,
+    write_pool,
+)
+from test_cache_admin import HeldJobs
 
 from zipfit_core.jobs.manager import JobManager
 
@@ -20,27 +31,36 @@ def session_on_score_page() -> AppTest:
     return at
 
 
-def start(at: AppTest) -> str:
-    next(button for button in at.button if button.label == "Start scoring").click().run()
-    assert_no_exception(at)
-    return at.session_state["score_job"].job_id
+@dataclass
+class TwoSessions:
+    alice: AppTest  # started the job
+    bob: AppTest  # asked for the same scores while it ran, so follows the same job
+    job: str
+    held: HeldJobs  # the job is held in its first block until `held.release` is set
+
+
+@pytest.fixture
+def two_sessions(isolated, monkeypatch) -> TwoSessions:
+    held = HeldJobs(monkeypatch)
+    write_pool(isolated)
+    alice, bob = session_on_score_page(), session_on_score_page()
+    job = start_scoring(alice)
+    assert_no_exception(alice)
+    assert held.entered.wait(TIMEOUT)
+    bob.run()  # bob's page finds the running job for the same data and follows it
+    alice.run()
+    return TwoSessions(alice, bob, job, held)
 
 
 def texts(elements) -> str:
     return " ".join(str(element.value) for element in elements)
 
 
-def test_one_sessions_cancel_leaves_the_job_to_the_other(isolated, monkeypatch):
-    held = HeldJobs(monkeypatch)
-    write_pool(isolated)
-    alice, bob = session_on_score_page(), session_on_score_page()
-    job = start(alice)
-    assert held.entered.wait(TIMEOUT)
-    bob.run()  # bob's page finds the running job for the same data and follows it
+def test_one_sessions_cancel_leaves_the_job_to_the_other(two_sessions):
+    alice, bob, job, held = two_sessions.alice, two_sessions.bob, two_sessions.job, two_sessions.held
     assert bob.session_state["score_job"].job_id == job
     manager = JobManager.shared()
     assert len(manager.followers(job)) == 2
-    alice.run()
     assert any(button.label.startswith("Stop for everyone (1 other session wait") for button in alice.button)
     assert not any(button.label.startswith("Stop for everyone") for button in bob.button)
 
@@ -58,14 +78,8 @@ def test_one_sessions_cancel_leaves_the_job_to_the_other(isolated, monkeypatch):
     assert stopped.state == "cancelled" and stopped.stopped_because == "nobody waits for it any more"
 
 
-def test_the_starter_can_stop_it_for_everyone_and_the_other_sees_why(isolated, monkeypatch):
-    held = HeldJobs(monkeypatch)
-    write_pool(isolated)
-    alice, bob = session_on_score_page(), session_on_score_page()
-    job = start(alice)
-    assert held.entered.wait(TIMEOUT)
-    bob.run()
-    alice.run()
+def test_the_starter_can_stop_it_for_everyone_and_the_other_sees_why(two_sessions):
+    alice, bob, job, held = two_sessions.alice, two_sessions.bob, two_sessions.job, two_sessions.held
     alice.button(key="score.stop_all").click().run()
     held.release.set()
     assert JobManager.shared().wait(job, timeout=TIMEOUT).state == "cancelled"
