@@ -20,10 +20,16 @@ class AppSettings:
     hub_timeout_s: float  # bound on every network wait when loading from the Hugging Face Hub
     max_line_bytes: int | None  # longest JSONL / .txt line read before it is parsed; None = no bound
     max_expansion: float | None  # how many times its size a compressed file may expand; None = no bound
+    started_by_cli: bool = False  # served by `zipfit app`: hints name its options (--data-root), not variables
 
     @property
     def export_root(self) -> Path:
         return self.data_root / "exports"
+
+    @property
+    def data_root_hint(self) -> str:
+        """How to set the data root where this server was started."""
+        return "start with `zipfit app --data-root DIR`" if self.started_by_cli else "set ZIPFIT\\_DATA\\_ROOT"
 
 
 def _int_env(name: str, default: int) -> int:
@@ -59,4 +65,5 @@ def app_settings() -> AppSettings:
                        small_export_rows=_int_env("ZIPFIT_SMALL_EXPORT_ROWS", 200_000),
                        hub_timeout_s=hub_timeout,
                        max_line_bytes=line_bytes,
-                       max_expansion=_limit_env("ZIPFIT_MAX_EXPANSION", LoadOptions.max_expansion or 0))
+                       max_expansion=_limit_env("ZIPFIT_MAX_EXPANSION", LoadOptions.max_expansion or 0),
+                       started_by_cli=os.environ.get("ZIPFIT_STARTED_BY") == "zipfit app")

@@ -21,6 +21,7 @@ from pathlib import Path
 from zipfit_core.errors import ZipFitError
 
 DATA_ROOT_ENV = "ZIPFIT_DATA_ROOT"
+STARTED_BY_ENV = "ZIPFIT_STARTED_BY"
 EXAMPLES = """examples:
   zipfit app                                  # http://localhost:8501, data under ./data
   zipfit app --port 8600 --data-root /srv/corpora
@@ -74,7 +75,7 @@ def streamlit_command(script: Path, port: int | None) -> list[str]:
 def run_app(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("streamlit") is None:
         raise ZipFitError("The app needs Streamlit: `pip install 'zipfit-studio[app]'`.")
-    environment = dict(os.environ)
+    environment = dict(os.environ, **{STARTED_BY_ENV: "zipfit app"})  # the app names this command's options
     if args.data_root is not None:
         root = Path(args.data_root).expanduser().resolve()
         if not root.is_dir():

@@ -37,6 +37,7 @@ from zipfit_core.jobs.score_job import ScoreJob, ScoreRequest
 from zipfit_core.jobs.work import BACKGROUND_NICE, Work, WorkStatus, lower_thread_priority
 from zipfit_core.scoring.alignment import default_workers
 from zipfit_core.store.cache_admin import CacheItem, InUse, PruneCriteria, PruneReport, prune_cache, remove_entry
+from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.score_cache import CacheEntry, ScoreState, default_cache_dir
 
 FINISHED_KEPT = 32  # finished work kept in memory; older results are reopened from the cache
@@ -110,13 +111,15 @@ class JobManager:
         return self._add(job, queue=stored is None)
 
     def submit_method(self, method: str, sources: Sequence[str], targets: Sequence[str], settings: dict[str, Any],
-                      *, source_fingerprint: str | None = None, target_fingerprint: str | None = None) -> str:
+                      *, source_fingerprint: str | None = None, target_fingerprint: str | None = None,
+                      run: ScoreRun | None = None) -> str:
         """Start (or join) scoring with another method of `METHODS`; returns the run's id. Raises ZipFitError at
-        once for an unknown method or setting and for an empty target set. A result in the cache is served."""
+        once for an unknown method or setting and for an empty target set. A result in the cache is served.
+        `run`: the record its cache entry keeps (with recipes, it can be reopened from the cache list)."""
         source_fingerprint = source_fingerprint or texts_fingerprint(sources)
         target_fingerprint = target_fingerprint or texts_fingerprint(targets)
         work = method_run(method, sources, targets, settings, self.cache_dir, source_fingerprint=source_fingerprint,
-                          target_fingerprint=target_fingerprint)
+                          target_fingerprint=target_fingerprint, run_record=run)
         if self._joinable(work.work_id):
             return work.work_id
         found = cached_method_run(method, len(sources), settings, self.cache_dir,

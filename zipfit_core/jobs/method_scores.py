@@ -58,12 +58,14 @@ def _found_scores(method: str, settings: dict[str, Any], n_sources: int, source_
 
 def score_sources(method: str, sources: Sequence[str], targets: Sequence[str], *,
                   progress: ProgressCallback | None = None, cancel: CancelSignal = None,
-                  cache_dir: str | Path | None = None, **settings: Any) -> np.ndarray:
+                  cache_dir: str | Path | None = None, run_record: ScoreRun | None = None,
+                  **settings: Any) -> np.ndarray:
     """Score every source row against the target set with `method`; higher = more target-like.
 
     `settings` are the method's (see `METHODS[method].settings`); unknown names are an error.
     `progress(done, total)` and `cancel` (an Event or a callable) work as in `alignment_scores`.
     `cache_dir` (e.g. `score_cache.default_cache_dir()`) reads and writes the on-disk caches; None: memory only.
+    `run_record` is what a method-cache entry records (e.g. with the recipes that load the data again).
     Returns a new float64 array, one score per source, in source order.
     """
     info = method_info(method)
@@ -91,8 +93,9 @@ def score_sources(method: str, sources: Sequence[str], targets: Sequence[str], *
         scores = read_method_cache(cache_dir, key, len(sources))
         if scores is None:
             scores = compute_scores(method, sources, targets, progress=progress, cancel=cancel, **resolved)
-            run = ScoreRun.for_plain_texts(sources, targets, method=method, settings=resolved,
-                                           source_fingerprint=source_fingerprint, target_fingerprint=target_fingerprint)
+            run = run_record or ScoreRun.for_plain_texts(sources, targets, method=method, settings=resolved,
+                                                         source_fingerprint=source_fingerprint,
+                                                         target_fingerprint=target_fingerprint)
             write_method_cache(cache_dir, key, scores, run, label=f"{method_spec(method, resolved)}: "
                                                                   f"{len(sources)} sources vs {len(targets)} targets")
     memo.put(key, scores)  # the memo keeps its own copy: the caller may change this one
@@ -122,9 +125,11 @@ def method_run_id_of_folder(folder_name: str) -> str:
 
 
 def method_run(method: str, sources: Sequence[str], targets: Sequence[str], settings: dict[str, Any],
-               cache_dir: str | Path | None, *, source_fingerprint: str, target_fingerprint: str) -> FunctionWork:
+               cache_dir: str | Path | None, *, source_fingerprint: str, target_fingerprint: str,
+               run_record: ScoreRun | None = None) -> FunctionWork:
     """`score_sources` as background work: progress, cancel, and a read-only result shared by every session.
-    Raises ZipFitError at once for an unknown method or setting and for an empty target set."""
+    Raises ZipFitError at once for an unknown method or setting and for an empty target set. `run_record`: what
+    the cache entry records (`score_sources`)."""
     info = method_info(method)
     resolved = info.resolve(settings)
     require_texts(targets, "target")
@@ -132,7 +137,7 @@ def method_run(method: str, sources: Sequence[str], targets: Sequence[str], sett
 
     def compute(progress: ProgressCallback, cancelled: CancelSignal) -> np.ndarray:
         scores = score_sources(method, sources, targets, progress=progress, cancel=cancelled,
-                               cache_dir=cache_dir, **resolved)
+                               cache_dir=cache_dir, run_record=run_record, **resolved)
         scores.setflags(write=False)  # shared by every session that reads it
         return scores
 

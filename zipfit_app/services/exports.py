@@ -1,6 +1,6 @@
 """Export from the app: the exact bytes `zipfit select` would write, by download or to a folder.
 
-The rows come from `zipfit_core.selection.select` and the file from `zipfit_core.export`
+The rows come from `zipfit_core.analysis.selection.select` and the file from `zipfit_core.analysis.export`
 (`selected_table`, `write_table`, `build_manifest`, `export_selection`), so an export from the
 browser equals one from the command line for the same cut. Big exports are written under the data
 root as background work of the process's `JobManager`, so the page stays responsive.
@@ -25,9 +25,11 @@ from zipfit_core.analysis.curation import CuratedSelection
 from zipfit_core.analysis.export import build_manifest, export_selection, manifest_path, selected_table, write_table
 from zipfit_core.analysis.selection import Selection, SelectionRule, TokenCounter
 from zipfit_core.data.loading import LoadedTexts
-from zipfit_core.jobs.manager import JobManager
 from zipfit_core.jobs.work import FunctionWork, WorkStatus
 from zipfit_core.store.run import ScoreRun
+
+from ..state.records import FolderExport
+from .work import manager
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,18 @@ def file_name(stem: str, kind: str) -> str:
     return stem + (FORMATS[kind].suffix or ".zip")
 
 
-def export_stem(origin: str, rule: SelectionRule) -> str:
-    """e.g. `zipfit-demo-pool-top10pct`: where the rows came from and how they were cut."""
+def _name_part(location: str | None, fallback: str) -> str:
+    """A data set's name as a file name part: the last path component without suffixes, lower case."""
+    name = Path((location or "").split(" (")[0]).name.split(".")[0]
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()[:40] or fallback
+
+
+def export_stem(source: str, target: str | None, method: str, rule: SelectionRule) -> str:
+    """e.g. `pool-for-proofnet-valid-zipfit-top10pct`: the data, the targets, the method and the cut."""
     cut = {"threshold": f"score-above-{float(rule.value)!r}", "top_k": f"top{int(rule.value)}",
            "top_percent": f"top{rule.value:g}pct", "token_budget": f"{int(rule.value)}tokens"}[rule.kind]
-    name = re.sub(r"[^A-Za-z0-9.]+", "-", Path(origin.split(" (")[0]).name.split(".")[0] or "selection")
-    return f"zipfit-{name.strip('-').lower()[:40]}-{cut}"
+    targets = f"-for-{_name_part(target, 'targets')}" if target else ""
+    return f"{_name_part(source, 'selection')}{targets}-{method}-{cut}"
 
 
 def export_bytes(source: LoadedTexts, scores: np.ndarray, selection: Selection, counter: TokenCounter,
@@ -91,15 +99,6 @@ def manifest_bytes(run: ScoreRun | None, selection: Selection, counter: TokenCou
     return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-@dataclass(frozen=True)
-class FolderExport:
-    """A background export to a folder under the data root: where it writes, and its work in the manager."""
-
-    output: Path
-    n_rows: int
-    work_id: str
-
-
 def start_folder_export(export_root: Path, stem: str, source: LoadedTexts, scores: np.ndarray,
                         curated: CuratedSelection, counter: TokenCounter, run: ScoreRun | None, kind: str,
                         include_score: bool) -> FolderExport:
@@ -119,12 +118,12 @@ def start_folder_export(export_root: Path, stem: str, source: LoadedTexts, score
 
     work = FunctionWork(f"export-{uuid.uuid4().hex[:16]}", "export", write, unit="rows", total=selection.n_rows,
                         running_message=f"writing {selection.n_rows:,} rows", done_message="done")
-    JobManager.shared().submit_work(work)
+    manager().submit_work(work)
     return FolderExport(output=output, n_rows=selection.n_rows, work_id=work.work_id)
 
 
 def export_status(export: FolderExport) -> WorkStatus | None:
-    return JobManager.shared().find(export.work_id)
+    return manager().find(export.work_id)
 
 
 def manifest_file(export: FolderExport) -> Path:

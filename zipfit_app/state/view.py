@@ -1,8 +1,8 @@
-"""The state that defines what the app shows (datasets, method, settings, cut) and its form in the URL.
+"""The view: what the app shows (datasets, method, settings, cut, evaluation sets), and its form in the URL.
 
 `encode_view` turns a `ViewState` into flat string pairs for the query string, defaults left out;
 `decode_view` reads them back, never raising on a bad link (what it ignores is listed). No Streamlit here:
-the tests and the session code share it.
+the tests, the services and the session share it.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
+from urllib.parse import quote, unquote
 
 from zipfit_core.analysis.selection import SelectionRule
 from zipfit_core.errors import ZipFitError
@@ -54,6 +55,7 @@ class ViewState:
     group_by: str | None = None
     row: int | None = None
     tab: str | None = None  # one of EXPLORE_TABS; None: the first
+    references: tuple[str, ...] = ()  # evaluation sets the source is checked against (labels), the source's own
     extra: dict[str, str] = field(default_factory=dict)  # keys other pages own, passed through untouched
 
 
@@ -63,6 +65,7 @@ _DATA_KEYS = {"kind": "", "location": "loc", "config": "cfg", "split": "split", 
 
 
 _VIEW_KEYS = ("codec", "level", "method", "cut", "v", "by", "row", "tab")
+REFERENCES_KEY = "src.eval"  # the evaluation sets, belonging to the source: comma-separated, each %-quoted
 _METHOD_SETTING_PREFIX = "m"  # m.NAME=VALUE: a setting of the view's method
 _ROLES = {"source": "src", "target": "tgt"}
 
@@ -99,6 +102,8 @@ def encode_view(view: ViewState) -> dict[str, str]:
         params["row"] = str(view.row)
     if view.tab is not None:
         params["tab"] = view.tab
+    if view.references and view.source is not None:
+        params[REFERENCES_KEY] = ",".join(quote(label, safe=":/ ._-") for label in view.references)
     for key, value in view.extra.items():
         params.setdefault(key, value)
     return params
@@ -152,6 +157,9 @@ def decode_view(params: Mapping[str, str | Sequence[str]]) -> tuple[ViewState, l
             view = replace(view, tab=flat["tab"])
         else:
             problems.append(f"tab {flat['tab']!r} in the link is not one of {', '.join(EXPLORE_TABS)}")
+    if flat.get(REFERENCES_KEY) and view.source is not None:
+        labels = tuple(dict.fromkeys(unquote(part) for part in flat[REFERENCES_KEY].split(",") if part))
+        view = replace(view, references=labels)
     extra = {key: value for key, value in flat.items() if not is_view_key(key)}
     return replace(view, extra=extra), problems
 

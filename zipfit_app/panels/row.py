@@ -11,10 +11,10 @@ import streamlit as st
 
 from zipfit_core.analysis.explore import nearest_targets
 
-from . import datasets, methods
-from .explore_panel import TABLES_KEY, ExploreContext
-from .markdown import literal
-from .view import get_view, update_view
+from ..actions import view
+from ..services import methods
+from ..ui.markdown import literal
+from .context import ExploreContext
 
 NEAREST_AUTO_MAX_CHARS = 50_000  # longer rows compute their nearest targets on request
 NEAREST_SHOWN = (5, 10, 25, 50, "all")
@@ -22,20 +22,16 @@ NEAREST_KEY = "explore.nearest_k"
 NEAREST_TABLE_KEY = "explore.nearest_table"  # + the row: a target picked for one row is not kept for another
 
 
-def _close_row() -> None:
-    update_view(row=None)
-    st.session_state[TABLES_KEY] = st.session_state.get(TABLES_KEY, 0) + 1
-
-
 def row_detail(context: ExploreContext, notes: Callable[[ExploreContext, int], None] | None = None) -> None:
     """The view's open row in a dialog; a row number the pool does not have is a warning on the page."""
-    row = get_view().row
+    row = context.session.view.row
     if row is None:
         return
     if not 0 <= row < context.index.n_rows:
         st.warning(f"Row {row} does not exist in this pool ({context.index.n_rows:,} rows).", icon=":material/warning:")
         return
-    st.dialog(f"Row {row}", width="large", on_dismiss=_close_row)(_row_body)(context, row, notes)
+    st.dialog(f"Row {row}", width="large", on_dismiss=lambda: view.close_row(context.session))(_row_body)(
+        context, row, notes)
 
 
 def _row_body(context: ExploreContext, row: int, notes: Callable[[ExploreContext, int], None] | None) -> None:
@@ -72,9 +68,9 @@ def _nearest(context: ExploreContext, row: int, text: str) -> None:
         return
     shown = st.segmented_control("Show", NEAREST_SHOWN, default=NEAREST_SHOWN[0], key=NEAREST_KEY,
                                  format_func=lambda k: f"all {len(target.texts):,}" if k == "all" else str(k))
-    view = get_view()
+    codec, level = _codec_of(context)
     k = len(target.texts) if shown == "all" else int(shown or NEAREST_SHOWN[0])
-    nearest = nearest_targets(text, target.texts, codec=view.codec, level=view.level, k=k)
+    nearest = nearest_targets(text, target.texts, codec=codec, level=level, k=k)
     event = st.dataframe(nearest.table, hide_index=True, height=min(400, 38 + 35 * len(nearest.table)),
                          key=f"{NEAREST_TABLE_KEY}.{row}", on_select="rerun", selection_mode="single-row",
                          column_config={
@@ -89,13 +85,22 @@ def _nearest(context: ExploreContext, row: int, text: str) -> None:
         st.code(target.texts[int(chosen["target_row"])], language=None, wrap_lines=True, height="content")
     else:
         st.caption("Click a target to read it in full.")
-    folder = datasets.current_folder()
+    folder = context.data.folder
+    method = context.shown.method
     if folder is not None and target.fingerprint != folder.run.target_fingerprint:
         st.warning("The loaded targets are not the ones the score folder was scored against: these are the "
                    "nearest of the loaded targets.", icon=":material/warning:")
-    elif view.method == "zipfit":
+    elif method == "zipfit":
         st.caption(f"Mean over all {nearest.n_targets:,} targets: {nearest.mean_similarity:.4f} "
                    "(this is the row's score).")
     else:
         st.caption(f"Mean over all {nearest.n_targets:,} targets: {nearest.mean_similarity:.4f} (the row's "
-                   f"ZIP-FIT score; its {methods.label(view.method)} score is {context.index.scores[row]:.4f}).")
+                   f"ZIP-FIT score; its {methods.label(method)} score is {context.index.scores[row]:.4f}).")
+
+
+def _codec_of(context: ExploreContext) -> tuple[str, int]:
+    """The compressor of the shown scores (of the Score page when they do not compress)."""
+    run = context.session.result.run if context.session.result is not None else None
+    if run is not None and run.codec is not None:
+        return run.codec, run.level
+    return context.session.view.codec, context.session.view.level

@@ -1,7 +1,7 @@
-"""Loading the source pool and the target set for a browser session, through `zipfit_core.data.loading`.
+"""Loading the source pool and the target set, through `zipfit_core.data.loading`.
 
 Loaded datasets live in a process-wide cache (shared by sessions, keyed by what was asked for and,
-for uploads, the bytes' digest); a session keeps only the key. Token counts are cached per content
+for uploads, the bytes' digest); a session keeps only a `LoadedRef`. Token counts are cached per content
 fingerprint, so every page and the export count tokens the same way, once.
 """
 
@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import streamlit as st
 
-from zipfit_app.view_state import DataChoice
 from zipfit_core.analysis.selection import TokenCounter
 from zipfit_core.data.formats import COMPRESSIONS, TABLE_FORMATS
 from zipfit_core.data.loading import LoadedTexts, load_source, preview_table
@@ -23,7 +22,9 @@ from zipfit_core.data.sources import DataSource, LoadOptions, TextSpec
 from zipfit_core.engines.open_folder import OpenedScoreFolder, open_score_folder
 from zipfit_core.errors import ZipFitError
 
-from .config import app_settings
+from ..config import app_settings
+from ..state.records import LoadedRef
+from ..state.view import DataChoice
 
 ROLES = ("source", "target")
 ROLE_TITLES = {"source": "Source pool", "target": "Target set"}
@@ -77,11 +78,11 @@ def _load_cached(key: str, _choice: DataChoice, _upload: bytes | None) -> Loaded
     return load_source(data_source(_choice), text_spec(_choice), load_options(), upload=_upload)
 
 
-def load_choice(choice: DataChoice, upload: bytes | None = None) -> tuple[LoadedTexts, str]:
-    """Load (or fetch from the cache) a dataset; returns it with its cache key. Raises ZipFitError."""
+def load_choice(choice: DataChoice, upload: bytes | None = None) -> tuple[LoadedTexts, LoadedRef]:
+    """Load (or fetch from the cache) a dataset; returns it with its reference. Raises ZipFitError."""
     digest = hashlib.sha256(upload).hexdigest() if upload is not None else None
     key = choice_key(choice, digest)
-    return _load_cached(key, choice, upload), key
+    return _load_cached(key, choice, upload), LoadedRef(choice, key)
 
 
 def preview(choice: DataChoice, upload: bytes | None = None, n_rows: int = 20):
@@ -89,36 +90,43 @@ def preview(choice: DataChoice, upload: bytes | None = None, n_rows: int = 20):
     return preview_table(data_source(choice), load_options(), n_rows, upload=upload)
 
 
-def remember(role: str, choice: DataChoice, key: str) -> None:
-    """Make a loaded dataset the session's source or target."""
-    st.session_state[f"loaded_{role}"] = (choice, key)
+def load_ref(ref: LoadedRef) -> LoadedTexts:
+    """A loaded data set from the process's cache, loaded again from its choice if the cache dropped it."""
+    return _load_cached(ref.key, ref.choice, None)
 
 
-def forget(role: str) -> None:
-    st.session_state.pop(f"loaded_{role}", None)
-
-
-def current(role: str) -> LoadedTexts | None:
-    """The session's loaded source or target, reloaded from its description if the cache dropped it."""
-    remembered = st.session_state.get(f"loaded_{role}")
-    if remembered is None:
+def folder_of(ref: LoadedRef | None) -> OpenedScoreFolder | None:
+    """The score folder whose rows are this source, if they are."""
+    if ref is None or ref.choice.kind != "folder":
         return None
-    choice, key = remembered
-    return _load_cached(key, choice, None)
+    return _open_folder(ref.key, ref.choice)
 
 
-def current_folder() -> OpenedScoreFolder | None:
-    """The score folder whose rows are the session's source pool, if they are."""
-    remembered = st.session_state.get("loaded_source")
-    if remembered is None or remembered[0].kind != "folder":
+@dataclass(frozen=True)
+class LoadedData:
+    """The loaded source and target with what identifies them: what a run is computed on."""
+
+    source: LoadedTexts
+    target: LoadedTexts | None
+    source_ref: LoadedRef
+    target_ref: LoadedRef | None
+    folder: OpenedScoreFolder | None  # the source is a score folder's rows
+
+    @property
+    def source_key(self) -> str:
+        return self.source_ref.key
+
+    @property
+    def target_key(self) -> str | None:
+        return self.target_ref.key if self.target_ref else None
+
+
+def loaded_data(source_ref: LoadedRef | None, target_ref: LoadedRef | None) -> LoadedData | None:
+    """Both loaded data sets (None without a source); raises ZipFitError when one cannot be read again."""
+    if source_ref is None:
         return None
-    choice, key = remembered
-    return _open_folder(key, choice)
-
-
-def current_choice(role: str) -> DataChoice | None:
-    remembered = st.session_state.get(f"loaded_{role}")
-    return remembered[0] if remembered else None
+    target = load_ref(target_ref) if target_ref is not None else None
+    return LoadedData(load_ref(source_ref), target, source_ref, target_ref, folder_of(source_ref))
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

@@ -14,6 +14,8 @@ import plotly.graph_objects as go
 
 from zipfit_core.analysis.explore import Histogram
 
+from ..services.methods import ALIGNMENT_TITLE
+
 # Colour-blind-safe qualitative palette (Okabe-Ito), then greys for "(other)" / "(missing)".
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
            "#999999", "#7F7F7F", "#BBBBBB", "#555555"]
@@ -45,9 +47,6 @@ def chart_text(value: object) -> str:
 
 def group_colours(labels: list[str]) -> dict[str, str]:
     return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
-
-
-ALIGNMENT_TITLE = "alignment score (mean 1 - NCD over targets)"
 
 
 def histogram_figure(histogram: Histogram, cut_score: float | None, *, title_by: str | None = None,
@@ -149,5 +148,24 @@ def proxy_curves_figure(content: dict, baseline: str) -> go.Figure:
                                     title=chart_text(f"k ({content['settings']['budget_unit']} of each method's "
                                                      "best rows)")),
                          yaxis_title="held-out bits per character")
+    _legend_below(figure)
+    return figure
+
+
+def composition_figure(table: pd.DataFrame, column: str) -> go.Figure:
+    """What each method keeps by a metadata column, beside the pool: grouped bars of each value's share."""
+    names = ["pool", *(name for name in table.columns if not name.endswith("_share") and name != "pool")]
+    values = [chart_text(value) for value in table.index]
+    figure = go.Figure()
+    for number, name in enumerate(names):
+        shares = table[f"{name}_share"].to_numpy()
+        figure.add_bar(y=values, x=shares, orientation="h", name=chart_text(name),
+                       marker_color="#BBBBBB" if name == "pool" else PALETTE[(number - 1) % len(PALETTE)],
+                       customdata=table[name].to_numpy(),
+                       hovertemplate="%{fullData.name}<br>%{y}: %{x:.1%} (%{customdata:,} rows)<extra></extra>")
+    figure.update_layout(barmode="group", height=max(260, 60 + 22 * len(values) * len(names)) + LEGEND_MARGIN,
+                         margin=dict(l=10, r=10, t=30, b=10),
+                         xaxis=dict(title="share of the rows kept", tickformat=".0%"),
+                         yaxis=dict(title=chart_text(column), autorange="reversed"))
     _legend_below(figure)
     return figure

@@ -2,39 +2,39 @@
 when it keeps nothing.
 
 The view holds the cut; the widgets always show the view's (it may change on another page, by a link, or by
-the reset that follows new scores, `view.update_view`), so the slider, the sidebar, the URL and Export agree.
-Every callback goes through `set_cut`, which writes a threshold as the shortest number that keeps the same
-rows (`analysis.explore.snap_threshold`).
+the reset that follows new scores, `actions.runs.resolve`), so the slider, the sidebar, the URL and Export
+agree. Every change goes through `actions.view.set_cut`, which writes a threshold as the shortest number that
+keeps the same rows (`analysis.explore.snap_threshold`).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import partial
 
 import streamlit as st
 
 from zipfit_core.analysis.explore import (
-    Histogram,
     ScoreIndex,
     decimals_to_tell_apart,
     equivalent_rule,
-    snap_threshold,
     threshold_from_selection,
 )
 from zipfit_core.analysis.selection import SelectionRule
 from zipfit_core.errors import ZipFitError
 
-from . import methods
-from .charts import histogram_figure
-from .explore_panel import ExploreContext, cut_line
-from .markdown import literal
-from .view import CUT_NOTICE_KEY, get_view, update_view
-from .view_state import ViewState, describe_cut
+from ..actions import view
+from ..actions.view import DEFAULT_RULE
+from ..services import methods
+from ..state.session import widget
+from ..state.view import describe_cut
+from ..ui import notices as shown_notices
+from ..ui import widgets as bound
+from ..ui.charts import histogram_figure
+from ..ui.markdown import literal
+from .context import ExploreContext, cut_line
 
 CUT_LABELS = {"threshold": "Score threshold", "top_k": "Top K rows", "top_percent": "Top percent",
               "token_budget": "Token budget"}
-DEFAULT_RULE = SelectionRule(ViewState().cut_kind, ViewState().cut_value)
 
 
 def decimals(value: float, minimum: int) -> int:
@@ -54,66 +54,51 @@ def _widget_value(rule: SelectionRule) -> float | int:
     return int(rule.value) if rule.kind in ("top_k", "token_budget") else float(rule.value)
 
 
-def set_cut(rule: SelectionRule, index: ScoreIndex) -> None:
-    """Make `rule` the cut (callbacks only; a threshold is snapped to its shortest equivalent)."""
-    value = snap_threshold(index, rule.value) if rule.kind == "threshold" else rule.value
-    update_view(cut_kind=rule.kind, cut_value=float(value))
-
-
-def _on_kind_change(index: ScoreIndex, summary) -> None:
-    kind = st.session_state["explore.cut_kind"]
+def _on_kind_change(context: ExploreContext, kind: str) -> None:
     try:
-        set_cut(equivalent_rule(index, summary, kind), index)
+        rule = equivalent_rule(context.index, context.summary, kind)
     except ZipFitError:
-        set_cut(SelectionRule(kind, 0), index)
+        rule = SelectionRule(kind, 0)
+    view.set_cut(context.session, rule, context.index)
 
 
-def _on_value_change(kind: str, index: ScoreIndex) -> None:
-    value = st.session_state[f"explore.{kind}"]
+def _on_value_change(context: ExploreContext, kind: str, value) -> None:
     if value is not None:
-        set_cut(SelectionRule(kind, value), index)
+        view.set_cut(context.session, SelectionRule(kind, value), context.index)
 
 
-def _on_histogram_select(index: ScoreIndex, histogram: Histogram) -> None:
-    state = st.session_state.get("explore.histogram")
+def _on_histogram_select(context: ExploreContext) -> None:
+    state = widget("explore.histogram")
     selection = state.get("selection") if state else None
-    threshold = threshold_from_selection(selection, histogram)
+    threshold = threshold_from_selection(selection, context.histogram)
     if threshold is not None:
-        set_cut(SelectionRule("threshold", threshold), index)
-
-
-def _show_view_cut(rule: SelectionRule) -> None:
-    """The widgets take the view's cut before they are drawn."""
-    if st.session_state.get("explore.cut_kind") != rule.kind:
-        st.session_state["explore.cut_kind"] = rule.kind
-    if st.session_state.get(f"explore.{rule.kind}") != _widget_value(rule):
-        st.session_state[f"explore.{rule.kind}"] = _widget_value(rule)
+        view.set_cut(context.session, SelectionRule("threshold", threshold), context.index)
 
 
 def cut_controls(context: ExploreContext) -> None:
     """The cut as one of four kinds, with live counts (every widget writes the view)."""
     index, rule = context.index, context.rule
-    _show_view_cut(rule)
-    st.radio("Cut by", list(CUT_LABELS), format_func=CUT_LABELS.get, key="explore.cut_kind", horizontal=True,
-             on_change=_on_kind_change, args=(index, context.summary))
+    bound.radio("Cut by", list(CUT_LABELS), rule.kind, lambda kind: _on_kind_change(context, kind),
+                key="explore.cut_kind", format_func=CUT_LABELS.get, horizontal=True)
     kind = rule.kind
-    on_change, args = _on_value_change, (kind, index)
+    value = _widget_value(rule)
+    on_change = lambda new: _on_value_change(context, kind, new)  # noqa: E731
+    key = f"explore.{kind}"
     n = index.n_rows
     if kind == "threshold":
         low, high, step = _slider_range(index, rule.value)
-        st.slider("Keep rows scoring above", low, high, step=step, format=f"%.{decimals(rule.value, 4)}f",
-                  key="explore.threshold", on_change=on_change, args=args)
+        bound.slider("Keep rows scoring above", low, high, value, on_change, key=key, step=step,
+                     format=f"%.{decimals(rule.value, 4)}f")
     elif kind == "top_k":
-        st.number_input("Keep the best K rows", 0, max(n, int(rule.value)), step=max(1, n // 100),
-                        key="explore.top_k", on_change=on_change, args=args)
+        bound.number_input("Keep the best K rows", 0, max(n, int(rule.value)), value, on_change, key=key,
+                           step=max(1, n // 100))
     elif kind == "top_percent":
-        st.slider("Keep the best percent of rows", 0.0, 100.0, step=0.5,
-                  format=f"%.{decimals(rule.value, 1)}f%%", key="explore.top_percent", on_change=on_change,
-                  args=args)
+        bound.slider("Keep the best percent of rows", 0.0, 100.0, value, on_change, key=key, step=0.5,
+                     format=f"%.{decimals(rule.value, 1)}f%%")
     else:
         total = index.total_tokens or 0
-        st.number_input("Token budget (the last row is truncated to fit)", 0, max(total, 1, int(rule.value)),
-                        step=max(1, total // 100), key="explore.token_budget", on_change=on_change, args=args)
+        bound.number_input("Token budget (the last row is truncated to fit)", 0, max(total, 1, int(rule.value)),
+                           value, on_change, key=key, step=max(1, total // 100))
 
 
 def cut_counts(context: ExploreContext) -> None:
@@ -140,9 +125,8 @@ def cut_counts(context: ExploreContext) -> None:
 
 
 def notices(context: ExploreContext) -> None:
-    """Why the cut was reset (once), and a fix when the cut keeps no rows."""
-    if notice := st.session_state.pop(CUT_NOTICE_KEY, None):
-        st.info(literal(notice), icon=":material/restart_alt:")
+    """Why the cut was changed (once), and a fix when the cut keeps no rows."""
+    shown_notices.show(context.session, "explore.cut")
     summary, rule = context.summary, context.rule
     if summary.n_kept or not summary.n_rows:
         return
@@ -154,13 +138,13 @@ def notices(context: ExploreContext) -> None:
         text = f"The cut ({describe_cut(rule.kind, rule.value)}) keeps no rows."
     st.warning(literal(text), icon=":material/warning:")
     st.button(f"Keep the {describe_cut(DEFAULT_RULE.kind, DEFAULT_RULE.value)} instead", key="explore.reset_cut",
-              on_click=set_cut, args=(DEFAULT_RULE, context.index), icon=":material/restart_alt:")
+              on_click=view.set_cut, args=(context.session, DEFAULT_RULE, context.index), icon=":material/restart_alt:")
 
 
 def histogram(context: ExploreContext) -> None:
     figure = histogram_figure(context.histogram, cut_line(context),
                               title_by=context.groups.column if context.groups else None,
-                              score_title=methods.score_title(get_view().method))
+                              score_title=methods.score_title(context.shown.method))
     st.plotly_chart(figure, key="explore.histogram", selection_mode=("box", "points"),
-                    on_select=partial(_on_histogram_select, context.index, context.histogram))
+                    on_select=lambda: _on_histogram_select(context))
     st.caption("Drag across the histogram (or click a bar) to keep everything right of it as a score threshold.")

@@ -1,0 +1,147 @@
+"""What the Explore and Export pages work on: the loaded data, the current run's scores, their index, the groups
+and the cut (`ExploreContext`); what to say when something is missing; clickable tables of rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from zipfit_core.analysis.explore import (
+    CutSummary,
+    GroupIndex,
+    Histogram,
+    ScoreIndex,
+    rows_table,
+    summarize_cut,
+)
+from zipfit_core.analysis.selection import SelectionRule
+from zipfit_core.data.loading import LoadedTexts
+from zipfit_core.errors import ZipFitError
+
+from ..actions import runs, view
+from ..services import methods, scores
+from ..services.explore import group_column, groups_and_histogram, score_index_for
+from ..services.loaders import LoadedData
+from ..state.session import Session, widget
+from ..ui.markdown import literal, message
+from ..ui.progress import watch
+from ..ui.tables import score_columns
+
+
+@dataclass(frozen=True)
+class ExploreContext:
+    """What the page works on: the data, the scores and their index, the groups and the cut."""
+
+    session: Session
+    data: LoadedData
+    shown: scores.ShownScores
+    index: ScoreIndex
+    groups: GroupIndex | None
+    histogram: Histogram
+    rule: SelectionRule
+    summary: CutSummary
+
+    @property
+    def source(self) -> LoadedTexts:
+        return self.data.source
+
+    @property
+    def target(self) -> LoadedTexts | None:  # None: a score folder opened without its targets
+        return self.data.target
+
+
+def load_context(session: Session) -> ExploreContext | None:
+    """Gather the page's inputs from the session's current run; explains what is missing (and returns None)."""
+    try:
+        data = runs.current_data(session)
+    except ZipFitError as error:
+        st.error(message(error), icon=":material/error:")
+        return None
+    shown = scores.shown_scores(session.result, data) if data is not None and session.result is not None else None
+    if shown is None:
+        _nothing_to_explore(session, data)
+        return None
+    index = score_index_for(shown, data.source)
+    column = group_column(session.view.group_by, data.source)
+    values = data.source.table[column] if column else None
+    groups, histogram = groups_and_histogram(shown.version, column, index, values)
+    rule = view.fit_cut(session, index)
+    summary = summarize_cut(index, rule)
+    return ExploreContext(session, data, shown, index, groups, histogram, rule, summary)
+
+
+def _nothing_to_explore(session: Session, data: LoadedData | None) -> None:
+    """What is missing, and the page that fixes it: Data (re-upload a link's upload, load data) or Score."""
+    current = session.view
+    uploads = [choice for role in ("source", "target")
+               if session.choice(role) is None and (choice := getattr(current, role)) is not None
+               and choice.kind == "upload"]
+    if uploads:
+        names = " and ".join(literal(choice.location) for choice in uploads)
+        st.info(f"Nothing to explore yet: the link names an upload ({names}), and uploads are not kept. Upload it "
+                "again on the Data page; the scores are reused if they are still cached.", icon=":material/info:")
+    elif data is None or (data.target is None and data.folder is None):
+        st.info("Nothing to explore yet: load a source pool and a target set, then score them.",
+                icon=":material/info:")
+    else:
+        st.info(f"Nothing to explore yet: {literal(runs.chosen_run(session).describe())} scores are not computed for "
+                "this data.", icon=":material/info:")
+        st.page_link("pages/score.py", label="Go to Score", icon=":material/arrow_forward:")
+        return
+    st.page_link("pages/data.py", label="Go to Data", icon=":material/arrow_forward:")
+
+
+def scores_notice(context: ExploreContext) -> None:
+    """Which method's scores these are; while a job runs, that they are a preview (refreshed as they sharpen)."""
+    session, shown = context.session, context.shown
+    if shown.method != "zipfit":
+        st.caption(f"Scores: {methods.label(shown.method)} (not the paper's ZIP-FIT score).")
+    if shown.method != session.view.method:
+        st.caption(f"The Score page's method is {methods.label(session.view.method)}: its scores are not computed "
+                   f"yet, so these are {methods.label(shown.method)}'s.")
+    if shown.complete:
+        return
+    st.info(f"Preview from {shown.targets_seen} of {shown.n_targets} targets: every number here sharpens as "
+            "scoring goes on (the page refreshes itself). Export waits for the exact scores.",
+            icon=":material/hourglass_top:")
+    result = session.result
+
+    def sharpened() -> bool:
+        latest = scores.shown_scores(result, context.data) if result is not None else None
+        return latest is not None and latest.version != shown.version
+
+    if scores.state_of(shown.job_id) in ("queued", "running"):
+        watch(sharpened)
+
+
+def cut_line(context: ExploreContext) -> float | None:
+    """Where to draw the cut on score axes: the threshold, or the lowest kept score."""
+    if context.rule.kind == "threshold":
+        return context.rule.value
+    return context.summary.lowest_kept_score
+
+
+def _on_row_select(session: Session, table_key: str, rows: list[int]) -> None:
+    state = widget(table_key)
+    picked = state.get("selection", {}).get("rows", []) if state else []
+    if picked:
+        view.open_row(session, rows[picked[0]])
+
+
+def sample_table(context: ExploreContext, rows: np.ndarray, key: str, extra: dict | None = None) -> None:
+    """A few rows, clickable (a click opens the row; the open row is ticked): the score as a bar, the beginning
+    of the text; `extra` adds columns (name -> one value per row)."""
+    table = rows_table(context.index, rows, context.source.texts, groups=context.groups)
+    for position, (name, values) in enumerate((extra or {}).items()):
+        table.insert(min(3 + position, len(table.columns)), name, values)
+    shown_rows = table["row"].tolist()
+    key = f"{key}.{context.session.tables_version}"
+    row = context.session.view.row
+    ticked = {"selection": {"rows": [shown_rows.index(row)]}} if row in shown_rows else None
+    st.dataframe(table, hide_index=True, key=key, selection_mode="single-row", selection_default=ticked,
+                 on_select=lambda: _on_row_select(context.session, key, shown_rows),
+                 column_config=score_columns(context.index.score_range()))
+
+

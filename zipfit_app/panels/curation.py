@@ -1,0 +1,214 @@
+"""Keeping the targets out, on Explore and Export: the evaluation sets chosen for the source, the counts of
+flagged rows and near-duplicate groups in the cut, their lists, a row's match, and the export's options.
+
+The work itself (shared by every session asking the same question) is `services.checks`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from zipfit_core.analysis.contamination import ContaminationFlags
+from zipfit_core.analysis.curation import CuratedSelection, CurationSettings
+from zipfit_core.analysis.export import jsonl_lines
+from zipfit_core.analysis.near_duplicates import DuplicateGroups
+from zipfit_core.data.loading import LoadedTexts
+
+from ..actions import view
+from ..services import checks, loaders
+from ..state.session import Session, seed
+from ..ui import widgets as bound
+from ..ui.markdown import literal, message
+from ..ui.progress import work_progress
+from .context import ExploreContext, sample_table
+
+AUTO_DEDUP_MAX_ROWS = 20_000  # larger cuts look for near-duplicates on request (about 6 s per 40,000 rows)
+LISTED_ROWS = 200
+LISTS = ("nothing", "flagged kept rows", "near-duplicate rows")
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """`1 exact copy`, `2 exact copies`."""
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
+def _references(context: ExploreContext) -> tuple[list[tuple[str, LoadedTexts]], list[str]]:
+    session = context.session
+    target = None
+    if context.target is not None:
+        target = (f"targets ({loaders.describe(session.choice('target'))})", context.target)
+    choices = checks.reference_choices(session.choice("source"))
+    return checks.load_references(target, session.view.references, choices)
+
+
+def check_state(context: ExploreContext) -> checks.CheckState:
+    references, problems = _references(context)
+    return checks.check_state(context.source, references, problems)
+
+
+def _duplicates(context: ExploreContext, start: bool):
+    return checks.duplicate_groups(context.source, context.index, context.shown.version, context.summary.n_kept,
+                                   start)
+
+
+def explore_section(context: ExploreContext) -> None:
+    """Counts of flagged rows and near-duplicate groups in the cut, and a list of them to click through."""
+    session = context.session
+    st.subheader("Keep the targets out", divider="gray")
+    options = list(checks.reference_choices(session.choice("source")))
+    bound.multiselect("Also check against these evaluation sets", options, list(session.view.references),
+                      lambda labels: view.set_references(session, labels), key="curation.references_widget",
+                      help="The pool is always checked against the targets. Add held-out sets that must not leak "
+                           "into the training data, e.g. a test split. They belong to this source pool and travel "
+                           "in the link.")
+    state = check_state(context)
+    for problem in state.problems:
+        st.warning(message(problem), icon=":material/warning:")
+    kept = context.index.ranked[:context.summary.n_kept]
+    a, b = st.columns(2)
+    if state.flags is None:
+        a.caption("Load targets to check the pool for copies of them." if not state.references else "")
+        with a:
+            _progress(state.status, "The contamination check")
+    else:
+        counts = state.flags.counts(kept)
+        a.metric("Kept rows that copy a reference", f"{sum(counts.values()):,}",
+                 f"{plural(counts['exact'], 'exact copy', 'exact copies')}, {counts['ngram']:,} sharing "
+                 f"{state.flags.ngram} words", delta_color="off", delta_arrow="off",
+                 help="Exact: equal after Unicode NFKC, case folding and whitespace collapsing. Sharing: a run of "
+                      f"{state.flags.ngram} words in common with a reference row. Checked against: "
+                      + ", ".join(state.references) + ".")
+    asked = session.dedup_asked == (context.shown.version, context.summary.n_kept)
+    status, groups = _duplicates(context, context.summary.n_kept <= AUTO_DEDUP_MAX_ROWS or asked)
+    if groups is not None:
+        b.metric("Near-duplicate groups in the cut", f"{len(groups.groups):,}",
+                 f"{plural(int(sum(len(group) for group in groups.groups)), 'row')}; keeping one each drops "
+                 f"{len(groups.redundant_rows()):,}", delta_color="off", delta_arrow="off",
+                 help=f"Rows whose MinHash Jaccard similarity of word {groups.shingle}-grams is at least "
+                      f"{groups.threshold}.")
+    elif status is None:
+        b.button(f"Find near-duplicates among the {context.summary.n_kept:,} kept rows", key="curation.find_dups",
+                 on_click=lambda: setattr(session, "dedup_asked", (context.shown.version, context.summary.n_kept)))
+    else:
+        with b:
+            _progress(status, "The near-duplicate search")
+    _listing(context, state.flags, groups, kept)
+
+
+def _progress(status, what: str) -> None:
+    if status is not None and status.state != "done":
+        work_progress([status.work_id], what=what, text=lambda current: f"{current.message} ({current.seconds:.0f} s)")
+
+
+def _listing(context: ExploreContext, flags: ContaminationFlags | None, groups: DuplicateGroups | None,
+             kept: np.ndarray) -> None:
+    seed("curation.list", LISTS[0])
+    shown = st.radio("List in a table", LISTS, horizontal=True, key="curation.list")
+    extra: dict = {}
+    if shown == LISTS[1] and flags is not None:
+        frame = flags.to_frame()[flags.among(kept)]
+        rows = frame["row"].to_numpy()
+        extra = {"why": ["exact copy" if kind == "exact" else f"shares {flags.ngram} words" for kind in frame["kind"]],
+                 "reference": frame["reference"].tolist(), "its row": frame["reference_row"].tolist()}
+    elif shown == LISTS[2] and groups is not None:
+        rows = np.concatenate(groups.groups) if groups.groups else np.zeros(0, dtype=np.int64)
+        group_of = {int(row): number + 1 for number, group in enumerate(groups.groups) for row in group}
+        best_of = {int(row): int(group[0]) for group in groups.groups for row in group}
+        extra = {"group": [group_of[int(row)] for row in rows],
+                 "kept for the group": ["yes" if best_of[int(row)] == int(row) else f"no (row {best_of[int(row)]})"
+                                        for row in rows]}
+    else:
+        return
+    if len(rows) == 0:
+        st.caption("None in this cut.")
+        return
+    st.caption(f"{plural(len(rows), 'row')}{f' (the first {LISTED_ROWS})' if len(rows) > LISTED_ROWS else ''}; "
+               "click one to read it with what it matches.")
+    sample_table(context, rows[:LISTED_ROWS], f"curation.rows.{shown}.{len(rows)}",
+                 extra={name: values[:LISTED_ROWS] for name, values in extra.items()})
+
+
+def row_note(context: ExploreContext, row: int) -> None:
+    """Under a row's numbers: the reference row it copies, and the near-duplicates it has in the cut."""
+    state = check_state(context)
+    if state.flags is not None:
+        frame = state.flags.to_frame()
+        match = frame[frame["row"] == row]
+        if len(match):
+            record = match.iloc[0]
+            what = ("is a copy (after normalising) of" if record["kind"] == "exact"
+                    else f"shares {state.flags.ngram} words with")
+            text = f"This row {what} row {record['reference_row']} of {record['reference']}"
+            text += f": “{record['match']}”." if record["match"] else "."
+            st.warning(literal(text), icon=":material/content_copy:")
+            reference = _reference_text(context, record["reference"], int(record["reference_row"]))
+            if reference is not None:
+                with st.expander("The reference row"):
+                    st.code(reference, language=None, wrap_lines=True)
+    _status, groups = _duplicates(context, start=False)
+    if groups is not None:
+        for group in groups.groups:
+            if row in group:
+                others = ", ".join(str(int(other)) for other in group if other != row)
+                best = "the best-scored of its group" if group[0] == row else f"a near-duplicate of row {group[0]}"
+                st.info(f"This row is {best} (near-duplicates in the cut: rows {others}).",
+                        icon=":material/control_point_duplicate:")
+
+
+def _reference_text(context: ExploreContext, name: str, row: int) -> str | None:
+    references, _problems = _references(context)
+    for reference_name, loaded in references:
+        if reference_name == name and 0 <= row < len(loaded.texts):
+            return loaded.texts[row]
+    return None
+
+
+def export_options(context: ExploreContext) -> tuple[CurationSettings, bool]:
+    """The two export options; returns the settings and whether the check they need is ready."""
+    seed("export.decontaminate", True)
+    seed("export.dedup", False)
+    decontaminate = st.toggle("Remove rows that copy a target or an evaluation set", key="export.decontaminate",
+                              help="Checked on the Explore page (exact copies after normalising, or 13 shared "
+                                   "words). Removed rows are replaced by the next best ones.")
+    dedup = st.toggle("Keep one row per near-duplicate group (the best-scored)", key="export.dedup")
+    settings = CurationSettings(decontaminate=decontaminate, dedup=dedup)
+    state = check_state(context)
+    if context.session.view.references:
+        st.caption("Also checked against: " + literal(", ".join(context.session.view.references)) + " (chosen on "
+                   "Explore).")
+    if decontaminate and state.flags is None and state.references:
+        st.info("The contamination check is still running: the export waits for it.", icon=":material/hourglass_top:")
+        _progress(state.status, "The contamination check")
+        return settings, False
+    return settings, True
+
+
+def curated_selection(context: ExploreContext, settings: CurationSettings, tokens: np.ndarray) -> CuratedSelection:
+    """The export's cut with copies and near-duplicates removed as `settings` say (cached per question)."""
+    flags = check_state(context).flags
+    return checks.curated_selection(context.source, context.index, context.shown.version, context.rule, settings,
+                                    flags, tokens)
+
+
+def removed_summary(curated: CuratedSelection) -> None:
+    """What the export leaves out, and why (a table of the rows)."""
+    if not len(curated.removed):
+        return
+    counts = curated.counts()
+    st.markdown(f"Left out of the cut and replaced by the next best rows: "
+                f"**{plural(counts['exact'], 'exact copy', 'exact copies')}**, "
+                f"**{plural(counts['ngram'], 'row')}** sharing {curated.settings.ngram} words with a reference, "
+                f"**{plural(counts['near-duplicate'], 'near-duplicate')}**. Their row numbers are written beside "
+                "the export.")
+    with st.expander(f"The {len(curated.removed):,} rows left out"):
+        st.dataframe(curated.removed.rename(columns={"reason": "why", "reference_row": "its row"}), hide_index=True)
+
+
+def removed_bytes(curated: CuratedSelection) -> bytes:
+    """The removed rows as JSON Lines: what a folder export writes beside the file."""
+    return "".join(jsonl_lines(curated.removed)).encode("utf-8")
+
+
+def has_references(session: Session) -> bool:
+    return bool(session.view.references)

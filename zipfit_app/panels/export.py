@@ -1,0 +1,134 @@
+"""The Export page: the selection for the current cut (copies and near-duplicates removed as chosen), the
+format, and a download or a folder export, with a manifest that reproduces it."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from zipfit_core.analysis.curation import CuratedSelection
+from zipfit_core.analysis.selection import Selection, TokenCounter
+
+from ..config import app_settings
+from ..services import exports as exporting
+from ..services import loaders
+from ..state.records import Downloads, FolderExport
+from ..state.session import Session, seed
+from ..state.view import describe_cut
+from ..ui.markdown import literal
+from ..ui.progress import work_progress
+from ..ui.tables import display_rows
+from . import curation, cut
+from .context import ExploreContext, load_context
+
+PREVIEW_ROWS = 5
+
+
+def page(session: Session) -> None:
+    st.title("Export")
+    context = load_context(session)
+    session.downloads = None
+    if context is None:
+        return
+    cut.notices(context)
+    if not context.shown.complete:
+        st.info(f"Scoring is still running ({context.shown.targets_seen} of {context.shown.n_targets} targets): "
+                "exports use the exact scores, so this page waits for them.", icon=":material/hourglass_top:")
+        st.page_link("pages/score.py", label="See the progress", icon=":material/speed:")
+        return
+    settings, ready = curation.export_options(context)
+    if not ready:
+        return
+    curated = curation.curated_selection(context, settings, loaders.token_counts(context.source))
+    summary(curated.selection)
+    curation.removed_summary(curated)
+    kind, include_score = options()
+    preview(context, curated.selection, include_score)
+    session.downloads = deliver(context, curated, kind, include_score)
+
+
+def summary(selection: Selection) -> None:
+    tokens = f"{selection.tokens_kept:,} tokens (approx.)"
+    if selection.last_row_tokens is not None:
+        tokens += f", the last row truncated to {selection.last_row_tokens:,} tokens"
+    st.markdown(f"The cut **{literal(describe_cut(selection.rule.kind, selection.rule.value))}** keeps "
+                f"**{selection.n_rows:,} of {selection.total_rows:,} rows**: {tokens}.")
+    st.page_link("pages/explore.py", label="Change the cut on Explore", icon=":material/tune:")
+
+
+def options() -> tuple[str, bool]:
+    seed("export.format", "jsonl")
+    seed("export.include_score", True)
+    a, b = st.columns([3, 2])
+    kind = a.radio("Format", list(exporting.FORMATS), key="export.format", horizontal=True,
+                   format_func=lambda name: exporting.FORMATS[name].label)
+    include_score = b.toggle("Add the score column (`zipfit_score`)", key="export.include_score")
+    st.caption("Rows keep all their original columns, best first. A manifest beside the file records the "
+               "datasets' fingerprints, the scoring settings and the cut, so the subset can be reproduced.")
+    return kind, include_score
+
+
+def preview(context: ExploreContext, selection: Selection, include_score: bool) -> None:
+    """The first rows as the file will hold them (its columns, not the app's rank and row)."""
+    if not selection.n_rows:
+        return
+    with st.expander(f"The first {min(PREVIEW_ROWS, selection.n_rows)} rows of the file"):
+        table = exporting.first_rows(context.source, context.index.scores, selection, TokenCounter(), include_score,
+                                     PREVIEW_ROWS)
+        st.dataframe(display_rows(table), hide_index=True, key="export.preview")
+
+
+def deliver(context: ExploreContext, curated: CuratedSelection, kind: str, include_score: bool) -> Downloads | None:
+    """A download button for small exports (built only when clicked), a folder export for large ones."""
+    session = context.session
+    selection = curated.selection
+    if selection.n_rows == 0:
+        st.warning("The cut keeps no rows: loosen it on the Explore page.", icon=":material/warning:")
+        return None
+    counter = TokenCounter()
+    run = session.result.run  # the record of the scores shown: method, settings, recipes
+    target = session.choice("target")
+    stem = exporting.export_stem(loaders.describe(session.choice("source")).split(": ", 1)[-1],
+                                 (loaders.describe(target) if target else run.target).split(": ", 1)[-1],
+                                 context.shown.method, selection.rule)
+    name = exporting.file_name(stem, kind)
+    scores = context.index.scores
+    settings = app_settings()
+    if selection.n_rows <= settings.small_export_rows:
+        downloads = Downloads(
+            name,
+            lambda: exporting.export_bytes(context.source, scores, selection, counter, kind, include_score),
+            lambda: exporting.manifest_bytes(run, selection, counter, name, kind, include_score, curated),
+            (lambda: curation.removed_bytes(curated)) if len(curated.removed) else None)
+        a, b, c = st.columns(3)
+        a.download_button(f"Download {name}", data=downloads.file, file_name=name, mime=exporting.FORMATS[kind].mime,
+                          type="primary", icon=":material/download:", key="export.download", on_click="ignore")
+        b.download_button("Download the manifest", key="export.manifest", icon=":material/description:",
+                          data=downloads.manifest, file_name=name + ".manifest.json", mime="application/json",
+                          on_click="ignore")
+        if downloads.removed is not None:  # only when rows were left out: nothing empty to download
+            c.download_button("Download the rows left out", key="export.removed", icon=":material/playlist_remove:",
+                              data=downloads.removed, file_name=name + ".removed.jsonl", mime="application/jsonl",
+                              on_click="ignore")
+        return downloads
+    st.info(f"{selection.n_rows:,} rows is more than a download should carry (limit "
+            f"{settings.small_export_rows:,}, set ZIPFIT\\_SMALL\\_EXPORT\\_ROWS): it is written to "
+            f"{literal(settings.export_root)} instead.", icon=":material/folder:")
+    if st.button("Write to the export folder", type="primary", icon=":material/save:", key="export.to_folder"):
+        session.folder_export = exporting.start_folder_export(
+            settings.export_root, stem, context.source, scores, curated, counter, run, kind, include_score)
+    if session.folder_export is not None:
+        folder_progress(session.folder_export)
+    return None
+
+
+def folder_progress(export: FolderExport) -> None:
+    status = exporting.export_status(export)
+    if status is None:
+        return
+    if status.state == "done":
+        st.success(f"Wrote {export.n_rows:,} rows to {literal(export.output)} and its manifest "
+                   f"{literal(exporting.manifest_file(export).name)} in {status.seconds:.1f} s.",
+                   icon=":material/check_circle:")
+        return
+    work_progress([export.work_id], what="The export", text=lambda current: f"{current.message} "
+                                                                           f"({current.seconds:.0f} s)")
