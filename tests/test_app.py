@@ -7,7 +7,6 @@ place and never raise. Every test gets its own score cache and data root.
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 from pathlib import Path
@@ -15,7 +14,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
+from app_steps import (
+    APP,
+    DEMO_SOURCE,
+    DEMO_TARGET,
+    TIMEOUT,
+    assert_no_exception,
+    core_scored,
+    dialog_titles,
+    load_in_form,
+    new_app,
+    score_and_wait,
+    scored_local_app,
+    set_cut,
+    start_scoring,
+    texts_of,
+    write_pool,
+)
 from streamlit.testing.v1 import AppTest
 
 from zipfit_app.exporting import export_status
@@ -25,91 +40,6 @@ from zipfit_core.data.loading import load_recipe, load_source
 from zipfit_core.data.sources import DataRecipe, DataSource, LoadOptions, TextSpec
 from zipfit_core.jobs.manager import JobManager
 from zipfit_core.scoring.alignment import alignment_scores
-
-APP = Path(__file__).resolve().parent.parent / "app.py"
-DEMO_SOURCE, DEMO_TARGET = "pool-mini", "proofnet-valid"
-TIMEOUT = 120
-
-
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    """A fresh score cache, data root and Streamlit caches for one test."""
-    data_root = tmp_path / "data"
-    data_root.mkdir()
-    monkeypatch.setenv("ZIPFIT_DATA_ROOT", str(data_root))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(JobManager, "_shared", JobManager(cache_dir=tmp_path / "cache"))
-    st.cache_resource.clear()
-    yield data_root
-    st.cache_resource.clear()
-
-
-def new_app(query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    if query:
-        at.query_params.update(query)
-    return at.run()
-
-
-def assert_no_exception(at: AppTest) -> None:
-    assert not at.exception, [item.value for item in at.exception]
-
-
-def texts_of(elements) -> list[str]:
-    return [str(item.value) for item in elements]
-
-
-def dialog_titles(at: AppTest) -> list[str]:
-    """The titles of the open dialogs (Streamlit draws them in the tree's event block)."""
-    found, pending = [], [at._tree]
-    while pending:
-        node = pending.pop()
-        if getattr(node, "type", None) == "dialog" and node.proto.dialog.is_open:
-            found.append(node.proto.dialog.title)
-        pending.extend(getattr(node, "children", {}).values())
-    return found
-
-
-def load_in_form(at: AppTest, role: str, kind: str, location: str) -> AppTest:
-    at.radio(key=f"data.{role}.kind").set_value(kind).run()
-    if kind == "demo":
-        at.selectbox(key=f"data.{role}.demo").set_value(location).run()
-    else:
-        at.text_input(key=f"data.{role}.local_path").set_value(location).run()
-    at.button(key=f"data.{role}.load").click().run()
-    assert_no_exception(at)
-    return at
-
-
-def start_scoring(at: AppTest) -> str:
-    """Open the Score page, press "Start scoring"; the job's id."""
-    at.switch_page("pages/score.py").run()
-    assert_no_exception(at)
-    next(button for button in at.button if button.label == "Start scoring").click().run()
-    return at.session_state["score_job"].job_id
-
-
-def score_and_wait(at: AppTest) -> AppTest:
-    status = JobManager.shared().wait(start_scoring(at), timeout=TIMEOUT)
-    assert status.state == "done", status
-    return at.run()
-
-
-def set_cut(at: AppTest, kind: str, value) -> AppTest:
-    at.radio(key="explore.cut_kind").set_value(kind).run()
-    widget = at.slider(key=f"explore.{kind}") if kind in ("threshold", "top_percent") else \
-        at.number_input(key=f"explore.{kind}")
-    widget.set_value(value).run()
-    assert_no_exception(at)
-    return at
-
-
-@functools.cache
-def core_scored(source_name: str, target_name: str):
-    """The core alone, no jobs or cache: load both demo sets and score with `alignment_scores`."""
-    source = load_source(DataSource("demo", source_name), TextSpec())
-    target = load_source(DataSource("demo", target_name), TextSpec())
-    return source, alignment_scores(source.texts, target.texts)
 
 
 def core_export_bytes(tmp_path: Path, source_name: str, target_name: str, rule: SelectionRule, suffix: str,
@@ -279,25 +209,6 @@ def test_leaving_the_page_does_not_stop_the_job(isolated):
     assert JobManager.shared().wait(job_id, timeout=TIMEOUT).state == "done"
 
 
-def write_pool(root: Path, rows: int = 120) -> None:
-    """A small pool of code and prose rows (with a `source` column) and code targets."""
-    rng = np.random.default_rng(0)
-    with open(root / "pool.jsonl", "w") as handle:
-        for i in range(rows):
-            if i % 2:
-                text = "".join(f"def f{i}_{j}(x):\n    return x * {j} + {i}\n" for j in range(int(rng.integers(1, 6))))
-                origin = "code"
-            else:
-                text = " ".join(f"The council met on day {i} to discuss the harbour and the {j} boats."
-                                for j in range(int(rng.integers(1, 6))))
-                origin = "prose"
-            handle.write(json.dumps({"text": text, "source": origin, "id": i}) + "\n")
-    with open(root / "targets.jsonl", "w") as handle:
-        for i in range(12):
-            handle.write(json.dumps({"text": f"def target_{i}(y):\n    return y + {i}\n"}) + "\n")
-
-
-
 def test_a_demo_preset_loads_pool_and_targets_in_one_click(isolated):
     at = new_app()
     preset = next(button for button in at.button if button.label.startswith("ProofNet"))
@@ -309,14 +220,6 @@ def test_a_demo_preset_loads_pool_and_targets_in_one_click(isolated):
     pool_rows = len(load_source(DataSource("demo", "pool"), TextSpec()).texts)
     assert f"{pool_rows:,} rows" in successes and "185 rows" in successes
     assert at.query_params["src.loc"] == "pool" and at.query_params["tgt.loc"] == "proofnet-valid"
-
-
-def scored_local_app(data_root: Path) -> AppTest:
-    write_pool(data_root)
-    at = new_app()
-    load_in_form(at, "source", "local", "pool.jsonl")
-    load_in_form(at, "target", "local", "targets.jsonl")
-    return score_and_wait(at)
 
 
 def test_a_large_export_is_written_to_the_export_folder_in_the_background(isolated, monkeypatch):

@@ -7,15 +7,7 @@ import io
 import json
 
 import pandas as pd
-from test_app import (  # noqa: F401 (isolated is a fixture)
-    assert_no_exception,
-    isolated,
-    load_in_form,
-    new_app,
-    score_and_wait,
-    set_cut,
-    texts_of,
-)
+from app_steps import assert_no_exception, load_in_form, new_app, score_and_wait, set_cut, texts_of
 
 
 def write_planted_pool(root, humaneval_texts, proofnet_texts) -> None:

@@ -16,20 +16,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from streamlit.testing.v1 import AppTest
-from test_app import (  # noqa: F401
+from app_steps import (
     APP,
     DEMO_SOURCE,
     DEMO_TARGET,
     TIMEOUT,
     assert_no_exception,
-    isolated,
     load_in_form,
     new_app,
     set_cut,
     start_scoring,
     texts_of,
 )
+from streamlit.testing.v1 import AppTest
 
 from zipfit_app import results
 from zipfit_core.analysis.export import selected_table, write_table

@@ -3,7 +3,7 @@
 Entries are made by the real code paths (`run_foreground`, a cancelled job, `score_sources` for a method);
 sizes are checked against the files on disk, ages by setting mtimes. Running jobs are held still by
 gating `source_unit_moments` on an event, so nothing depends on timing. Data: ProofNet statements bundled
-in zipfit_core/data/demo_data (see its ATTRIBUTION.md), as in test_jobs.py.
+in zipfit_core/data/demo_data (see its ATTRIBUTION.md), made by proofnet_jobs.py.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_app import assert_no_exception, isolated, new_app  # noqa: F401  (isolated is a fixture)
-from test_jobs import TARGETS, count_computed_pairs, make_sources
+from app_steps import assert_no_exception, new_app
+from proofnet_jobs import TARGETS, HeldJobs, count_computed_pairs, make_sources
 
-import zipfit_core.jobs.score_job as jobs_module
 import zipfit_core.store.method_cache as method_cache_module
 from zipfit_core.cli.main import main
 from zipfit_core.errors import ScoringCancelled, ZipFitError
@@ -93,21 +92,6 @@ def run_main(capsys, *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-class HeldJobs:
-    """Scoring jobs that stop inside their first block until released (running, holding their lock)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.entered, self.release = threading.Event(), threading.Event()
-        original = jobs_module.source_unit_moments
-
-        def held(*args, **options):
-            self.entered.set()
-            self.release.wait(60)
-            return original(*args, **options)
-
-        monkeypatch.setattr(jobs_module, "source_unit_moments", held)
 
 
 # -- listing --------------------------------------------------------------------------------------

@@ -13,14 +13,7 @@ import re
 
 import numpy as np
 import pytest
-from test_app import (  # noqa: F401
-    DEMO_TARGET,
-    assert_no_exception,
-    isolated,
-    load_in_form,
-    new_app,
-    score_and_wait,
-)
+from app_steps import DEMO_TARGET, assert_no_exception, load_in_form, new_app, score_and_wait
 
 from zipfit_app.charts import (
     chart_text,

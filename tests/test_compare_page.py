@@ -6,15 +6,11 @@ and ProofNet valid as the target; the bundled ProofNet test split is the held-ou
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
 import numpy as np
-import pytest
-import streamlit as st
-from selector_data import labelled_pool, proofnet_split
-from streamlit.testing.v1 import AppTest
+from app_steps import TIMEOUT, assert_no_exception, click, compute_and_wait
+from selector_data import proofnet_split
 
 from zipfit_app import results
 from zipfit_core import alignment_scores
@@ -25,63 +21,12 @@ from zipfit_core.errors import ScoringCancelled
 from zipfit_core.jobs import method_scores
 from zipfit_core.jobs.manager import JobManager
 from zipfit_core.jobs.method_scores import score_sources
-from zipfit_core.store.method_cache import memo
-
-APP = Path(__file__).resolve().parent.parent / "app.py"
-TIMEOUT = 120
-
-
-@pytest.fixture
-def app_with_data(tmp_path, monkeypatch):
-    """An app session with the labelled pool and ProofNet valid loaded from local files."""
-    data_root = tmp_path / "data"
-    data_root.mkdir()
-    pool = labelled_pool(16, 8, 8)
-    with open(data_root / "pool.jsonl", "w", encoding="utf-8") as handle:
-        for text, origin in zip(pool.sources, pool.origin):
-            handle.write(json.dumps({"text": text, "origin": origin}) + "\n")
-    with open(data_root / "valid.jsonl", "w", encoding="utf-8") as handle:
-        for text in pool.targets:
-            handle.write(json.dumps({"text": text}) + "\n")
-    monkeypatch.setenv("ZIPFIT_DATA_ROOT", str(data_root))
-    monkeypatch.setattr(JobManager, "_shared", JobManager(cache_dir=tmp_path / "cache"))
-    st.cache_resource.clear()
-    memo.clear()
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
-    for role, location in (("source", "pool.jsonl"), ("target", "valid.jsonl")):
-        at.radio(key=f"data.{role}.kind").set_value("local").run()
-        at.text_input(key=f"data.{role}.local_path").set_value(location).run()
-        at.button(key=f"data.{role}.load").click().run()
-    assert not at.exception
-    yield at, pool
-    st.cache_resource.clear()
-    memo.clear()
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [item.value for item in at.exception]
-
-
-def click(at: AppTest, prefix: str) -> AppTest:
-    next(button for button in at.button if button.label.startswith(prefix)).click().run()
-    no_exception(at)
-    return at
-
-
-def compute_and_wait(at: AppTest) -> AppTest:
-    """Click Compute (the page returns while the runs go on), wait for the runs, then rerun as the poll would."""
-    click(at, "Compute")
-    for run_id in at.session_state["compare.run_ids"]:
-        assert results.manager().wait(run_id, timeout=TIMEOUT).state == "done"
-    at.run()
-    no_exception(at)
-    return at
 
 
 def test_compare_page_shows_the_cores_numbers_and_proxy_curves(app_with_data):
     at, pool = app_with_data
     at.switch_page("pages/compare.py").run()
-    no_exception(at)
+    assert_no_exception(at)
     assert any("not complete" in warning.value for warning in at.warning)  # ZIP-FIT not scored yet
 
     at.switch_page("pages/score.py").run()
@@ -94,7 +39,7 @@ def test_compare_page_shows_the_cores_numbers_and_proxy_curves(app_with_data):
     at.radio(key="compare.budget_kind").set_value("top_k").run()
     at.number_input(key="compare.budget.top_k").set_value(10.0).run()
     at.selectbox(key="compare.group_by").set_value("origin").run()
-    no_exception(at)
+    assert_no_exception(at)
 
     expected = compare_methods(
         {"ZIP-FIT": alignment_scores(pool.sources, pool.targets),
@@ -164,10 +109,10 @@ def test_compute_returns_while_the_runs_go_on_and_cancel_stops_them(app_with_dat
     assert not [button for button in at.button if button.label.startswith("Compute")]
 
     at.button(key="compare.cancel").click().run()
-    no_exception(at)
+    assert_no_exception(at)
     assert results.manager().wait(tfidf_run, timeout=TIMEOUT).state == "cancelled"
     at.run()
-    no_exception(at)
+    assert_no_exception(at)
     assert any("TF-IDF cosine was cancelled" in warning.value for warning in at.warning)
     # One job at a time (ZIPFIT_MAX_JOBS=1): Random waited behind TF-IDF, and Cancel stopped both.
     assert [button.label for button in at.button if button.label.startswith("Compute")] == [

@@ -8,15 +8,8 @@ import threading
 
 import numpy as np
 import pytest
-from test_app import (  # noqa: F401 (isolated is a fixture)
-    assert_no_exception,
-    isolated,
-    load_in_form,
-    new_app,
-    start_scoring,
-    write_pool,
-)
-from test_jobs import TARGETS, make_sources
+from app_steps import assert_no_exception, load_in_form, new_app, start_scoring, write_pool
+from proofnet_jobs import TARGETS, make_sources
 
 import zipfit_core.jobs.schedule as schedule
 import zipfit_core.jobs.score_job as jobs_module

@@ -13,14 +13,13 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from streamlit.testing.v1 import AppTest
-from test_app import (  # noqa: F401
+from app_steps import (
     APP,
     TIMEOUT,
     assert_no_exception,
+    compute_and_wait,
     core_scored,
     dialog_titles,
-    isolated,
     load_in_form,
     new_app,
     score_and_wait,
@@ -30,7 +29,7 @@ from test_app import (  # noqa: F401
     texts_of,
     write_pool,
 )
-from test_compare_page import app_with_data, compute_and_wait  # noqa: F401
+from streamlit.testing.v1 import AppTest
 
 from zipfit_app.charts import histogram_figure
 from zipfit_app.markdown import literal

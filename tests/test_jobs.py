@@ -1,15 +1,12 @@
 """Background scoring jobs: progress, preview, cancel, resume after SIGKILL, joining, a damaged cache.
 
-Data: ProofNet statements bundled in zipfit_core/data/demo_data (see its ATTRIBUTION.md); sources are
-made by gluing pieces of different statements together so they differ in length and content.
+Data: ProofNet statements glued into sources of different lengths and contents (proofnet_jobs.py).
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
-import random
 import re
 import signal
 import subprocess
@@ -21,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from proofnet_jobs import TARGETS, count_computed_pairs, make_sources
 
-import zipfit_core.jobs.score_job as jobs_module
 from zipfit_core.errors import ScoringCancelled, ZipFitError
 from zipfit_core.jobs.manager import JobManager
 from zipfit_core.jobs.schedule import round_ends, target_order
@@ -32,26 +29,6 @@ from zipfit_core.store.cache_admin import list_cache
 from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.score_cache import CacheEntry, from_limbs, to_limbs
 
-PROOFNET_FILE = Path(__file__).resolve().parent.parent / "zipfit_core" / "data" / "demo_data" / "proofnet_lean4.jsonl.gz"
-
-
-def proofnet_rows() -> list[dict]:
-    with gzip.open(PROOFNET_FILE, "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-ROWS = proofnet_rows()
-TARGETS = [row["informal_prefix"] + row["formal_statement"] for row in ROWS if row["split"] == "valid"]
-
-
-def make_sources(n: int, seed: int = 0, pieces: int = 3) -> list[str]:
-    """Distinct source texts of a few hundred to a few thousand characters."""
-    rng = random.Random(seed)
-    fields = ("informal_prefix", "formal_statement", "header", "goal")
-    return [f"{i}\n" + "\n".join(rng.choice(ROWS)[rng.choice(fields)] for _ in range(rng.randint(1, pieces)))
-            for i in range(n)]
-
-
 SMALL_SOURCES = make_sources(120)
 SMALL_TARGETS = TARGETS[:40]
 
@@ -59,22 +36,6 @@ SMALL_TARGETS = TARGETS[:40]
 @pytest.fixture(scope="module")
 def small_exact() -> np.ndarray:
     return alignment_scores(SMALL_SOURCES, SMALL_TARGETS, workers=2)
-
-
-def count_computed_pairs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Count every pair the job code computes (across all jobs in this process)."""
-    computed = [0]
-    lock = threading.Lock()
-    original = jobs_module.source_unit_moments
-
-    def counting(sources, targets, kernel, **options):
-        moments = original(sources, targets, kernel, **options)
-        with lock:
-            computed[0] += len(moments) * len(targets)
-        return moments
-
-    monkeypatch.setattr(jobs_module, "source_unit_moments", counting)
-    return computed
 
 
 def manifest_of(cache_dir: Path) -> dict:

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
 import pytest
-from conftest import PROOFNET_FILE, humaneval_file, read_jsonl_gz
+from target_sets import PROOFNET_FILE, humaneval_file, read_jsonl_gz
 
 import zipfit_core
 from zipfit_core.cli.data_options import parse_row_filter

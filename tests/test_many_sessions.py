@@ -7,17 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from app_steps import APP, TIMEOUT, assert_no_exception, load_in_form, start_scoring, write_pool
+from proofnet_jobs import HeldJobs
 from streamlit.testing.v1 import AppTest
-from test_app import (  # noqa: F401 (isolated is a fixture)
-    APP,
-    TIMEOUT,
-    assert_no_exception,
-    isolated,
-    load_in_form,
-    start_scoring,
-    write_pool,
-)
-from test_cache_admin import HeldJobs
 
 from zipfit_core.jobs.manager import JobManager
 

@@ -1,7 +1,7 @@
 """One run record (`store/run.py`) in every file that carries scores: scores files, score folders, both caches
 and export manifests; older records still read, cache keys unchanged so earlier entries are reused.
 
-Data: ProofNet statements bundled in zipfit_core/data/demo_data (see its ATTRIBUTION.md), as in test_jobs.py.
+Data: ProofNet statements bundled in zipfit_core/data/demo_data (see its ATTRIBUTION.md), made by proofnet_jobs.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_jobs import TARGETS, make_sources
+from proofnet_jobs import TARGETS, make_sources
 
 from zipfit_core._version import __version__
 from zipfit_core.analysis.export import MANIFEST_FORMAT, read_manifest

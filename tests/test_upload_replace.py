@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from test_app import assert_no_exception, isolated, load_in_form, new_app, texts_of  # noqa: F401
+from app_steps import assert_no_exception, load_in_form, new_app, texts_of
 
 
 def jsonl(rows: list[dict]) -> bytes:

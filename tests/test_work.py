@@ -1,7 +1,7 @@
 """One background-work system (`jobs/work.py`, `jobs/manager.py`): ZIP-FIT jobs, other methods' runs and any
 other work (the app's exports) share one queue, one concurrency limit, one set of states and one status type.
 
-Data: ProofNet statements bundled in zipfit_core/data/demo_data (see its ATTRIBUTION.md), as in test_jobs.py.
+Data: ProofNet statements bundled in zipfit_core/data/demo_data (see its ATTRIBUTION.md), made by proofnet_jobs.py.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ import threading
 
 import numpy as np
 import pytest
-from test_cache_admin import HeldJobs
-from test_jobs import TARGETS, make_sources
+from proofnet_jobs import TARGETS, HeldJobs, make_sources
 
 from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs import manager as manager_module
