@@ -11,9 +11,9 @@ import random
 import threading
 
 import pytest
-from target_sets import PROOFNET_FILE, read_jsonl_gz
 
 import zipfit_core.jobs.score_job as jobs_module
+from tests.target_sets import PROOFNET_FILE, read_jsonl_gz
 
 ROWS = read_jsonl_gz(PROOFNET_FILE)
 TARGETS = [row["informal_prefix"] + row["formal_statement"] for row in ROWS if row["split"] == "valid"]
