@@ -36,14 +36,12 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 # The session scripts live with the browser tests (the test suite must not depend on benchmarks/): tests/e2e/.
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(1, str(REPO))  # zipfit_app lives beside app.py
+sys.path.insert(0, str(REPO))  # the tests package, and zipfit_app beside app.py
 
-from e2e.app_driver import app_server
-from e2e.async_pages import browser_pages
-from e2e.scored_pool import write_scored_pool
-from e2e.serving_load import CUT_TIMING, PRESETS, CutSession, ScoringSession, first_view
-
+from tests.e2e.app_driver import app_server
+from tests.e2e.async_pages import browser_pages
+from tests.e2e.scored_pool import write_scored_pool
+from tests.e2e.serving_load import CUT_TIMING, PRESETS, CutSession, ScoringSession, first_view
 from zipfit_app.curation_panel import AUTO_DEDUP_MAX_ROWS, FIRST_WAIT_S
 
 from server_clock import ServerClock  # beside this script

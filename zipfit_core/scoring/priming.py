@@ -4,7 +4,7 @@
     d = c.copy(); C(x + t) = len(head) + len(d.compress(t)) + len(d.flush()) + 18      # per target
 
 gives the same byte count as `len(zlib.compress(x + t, level, -15)) + 18` at levels 1-9: deflate fed
-without flushing does not depend on how its input is split (tests/test_primed_kernel.py checks it at every
+without flushing does not depend on how its input is split (tests/core/scoring/test_primed_kernel.py checks it at every
 level, across the 32 KB window and the 64 KB slide, for empty and non-ASCII text). Level 0 stores blocks
 whose boundaries follow the split, so it stays one-shot. No other codec's binding can copy a primed
 state: isal_zlib's compressobj has no copy(), zstandard's, brotli's and lzma's compressors cannot be
