@@ -34,14 +34,21 @@ def load_data(session: Session, role: str, choice: DataChoice, upload: bytes | N
     same = getattr(old, role) == choice
     changes: dict = {role: choice, "row": old.row if same else None}
     if role == "source" and not _same_rows(choice, old.source):
-        changes["references"] = ()  # evaluation sets belong to the source they were chosen for
+        # Evaluation sets belong to the source they were chosen for: kept with it, found again when it comes back.
+        if old.source is not None:
+            session.references_of[_rows_of(old.source)] = old.references
+        changes["references"] = session.references_of.get(_rows_of(choice), ())
     session.update_view(**changes)
     resolve(session)
     return Outcome(), loaded
 
 
+def _rows_of(choice: DataChoice) -> tuple[str, str]:
+    return choice.kind, choice.location
+
+
 def _same_rows(choice: DataChoice, other: DataChoice | None) -> bool:
-    return other is not None and (choice.kind, choice.location) == (other.kind, other.location)
+    return other is not None and _rows_of(choice) == _rows_of(other)
 
 
 def forget(session: Session, role: str) -> None:

@@ -13,6 +13,7 @@ from zipfit_core.analysis.explore import nearest_targets
 
 from ..actions import view
 from ..services import methods
+from ..ui.keys import escape_closes_dialogs
 from ..ui.markdown import literal
 from .context import ExploreContext
 
@@ -30,6 +31,7 @@ def row_detail(context: ExploreContext, notes: Callable[[ExploreContext, int], N
     if not 0 <= row < context.index.n_rows:
         st.warning(f"Row {row} does not exist in this pool ({context.index.n_rows:,} rows).", icon=":material/warning:")
         return
+    escape_closes_dialogs()
     st.dialog(f"Row {row}", width="large", on_dismiss=lambda: view.close_row(context.session))(_row_body)(
         context, row, notes)
 

@@ -40,6 +40,7 @@ class Session:
     notices: dict[str, list[Notice]] = field(default_factory=dict)  # place -> messages to show once
     restored: bool = False  # the view was read from the link
     forms: dict[str, FormMemory] = field(default_factory=dict)
+    references_of: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # a source's evaluation sets
     proxy_result: ProxyResult | None = None
     compare_runs: list[str] = field(default_factory=list)  # the runs Compare's last click submitted
     folder_export: FolderExport | None = None
