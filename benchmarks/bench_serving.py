@@ -42,7 +42,8 @@ from tests.e2e.app_driver import app_server
 from tests.e2e.async_pages import browser_pages
 from tests.e2e.scored_pool import write_scored_pool
 from tests.e2e.serving_load import CUT_TIMING, PRESETS, CutSession, ScoringSession, first_view
-from zipfit_app.curation_panel import AUTO_DEDUP_MAX_ROWS, FIRST_WAIT_S
+from zipfit_app.panels.curation import AUTO_DEDUP_MAX_ROWS
+from zipfit_app.services.work import FIRST_WAIT_S
 
 from server_clock import ServerClock  # beside this script
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from zipfit_app import results
+from zipfit_app.state.session import SESSION_KEY, Session
 from zipfit_core.data.loading import load_source
 from zipfit_core.data.sources import DataSource, TextSpec
 from zipfit_core.jobs.manager import JobManager
@@ -28,6 +28,11 @@ def new_app(query: dict[str, str] | None = None) -> AppTest:
     if query:
         at.query_params.update(query)
     return at.run()
+
+
+def session_of(at: AppTest) -> Session:
+    """The app's one session state object (what every page of this AppTest session shows)."""
+    return at.session_state[SESSION_KEY]
 
 
 def assert_no_exception(at: AppTest) -> None:
@@ -65,7 +70,7 @@ def start_scoring(at: AppTest) -> str:
     at.switch_page("pages/score.py").run()
     assert_no_exception(at)
     next(button for button in at.button if button.label == "Start scoring").click().run()
-    return at.session_state["score_job"].job_id
+    return session_of(at).result.job_id
 
 
 def score_and_wait(at: AppTest) -> AppTest:
@@ -126,8 +131,8 @@ def click(at: AppTest, prefix: str) -> AppTest:
 def compute_and_wait(at: AppTest) -> AppTest:
     """Click Compute (the page returns while the runs go on), wait for the runs, then rerun as the poll would."""
     click(at, "Compute")
-    for run_id in at.session_state["compare.run_ids"]:
-        assert results.manager().wait(run_id, timeout=TIMEOUT).state == "done"
+    for run_id in session_of(at).compare_runs:
+        assert JobManager.shared().wait(run_id, timeout=TIMEOUT).state == "done"
     at.run()
     assert_no_exception(at)
     return at

@@ -1,4 +1,4 @@
-"""The Score page's cached results (AppTest): it removes an entry and refuses to remove a running job's.
+"""The Score page's Runs list (AppTest): it removes an entry and refuses to remove a running job's.
 
 The store's side (list, remove, prune; `zipfit cache`) is tested in core/store/test_cache_admin.py. Entries are made
 by the real code paths (cache_entries.py); the running job is held still (proofnet_jobs.HeldJobs).
@@ -17,7 +17,7 @@ from .app_steps import assert_no_exception, new_app
 
 
 def plain(markdown: str) -> str:
-    """Text shown through `zipfit_app.markdown.literal`, without its escapes."""
+    """Text shown through `zipfit_app.ui.markdown.literal`, without its escapes."""
     return re.sub(r"\\(.)", r"\1", markdown)
 
 
@@ -27,9 +27,9 @@ def test_the_score_page_removes_an_entry_and_refuses_a_running_one(isolated, mon
     at = new_app()
     at.switch_page("pages/score.py").run()
     assert_no_exception(at)
-    (expander,) = [item for item in at.expander if item.label.startswith("Cached results")]
-    assert expander.label.startswith("Cached results (2, ")
-    assert any("finished" in plain(item.value) and "complete" in plain(item.value) for item in at.markdown)
+    (expander,) = [item for item in at.expander if item.label.startswith("Runs")]
+    assert expander.label.startswith("Runs (2, ")
+    assert any("finished" in plain(item.value) and "exact" in plain(item.value) for item in at.markdown)
 
     at.button(key=f"score.remove.{finished}").click().run()
     assert_no_exception(at)
@@ -43,7 +43,7 @@ def test_the_score_page_removes_an_entry_and_refuses_a_running_one(isolated, mon
     try:
         assert held.entered.wait(60)
         at.run()
-        assert any("computing now" in plain(item.value) for item in at.markdown)
+        assert any("running" in plain(item.value).split("·")[-3] for item in at.markdown)
         at.button(key=f"score.remove.{key}").click().run()
         assert_no_exception(at)
         assert any("cancel it first" in plain(item.value) for item in at.warning)

@@ -14,7 +14,7 @@ import re
 import numpy as np
 import pytest
 
-from zipfit_app.charts import (
+from zipfit_app.ui.charts import (
     chart_text,
     histogram_figure,
     length_profile_figure,

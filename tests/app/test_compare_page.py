@@ -11,7 +11,6 @@ import time
 import numpy as np
 
 from tests.selector_data import proofnet_split
-from zipfit_app import results
 from zipfit_core import alignment_scores
 from zipfit_core.analysis.compare import compare_methods
 from zipfit_core.analysis.proxy_eval import proxy_evaluation
@@ -21,7 +20,7 @@ from zipfit_core.jobs import method_scores
 from zipfit_core.jobs.manager import JobManager
 from zipfit_core.jobs.method_scores import score_sources
 
-from .app_steps import TIMEOUT, assert_no_exception, click, compute_and_wait
+from .app_steps import TIMEOUT, assert_no_exception, click, compute_and_wait, session_of
 
 
 def test_compare_page_shows_the_cores_numbers_and_proxy_curves(app_with_data):
@@ -32,7 +31,7 @@ def test_compare_page_shows_the_cores_numbers_and_proxy_curves(app_with_data):
 
     at.switch_page("pages/score.py").run()
     click(at, "Start scoring")
-    assert JobManager.shared().wait(at.session_state["score_job"].job_id, timeout=TIMEOUT).state == "done"
+    assert JobManager.shared().wait(session_of(at).result.job_id, timeout=TIMEOUT).state == "done"
     at.switch_page("pages/compare.py").run()
     at.multiselect(key="compare.methods").set_value(["zipfit", "tfidf", "random"]).run()
     compute_and_wait(at)
@@ -61,7 +60,7 @@ def test_compare_page_shows_the_cores_numbers_and_proxy_curves(app_with_data):
     click(at, "Run the proxy evaluation")
     assert any("disjoint" in message.value for message in at.success)
     assert any("also occur in the source pool" in warning.value for warning in at.warning)  # the pool holds test rows
-    content = at.session_state["compare.proxy"]
+    content = session_of(at).proxy_result.content
     held_out = proofnet_split("test")
     reference = proxy_evaluation(pool.sources, {"ZIP-FIT": alignment_scores(pool.sources, pool.targets)}, held_out,
                                  pool.targets, ks=[4, 16])
@@ -78,7 +77,7 @@ def test_proxy_evaluation_on_the_selection_targets_is_refused_in_place(app_with_
     at.selectbox(key="compare.eval").set_value("demo: proofnet-valid").run()  # the same rows as valid.jsonl
     click(at, "Run the proxy evaluation")
     assert any("also occur among the selection targets" in error.value for error in at.error)
-    assert "compare.proxy" not in at.session_state
+    assert session_of(at).proxy_result is None
 
 
 def test_compute_returns_while_the_runs_go_on_and_cancel_stops_them(app_with_data, monkeypatch):
@@ -96,11 +95,11 @@ def test_compute_returns_while_the_runs_go_on_and_cancel_stops_them(app_with_dat
     at.switch_page("pages/compare.py").run()
     at.multiselect(key="compare.methods").set_value(["tfidf", "random"]).run()
     click(at, "Compute")  # returns although TF-IDF cannot finish before it is cancelled
-    tfidf_run = next(run_id for run_id in at.session_state["compare.run_ids"]
-                     if results.manager().status(run_id).kind == "tfidf")
-    assert results.manager().status(tfidf_run).state == "running"  # claimed as it was given its slot
+    tfidf_run = next(run_id for run_id in session_of(at).compare_runs
+                     if JobManager.shared().status(run_id).kind == "tfidf")
+    assert JobManager.shared().status(tfidf_run).state == "running"  # claimed as it was given its slot
     deadline = time.monotonic() + TIMEOUT
-    while results.manager().status(tfidf_run).done < 3 and time.monotonic() < deadline:
+    while JobManager.shared().status(tfidf_run).done < 3 and time.monotonic() < deadline:
         time.sleep(0.02)  # its thread reports progress soon after it starts
     at.run()
     progress_texts = [element.proto.text for element in at.get("progress")]
@@ -111,7 +110,7 @@ def test_compute_returns_while_the_runs_go_on_and_cancel_stops_them(app_with_dat
 
     at.button(key="compare.cancel").click().run()
     assert_no_exception(at)
-    assert results.manager().wait(tfidf_run, timeout=TIMEOUT).state == "cancelled"
+    assert JobManager.shared().wait(tfidf_run, timeout=TIMEOUT).state == "cancelled"
     at.run()
     assert_no_exception(at)
     assert any("TF-IDF cosine was cancelled" in warning.value for warning in at.warning)

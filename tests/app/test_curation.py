@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 
-from .app_steps import assert_no_exception, load_in_form, new_app, score_and_wait, set_cut, texts_of
+from .app_steps import assert_no_exception, load_in_form, new_app, score_and_wait, session_of, set_cut, texts_of
 
 
 def write_planted_pool(root, humaneval_texts, proofnet_texts) -> None:
@@ -51,7 +51,7 @@ def test_explore_flags_copies_and_export_removes_them(isolated, humaneval_texts,
     listing = next(frame for frame in at.dataframe if str(frame.key).startswith("curation.rows."))
     flagged_rows = listing.value["row"].tolist()
     assert len(flagged_rows) == with_heldout
-    at.session_state["view"] = at.session_state["view"].__class__(**{**at.session_state["view"].__dict__,
+    session_of(at).view = session_of(at).view.__class__(**{**session_of(at).view.__dict__,
                                                                      "row": int(flagged_rows[0])})
     at.run()
     notes = " ".join(texts_of(at.warning)).replace("\\", "")
@@ -60,10 +60,10 @@ def test_explore_flags_copies_and_export_removes_them(isolated, humaneval_texts,
     at.switch_page("pages/export.py").run()
     assert_no_exception(at)
     at.radio(key="export.format").set_value("jsonl").run()
-    exported = pd.read_json(io.BytesIO(at.session_state["export.payload"]()), lines=True)
+    exported = pd.read_json(io.BytesIO(session_of(at).downloads.file()), lines=True)
     assert len(exported) == 20
     assert not set(exported["kind"]) & {"target copy", "evaluation copy"}
-    manifest = json.loads(at.session_state["export.manifest_payload"]())
+    manifest = json.loads(session_of(at).downloads.manifest())
     removed = manifest["curation"]["removed"]
     assert removed["exact"] + removed["ngram"] == with_heldout and manifest["curation"]["settings"]["decontaminate"]
     assert set(manifest["curation"]["contamination"]["references"]) == {"targets (file: targets.jsonl)",
@@ -72,5 +72,5 @@ def test_explore_flags_copies_and_export_removes_them(isolated, humaneval_texts,
 
     at.toggle(key="export.decontaminate").set_value(False).run()
     assert_no_exception(at)
-    plain = pd.read_json(io.BytesIO(at.session_state["export.payload"]()), lines=True)
+    plain = pd.read_json(io.BytesIO(session_of(at).downloads.file()), lines=True)
     assert len(plain) == 20 and (plain["kind"].isin(["target copy", "evaluation copy"])).sum() == with_heldout

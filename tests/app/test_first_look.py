@@ -17,7 +17,7 @@ from zipfit_core.jobs.schedule import target_order
 from zipfit_core.jobs.score_job import ScoreRequest
 from zipfit_core.scoring.alignment import alignment_scores
 
-from .app_steps import assert_no_exception, load_in_form, new_app, start_scoring, write_pool
+from .app_steps import assert_no_exception, load_in_form, new_app, session_of, start_scoring, write_pool
 
 SOURCES = make_sources(300, seed=5)
 TARGETS_USED = TARGETS[:6]
@@ -91,4 +91,4 @@ def test_the_score_page_labels_the_first_look_as_a_sample(isolated, monkeypatch,
     at.switch_page("pages/explore.py").run()  # Explore waits for a preview of every row
     assert_no_exception(at)
     held.release.set()
-    JobManager.shared().wait(at.session_state["score_job"].job_id, timeout=TIMEOUT)
+    JobManager.shared().wait(session_of(at).result.job_id, timeout=TIMEOUT)

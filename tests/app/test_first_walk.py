@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from zipfit_app.charts import histogram_figure
-from zipfit_app.markdown import literal
+from zipfit_app.ui.charts import histogram_figure
+from zipfit_app.ui.markdown import literal
 from zipfit_core.analysis.explore import build_group_index, build_score_index, score_histogram
 from zipfit_core.data.loading import load_source
 from zipfit_core.data.sources import DataSource, TextSpec
@@ -34,6 +34,7 @@ from .app_steps import (
     new_app,
     score_and_wait,
     scored_local_app,
+    session_of,
     set_cut,
     start_scoring,
     texts_of,
@@ -86,7 +87,7 @@ def test_a_threshold_cut_does_not_outlive_its_scores(isolated):
     best = np.sort(scores)[::-1]
     dragged = float(best[2] + 0.37 * (best[1] - best[2]))  # between the 2nd and 3rd best, all its digits
     set_cut(at, "threshold", dragged)
-    view = at.session_state["view"]
+    view = session_of(at).view
     assert view.cut_kind == "threshold" and view.cut_value != dragged and len(repr(view.cut_value)) <= 8
     assert int((scores > view.cut_value).sum()) == 2 and metrics(at)["Rows kept"] == "2"
     # The slider, the sidebar, the link and Export say the same number (item 3: no 17-digit heading either).
@@ -97,13 +98,13 @@ def test_a_threshold_cut_does_not_outlive_its_scores(isolated):
     assert any(f"The cut **{literal(f'score > {view.cut_value!r}')}** keeps **2 of 300 rows**" in text
                for text in texts_of(at.markdown))
     best_row = int(np.argmax(scores))
-    at.session_state["view"] = replace(at.session_state["view"], row=best_row)
+    session_of(at).view = replace(session_of(at).view, row=best_row)
     go(at, "explore")
     assert dialog_titles(at) == [f"Row {best_row}"]
 
     go(at, "data")  # other targets: their best score may be below this threshold
     load_in_form(at, "target", "demo", HUMANEVAL)
-    view = at.session_state["view"]
+    view = session_of(at).view
     assert (view.cut_kind, view.cut_value, view.row) == ("top_percent", 10.0, None)
     assert (at.query_params["cut"], at.query_params["v"]) == ("top_percent", "10")
     assert sidebar_cut(at).endswith("Cut: top 10%")
@@ -250,7 +251,7 @@ def test_a_failed_upload_says_the_earlier_data_is_still_in_use(isolated):
     assert_no_exception(at)
     (error,) = texts_of(at.error)
     assert "binary" in error and error.endswith(
-        "The target set loaded before, " + literal("upload: t.csv") + ", is still the one in use.")
+        literal("The target set loaded before, upload: t.csv, is still the one in use."))
     assert any("2 rows" in text for text in texts_of(at.success))
 
 
@@ -259,7 +260,7 @@ def test_a_failed_upload_says_the_earlier_data_is_still_in_use(isolated):
 
 def test_export_previews_the_files_own_columns(isolated):
     at = go(scored_local_app(isolated), "export")
-    exported = pd.read_json(io.BytesIO(at.session_state["export.payload"]()), lines=True)
+    exported = pd.read_json(io.BytesIO(session_of(at).downloads.file()), lines=True)
     (preview,) = [frame.value for frame in at.dataframe if "zipfit_score" in frame.value.columns]
     assert list(preview.columns) == list(exported.columns) == ["text", "source", "id", "zipfit_score"]
     assert preview["id"].tolist() == exported["id"].head(5).tolist()

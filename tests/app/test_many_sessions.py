@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from tests.proofnet_jobs import HeldJobs
 from zipfit_core.jobs.manager import JobManager
 
-from .app_steps import APP, TIMEOUT, assert_no_exception, load_in_form, start_scoring, write_pool
+from .app_steps import APP, TIMEOUT, assert_no_exception, load_in_form, session_of, start_scoring, write_pool
 
 
 def session_on_score_page() -> AppTest:
@@ -51,18 +51,18 @@ def texts(elements) -> str:
 
 def test_one_sessions_cancel_leaves_the_job_to_the_other(two_sessions):
     alice, bob, job, held = two_sessions.alice, two_sessions.bob, two_sessions.job, two_sessions.held
-    assert bob.session_state["score_job"].job_id == job
+    assert session_of(bob).result.job_id == job
     manager = JobManager.shared()
     assert len(manager.followers(job)) == 2
-    assert any(button.label.startswith("Stop for everyone (1 other session wait") for button in alice.button)
+    assert any(button.label.startswith("Stop for everyone (1 other session waits for it)") for button in alice.button)
     assert not any(button.label.startswith("Stop for everyone") for button in bob.button)
 
     alice.button(key="score.cancel").click().run()
     assert_no_exception(alice)
-    assert "still wait for it, so it goes on for them" in texts(alice.info)
+    assert "1 other session still waits for it, so it goes on for them" in texts(alice.info)
     assert manager.status(job).state == "running"
     alice.run()
-    assert "score_job" not in alice.session_state  # alice no longer follows it, and is not re-attached
+    assert session_of(alice).result is None  # alice no longer follows it, and is not re-attached
 
     bob.run()
     bob.button(key="score.cancel").click().run()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +19,13 @@ import pyarrow.parquet as pq
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from zipfit_app import results
 from zipfit_core.analysis.export import selected_table, write_table
 from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
 from zipfit_core.data.loading import load_source
 from zipfit_core.data.sources import DataSource, TextSpec
 from zipfit_core.engines import load_scored_folder, score_shards
 from zipfit_core.engines.local import LocalEngine
+from zipfit_core.jobs.manager import JobManager
 from zipfit_core.jobs.method_scores import score_sources
 from zipfit_core.scoring.methods import recorded_settings
 from zipfit_core.store.method_cache import memo
@@ -37,6 +38,7 @@ from .app_steps import (
     assert_no_exception,
     load_in_form,
     new_app,
+    session_of,
     set_cut,
     start_scoring,
     texts_of,
@@ -56,7 +58,7 @@ def export_page(at: AppTest) -> tuple[bytes, dict]:
     at.switch_page("pages/export.py").run()
     assert_no_exception(at)
     at.radio(key="export.format").set_value("jsonl").run()
-    return at.session_state["export.payload"](), json.loads(at.session_state["export.manifest_payload"]())
+    return session_of(at).downloads.file(), json.loads(session_of(at).downloads.manifest())
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -74,9 +76,9 @@ def test_tfidf_chosen_on_the_score_page_is_what_explore_and_export_use(isolated,
     assert any("baseline" in text for text in texts_of(at.info))
     assert not at.get("slider")  # no compressor level for a method that does not compress
     next(button for button in at.button if button.label == "Start scoring").click().run()
-    binding = at.session_state["score_job"]
+    binding = session_of(at).result
     assert binding.run.method == "tfidf"
-    assert results.manager().wait(binding.job_id, timeout=TIMEOUT).state == "done"
+    assert JobManager.shared().wait(binding.job_id, timeout=TIMEOUT).state == "done"
     at.run()
     assert any("Scored 300 rows with TF-IDF cosine" in text for text in texts_of(at.success))
     assert at.query_params["method"] == "tfidf"
@@ -116,19 +118,19 @@ def test_method_settings_are_part_of_the_result_and_the_link(isolated):
     at.switch_page("pages/score.py").run()
     at.selectbox(key="score.method").set_value("random").run()
     next(button for button in at.button if button.label == "Start scoring").click().run()
-    first = at.session_state["score_job"].job_id
-    results.manager().wait(first, timeout=TIMEOUT)
+    first = session_of(at).result.job_id
+    JobManager.shared().wait(first, timeout=TIMEOUT)
     at.run()
     at.number_input(key="score.random.seed").set_value(7).run()
     assert_no_exception(at)
     assert at.query_params["m.seed"] == "7"
     assert any(button.label == "Start scoring" for button in at.button)  # seed 7 is other work
     next(button for button in at.button if button.label == "Start scoring").click().run()
-    second = at.session_state["score_job"].job_id
-    assert second != first and results.manager().wait(second, timeout=TIMEOUT).state == "done"
+    second = session_of(at).result.job_id
+    assert second != first and JobManager.shared().wait(second, timeout=TIMEOUT).state == "done"
     at.run()
     assert_no_exception(at)
-    np.testing.assert_array_equal(results.manager().result(second), np.random.default_rng(7).random(300))
+    np.testing.assert_array_equal(JobManager.shared().result(second), np.random.default_rng(7).random(300))
 
     shared = AppTest.from_file(str(APP), default_timeout=TIMEOUT)  # the link reopens the seed-7 scores
     shared.query_params.update({key: at.query_params[key] for key in at.query_params})
@@ -136,7 +138,7 @@ def test_method_settings_are_part_of_the_result_and_the_link(isolated):
     shared.switch_page("pages/explore.py").run()
     assert_no_exception(shared)
     assert {metric.label: metric.value for metric in shared.metric}["Rows kept"] == "30"
-    assert shared.session_state["score_job"].job_id == second
+    assert session_of(shared).result.job_id == second
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -191,7 +193,7 @@ def test_a_score_folder_opens_as_a_scored_result(isolated, tmp_path):
     assert at.selectbox(key="score.folder_pick").options == ["scores_out"]  # found under the data root
     open_in_app(at, "scores_out")
     assert any("Opened the score folder scores\\_out: 60 rows" in text for text in texts_of(at.success))
-    view = at.session_state["view"]
+    view = session_of(at).view
     assert (view.source.kind, view.source.location) == ("folder", "scores_out")
     assert view.target.location == "targets.jsonl"  # the recorded targets, found and checked
     assert at.query_params["src"] == "folder"
@@ -226,7 +228,7 @@ def test_a_score_folder_without_its_targets_still_explores_and_exports(isolated,
     expected, _, source = load_scored_folder(out, str(isolated / "pool"))
     at = open_in_app(new_app(), "scores_out")
     assert any("targets were not loaded" in text for text in texts_of(at.warning))
-    assert at.session_state["view"].target is None
+    assert session_of(at).view.target is None
     at.switch_page("pages/explore.py").run()
     set_cut(at, "top_k", 5)
     served, _ = export_page(at)
@@ -269,7 +271,7 @@ def test_score_folders_are_read_only_under_the_data_root(isolated, tmp_path, cas
         location = "pool"
     at = open_in_app(new_app(), location)
     assert message in " ".join(texts_of(at.error))
-    assert at.session_state["view"].source is None
+    assert session_of(at).view.source is None
     assert any("open a score folder" in text for text in texts_of(at.info))  # the page keeps going
 
 
@@ -277,33 +279,40 @@ def test_score_folders_are_read_only_under_the_data_root(isolated, tmp_path, cas
 # A cached result reopened from the Score page: its run record says how its datasets were loaded.
 
 
+
+def literal_free(markdown: str) -> str:
+    """Text shown through `ui.markdown.literal`, without its escapes."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def test_a_cached_result_opens_in_a_new_session_from_the_recipes_it_records(isolated):
     scorer = new_app()
     load_in_form(scorer, "source", "demo", DEMO_SOURCE)
     load_in_form(scorer, "target", "demo", DEMO_TARGET)
     job_id = start_scoring(scorer)
-    assert results.manager().wait(job_id, timeout=TIMEOUT).state == "done"
+    assert JobManager.shared().wait(job_id, timeout=TIMEOUT).state == "done"
 
     fresh = new_app()  # another browser: nothing loaded, no link
     fresh.switch_page("pages/score.py").run()
-    assert fresh.selectbox(key="score.cached_choice").value == job_id
-    assert fresh.selectbox(key="score.cached_choice").options == [f"demo: {DEMO_SOURCE} -> demo: {DEMO_TARGET} "
-                                                                  "(gzip 9)"]
-    fresh.button(key="score.open_cached").click().run()
+    (runs,) = [item for item in fresh.expander if item.label.startswith("Runs (1, ")]
+    assert any(f"demo: {DEMO_SOURCE} -> demo: {DEMO_TARGET}" in literal_free(item.value) and "exact" in item.value
+               for item in runs.markdown)
+    fresh.button(key=f"score.open.{job_id}").click().run()  # one click makes the run current on every page
     assert_no_exception(fresh)
-    assert [choice.location for choice in (fresh.session_state["loaded_source"][0],
-                                           fresh.session_state["loaded_target"][0])] == [DEMO_SOURCE, DEMO_TARGET]
-    assert fresh.session_state["score_job"].job_id == job_id
+    assert [session_of(fresh).choice(role).location for role in ("source", "target")] == [DEMO_SOURCE, DEMO_TARGET]
+    assert session_of(fresh).result.job_id == job_id
     assert any("The scores are exact" in text for text in texts_of(fresh.success))
+    fresh.switch_page("pages/explore.py").run()
+    assert {metric.label: metric.value for metric in fresh.metric}["Rows kept"] == "30"
 
 
 def test_a_cached_result_without_recipes_says_how_to_reopen_it(isolated):
     from zipfit_core.jobs.score_job import ScoreRequest
 
     plain = ScoreRequest(["a source text", "another one"], ["a target"], label="scored by a script")
-    results.manager().wait(results.manager().submit(plain), timeout=TIMEOUT)
+    JobManager.shared().wait(JobManager.shared().submit(plain), timeout=TIMEOUT)
     fresh = new_app()
     fresh.switch_page("pages/score.py").run()
-    fresh.button(key="score.open_cached").click().run()
+    (button,) = [button for button in fresh.button if button.key.startswith("score.open.")]
+    assert button.disabled and "Scored outside the app" in button.help  # says how, instead of failing on click
     assert_no_exception(fresh)
-    assert any("scored outside the app" in text for text in texts_of(fresh.error))

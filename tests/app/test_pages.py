@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from zipfit_app.exporting import export_status
+from zipfit_app.services.exports import export_status
 from zipfit_core.analysis.export import selected_table, write_table
 from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
 from zipfit_core.data.loading import load_recipe, load_source
@@ -36,6 +36,7 @@ from .app_steps import (
     new_app,
     score_and_wait,
     scored_local_app,
+    session_of,
     set_cut,
     start_scoring,
     texts_of,
@@ -80,11 +81,11 @@ def test_demo_to_export_bytes_equal_the_core_selection(isolated, tmp_path):
     for kind, suffix in (("jsonl", ".jsonl"), ("csv", ".csv"), ("parquet", ".parquet")):
         at.radio(key="export.format").set_value(kind).run()
         assert_no_exception(at)
-        served = at.session_state["export.payload"]()
+        served = session_of(at).downloads.file()
         expected = core_export_bytes(tmp_path, DEMO_SOURCE, DEMO_TARGET, SelectionRule("top_k", 37), suffix)
         assert served == expected, kind
     at.radio(key="export.format").set_value("jsonl").run()
-    exported = pd.read_json(io.BytesIO(at.session_state["export.payload"]()), lines=True)
+    exported = pd.read_json(io.BytesIO(session_of(at).downloads.file()), lines=True)
     assert len(exported) == 37 and exported["zipfit_score"].is_monotonic_decreasing
 
 
@@ -103,7 +104,7 @@ def test_every_cut_kind_counts_what_select_keeps(isolated):
     for kind, value in (("top_percent", 25.0), ("token_budget", 2000), ("threshold", middle), ("top_k", 13)):
         set_cut(at, kind, value)
         shown = {metric.label: metric.value for metric in at.metric}
-        expected = select(scores, SelectionRule(kind, at.session_state["view"].cut_value), tokens)
+        expected = select(scores, SelectionRule(kind, session_of(at).view.cut_value), tokens)
         assert shown["Rows kept"] == f"{expected.n_rows:,}", kind
         assert shown["Tokens kept (approx.)"] == f"{expected.tokens_kept:,}", kind
 
@@ -120,7 +121,7 @@ def test_switching_cut_kind_keeps_the_cut(isolated):
     assert {metric.label: metric.value for metric in at.metric}["Rows kept"] == "30"
     at.radio(key="explore.cut_kind").set_value("top_percent").run()
     assert {metric.label: metric.value for metric in at.metric}["Rows kept"] == "30"
-    assert at.session_state["view"].cut_kind == "top_percent"
+    assert session_of(at).view.cut_kind == "top_percent"
 
 
 def test_a_link_restores_data_scores_cut_and_row(isolated):
@@ -165,7 +166,7 @@ def test_bad_local_files_show_an_error_and_the_app_keeps_going(isolated, locatio
         return
     errors = " ".join(texts_of(at.error)).lower()
     assert errors and message in errors
-    assert at.session_state["view"].source is None
+    assert session_of(at).view.source is None
     at.switch_page("pages/score.py").run()  # other pages still work
     assert_no_exception(at)
     assert any("Load a source pool" in text for text in texts_of(at.info))
@@ -196,7 +197,7 @@ def test_level_zero_warns_that_scores_become_length(isolated):
     at.slider(key="score.level").set_value(0).run()
     assert_no_exception(at)
     assert any("length only" in text for text in texts_of(at.warning))
-    assert at.session_state["view"].level == 0
+    assert session_of(at).view.level == 0
 
 
 def test_leaving_the_page_does_not_stop_the_job(isolated):
@@ -215,7 +216,7 @@ def test_a_demo_preset_loads_pool_and_targets_in_one_click(isolated):
     preset = next(button for button in at.button if button.label.startswith("ProofNet"))
     preset.click().run()
     assert_no_exception(at)
-    view = at.session_state["view"]
+    view = session_of(at).view
     assert (view.source.location, view.target.location) == ("pool", "proofnet-valid")
     successes = " ".join(texts_of(at.success))
     pool_rows = len(load_source(DataSource("demo", "pool"), TextSpec()).texts)
@@ -234,7 +235,7 @@ def test_a_large_export_is_written_to_the_export_folder_in_the_background(isolat
     next(button for button in at.button if button.label == "Write to the export folder").click().run()
     assert_no_exception(at)
 
-    job = at.session_state["export.folder_job"]
+    job = session_of(at).folder_export
     status = JobManager.shared().wait(job.work_id, timeout=TIMEOUT)  # the app's one background-work manager
     assert (status.kind, status.state, status.error) == ("export", "done", None)
     assert export_status(job).done == 40 and job.output.parent == isolated / "exports"
@@ -262,7 +263,7 @@ def test_a_datasets_folder_downloads_as_a_zip_that_loads(isolated, tmp_path):
     at.switch_page("pages/export.py").run()
     at.radio(key="export.format").set_value("datasets").run()
     at.toggle(key="export.include_score").set_value(False).run()
-    payload = at.session_state["export.payload"]()
+    payload = session_of(at).downloads.file()
     with zipfile.ZipFile(io.BytesIO(payload)) as archive:
         archive.extractall(tmp_path / "unzipped")
     dataset = load_from_disk(str(tmp_path / "unzipped" / "selection"))
@@ -280,7 +281,7 @@ def test_an_unknown_hub_dataset_is_an_error_in_place(isolated):
 
 
 def test_names_from_data_are_shown_literally_not_as_markdown(isolated):
-    from zipfit_app.markdown import literal
+    from zipfit_app.ui.markdown import literal
 
     assert literal("a_b *c* $x$ [l](u) :red[z]") == r"a\_b \*c\* \$x\$ \[l\]\(u\) \:red\[z\]"
     (isolated / "odd_$name$.jsonl").write_text('{"text": "def f(x):\\n    return x\\n"}\n')
@@ -304,7 +305,7 @@ def test_preview_shows_the_first_rows_and_offers_their_fields(isolated):
     at.selectbox(key="data.source.field").set_value("question").run()
     at.button(key="data.source.load").click().run()
     assert any("50 rows" in text and "field question" in text for text in texts_of(at.success))
-    assert at.session_state["view"].source.field == "question"
+    assert session_of(at).view.source.field == "question"
 
 
 def test_cancel_stops_the_job_and_resume_is_offered(isolated):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from .app_steps import assert_no_exception, load_in_form, new_app, texts_of
+from .app_steps import assert_no_exception, load_in_form, new_app, session_of, texts_of
 
 
 def jsonl(rows: list[dict]) -> bytes:
@@ -45,8 +45,8 @@ def test_a_new_file_chooses_its_own_text_field(isolated):
     assert not at.error, texts_of(at.error)
     assert "12 rows" in success_text(at) and "field problem" in success_text(at)
     assert at.selectbox(key="data.source.field").value == "problem"
-    assert at.session_state["view"].source.location == "b.jsonl"
-    assert at.session_state["view"].source.field is None  # still the automatic choice, not pinned
+    assert session_of(at).view.source.location == "b.jsonl"
+    assert session_of(at).view.source.field is None  # still the automatic choice, not pinned
 
 
 def test_the_users_field_stays_while_the_new_file_has_it_and_a_stale_filter_goes(isolated):
@@ -65,8 +65,8 @@ def test_the_users_field_stays_while_the_new_file_has_it_and_a_stale_filter_goes
     assert "7 rows" in success_text(at) and "field title" in success_text(at)
     assert at.selectbox(key="data.source.field").value == "title"
     assert at.selectbox(key="data.source.filter_column").value == "(no filter)"
-    assert at.session_state["view"].source.field == "title"
-    assert at.session_state["view"].source.filter_column is None
+    assert session_of(at).view.source.field == "title"
+    assert session_of(at).view.source.filter_column is None
 
     upload(at, "b.jsonl", FILE_B)  # lacks `title`: the field is detected again
     assert not at.error, texts_of(at.error)
@@ -80,18 +80,18 @@ def test_a_template_for_the_old_columns_is_dropped_and_one_that_fits_is_kept(iso
     at.text_input(key="data.source.template").set_value("{title}: {body}").run()
     at.button(key="data.source.load").click().run()
     assert not at.error, texts_of(at.error)
-    assert at.session_state["view"].source.template == "{title}: {body}"
+    assert session_of(at).view.source.template == "{title}: {body}"
 
     upload(at, "c2.jsonl", FILE_C.replace(b"note", b"memo"))  # the same columns
     assert not at.error, texts_of(at.error)
-    assert at.session_state["view"].source.location == "c2.jsonl"
-    assert at.session_state["view"].source.template == "{title}: {body}"
+    assert session_of(at).view.source.location == "c2.jsonl"
+    assert session_of(at).view.source.template == "{title}: {body}"
 
     upload(at, "b.jsonl", FILE_B)
     assert not at.error, texts_of(at.error)
     assert "field problem" in success_text(at)
     assert at.text_input(key="data.source.template").value == ""
-    assert at.session_state["view"].source.template is None
+    assert session_of(at).view.source.template is None
 
 
 def test_another_local_file_chooses_its_own_text_field(isolated):

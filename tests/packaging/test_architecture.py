@@ -17,7 +17,7 @@ import pytest
 import tomllib
 
 import zipfit_core
-from zipfit_app.markdown import message
+from zipfit_app.ui.markdown import message
 from zipfit_core.cli.main import main
 from zipfit_core.cli.words import cli_text
 from zipfit_core.errors import CacheDamaged, ScoringCancelled, ZipFitError
@@ -27,6 +27,9 @@ REPO = Path(__file__).resolve().parents[2]
 CORE = REPO / "zipfit_core"
 LAYERS = ("scoring", "data", "store", "jobs", "analysis", "engines", "cli")
 MAX_MODULE_LINES = 500
+APP = REPO / "zipfit_app"
+APP_LAYERS = ("actions", "panels", "services", "state", "ui")
+MAX_PAGE_LINES = 10
 
 
 def test_the_public_api_names_what_a_library_user_needs():
@@ -73,6 +76,10 @@ def test_the_contracts_catch_an_upward_import_hidden_in_a_function(tmp_path):
     assert broken.returncode != 0
     assert "zipfit_core.data.texts -> zipfit_core.jobs.manager" in broken.stdout
     assert "No cycles are allowed in zipfit_core" in broken.stdout  # data <-> jobs is also a cycle
+    with open(copy / "zipfit_app" / "services" / "scores.py", "a", encoding="utf-8") as handle:
+        handle.write("\n\ndef _reads_the_session():\n    from zipfit_app.state.session import session  # noqa: F401\n")
+    broken = subprocess.run(["lint-imports", "--no-cache"], cwd=copy, capture_output=True, text=True)
+    assert "zipfit_app.services.scores -> zipfit_app.state.session" in broken.stdout
 
 
 def test_library_messages_name_parameters_and_each_front_end_translates_them(capsys, tmp_path):
@@ -100,3 +107,29 @@ def test_python_dash_m_runs_the_command_line():
     done = subprocess.run([sys.executable, "-m", "zipfit_core", "--version"], cwd=REPO, capture_output=True,
                           text=True)
     assert done.returncode == 0 and done.stdout.strip() == f"zipfit {zipfit_core.__version__}"
+
+
+def _python_files_of_the_app() -> list[Path]:
+    return [REPO / "app.py", *sorted((REPO / "pages").glob("*.py")), *sorted(APP.rglob("*.py"))]
+
+
+def test_only_the_state_layer_touches_session_state_and_query_params():
+    outside = {str(path.relative_to(REPO)) for path in _python_files_of_the_app()
+               if not path.is_relative_to(APP / "state")
+               and any(word in path.read_text(encoding="utf-8") for word in ("session_state", "query_params"))}
+    assert outside == set()
+    owners = sorted(path.name for path in (APP / "state").glob("*.py")
+                    if "st.session_state" in path.read_text(encoding="utf-8"))
+    assert owners == ["session.py"]  # one owner of the session's state (url.py owns the query string)
+
+
+def test_the_app_is_in_layers_of_modules_under_500_lines_and_the_pages_are_thin():
+    assert sorted(path.name for path in APP.iterdir() if path.is_dir() and (path / "__init__.py").exists()) \
+        == sorted(APP_LAYERS)
+    assert sorted(path.name for path in APP.glob("*.py")) == ["__init__.py", "config.py", "frame.py"]
+    too_long = {str(path.relative_to(REPO)): lines for path in APP.rglob("*.py")
+                if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert too_long == {}
+    long_pages = {path.name: lines for path in (REPO / "pages").glob("*.py")
+                  if (lines := len(path.read_text().splitlines())) > MAX_PAGE_LINES}
+    assert long_pages == {}

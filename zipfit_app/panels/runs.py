@@ -44,10 +44,10 @@ def state_text(item: CacheItem) -> str:
 
 
 def run_title(item: CacheItem) -> str:
-    """Data -> targets, or the entry's own label when it records no run."""
-    if item.run is None:
-        return item.label or f"{item.state} entry {item.key[:12]}"
-    return item.run.label.replace(" vs ", " -> ") if item.run.source else scores.label_text(item)
+    """The entry's description (`data -> targets` for the app's runs), else what its run record names."""
+    if item.label:
+        return item.label
+    return item.run.label.replace(" vs ", " -> ") if item.run is not None else f"{item.state} entry {item.key[:12]}"
 
 
 def run_line(item: CacheItem) -> str:

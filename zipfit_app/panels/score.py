@@ -41,7 +41,7 @@ def page(session: Session) -> None:
         st.error(message(error), icon=":material/error:")
         data = None
     if data is None:
-        st.info("Load a source pool and a target set first, or open a run or a score folder below.",
+        st.info("Load a source pool and a target set first, open a run from the list below, or open a score folder.",
                 icon=":material/info:")
         st.page_link("pages/data.py", label="Go to Data", icon=":material/database:")
     else:

@@ -32,7 +32,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zipfit_core.cli.data_options import load_options
-from zipfit_core.cli.words import cli_text
 from zipfit_core.data import text_lines
 from zipfit_core.data.loading import load_recipe, load_source, preview_table
 from zipfit_core.data.sources import DataRecipe, DataSource, LoadOptions, LoadReport, TextSpec
@@ -275,26 +274,6 @@ def test_recorded_data_is_loaded_again_under_the_given_limits(long_line_jsonl):
     with pytest.raises(ZipFitError, match="line 2"):
         load_recipe(recipe, LoadOptions(max_line_bytes=MiB))
     assert len(load_recipe(recipe, LoadOptions(max_line_bytes=None)).texts) == 3
-
-
-def test_app_settings_feed_the_limits(monkeypatch):
-    from zipfit_app.config import app_settings
-    from zipfit_app.datasets import load_options as app_load_options
-    from zipfit_app.markdown import message
-
-    monkeypatch.setenv("ZIPFIT_MAX_LINE_MB", "2")
-    monkeypatch.setenv("ZIPFIT_MAX_EXPANSION", "0")
-    options = app_load_options()
-    assert (options.max_line_bytes, options.max_expansion) == (2 * MiB, None)
-    monkeypatch.setenv("ZIPFIT_MAX_LINE_MB", "0")
-    monkeypatch.setenv("ZIPFIT_MAX_EXPANSION", "lots")
-    assert (app_settings().max_line_bytes, app_settings().max_expansion) == (None, LoadOptions.max_expansion)
-    monkeypatch.delenv("ZIPFIT_MAX_LINE_MB")
-    assert app_settings().max_line_bytes == LoadOptions.max_line_bytes
-    shown = message("x, line 2: longer than 1 MiB. Split it, or, if it is genuine, raise `max_line_bytes`.")
-    assert "ZIPFIT\\_MAX\\_LINE\\_MB" in shown and "max_line_bytes" not in shown
-    assert "ZIPFIT\\_MAX\\_EXPANSION" in message("If the file is genuine, raise `max_expansion`.")
-    assert cli_text("raise `max_expansion`.") == "raise --max-expansion."
 
 
 # ---------------------------------------------------------------------------------------------

@@ -226,19 +226,3 @@ def test_score_run_reads_files_without_the_new_keys():
     run_record = ScoreRun.from_dict({**required, "unknown_key": 1})
     assert run_record is not None and (run_record.source_recipe, run_record.settings) == (None, None)
     assert ScoreRun.from_dict({name: value for name, value in required.items() if name != "n_targets"}) is None
-
-
-def test_the_app_records_recipes_of_what_it_loaded(files):
-    from zipfit_app.results import score_run
-    from zipfit_app.view_state import DataChoice, ViewState
-
-    _, pool, targets = files
-    source = load_source(DataSource("local", str(pool)), TextSpec(field="body"))
-    target = load_source(DataSource("local", str(targets)), TextSpec(template="{prompt}{solution}"))
-    view = ViewState(source=DataChoice("local", str(pool), field="body"),
-                     target=DataChoice("local", str(targets), template="{prompt}{solution}"), codec="zstd", level=3)
-    recorded = score_run(view, source, target)
-    assert recorded.source_recipe == source.recipe.to_dict() and recorded.target_recipe == target.recipe.to_dict()
-    assert recorded.target_field == "template:{prompt}{solution}"
-    assert recorded.settings == {"codec": "zstd", "level": 3}
-    assert load_recipe(DataRecipe.from_dict(recorded.target_recipe)).fingerprint == target.fingerprint
