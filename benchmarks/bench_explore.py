@@ -9,9 +9,10 @@ is timed separately: the app caches it.
     python3 benchmarks/bench_explore.py --rows 20000    # smoke run
     python3 benchmarks/bench_explore.py --app           # also the whole Explore page rerun (AppTest)
 
-With --app, the Explore page itself runs in streamlit.testing.v1.AppTest on the same synthetic rows
-(the data and job lookups of `zipfit_app` are replaced by the synthetic ones): each move is the full
-server-side rerun of the page script after the top-K input changes, everything but the browser.
+With --app, the Explore page itself runs in streamlit.testing.v1.AppTest on a pool of as many rows written under
+a temporary data root, its complete result put in a temporary score cache (tests/e2e/scored_pool.py), and a
+session prepared as the app prepares one (tests/app/sessions.py; nothing of the app is replaced): each move is
+the full server-side rerun of the page script after the top-K input changes, everything but the browser.
 """
 
 from __future__ import annotations
@@ -66,50 +67,38 @@ def one_cut_change(index, groups, texts, rule: SelectionRule) -> int:
     return summary.n_kept
 
 
-def time_app_reruns(scores, tokens, n_chars, texts, source, moves: int) -> list[float]:
-    """Seconds per full rerun of the Explore page after a top-K change, in AppTest."""
+def time_app_reruns(n_rows: int, moves: int) -> list[float]:
+    """Seconds per full rerun of the Explore page after a top-K change, in AppTest, on `n_rows` scored rows."""
+    import os
     import sys
+    import tempfile
     from pathlib import Path
 
-    import pandas as pd
-    from streamlit.testing.v1 import AppTest
-
     repo = Path(__file__).resolve().parent.parent
-    sys.path.insert(0, str(repo))  # zipfit_app lives beside app.py, not in the installed package
-    from zipfit_app import datasets, results
-    from zipfit_app.view_state import DataChoice
-    from zipfit_core.data.loading import LoadedTexts
-    from zipfit_core.jobs.work import WorkStatus
+    sys.path.insert(0, str(repo))  # zipfit_app and the tests' helpers live beside app.py, not in the package
+    with tempfile.TemporaryDirectory(prefix="bench-explore-") as folder:
+        data_root, cache_dir = Path(folder) / "data", Path(folder) / "cache"
+        data_root.mkdir()
+        os.environ["ZIPFIT_DATA_ROOT"], os.environ["ZIPFIT_CACHE_DIR"] = str(data_root), str(cache_dir)
+        from tests.app.sessions import app_with_session, prepared_session
+        from tests.e2e.scored_pool import write_scored_pool
+        from zipfit_app.state.view import DataChoice
 
-    table = pd.DataFrame({"text": texts, "source": source})
-    pool = LoadedTexts(texts=texts, table=table, text_field="text", origin="synthetic")
-    targets = LoadedTexts(texts=["def f(x):\n    return x\n"] * 4, table=pd.DataFrame({"text": ["t"] * 4}),
-                          text_field="text", origin="synthetic targets")
-    shown = results.ShownScores("bench", scores, True, 4, 4)
-    datasets.current = lambda role: pool if role == "source" else targets
-    datasets.current_choice = lambda role: DataChoice("local", f"{role}.jsonl")
-    datasets.token_counts = lambda loaded: tokens
-    datasets.char_counts = lambda loaded: n_chars
-    results.current_job = lambda view: "bench"
-    results.attach_cached = lambda *args: "bench"
-    results.shown_scores = lambda job_id: shown
-    results.state_of = lambda job_id: "done"
-    results.status = lambda job_id: WorkStatus("bench", "zipfit", "done", len(scores) * 4, len(scores) * 4, "pairs",
-                                               0.0, 0.0, 0.0, "done", None, targets_seen=4, n_targets=4)
-    app = AppTest.from_file(str(repo / "app.py"), default_timeout=600)
-    app.run()
-    app.switch_page("pages/explore.py").run()  # the first run builds the cached index, groups, histogram
-    app.radio(key="explore.cut_kind").set_value("top_k").run()
-    assert not app.exception, [item.value for item in app.exception]
-    rng = np.random.default_rng(2)
-    times = []
-    for _ in range(moves):
-        app.number_input(key="explore.top_k").set_value(int(rng.integers(1, len(scores))))
-        start = time.perf_counter()
-        app.run()
-        times.append(time.perf_counter() - start)
-    assert not app.exception, [item.value for item in app.exception]
-    return times
+        pool = write_scored_pool(data_root, cache_dir, n_rows)
+        session = prepared_session(DataChoice("local", pool.pool_file), DataChoice("local", pool.targets_file),
+                                   cut_kind="top_k", cut_value=100.0)
+        assert session.result is not None and session.result.job_id == pool.key, "the cached result was not found"
+        app = app_with_session(session, timeout=600)  # the first run builds the cached index, groups, histogram
+        assert not app.exception, [item.value for item in app.exception]
+        rng = np.random.default_rng(2)
+        times = []
+        for _ in range(moves):
+            app.number_input(key="explore.top_k").set_value(int(rng.integers(1, n_rows)))
+            start = time.perf_counter()
+            app.run()
+            times.append(time.perf_counter() - start)
+        assert not app.exception, [item.value for item in app.exception]
+        return times
 
 
 def main() -> None:
@@ -146,7 +135,7 @@ def main() -> None:
           f"median {statistics.median(times_ms):.1f} ms, p90 {times_ms[int(0.9 * (len(times_ms) - 1))]:.1f} ms, "
           f"max {times_ms[-1]:.1f} ms  (goal < 300 ms)")
     if args.app:
-        app_ms = sorted(t * 1000 for t in time_app_reruns(scores, tokens, n_chars, texts, source, min(args.moves, 10)))
+        app_ms = sorted(t * 1000 for t in time_app_reruns(args.rows, min(args.moves, 10)))
         print(f"  whole Explore page rerun after a top-K change ({len(app_ms)} moves, AppTest): "
               f"median {statistics.median(app_ms):.0f} ms, max {app_ms[-1]:.0f} ms")
 
