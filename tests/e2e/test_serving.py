@@ -136,7 +136,7 @@ def test_one_sessions_cancel_leaves_the_job_to_the_other(serving):
             first = await wait_for_state(bob_page, {"running"}, bob, with_pairs=True)
             # Alice's page as a whole says what her Cancel did, at once (the Cancel button sits in the progress
             # fragment, whose own rerun used to go on showing the job until the page ran again).
-            await alice_page.get_by_text("still wait for it, so it goes on for them").wait_for(timeout=30_000)
+            await alice_page.get_by_text("still waits for it, so it goes on for them").wait_for(timeout=30_000)
             await wait_idle(alice_page)
             alice_state = await score_page_state(alice_page)
             seen["alice after"] = (read_progress(alice_state), alice_state["buttons"])

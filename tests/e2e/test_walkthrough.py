@@ -91,10 +91,10 @@ def test_demo_to_exported_subset(page, app_url, e2e_dirs):
     page.get_by_text("keeps 25 of 300 rows").wait_for()
     screenshot(page, "5-export")
     with page.expect_download() as download_info:
-        page.get_by_role("button", name="Download zipfit-").click()
+        page.get_by_role("button", name="Download pool-mini-").click()
     path = e2e_dirs["downloads"] / download_info.value.suggested_filename
     download_info.value.save_as(path)
-    assert path.suffix == ".jsonl"
+    assert path.name.startswith("pool-mini-for-proofnet-valid-zipfit-") and path.suffix == ".jsonl"
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
     source = load_source(DataSource("demo", "pool-mini"), TextSpec())
