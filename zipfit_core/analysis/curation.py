@@ -56,15 +56,21 @@ class CuratedSelection:
         """Whether this curation may leave rows out (else it only checked them)."""
         return self.settings.decontaminate or self.settings.dedup
 
+    @property
+    def removed_any(self) -> bool:
+        """Whether rows were left out of this cut (only then are they listed beside an export)."""
+        return len(self.removed) > 0
+
     def counts(self) -> dict[str, int]:
         reasons = self.removed["reason"].value_counts()
         return {reason: int(reasons.get(reason, 0)) for reason in ("exact", "ngram", "near-duplicate")}
 
     def describe(self, removed_file: str | None = None) -> dict:
-        """The curation part of an export manifest: settings, what was checked, counts removed."""
+        """The curation part of an export manifest: settings, what was checked, counts removed, and the file that
+        lists the removed rows (`removed_file`; None when no row was removed, as then none is written)."""
         content: dict = {"settings": asdict(self.settings), "removed": self.counts()}
         if self.removes_rows:
-            content.update(refill=REFILL_NOTE, removed_rows_file=removed_file)
+            content.update(refill=REFILL_NOTE, removed_rows_file=removed_file if self.removed_any else None)
         if self.contamination is not None:
             content["contamination"] = self.contamination.describe()
         if self.settings.dedup:
