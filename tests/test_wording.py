@@ -6,7 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from zipfit_core.data.sources import plural
+import numpy as np
+import pytest
+
+from zipfit_core.data.sources import LoadReport, TextSpec, plural
+from zipfit_core.data.texts import drop_missing
+from zipfit_core.errors import ZipFitError
 
 TARGET = "def add(a, b):\n    return a + b"
 
@@ -90,3 +95,19 @@ def test_one_copy_of_the_targets_in_the_cut_is_singular(cli, tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     assert "sharing 1 word)" in result.stderr
 
+
+def test_a_source_without_text_says_is_for_one_row() -> None:
+    spec = TextSpec(field="text")
+    with pytest.raises(ZipFitError, match="1 row is null, 1 row is empty"):
+        drop_missing([None, ""], "rows.jsonl", LoadReport(), np.arange(2), spec)
+    with pytest.raises(ZipFitError, match="2 rows are null, 1 row is empty"):
+        drop_missing([None, None, ""], "rows.jsonl", LoadReport(), np.arange(3), spec)
+
+
+def test_a_sample_larger_than_one_row_says_is(tmp_path: Path) -> None:
+    from zipfit_core.data.loading import load_source
+    from zipfit_core.data.sources import DataSource
+
+    path = write_jsonl(tmp_path / "one.jsonl", ["only row"])
+    loaded = load_source(DataSource(kind="local", location=str(path), sample=5), TextSpec(field="text"))
+    assert any("asked for a sample of 5 rows but only 1 row is there" in warning for warning in loaded.warnings)

@@ -17,6 +17,7 @@ from zipfit_core.analysis.contamination import DEFAULT_NGRAM, ContaminationFlags
 from zipfit_core.analysis.near_duplicates import DEFAULT_SHINGLE, DEFAULT_THRESHOLD, DuplicateGroups, MinHashes
 from zipfit_core.analysis.near_duplicates import near_duplicate_groups
 from zipfit_core.analysis.selection import Selection, SelectionRule, select
+from zipfit_core.data.sources import plural
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.alignment import rank_by_score
 
@@ -89,8 +90,9 @@ def curate(scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray | N
     reasons: dict[int, tuple[str, str, int, str]] = {}
     if settings.decontaminate and flags is not None:
         if flags.n_pool_rows != len(scores):
-            raise ZipFitError(f"The contamination flags are for {flags.n_pool_rows} rows but there are {len(scores)} "
-                              "scores: check the same pool against the references again.")
+            raise ZipFitError(f"The contamination flags are for {plural(flags.n_pool_rows, 'row')} but there "
+                              f"{'is' if len(scores) == 1 else 'are'} {plural(len(scores), 'score')}: check the same "
+                              "pool against the references again.")
         excluded[flags.rows] = True
         for row, kind, reference, reference_row, match in zip(flags.rows.tolist(), flags.kinds, flags.references,
                                                                flags.reference_rows.tolist(), flags.matches):
