@@ -105,6 +105,17 @@ def test_the_wheel_holds_the_library_the_app_and_every_page(wheel: Path) -> None
     assert "Provides-Extra: app" in metadata and streamlit in metadata.replace(" ", "")
 
 
+def test_the_wheel_carries_the_license(wheel: Path) -> None:
+    """pyproject.toml says MIT: the license's text travels in the wheel's dist-info, and the metadata names it."""
+    archive = zipfile.ZipFile(wheel)
+    licenses = [name for name in archive.namelist() if name.split("/")[0].endswith(".dist-info")
+                and name.endswith("/LICENSE")]  # dist-info/LICENSE, or dist-info/licenses/LICENSE (PEP 639)
+    assert len(licenses) == 1, archive.namelist()
+    assert archive.read(licenses[0]).decode("utf-8") == (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert "MIT License" in archive.read(licenses[0]).decode("utf-8")
+    metadata = archive.read(next(name for name in archive.namelist() if name.endswith(".dist-info/METADATA")))
+    assert "License-File: LICENSE" in metadata.decode("utf-8")
+
 def test_the_installed_packages_import_from_the_environment_not_the_checkout(venv: Path, tmp_path: Path) -> None:
     probe = ("import json, zipfit_app, zipfit_core, zipfit_core.cli.app as app;"
              "print(json.dumps([zipfit_app.__file__, zipfit_core.__file__, str(app.app_script())]))")
