@@ -79,6 +79,19 @@ def test_decontaminate_removes_targets_and_evaluation_copies_and_refills(cli, sc
     assert "refilled" in curation["refill"] or "replaced" in curation["refill"]
 
 
+def test_decontaminate_with_nothing_to_remove_writes_no_removed_rows_file(cli, humaneval_texts, proofnet_texts):
+    write_jsonl(Path("clean_pool.jsonl"), [{"text": text} for text in humaneval_texts[40:80] + proofnet_texts[:60]])
+    write_jsonl(Path("targets.jsonl"), [{"text": text} for text in humaneval_texts[:20]])
+    assert cli("score", "clean_pool.jsonl", "targets.jsonl", "--quiet", "--out", "scores.parquet").returncode == 0
+    result = cli("select", "clean_pool.jsonl", "--scores", "scores.parquet", "--top-k", "30", "--decontaminate",
+                 "--out", "clean.jsonl", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    manifest = json.loads(manifest_path("clean.jsonl").read_text())
+    assert summary["removed"] == manifest["curation"]["removed"] == {"exact": 0, "ngram": 0, "near-duplicate": 0}
+    assert summary["removed_rows_file"] is None and manifest["curation"]["removed_rows_file"] is None
+    assert not removed_path("clean.jsonl").exists()
+
 def test_dedup_keeps_the_best_of_each_near_duplicate_pair(cli, scored, humaneval_texts):
     pool = scored + [{"text": humaneval_texts[41].replace("return", "return ", 1), "kind": "near copy"}]
     write_jsonl(Path("pool2.jsonl"), pool)

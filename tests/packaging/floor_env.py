@@ -1,7 +1,7 @@
 """A virtual environment with one package at the oldest version pyproject.toml allows, for the floor tests.
 
 Only that package is installed (from PyPI, without its dependencies); everything else comes from this
-environment's site-packages, the project included. Skips the test when PyPI cannot be reached.
+environment's site-packages, the project included (nested_env.py). Skips the test when PyPI cannot be reached.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
+from .nested_env import environment_over_this_one
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,9 +28,7 @@ def declared_floor(name: str, extra: str | None = None) -> str:
 
 def python_with_floor(folder: Path, name: str, floor: str, also: tuple[str, ...] = ()) -> Path:
     """The Python of a new environment under `folder` with `name==floor` (and `also`) installed over this one's."""
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(folder)],
-                   check=True, timeout=120)
-    python = folder / "bin" / "python"
+    python = environment_over_this_one(folder)
     install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q",
                               "--disable-pip-version-check", f"{name}=={floor}", *also],
                              capture_output=True, text=True, timeout=400, check=False)

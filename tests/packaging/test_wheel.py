@@ -4,6 +4,7 @@ checkout on the path."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
+from .nested_env import environment_over_this_one
 
 REPO = Path(__file__).resolve().parents[2]
 TOP_LEVEL_LEFT_OUT = {".git", "build", "dist", "data", "tests", "benchmarks", "test-artifacts", ".hypothesis",
@@ -74,11 +76,9 @@ def wheel(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def venv(wheel: Path, tmp_path_factory) -> Path:
     """A fresh virtual environment outside the checkout with the wheel installed (the heavy dependencies come from
-    the system site-packages, so nothing is downloaded)."""
+    the environment running the tests, so nothing is downloaded)."""
     folder = tmp_path_factory.mktemp("venv") / "env"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(folder)],
-                   check=True, timeout=120)
-    python = folder / "bin" / "python"
+    python = environment_over_this_one(folder)
     result = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
                              "--disable-pip-version-check", "-q", str(wheel)], capture_output=True, text=True,
                             timeout=300, check=False)
@@ -104,6 +104,17 @@ def test_the_wheel_holds_the_library_the_app_and_every_page(wheel: Path) -> None
     streamlit = next(item for item in app_extra["app"] if item.startswith("streamlit")).replace(" ", "")
     assert "Provides-Extra: app" in metadata and streamlit in metadata.replace(" ", "")
 
+
+def test_the_wheel_carries_the_license(wheel: Path) -> None:
+    """pyproject.toml says MIT: the license's text travels in the wheel's dist-info, and the metadata names it."""
+    archive = zipfile.ZipFile(wheel)
+    licenses = [name for name in archive.namelist() if name.split("/")[0].endswith(".dist-info")
+                and name.endswith("/LICENSE")]  # dist-info/LICENSE, or dist-info/licenses/LICENSE (PEP 639)
+    assert len(licenses) == 1, archive.namelist()
+    assert archive.read(licenses[0]).decode("utf-8") == (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert "MIT License" in archive.read(licenses[0]).decode("utf-8")
+    metadata = archive.read(next(name for name in archive.namelist() if name.endswith(".dist-info/METADATA")))
+    assert "License-File: LICENSE" in metadata.decode("utf-8")
 
 def test_the_installed_packages_import_from_the_environment_not_the_checkout(venv: Path, tmp_path: Path) -> None:
     probe = ("import json, zipfit_app, zipfit_core, zipfit_core.cli.app as app;"
@@ -153,7 +164,8 @@ def test_zipfit_app_serves_the_app_from_the_installed_wheel(venv: Path, tmp_path
         output = log.read()
         assert f":{port}" in output and "Traceback" not in output  # Streamlit says where it serves
     finally:
-        os.killpg(server.pid, 15)  # the command and the Streamlit server it started
+        with contextlib.suppress(ProcessLookupError):  # a server that died at start-up: its failure is the report
+            os.killpg(server.pid, 15)  # the command and the Streamlit server it started
         server.wait(timeout=30)
         log.close()
 

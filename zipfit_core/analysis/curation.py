@@ -17,6 +17,7 @@ from zipfit_core.analysis.contamination import DEFAULT_NGRAM, ContaminationFlags
 from zipfit_core.analysis.near_duplicates import DEFAULT_SHINGLE, DEFAULT_THRESHOLD, DuplicateGroups, MinHashes
 from zipfit_core.analysis.near_duplicates import near_duplicate_groups
 from zipfit_core.analysis.selection import Selection, SelectionRule, select
+from zipfit_core.data.sources import plural
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.alignment import rank_by_score
 
@@ -56,15 +57,21 @@ class CuratedSelection:
         """Whether this curation may leave rows out (else it only checked them)."""
         return self.settings.decontaminate or self.settings.dedup
 
+    @property
+    def removed_any(self) -> bool:
+        """Whether rows were left out of this cut (only then are they listed beside an export)."""
+        return len(self.removed) > 0
+
     def counts(self) -> dict[str, int]:
         reasons = self.removed["reason"].value_counts()
         return {reason: int(reasons.get(reason, 0)) for reason in ("exact", "ngram", "near-duplicate")}
 
     def describe(self, removed_file: str | None = None) -> dict:
-        """The curation part of an export manifest: settings, what was checked, counts removed."""
+        """The curation part of an export manifest: settings, what was checked, counts removed, and the file that
+        lists the removed rows (`removed_file`; None when no row was removed, as then none is written)."""
         content: dict = {"settings": asdict(self.settings), "removed": self.counts()}
         if self.removes_rows:
-            content.update(refill=REFILL_NOTE, removed_rows_file=removed_file)
+            content.update(refill=REFILL_NOTE, removed_rows_file=removed_file if self.removed_any else None)
         if self.contamination is not None:
             content["contamination"] = self.contamination.describe()
         if self.settings.dedup:
@@ -83,8 +90,9 @@ def curate(scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray | N
     reasons: dict[int, tuple[str, str, int, str]] = {}
     if settings.decontaminate and flags is not None:
         if flags.n_pool_rows != len(scores):
-            raise ZipFitError(f"The contamination flags are for {flags.n_pool_rows} rows but there are {len(scores)} "
-                              "scores: check the same pool against the references again.")
+            raise ZipFitError(f"The contamination flags are for {plural(flags.n_pool_rows, 'row')} but there "
+                              f"{'is' if len(scores) == 1 else 'are'} {plural(len(scores), 'score')}: check the same "
+                              "pool against the references again.")
         excluded[flags.rows] = True
         for row, kind, reference, reference_row, match in zip(flags.rows.tolist(), flags.kinds, flags.references,
                                                                flags.reference_rows.tolist(), flags.matches):

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from zipfit_core.analysis.selection import RULE_KINDS, SelectionRule
+from zipfit_core.data.sources import plural
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.alignment import rank_by_score, require_texts
 from zipfit_core.scoring.codecs import CODECS
@@ -74,7 +75,8 @@ def build_score_index(scores: np.ndarray, *, token_counts: np.ndarray | None = N
     n = len(scores)
     for name, values in (("token_counts", token_counts), ("n_chars", n_chars)):
         if values is not None and len(values) != n:
-            raise ZipFitError(f"{name} has {len(values)} entries for {n} scores: they must match row for row.")
+            raise ZipFitError(f"{name} has {plural(len(values), 'entry', 'entries')} for {plural(n, 'score')}: "
+                              "they must match row for row.")
     ranked = rank_by_score(scores)
     rank_of_row = np.empty(n, dtype=np.int64)
     rank_of_row[ranked] = np.arange(n, dtype=np.int64)
@@ -217,7 +219,8 @@ def build_group_index(values: Sequence | pd.Series, index: ScoreIndex, column: s
     """Group rows by a column's values; the largest `max_groups - 1` keep their name, the rest `(other)`."""
     series = pd.Series(values, copy=False)
     if len(series) != index.n_rows:
-        raise ZipFitError(f"Column {column!r} has {len(series)} values for {index.n_rows} scored rows.")
+        raise ZipFitError(f"Column {column!r} has {plural(len(series), 'value')} for "
+                          f"{plural(index.n_rows, 'scored row')}.")
     as_text = series.map(lambda value: MISSING_GROUP if _is_missing(value) else str(value)) \
         if series.dtype == object else series.astype(str).where(series.notna(), MISSING_GROUP)
     codes, uniques = pd.factorize(as_text, sort=False)

@@ -132,7 +132,8 @@ def build_manifest(run: ScoreRun | None, selection: Selection, counter: TokenCou
                    output: str | Path, output_format: str, include_score: bool,
                    curated: CuratedSelection | None = None) -> dict:
     """What `OUTPUT.manifest.json` holds: the run record that made the scores, the cut, the counts, the file,
-    and with `curated` what was checked and removed (the removed rows are listed in `OUTPUT.removed.jsonl`)."""
+    and with `curated` what was checked and removed (the removed rows, if any, are listed in
+    `OUTPUT.removed.jsonl`)."""
     scores_part = run.to_dict() if run else {"note": "scores file carried no run description"}
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -160,23 +161,36 @@ def export_selection(table: pd.DataFrame, texts: list[str], text_field: str, sco
     """Write the selection and `OUTPUT.manifest.json` beside it; return the manifest.
 
     The destination is checked first (`check_export_destination`); `inputs` are the files it must not replace.
-    With `curated` (the cut with contaminated rows and near-duplicates removed), the removed rows are written
-    to `OUTPUT.removed.jsonl` and the manifest records the settings and counts.
+    With `curated` (the cut with contaminated rows and near-duplicates removed), the manifest records the settings
+    and counts, and the removed rows, if any, are written to `OUTPUT.removed.jsonl` (an earlier export's list is
+    taken away when this one removed none).
     """
     check_export_destination(output, inputs)
     if curated is not None:
         selection = curated.selection
     chosen = selected_table(table, texts, text_field, scores, selection, counter, include_score=include_score)
     manifest = build_manifest(run, selection, counter, output, export_format(output), include_score, curated)
+    writes_removed = curated is not None and curated.removed_any
+    stale_removed = not writes_removed and _names_its_removed_rows(Path(output))  # read before it is replaced
     write_table(chosen, output)
     try:
-        if curated is not None and curated.removes_rows:
+        if writes_removed:
             write_with(removed_path(output), lambda temporary: write_jsonl(curated.removed, temporary))
         write_json_atomic(manifest_path(output), manifest)
     except BaseException:  # an export without its manifest could never be recognised (or replaced) later
         remove_written(output)
         raise
+    if stale_removed:
+        removed_path(output).unlink(missing_ok=True)
     return manifest
+
+
+def _names_its_removed_rows(output: Path) -> bool:
+    """Whether the export already at `output` (one zipfit wrote) lists removed rows beside it, per its manifest."""
+    if not is_previous_export(output):
+        return False
+    curation = read_manifest(manifest_path(output)).get("curation")
+    return isinstance(curation, dict) and curation.get("removed_rows_file") == removed_path(output).name
 
 
 def removed_path(path: str | Path) -> Path:

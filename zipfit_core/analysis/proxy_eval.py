@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from zipfit_core._version import __version__
+from zipfit_core.data.sources import plural
 from zipfit_core.data.texts import texts_fingerprint
 from zipfit_core.errors import ScoringCancelled, ZipFitError
 from zipfit_core.scoring.alignment import ProgressCallback, as_cancel_check, rank_by_score, require_texts
@@ -191,7 +192,8 @@ def check_disjoint(selection_targets: Sequence[str], evaluation_targets: Sequenc
     if overlap:
         selection_row, evaluation_row = overlap[0]
         raise ZipFitError(
-            f"{len(overlap)} of the {len(evaluation_targets)} evaluation targets also occur among the "
+            f"{len(overlap):,} of the {plural(len(evaluation_targets), 'evaluation target')} also "
+            f"{'occurs' if len(overlap) == 1 else 'occur'} among the "
             f"selection targets (e.g. evaluation row {evaluation_row} = selection row {selection_row}). "
             "Evaluate on rows the selection never saw, e.g. ProofNet test when selecting with ProofNet valid."
         )
@@ -320,7 +322,7 @@ def proxy_evaluation(
         check_disjoint(per_method_targets[name], evaluation_targets)
     for name, values in scores.items():
         if len(values) != len(sources):
-            raise ZipFitError(f"{name}: {len(values)} scores for {len(sources)} source rows: "
+            raise ZipFitError(f"{name}: {plural(len(values), 'score')} for {plural(len(sources), 'source row')}: "
                               "score this source pool with that method again.")
     if budget_unit not in BUDGET_UNITS:
         raise ZipFitError(f"Unknown budget unit {budget_unit!r}: use one of {', '.join(BUDGET_UNITS)}.")

@@ -42,9 +42,9 @@ class SelectionRule:
     def describe(self) -> str:
         return {
             "threshold": f"score > {self.value}",
-            "top_k": f"top {int(self.value)} rows",
+            "top_k": f"top {int(self.value)} row{'' if int(self.value) == 1 else 's'}",
             "top_percent": f"top {self.value}% of rows",
-            "token_budget": f"top rows until {int(self.value)} tokens",
+            "token_budget": f"top rows until {int(self.value)} token{'' if int(self.value) == 1 else 's'}",
         }[self.kind]
 
 

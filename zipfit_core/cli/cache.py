@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from zipfit_core.cli.words import cli_text
+from zipfit_core.data.sources import plural
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.cache_admin import (
     CacheItem,
@@ -82,11 +83,10 @@ def run_cache_list(args: argparse.Namespace) -> int:
         print(f"The score cache {cache_dir} is empty.")
         return 0
     print("\n".join(_table(items)))
-    entries = "entry" if len(items) == 1 else "entries"
-    print(f"{len(items)} {entries}, {format_size(total_size(items))} in {cache_dir}")
+    print(f"{plural(len(items), 'entry', 'entries')}, {format_size(total_size(items))} in {cache_dir}")
     stale = [item for item in items if not item.reusable]
     if stale:
-        print(f"* {len(stale)} not reusable by this version (another version, damaged or empty, "
+        print(f"* {len(stale):,} not reusable by this version (another version, damaged or empty, "
               f"{format_size(total_size(stale))}): `zipfit cache prune --other-versions` removes them.")
     return 0
 
@@ -129,12 +129,12 @@ def run_cache_prune(args: argparse.Namespace) -> int:
     if report.leftover_bytes:
         print(f"{'would sweep' if args.dry_run else 'swept'} {format_size(report.leftover_bytes)} left by "
               "interrupted removals")
-    entries = "entry" if len(report.removed) == 1 else "entries"
+    entries = plural(len(report.removed), "entry", "entries")
     if args.dry_run:
-        print(f"would free {format_size(report.freed_bytes)} ({len(report.removed)} {entries}); the cache would "
+        print(f"would free {format_size(report.freed_bytes)} ({entries}); the cache would "
               f"hold {format_size(report.size_after)} (dry run: nothing was removed; entries another process is "
               "computing are kept when run for real)")
     else:
-        print(f"freed {format_size(report.freed_bytes)} ({len(report.removed)} {entries}); the cache now holds "
+        print(f"freed {format_size(report.freed_bytes)} ({entries}); the cache now holds "
               f"{format_size(report.size_after)}")
     return 0

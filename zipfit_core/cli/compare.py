@@ -17,6 +17,7 @@ from zipfit_core.analysis.selection import SelectionRule, TokenCounter
 from zipfit_core.cli.data_options import add_data_arguments
 from zipfit_core.cli.score import ProgressBar
 from zipfit_core.cli.scored_inputs import add_scored_inputs, cache_dir_for, load_scored_methods, load_source_for
+from zipfit_core.data.sources import plural
 from zipfit_core.errors import ZipFitError, reword
 from zipfit_core.store.files import write_json_atomic
 from zipfit_core.store.outputs import check_output_path, is_json_of_kind
@@ -103,14 +104,14 @@ def _compare_and_print(args: argparse.Namespace):
     column_values = source.table[args.column].tolist() if args.column else None
     result = compare_methods(scores, rule, token_counts=token_counts, lengths=lengths, column_values=column_values)
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.precision", 4):
-        print(f"budget: {rule.describe()} of {len(source.texts)} rows")
+        print(f"budget: {rule.describe()} of {plural(len(source.texts), 'row')}")
         print("\noverlap of kept rows\n" + result.overlaps.to_string(index=False))
         print("\nrank correlation over all rows\n" + result.correlations.to_string(index=False))
         print("\nlength bias (score vs length in characters)\n" + result.length_bias.to_string(index=False))
         if result.composition is not None:
             print(f"\ncomposition by {args.column}\n" + result.composition.to_string())
     for name, rows in result.exclusive.items():
-        print(f"\nkept only by {name}: {len(rows)} rows")
+        print(f"\nkept only by {name}: {plural(len(rows), 'row')}")
         for row in rows[: args.show]:
             print(f"  row {row}: {preview(source.texts[row])}")
     return source, rule, runs, result

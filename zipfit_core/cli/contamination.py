@@ -24,7 +24,7 @@ from zipfit_core.analysis.selection import SelectionRule
 from zipfit_core.cli.data_options import SOURCE_HELP, add_data_arguments, load_data_argument, load_options
 from zipfit_core.cli.words import cli_text
 from zipfit_core.data.loading import LoadedTexts, load_recipe
-from zipfit_core.data.sources import DataRecipe
+from zipfit_core.data.sources import DataRecipe, plural
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.files import atomic_path
 from zipfit_core.store.outputs import check_output_path
@@ -112,9 +112,10 @@ def curated_cut(args: argparse.Namespace, scores: np.ndarray, rule: SelectionRul
         plain = curated.selection.rows
         counts = flags.counts(plain)
         if sum(counts.values()):
-            print(f"warning: {sum(counts.values()):,} rows of the cut copy the scoring targets ({counts['exact']:,} "
-                  f"exact after normalising, {counts['ngram']:,} sharing {settings.ngram} words): add "
-                  "--decontaminate to remove them.", file=sys.stderr)
+            copying = sum(counts.values())
+            print(f"warning: {plural(copying, 'row')} of the cut {'copies' if copying == 1 else 'copy'} the scoring "
+                  f"targets ({counts['exact']:,} exact after normalising, {counts['ngram']:,} sharing "
+                  f"{plural(settings.ngram, 'word')}): add --decontaminate to remove them.", file=sys.stderr)
     return curated
 
 
@@ -125,8 +126,8 @@ def run_check_contamination(args: argparse.Namespace) -> int:
     flags = find_contamination(source.texts, load_references(args, args.ref), args.ngram)
     write_flags(args.out, flags)
     counts = flags.counts()
-    print(f"flagged {len(flags.rows):,} of {len(source.texts):,} rows ({counts['exact']:,} exact after normalising, "
-          f"{counts['ngram']:,} sharing {args.ngram} words) -> {args.out}", file=sys.stderr)
+    print(f"flagged {len(flags.rows):,} of {plural(len(source.texts), 'row')} ({counts['exact']:,} exact after "
+          f"normalising, {counts['ngram']:,} sharing {plural(args.ngram, 'word')}) -> {args.out}", file=sys.stderr)
     return 0
 
 

@@ -26,6 +26,7 @@ from zipfit_core.cli.scored_inputs import (
     load_source_for,
     recorded_target,
 )
+from zipfit_core.data.sources import plural
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.files import write_json_atomic
 from zipfit_core.store.outputs import check_output_path
@@ -137,16 +138,19 @@ def run_proxy_eval(args: argparse.Namespace) -> int:
     table = frame.pivot(index="k", columns="method", values="bits_per_char")[list(scores)]
     table.index.name = f"k ({args.budget_unit})"
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.precision", 4):
-        print(f"held-out bits per character ({result.evaluation_rows} rows, {result.evaluation_chars} chars of "
+        print(f"held-out bits per character ({plural(result.evaluation_rows, 'row')}, "
+              f"{plural(result.evaluation_chars, 'char')} of "
               f"{args.eval}); char {args.order}-gram Kneser-Ney; a proxy, not fine-tuning")
         print(table.to_string())
     baseline = NO_SELECTION if result.no_selection_rows == result.n_sources else (
         f"no selection (a random {result.no_selection_rows:,} of {result.n_sources:,} rows)")
     print(f"{baseline}: {result.no_selection_bits_per_char:.4f}   "
-          f"untrained (uniform over {result.alphabet_size} chars): {result.untrained_bits_per_char:.4f}")
+          f"untrained (uniform over {plural(result.alphabet_size, 'char')}): {result.untrained_bits_per_char:.4f}")
     if result.evaluation_rows_in_pool:
-        print(f"warning: {result.evaluation_rows_in_pool} held-out targets also occur in the source pool, "
-              "so a selection can train on them.", file=sys.stderr)
+        one = result.evaluation_rows_in_pool == 1
+        print(f"warning: {plural(result.evaluation_rows_in_pool, 'held-out target')} also "
+              f"{'occurs' if one else 'occur'} in the source pool, so a selection can train on "
+              f"{'it' if one else 'them'}.", file=sys.stderr)
     if args.out:
         content = result.to_dict()
         content["inputs"] = {

@@ -17,6 +17,7 @@ from zipfit_core.cli.data_options import load_data_argument
 from zipfit_core.cli.shards import run_score_shards
 from zipfit_core.cli.words import cli_text
 from zipfit_core.data.loading import LoadedTexts
+from zipfit_core.data.sources import plural
 from zipfit_core.engines.folder import read_score_folder
 from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs.method_scores import score_sources
@@ -53,7 +54,7 @@ class ProgressBar:
     def job_status(self, status: WorkStatus) -> None:
         """Follow a scoring job: say once what was resumed or who else computes, then the bar."""
         if self.last is None and status.resumed and status.state != "done":
-            self.write(f"resuming: {status.resumed:,} of {status.total:,} pairs "
+            self.write(f"resuming: {status.resumed:,} of {plural(status.total, 'pair')} "
                        f"({status.resumed / status.total:.0%}) are already done in the cache")
         if status.message.startswith("another run") and not (self.last and self.last.message == status.message):
             self.write(f"note: {status.message}")
@@ -136,11 +137,12 @@ def run_score(args: argparse.Namespace) -> int:
         cache = {"dir": str(cache_dir), "pairs": final.total, "computed": 0, "resumed": final.total,
                  "note": final.message}
     else:
-        origin = (f" ({final.total - final.resumed:,} pairs computed, "
+        origin = (f" ({plural(final.total - final.resumed, 'pair')} computed, "
                   f"{final.resumed:,} resumed from the cache)")
         cache = {"dir": str(cache_dir), "pairs": final.total, "computed": final.total - final.resumed,
                  "resumed": final.resumed, "note": "computed"}
-    print(f"scored {len(scores)} rows against {len(target.texts)} targets{origin} -> {args.out}", file=sys.stderr)
+    print(f"scored {plural(len(scores), 'row')} against {plural(len(target.texts), 'target')}{origin} -> {args.out}",
+          file=sys.stderr)
     if args.json:
         print_summary(score_summary(args.out, "scores-file", run, len(scores), cache=cache))
     return 0
@@ -188,8 +190,8 @@ def run_score_method(args: argparse.Namespace, source: LoadedTexts, target: Load
     run = ScoreRun.for_texts(source, target, source_name=str(args.source), target_name=str(args.target),
                              method=args.method, settings=resolved)
     write_scores(args.out, scores, np.array([len(text) for text in source.texts], dtype=np.int64), run)
-    print(f"scored {len(scores)} rows with {method_spec(args.method, resolved)} against {len(target.texts)} "
-          f"targets -> {args.out}", file=sys.stderr)
+    print(f"scored {plural(len(scores), 'row')} with {method_spec(args.method, resolved)} against "
+          f"{plural(len(target.texts), 'target')} -> {args.out}", file=sys.stderr)
     if args.json:
         print_summary(score_summary(args.out, "scores-file", run, len(scores)))
     return 0

@@ -15,7 +15,7 @@ import numpy as np
 from zipfit_core.analysis.export import read_manifest
 from zipfit_core.cli.data_options import SOURCE_HELP, load_data_argument, load_options, recorded_recipe
 from zipfit_core.data.loading import LoadedTexts, load_recipe, load_source, source_from_argument
-from zipfit_core.data.sources import DataRecipe, LoadOptions, TextSpec
+from zipfit_core.data.sources import DataRecipe, LoadOptions, TextSpec, plural
 from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs.method_scores import score_sources
 from zipfit_core.scoring.alignment import ProgressCallback
@@ -40,7 +40,8 @@ def method_label(run: ScoreRun | None, fallback: str) -> str:
 def scores_from_file(path: str, source: LoadedTexts) -> tuple[np.ndarray, ScoreRun | None]:
     scores, run = read_scores(path)
     if len(scores) != len(source.texts):
-        raise ZipFitError(f"{path} holds {len(scores)} scores but {source.origin} has {len(source.texts)} rows: "
+        raise ZipFitError(f"{path} holds {plural(len(scores), 'score')} but {source.origin} has "
+                          f"{plural(len(source.texts), 'row')}: "
                           "give the source that was scored, with the same data options (--source-filter, ...).")
     if run is not None and run.source_fingerprint != source.fingerprint:
         raise ZipFitError(f"{source.origin} is not the source {path} was scored on (its texts differ): "

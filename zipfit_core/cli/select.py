@@ -15,6 +15,7 @@ from zipfit_core.cli.data_options import load_data_argument, recorded_recipe
 from zipfit_core.cli.score import print_summary
 from zipfit_core.cli.shards import scored_folder_for_select
 from zipfit_core.data.loading import LoadedTexts
+from zipfit_core.data.sources import plural
 from zipfit_core.data.texts import texts_fingerprint
 from zipfit_core.engines.folder import is_score_folder
 from zipfit_core.errors import ZipFitError
@@ -40,7 +41,8 @@ def run_select(args: argparse.Namespace) -> int:
     loaded_as = f" (loaded as: {source.recipe.describe()})" if source.recipe else ""
     if len(scores) != len(source.texts):
         raise ZipFitError(
-            f"{args.scores} holds {len(scores)} scores but {args.source} has {len(source.texts)} rows{loaded_as}: "
+            f"{args.scores} holds {plural(len(scores), 'score')} but {args.source} has "
+            f"{plural(len(source.texts), 'row')}{loaded_as}: "
             "give the same data options as for scoring (--source-filter, --source-sample, ...), "
             "or score this source again."
         )
@@ -66,12 +68,12 @@ def export_best(args: argparse.Namespace, scores: np.ndarray, run: ScoreRun | No
     selection = curated.selection
     if selection.n_rows == 0:
         raise ZipFitError(f"Every row the cut ({rule.describe()}) would keep was removed as a copy of a reference "
-                          f"({len(curated.removed):,} rows), so nothing was written: loosen the cut.")
+                          f"({plural(len(curated.removed), 'row')}), so nothing was written: loosen the cut.")
     manifest = export_selection(source.table, source.texts, source.text_field, scores, selection, counter,
                                 run, args.out, include_score=not args.no_score,
                                 inputs=(args.source, args.scores, *args.decontaminate), curated=curated)
-    print(f"kept {manifest['rows']['kept']} of {manifest['rows']['total']} rows "
-          f"({manifest['tokens']['kept']} tokens) -> {args.out}; manifest {manifest_path(args.out)}",
+    print(f"kept {manifest['rows']['kept']:,} of {plural(manifest['rows']['total'], 'row')} "
+          f"({plural(manifest['tokens']['kept'], 'token')}) -> {args.out}; manifest {manifest_path(args.out)}",
           file=sys.stderr)
     if args.json:
         curation = manifest.get("curation")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from zipfit_core.data.loading import LoadedTexts
+from zipfit_core.data.sources import plural
 from zipfit_core.engines.sharded import load_scored_folder, make_engine, score_shards
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.codecs import codec_info
@@ -88,12 +89,14 @@ def run_score_shards(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     finally:
         bar.close()
-    summary = (f"{args.engine} engine: {len(report.scored)} shards scored, {len(report.skipped)} already done "
-               f"({report.rows:,} rows against {len(target.texts)} targets) in {report.seconds:.1f} s -> {args.out}")
+    summary = (f"{args.engine} engine: {plural(len(report.scored), 'shard')} scored, {len(report.skipped):,} already "
+               f"done ({plural(report.rows, 'row')} against {plural(len(target.texts), 'target')}) in "
+               f"{report.seconds:.1f} s -> {args.out}")
     print(summary, file=sys.stderr)
     if report.failed:
         listing = "\n".join(f"  {name}: {message}" for name, message in report.failed.items())
-        raise ZipFitError(f"{len(report.failed)} of {report.shards} shards could not be scored:\n{listing}\n"
+        raise ZipFitError(f"{len(report.failed):,} of {plural(report.shards, 'shard')} could not be scored:\n"
+                          f"{listing}\n"
                           f"The other shards are saved in {args.out}: fix or replace these files and run the same "
                           "command again (done shards are skipped).")
     return 0

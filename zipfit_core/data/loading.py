@@ -260,7 +260,8 @@ def _sample(frame: pd.DataFrame, row_ids: np.ndarray, source: DataSource, origin
     if source.sample >= count:
         if source.sample > count:
             report.warn(f"{origin}: asked for a sample of {plural(source.sample, 'row')} but only "
-                        f"{plural(count, 'row')} are there: keeping all of them.")
+                        f"{plural(count, 'row')} {'is' if count == 1 else 'are'} there: keeping "
+                        f"{'it' if count == 1 else 'all of them'}.")
         return frame, row_ids
     chosen = np.sort(np.random.default_rng(source.seed).choice(count, size=source.sample, replace=False))
     return _take(frame, chosen), row_ids[chosen]

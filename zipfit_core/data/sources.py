@@ -208,8 +208,9 @@ def labelled(word: str, numbers: Sequence[int]) -> str:
     return f"{word}{'' if len(numbers) == 1 else 's'} {numbered(numbers)}"
 
 
-def plural(count: int, word: str) -> str:
-    return f"{count:,} {word}" + ("" if count == 1 else "s")
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 row`, `1,200 rows`; `many` for a plural that is not `word` + s (`plural(n, "entry", "entries")`)."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
 def template_fields(template: str) -> list[str]:

@@ -187,6 +187,10 @@ def template_texts(frame: pd.DataFrame, template: str, origin: str, report: Load
     return texts
 
 
+def _is_are(count: int) -> str:
+    return "is" if count == 1 else "are"
+
+
 def drop_missing(texts: list[str | None], origin: str, report: LoadReport, row_ids: np.ndarray,
                   spec: TextSpec) -> tuple[list[str], np.ndarray | None]:
     """Drop rows without text (null, or the empty string); None means every row was kept."""
@@ -197,8 +201,9 @@ def drop_missing(texts: list[str | None], origin: str, report: LoadReport, row_i
     what = f"template {spec.template!r}" if spec.template is not None else "the text field"
     if len(missing) + len(empty) == len(texts):
         raise ZipFitError(
-            f"No row of {origin} has text for {what}: {plural(len(missing), 'row')} are null, "
-            f"{plural(len(empty), 'row')} are empty. Choose another field (or template), or check the filter."
+            f"No row of {origin} has text for {what}: {plural(len(missing), 'row')} {_is_are(len(missing))} null, "
+            f"{plural(len(empty), 'row')} {_is_are(len(empty))} empty. Choose another field (or template), or check "
+            "the filter."
         )
     if missing:
         report.warn(f"{origin}: skipped {plural(len(missing), 'row')} with a null (missing) value for {what}: "

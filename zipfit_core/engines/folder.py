@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from zipfit_core.data.sources import plural
 from zipfit_core.engines.shards import Shard, ShardSource, digests_fingerprint
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.files import atomic_path, write_json_atomic
@@ -249,9 +250,9 @@ def read_score_folder(path: str | Path) -> FolderScores:
                         "scores": content["scores"]})
     if not_done:
         names = ", ".join(f"{entry['name']} ({entry.get('status', 'pending')})" for entry in not_done[:10])
-        raise ZipFitError(f"{path} is incomplete: {len(not_done)} of {len(manifest['shards'])} shards are not "
-                          f"scored ({names}). Fix any failed shard and rerun the same `zipfit score` command: "
-                          "done shards are skipped.")
+        raise ZipFitError(f"{path} is incomplete: {len(not_done):,} of {plural(len(manifest['shards']), 'shard')} "
+                          f"{'is' if len(not_done) == 1 else 'are'} not scored ({names}). Fix any failed shard and "
+                          "rerun the same `zipfit score` command: done shards are skipped.")
     scores, n_chars = [], []
     for entry in entries:
         try:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from zipfit_core.data.sources import plural
 from zipfit_core.engines.folder import ScoredShard
 from zipfit_core.engines.shard_job import CancelCheck, ShardJob, ShardSink, scored_from_sums
 from zipfit_core.engines.shards import (
@@ -168,8 +169,8 @@ class _Assembler:
         for shard in self.unfinished():
             state = self.open.get(shard.index)
             got = state.filled if state else 0
-            self._fail(shard, f"{self.source.display(shard)}: Ray Data returned {got} of its "
-                              f"{self.indexes[shard.index].rows} rows.")
+            self._fail(shard, f"{self.source.display(shard)}: Ray Data returned {got:,} of its "
+                              f"{plural(self.indexes[shard.index].rows, 'row')}.")
 
 
 def _error_summary(error: BaseException) -> str:

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from zipfit_core.data.formats import FILE_COLUMN, arrow_to_frame
 from zipfit_core.data.loading import LoadedTexts
-from zipfit_core.data.sources import TextSpec, template_fields
+from zipfit_core.data.sources import TextSpec, plural, template_fields
 from zipfit_core.data.texts import TEMPLATE_TEXT_COLUMN, texts_fingerprint
 from zipfit_core.engines.folder import ScoredShard, ScoreFolderWriter, read_score_folder
 from zipfit_core.engines.local import LocalEngine
@@ -176,8 +176,8 @@ def load_scored_folder(out: str | Path, source: str, source_field: str | None = 
     names = [shard.name for shard in shard_source.shards]
     expected = [entry["name"] for entry in folder.shards]
     if names != expected:
-        raise ZipFitError(f"{source} does not hold the shards scored in {out} ({len(names)} files now, "
-                          f"{len(expected)} scored): give the SOURCE that was scored ({folder.run.source}).")
+        raise ZipFitError(f"{source} does not hold the shards scored in {out} ({plural(len(names), 'file')} now, "
+                          f"{len(expected):,} scored): give the SOURCE that was scored ({folder.run.source}).")
     tables, texts = [], []
     for shard, entry in zip(shard_source.shards, folder.shards):
         table = read_shard_table(shard_source, shard)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zipfit_core.data.sources import plural
 from zipfit_core.data.texts import texts_fingerprint
 from zipfit_core.errors import CacheDamaged, ZipFitError
 from zipfit_core.jobs.method_scores import cached_method_run, method_run, method_run_id, method_run_id_of_folder
@@ -366,7 +367,7 @@ class JobManager:
         if stored is None:
             raise ZipFitError(f"Unknown job {key[:12]}: it is neither running nor in the cache {self.cache_dir}.")
         message = "in the cache" if stored.complete else (
-            f"partial result in the cache ({stored.targets_done} of {stored.n_targets} targets): "
+            f"partial result in the cache ({stored.targets_done:,} of {plural(stored.n_targets, 'target')}): "
             "submit again to resume")
         return WorkStatus(
             work_id=key, kind="zipfit", state="done" if stored.complete else "cancelled", done=stored.done_pairs,

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from zipfit_core.data.sources import plural
 from zipfit_core.data.texts import texts_fingerprint
 from zipfit_core.jobs.score_job import ScoreRequest, run_foreground
 from zipfit_core.jobs.work import FunctionWork, WorkStatus
@@ -97,7 +98,8 @@ def score_sources(method: str, sources: Sequence[str], targets: Sequence[str], *
                                                          source_fingerprint=source_fingerprint,
                                                          target_fingerprint=target_fingerprint)
             write_method_cache(cache_dir, key, scores, run, label=f"{method_spec(method, resolved)}: "
-                                                                  f"{len(sources)} sources vs {len(targets)} targets")
+                                                                  f"{plural(len(sources), 'source')} vs "
+                                                                  f"{plural(len(targets), 'target')}")
     memo.put(key, scores)  # the memo keeps its own copy: the caller may change this one
     return np.asarray(scores, dtype=np.float64)
 
@@ -109,7 +111,7 @@ def _zipfit_through_jobs(sources: Sequence[str], targets: Sequence[str], run: Sc
             progress(status.done, status.total)
 
     request = ScoreRequest.for_run(sources, targets, run,
-                                   label=f"{len(sources)} sources vs {len(targets)} targets")  # plain texts
+                                   label=f"{plural(len(sources), 'source')} vs {plural(len(targets), 'target')}")
     return run_foreground(request, cache_dir, progress=follow, cancel=cancel, workers=workers)
 
 
@@ -144,8 +146,8 @@ def method_run(method: str, sources: Sequence[str], targets: Sequence[str], sett
     total = len(sources) * len(targets) if info.compresses else len(sources)
     return FunctionWork(method_run_id(method, resolved, source_fingerprint, target_fingerprint), method, compute,
                         unit="pairs" if info.compresses else "rows", total=total,
-                        running_message=f"scoring {len(sources):,} rows with {info.label}",
-                        done_message=f"scored {len(sources):,} rows")
+                        running_message=f"scoring {plural(len(sources), 'row')} with {info.label}",
+                        done_message=f"scored {plural(len(sources), 'row')}")
 
 
 def cached_method_run(method: str, n_sources: int, settings: dict[str, Any], cache_dir: str | Path | None, *,

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zipfit_core.data.sources import plural
 from zipfit_core.data.texts import texts_fingerprint
 from zipfit_core.errors import CacheDamaged, ScoringCancelled, ZipFitError
 from zipfit_core.jobs.schedule import (
@@ -194,7 +195,8 @@ class ScoreJob(Work):
     def _stopped_message(self, what: str) -> str:
         if self.entry is None:
             return f"{what}; nothing was cached (`cache_dir=None`)"
-        return f"{what}; {self._done:,} of {self.total:,} pairs are saved: submit again to resume"
+        return (f"{what}; {self._done:,} of {plural(self.total, 'pair')} {'is' if self._done == 1 else 'are'} saved: "
+                "submit again to resume")
 
     def _work(self) -> None:
         try:
@@ -265,7 +267,7 @@ class ScoreJob(Work):
         sources = self.request.source_texts
         self._record_progress(state.done_pairs, computed=True)
         if self._resumed:
-            self._set(message=f"resumed {self._resumed:,} of {self.total:,} pairs from the cache")
+            self._set(message=f"resumed {self._resumed:,} of {plural(self.total, 'pair')} from the cache")
         elif state.done_pairs == 0:
             self._first_look(sources, encoded, kernel)
         rate_estimate = 20000.0 * self.workers  # pairs/s until measured; only sizes the first block
@@ -318,7 +320,7 @@ class ScoreJob(Work):
                 self._checkpoint(state)  # keep what finished before a cancel, error or interrupt
             self._record_progress(state.done_pairs, computed=False)  # drop a half-done block from the count
         self._publish(state)
-        self._set("done", f"done: {self.total - self._resumed:,} pairs computed, "
+        self._set("done", f"done: {plural(self.total - self._resumed, 'pair')} computed, "
                           f"{self._resumed:,} resumed from the cache")
 
     def _first_look(self, sources: Sequence[str], encoded: EncodedTexts, kernel: AlignmentKernel) -> None:
@@ -329,7 +331,8 @@ class ScoreJob(Work):
             return
         picked = self.order[:self.ends[0]]
         targets = EncodedTexts([encoded.data[i] for i in picked], [encoded.sizes[i] for i in picked])
-        self._set(message=f"a first look: {len(rows):,} sampled rows against {len(picked)} targets")
+        self._set(message=f"a first look: {plural(len(rows), 'sampled row')} against "
+                          f"{plural(len(picked), 'target')}")
         moments = source_unit_moments(sources, targets, kernel, workers=self.workers, rows=rows,
                                       cancel=self.is_cancelled)
         snapshot = first_look_snapshot(rows, moments, len(picked), self.n_targets)

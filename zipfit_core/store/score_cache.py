@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
+from zipfit_core.data.sources import plural
 from zipfit_core.errors import CacheDamaged
 from zipfit_core.scoring.kernel import units_to_mean
 from zipfit_core.store.files import atomic_path, file_sha256, now_iso, shared_file_mode, write_json_atomic
@@ -305,7 +306,7 @@ class CacheEntry:
         except Exception as error:  # pyarrow raises several types for a bad file
             raise CacheDamaged(f"its data file is not readable Parquet ({error})") from None
         if table.num_rows != n_sources:
-            raise CacheDamaged(f"its data file has {table.num_rows} rows, expected {n_sources}")
+            raise CacheDamaged(f"its data file has {plural(table.num_rows, 'row')}, expected {n_sources:,}")
         state = ScoreState(
             n_sources=n_sources,
             round_ends=round_ends,

@@ -212,3 +212,30 @@ def test_a_curated_export_writes_the_removed_rows_and_the_settings(planted, tmp_
     assert [record["row"] for record in removed] == curated.removed["row"].tolist()
     exported = [json.loads(line)["text"] for line in out.read_text().splitlines()]
     assert len(exported) == int(len(pool) * 0.1) and not set(exported) & set(targets)
+
+
+def test_a_curated_export_that_removes_nothing_writes_and_names_no_removed_rows_file(planted, tmp_path):
+    """Curation on, nothing in the cut to remove: no empty OUTPUT.removed.jsonl, and the manifest names none; an
+    export replacing one that removed rows takes its list of removed rows away with it."""
+    import pandas as pd
+
+    pool, kinds, targets = planted
+    flags = find_contamination(pool, [ReferenceTexts("targets", targets)])
+    table, out = pd.DataFrame({"text": pool}), tmp_path / "picked.jsonl"
+    copies_first = np.array([0.9 if kind != "unrelated" else 0.1 for kind in kinds])
+    removing = curate(copies_first, SelectionRule("top_k", 5), None, CurationSettings(), flags=flags)
+    manifest = export_selection(table, pool, "text", copies_first, removing.selection, TokenCounter(), None, out,
+                                curated=removing)
+    assert len(removing.removed) and manifest["curation"]["removed_rows_file"] == removed_path(out).name
+    assert len(removed_path(out).read_text().splitlines()) == len(removing.removed)
+
+    unrelated_first = 1.0 - copies_first
+    clean = curate(unrelated_first, SelectionRule("top_k", 5), None, CurationSettings(), flags=flags)
+    assert clean.removed.empty
+    manifest = export_selection(table, pool, "text", unrelated_first, clean.selection, TokenCounter(), None, out,
+                                curated=clean)
+    assert not removed_path(out).exists()
+    written = json.loads(manifest_path(out).read_text())
+    assert written["curation"] == manifest["curation"] and written["curation"]["removed_rows_file"] is None
+    assert sum(written["curation"]["removed"].values()) == 0 and written["curation"]["settings"]["decontaminate"]
+    assert len(out.read_text().splitlines()) == 5

@@ -93,7 +93,7 @@ def test_disjointness_guard():
     # A copy that differs only in whitespace is still the same row.
     respaced = "  " + valid[7].replace(" ", "  ") + "\n"
     assert row_fingerprint(respaced) == row_fingerprint(valid[7])
-    with pytest.raises(ZipFitError, match="also occur among the selection targets"):
+    with pytest.raises(ZipFitError, match="1 of the 1 evaluation target also occurs among the selection targets"):
         check_disjoint(valid, [respaced])
 
 

@@ -119,6 +119,8 @@ def test_rules_describe_themselves():
     assert SelectionRule("top_k", 10).describe() == "top 10 rows"
     assert SelectionRule("top_percent", 12.5).describe() == "top 12.5% of rows"
     assert SelectionRule("token_budget", 1_000_000).describe() == "top rows until 1000000 tokens"
+    assert SelectionRule("top_k", 1).describe() == "top 1 row"
+    assert SelectionRule("token_budget", 1).describe() == "top rows until 1 token"
 
 
 # ---------------------------------------------------------------------------------------------
