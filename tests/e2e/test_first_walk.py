@@ -2,7 +2,8 @@
 
 - preset -> score -> threshold cut -> the other preset -> score -> Explore keeps a non-empty cut, and the slider,
   the sidebar, the URL and Export say the same cut at every step;
-- a row opens in a dialog in view, with more nearest targets on request, each readable in full;
+- a row opens in a dialog in view, with more nearest targets on request, each readable in full; Escape closes it
+  even when a table has the focus;
 - the open tab is in the link; the compressor menu shows its whole label; Plotly's toolbar leaves the legend free;
 - the very first request to a fresh server, a deep link, shows the page and no "Page not found".
 """
@@ -136,8 +137,15 @@ def test_a_row_opens_in_view_with_its_nearest_targets_and_the_tab_is_in_the_link
     dialog.get_by_text(re.compile(r"^Target row \d+ in full")).wait_for()
     assert dialog.locator("[data-testid='stCode']").count() == 2  # the row, and the target in full
     screenshot(page, "9-row-dialog")
-    dialog.get_by_role("button", name="Close").click()
+    page.keyboard.press("Escape")  # the nearest targets' table has the focus, and took Escape for itself before
     dialog.wait_for(state="detached")  # the row is closed: the link and the tables forget it
+    wait_for_app(page)
+    assert "row" not in query(page)
+    grid = page.locator("[class*='st-key-explore-top-'] [data-testid='stDataFrameResizable']").first  # a new key
+    grid.click(position={"x": 18, "y": 35 + 17})  # again, from the page's table, which keeps the focus
+    dialog.get_by_text("Nearest targets").wait_for()
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="detached")
     wait_for_app(page)
     assert "row" not in query(page)
 

@@ -97,11 +97,8 @@ def download_button(page):
     return page.get_by_role("button", name=re.compile(r"Download (?!the manifest|the rows left out)"))
 
 
-def test_compare_does_not_show_the_proxy_evaluation_of_other_targets(page, app_url):
-    """Defect 1: Compare still shows ProofNet's proxy evaluation after the HumanEval preset is scored and compared."""
-    page.goto(app_url)
-    wait_for_app(page)
-    score_preset(page, "ProofNet")
+def compare_scored(page):
+    """Open Compare, compute the missing baselines, wait until the comparison is drawn; the proxy's Run button."""
     go_to(page, "Compare")
     compute = page.get_by_role("button", name=re.compile(r"^Compute "))
     if compute.count():
@@ -109,17 +106,21 @@ def test_compare_does_not_show_the_proxy_evaluation_of_other_targets(page, app_u
     run = page.get_by_role("button", name="Run the proxy evaluation")
     run.wait_for(timeout=SCORING_TIMEOUT_MS)
     wait_for_app(page)
+    return run
+
+
+def test_compare_does_not_show_the_proxy_evaluation_of_other_targets(page, app_url):
+    """Defect 1: Compare still shows ProofNet's proxy evaluation after the HumanEval preset is scored and compared."""
+    page.goto(app_url)
+    wait_for_app(page)
+    score_preset(page, "ProofNet")
+    run = compare_scored(page)
     run.click()
     page.get_by_text(STALE_PROXY).first.wait_for(timeout=SCORING_TIMEOUT_MS)  # ProofNet's own results, shown
     wait_for_app(page)
 
     score_preset(page, "HumanEval")
-    go_to(page, "Compare")
-    compute = page.get_by_role("button", name=re.compile(r"^Compute "))
-    if compute.count():
-        compute.click()
-    run.wait_for(timeout=SCORING_TIMEOUT_MS)  # HumanEval's comparison is drawn, down to the proxy section
-    wait_for_app(page)
+    compare_scored(page)  # HumanEval's comparison is drawn, down to the proxy section
     expect(page.get_by_text(STALE_PROXY), "Compare shows the proxy evaluation of ProofNet's run").to_have_count(0)
 
 
