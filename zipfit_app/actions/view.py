@@ -7,6 +7,7 @@ from typing import Any
 
 from zipfit_core.analysis.explore import ScoreIndex, snap_threshold
 from zipfit_core.analysis.selection import SelectionRule
+from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.codecs import CODECS
 
 from ..services import methods
@@ -31,7 +32,7 @@ def fit_cut(session: Session, index: ScoreIndex) -> SelectionRule:
     view = session.view
     try:
         rule = SelectionRule(view.cut_kind, view.cut_value)
-    except Exception as error:  # noqa: BLE001 - a rule from an old session or a bad link: say so, use the default
+    except ZipFitError as error:  # a rule from an old session or a bad link: say so, use the default
         session.notify("explore.cut", f"The cut was reset ({error}).", "warning")
         session.update_view(cut_kind=DEFAULT_RULE.kind, cut_value=DEFAULT_RULE.value)
         return DEFAULT_RULE
@@ -100,3 +101,8 @@ def set_tab(session: Session, tab: str | None) -> None:
 def set_references(session: Session, labels: list[str]) -> None:
     """The evaluation sets the source is checked against (they travel in the link with the source)."""
     session.update_view(references=tuple(labels))
+
+
+def ask_near_duplicates(session: Session, version: str, n_kept: int) -> None:
+    """Look for near-duplicates in a cut too large to look at on every change (these scores, these rows)."""
+    session.dedup_asked = (version, n_kept)

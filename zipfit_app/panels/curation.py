@@ -17,7 +17,7 @@ from zipfit_core.data.loading import LoadedTexts
 
 from ..actions import view
 from ..services import checks, loaders
-from ..state.session import Session, seed
+from ..state.session import seed
 from ..ui import widgets as bound
 from ..ui.markdown import literal, message
 from ..ui.progress import work_progress
@@ -89,7 +89,7 @@ def explore_section(context: ExploreContext) -> None:
                       f"{groups.threshold}.")
     elif status is None:
         b.button(f"Find near-duplicates among the {context.summary.n_kept:,} kept rows", key="curation.find_dups",
-                 on_click=lambda: setattr(session, "dedup_asked", (context.shown.version, context.summary.n_kept)))
+                 on_click=view.ask_near_duplicates, args=(session, context.shown.version, context.summary.n_kept))
     else:
         with b:
             _progress(status, "The near-duplicate search")
@@ -208,7 +208,3 @@ def removed_summary(curated: CuratedSelection) -> None:
 def removed_bytes(curated: CuratedSelection) -> bytes:
     """The removed rows as JSON Lines: what a folder export writes beside the file."""
     return "".join(jsonl_lines(curated.removed)).encode("utf-8")
-
-
-def has_references(session: Session) -> bool:
-    return bool(session.view.references)
