@@ -57,8 +57,8 @@ class RunChoice:
             return self.method, recorded_settings(self.method, self.settings)
 
     def describe(self) -> str:
-        """e.g. `ZIP-FIT (gzip level 9)`."""
-        codec = f" ({self.codec} level {self.level})" if methods.compresses(self.method) else ""
+        """e.g. `ZIP-FIT, gzip level 9`."""
+        codec = f", {self.codec} level {self.level}" if methods.compresses(self.method) else ""
         return methods.label(self.method) + codec
 
 
