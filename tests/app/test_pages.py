@@ -90,11 +90,7 @@ def test_demo_to_export_bytes_equal_the_core_selection(isolated, tmp_path):
 
 
 def test_every_cut_kind_counts_what_select_keeps(isolated):
-    write_pool(isolated)
-    at = new_app()
-    load_in_form(at, "source", "local", "pool.jsonl")
-    load_in_form(at, "target", "local", "targets.jsonl")
-    score_and_wait(at)
+    at = scored_local_app(isolated)
     at.switch_page("pages/explore.py").run()
     source = load_source(DataSource("local", str(isolated / "pool.jsonl")), TextSpec())
     target = load_source(DataSource("local", str(isolated / "targets.jsonl")), TextSpec())
@@ -110,11 +106,7 @@ def test_every_cut_kind_counts_what_select_keeps(isolated):
 
 
 def test_switching_cut_kind_keeps_the_cut(isolated):
-    write_pool(isolated)
-    at = new_app()
-    load_in_form(at, "source", "local", "pool.jsonl")
-    load_in_form(at, "target", "local", "targets.jsonl")
-    score_and_wait(at)
+    at = scored_local_app(isolated)
     at.switch_page("pages/explore.py").run()
     set_cut(at, "top_k", 30)
     at.radio(key="explore.cut_kind").set_value("token_budget").run()
@@ -125,11 +117,7 @@ def test_switching_cut_kind_keeps_the_cut(isolated):
 
 
 def test_a_link_restores_data_scores_cut_and_row(isolated):
-    write_pool(isolated)
-    at = new_app()
-    load_in_form(at, "source", "local", "pool.jsonl")
-    load_in_form(at, "target", "local", "targets.jsonl")
-    score_and_wait(at)
+    scored_local_app(isolated)  # scores the files the link names
     link = {"src": "local", "src.loc": "pool.jsonl", "tgt": "local", "tgt.loc": "targets.jsonl",
             "cut": "top_k", "v": "7", "row": "3", "by": "source"}
     shared = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
