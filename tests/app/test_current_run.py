@@ -122,3 +122,14 @@ def test_proxy_curves_are_shown_only_for_the_comparison_they_were_computed_for(i
     at = app_with_session(session, "pages/compare.py")
     assert_no_exception(at)
     assert not any("Selection targets" in text for text in texts_of(at.success))
+
+
+def test_explore_groups_by_an_obvious_category_column_of_its_own(isolated):
+    rows = [{"text": f"theorem t{i} : {i} + 0 = {i} := by simp" if i % 2 else f"def f{i}(x):\n    return x + {i}\n",
+             "flavour": "lean" if i % 2 else "python", "id": i} for i in range(40)]
+    (isolated / "kinds.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    session = prepared_session(DataChoice("local", "kinds.jsonl"), PROOFNET)
+    scored(session)
+    at = app_with_session(session)
+    assert_no_exception(at)
+    assert at.selectbox(key="explore.group_by").value == "flavour"  # not "(none)", though no well-known name

@@ -8,6 +8,7 @@ another method or level in a menu hides nothing; never another data set's.
 
 from __future__ import annotations
 
+from zipfit_core.data.sources import plural
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.cache_admin import format_size
 
@@ -51,10 +52,10 @@ def resolve(session: Session) -> None:
         session.result = None
     else:
         choice = chosen_run(session)
-        if not (scores.matches(shown, data) and scores.is_for(shown, choice) and scores.still_known(shown, data)):
+        shown_here = scores.matches(shown, data) and scores.still_known(shown, data)
+        if not (shown_here and scores.is_for(shown, choice)):
             found = scores.find(data, choice, session.declined)
-            if found is None and scores.matches(shown, data) and scores.still_known(shown, data) \
-                    and shown.job_id not in session.declined:
+            if found is None and shown_here and shown.job_id not in session.declined:
                 found = shown  # the scores shown before, for this data: kept while the menus change
             if found is None and choice.method != "zipfit":
                 found = scores.find(data, scores.zipfit_choice(session.view.codec, session.view.level),
@@ -104,7 +105,7 @@ def let_go(session: Session, work_id: str) -> Outcome:
     session.declined.add(work_id)
     if session.result is not None and session.result.job_id == work_id:
         session.result = None
-    others = f"{left} other session{'s' if left != 1 else ''} still wait{'s' if left == 1 else ''}"
+    others = f"{plural(left, 'other session')} still wait{'s' if left == 1 else ''}"
     return Outcome(notes=[f"You no longer follow this job. {others} for it, so it goes on for them; start scoring "
                           "again to follow it."])
 

@@ -14,6 +14,7 @@ from zipfit_core.analysis.curation import CuratedSelection, CurationSettings
 from zipfit_core.analysis.export import jsonl_lines
 from zipfit_core.analysis.near_duplicates import DuplicateGroups
 from zipfit_core.data.loading import LoadedTexts
+from zipfit_core.data.sources import plural
 
 from ..actions import view
 from ..services import checks, loaders
@@ -26,11 +27,6 @@ from .context import ExploreContext, sample_table
 AUTO_DEDUP_MAX_ROWS = 20_000  # larger cuts look for near-duplicates on request (about 6 s per 40,000 rows)
 LISTED_ROWS = 200
 LISTS = ("nothing", "flagged kept rows", "near-duplicate rows")
-
-
-def plural(count: int, one: str, many: str | None = None) -> str:
-    """`1 exact copy`, `2 exact copies`."""
-    return f"{count:,} {one if count == 1 else (many or one + 's')}"
 
 
 def _references(context: ExploreContext) -> tuple[list[tuple[str, LoadedTexts]], list[str]]:
@@ -164,8 +160,9 @@ def _reference_text(context: ExploreContext, name: str, row: int) -> str | None:
     return None
 
 
-def export_options(context: ExploreContext) -> tuple[CurationSettings, bool]:
-    """The two export options; returns the settings and whether the check they need is ready."""
+def export_options(context: ExploreContext) -> tuple[CurationSettings, checks.CheckState | None]:
+    """The two export options; returns the settings and the contamination check, None while the export must wait
+    for it."""
     seed("export.decontaminate", True)
     seed("export.dedup", False)
     decontaminate = st.toggle("Remove rows that copy a target or an evaluation set", key="export.decontaminate",
@@ -180,20 +177,20 @@ def export_options(context: ExploreContext) -> tuple[CurationSettings, bool]:
     if decontaminate and state.flags is None and state.references:
         st.info("The contamination check is still running: the export waits for it.", icon=":material/hourglass_top:")
         _progress(state.status, "The contamination check")
-        return settings, False
-    return settings, True
+        return settings, None
+    return settings, state
 
 
-def curated_selection(context: ExploreContext, settings: CurationSettings, tokens: np.ndarray) -> CuratedSelection:
+def curated_selection(context: ExploreContext, settings: CurationSettings, state: checks.CheckState,
+                      tokens: np.ndarray) -> CuratedSelection:
     """The export's cut with copies and near-duplicates removed as `settings` say (cached per question)."""
-    flags = check_state(context).flags
     return checks.curated_selection(context.source, context.index, context.shown.version, context.rule, settings,
-                                    flags, tokens)
+                                    state.flags, tokens)
 
 
 def removed_summary(curated: CuratedSelection) -> None:
     """What the export leaves out, and why (a table of the rows)."""
-    if not len(curated.removed):
+    if not curated.removed_any:
         return
     counts = curated.counts()
     st.markdown(f"Left out of the cut and replaced by the next best rows: "

@@ -35,10 +35,10 @@ def page(session: Session) -> None:
                 "exports use the exact scores, so this page waits for them.", icon=":material/hourglass_top:")
         st.page_link("pages/score.py", label="See the progress", icon=":material/speed:")
         return
-    settings, ready = curation.export_options(context)
-    if not ready:
+    settings, checked = curation.export_options(context)
+    if checked is None:
         return
-    curated = curation.curated_selection(context, settings, loaders.token_counts(context.source))
+    curated = curation.curated_selection(context, settings, checked, loaders.token_counts(context.source))
     summary(curated.selection)
     curation.removed_summary(curated)
     kind, include_score = options()
@@ -86,9 +86,9 @@ def deliver(context: ExploreContext, curated: CuratedSelection, kind: str, inclu
         return None
     counter = TokenCounter()
     run = session.result.run  # the record of the scores shown: method, settings, recipes
-    target = session.choice("target")
-    stem = exporting.export_stem(loaders.describe(session.choice("source")).split(": ", 1)[-1],
-                                 (loaders.describe(target) if target else run.target).split(": ", 1)[-1],
+    target = session.choice("target")  # a score folder opened without its targets names them in its record
+    stem = exporting.export_stem(session.choice("source").location,
+                                 target.location if target else run.target.split(": ", 1)[-1],
                                  context.shown.method, selection.rule)
     name = exporting.file_name(stem, kind)
     scores = context.index.scores
@@ -98,7 +98,7 @@ def deliver(context: ExploreContext, curated: CuratedSelection, kind: str, inclu
             name,
             lambda: exporting.export_bytes(context.source, scores, selection, counter, kind, include_score),
             lambda: exporting.manifest_bytes(run, selection, counter, name, kind, include_score, curated),
-            (lambda: curation.removed_bytes(curated)) if len(curated.removed) else None)
+            (lambda: curation.removed_bytes(curated)) if curated.removed_any else None)
         a, b, c = st.columns(3)
         a.download_button(f"Download {name}", data=downloads.file, file_name=name, mime=exporting.FORMATS[kind].mime,
                           type="primary", icon=":material/download:", key="export.download", on_click="ignore")

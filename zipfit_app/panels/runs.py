@@ -7,6 +7,7 @@ import time
 
 import streamlit as st
 
+from zipfit_core.data.sources import plural
 from zipfit_core.store.cache_admin import CacheItem, format_size, total_size
 
 from ..actions import opening, runs
@@ -27,7 +28,7 @@ def age(seconds: float) -> str:
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
             count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+            return f"{plural(count, unit)} ago"
     return "just now"
 
 

@@ -8,6 +8,7 @@ import warnings
 import streamlit as st
 
 from zipfit_core.analysis.explore import build_score_index, rows_table, score_histogram, text_preview
+from zipfit_core.data.sources import plural
 from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs.work import WorkStatus
 from zipfit_core.scoring.codecs import CODECS, resolve_level
@@ -208,7 +209,7 @@ def cancel_controls(session: Session, job_id: str) -> None:
     a, b = st.columns([1, 2])
     a.button("Cancel", key="score.cancel", on_click=_let_go, args=(session, job_id), icon=":material/stop:",
              help="Stops the job, unless other sessions wait for it: then it goes on for them.")
-    sessions = f"{others} other session{'s' if others != 1 else ''}"
+    sessions = plural(others, "other session")
     if others and work.started_by(job_id, session.id):
         b.button(f"Stop for everyone ({sessions} wait{'s' if others == 1 else ''} for it)", key="score.stop_all",
                  on_click=runs.stop_for_everyone, args=(job_id,), icon=":material/block:")

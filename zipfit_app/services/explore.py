@@ -28,7 +28,6 @@ from .scores import ShownScores
 
 NO_GROUP = "(none)"
 DEFAULT_GROUP_COLUMNS = ("domain", "source", "kind", "category", "label", "type", "language", "split")
-MAX_GROUP_VALUES = 24  # a column with more distinct values is not offered as the automatic grouping
 
 
 @st.cache_resource(max_entries=4, show_spinner="Ranking the scores...")
@@ -58,27 +57,23 @@ def length_view(version: str, _scores: np.ndarray, _chars: np.ndarray) -> tuple[
     return sample, correlation
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _group_options(fingerprint: str, text_field: str | None, _table: pd.DataFrame) -> list[str]:
+    return group_columns(_table, exclude=[text_field])
+
+
 def group_options(source: LoadedTexts) -> list[str]:
-    """The pool's columns worth grouping by (the text column aside)."""
-    return group_columns(source.table, exclude=[source.text_field])
+    """The pool's columns worth grouping by (the text column aside), found once per pool: pages ask on every
+    rerun, and each column's distinct values are counted."""
+    return _group_options(source.fingerprint, source.text_field, source.table)
 
 
 def group_column(chosen: str | None, source: LoadedTexts) -> str | None:
-    """The column to group by: the one chosen (NO_GROUP for none), else the first broad one the pool has: a
-    well-known name, else the first column of a few distinct values (e.g. `kind`)."""
+    """The column to group by: the one chosen (NO_GROUP for none), else a well-known name the pool has, else its
+    first column worth grouping by."""
     options = group_options(source)
     if chosen == NO_GROUP:
         return None
     if chosen in options:
         return chosen
-    named = next((name for name in DEFAULT_GROUP_COLUMNS if name in options), None)
-    if named is not None:
-        return named
-    return next((name for name in options if 1 < _distinct(source, name) <= MAX_GROUP_VALUES), None)
-
-
-def _distinct(source: LoadedTexts, column: str) -> int:
-    try:
-        return int(source.table[column].head(10_000).nunique(dropna=True))
-    except TypeError:  # unhashable values (lists): not a category
-        return 0
+    return next((name for name in DEFAULT_GROUP_COLUMNS if name in options), options[0] if options else None)
