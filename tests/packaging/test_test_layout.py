@@ -1,7 +1,8 @@
 """The tests' own layout: test modules live in folders that mirror the code, and no test module imports another.
 
 tests/core/<layer> for each layer of zipfit_core (its command line is tests/cli), tests/app for the AppTest tests,
-tests/e2e for the browser, tests/packaging for what is checked about the project as a whole. What several modules
+tests/e2e for the browser, tests/packaging for what is checked about the project as a whole, tests/security for
+what a hostile input cannot do (one module per kind of attack). What several modules
 share is a fixture in the nearest conftest.py above them or a plain helper module (app/app_steps.py,
 proofnet_jobs.py, ...), never another test module: importing one runs it a second time under another name
 and ties its tests to its helpers.
@@ -19,7 +20,7 @@ CORE = REPO / "zipfit_core"
 
 def mirror_folders() -> set[str]:
     layers = {path.name for path in CORE.iterdir() if (path / "__init__.py").exists()} - {"cli"}
-    return {f"core/{layer}" for layer in layers} | {"cli", "app", "e2e", "packaging"}
+    return {f"core/{layer}" for layer in layers} | {"cli", "app", "e2e", "packaging", "security"}
 
 
 def python_files() -> list[Path]:
