@@ -28,6 +28,7 @@ How a value becomes text (numbers, lists, nulls, empty strings) is `texts.py`'s 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -36,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from zipfit_core.data.formats import COMPRESSIONS, TABLE_FORMATS, format_of, read_upload
-from zipfit_core.data.local import empty_rows_error, is_glob, path_exists, read_local
+from zipfit_core.data.local import empty_rows_error, is_glob, local_frames, path_exists
 from zipfit_core.data.sources import (
     TEMPLATE_PREFIX,
     DataRecipe,
@@ -52,6 +53,7 @@ from zipfit_core.data.texts import (
     cap_texts,
     choose_text_field,
     drop_missing,
+    no_text_error,
     field_list,
     field_texts,
     is_arrow_string,
@@ -97,50 +99,151 @@ class LoadedTexts:
         return TEMPLATE_PREFIX + self.text_template if self.text_template is not None else self.text_field
 
 
+@dataclass
+class LoadedPiece:
+    """A run of consecutive kept rows of a load: `texts[i]`, `table.iloc[i]` and `row_ids[i]` are one row."""
+
+    texts: list[str]
+    table: pd.DataFrame
+    row_ids: np.ndarray
+
+
+class LoadStream:
+    """A load read a piece at a time (a file of a folder, or the whole of a single file), so a caller that
+    writes each piece away (the data store) holds one piece in memory, not the data set.
+
+    Iterate it once for the pieces; `text_field`, `notes` and `report.warnings` are complete after that.
+    """
+
+    def __init__(self, source: DataSource, text: TextSpec, options: LoadOptions, upload: bytes | None) -> None:
+        self.origin = source.describe()
+        self.report = LoadReport()
+        self.notes: list[str] = []
+        self._source, self._text, self._options = _resolve_demo(source, text, options)
+        text = self._text  # a demo's own field, template and filter fill what was not asked
+        self.text_field: str | None = TEMPLATE_TEXT_COLUMN if text.template is not None else text.field
+        self.text_template = text.template
+        # a demo stays `demo:NAME` in the recipe, so the recipe works on any machine
+        self.recipe = DataRecipe(source, TextSpec(field=None if text.template is not None else text.field,
+                                                  template=text.template, row_filter=text.row_filter),
+                                 on_bad_line=options.on_bad_line, max_chars=options.max_chars,
+                                 plain_text_unit=options.plain_text_unit)
+        self._upload = upload
+
+    def __iter__(self) -> Iterator[LoadedPiece]:
+        source, text, options, origin = self._source, self._text, self._options, self.origin
+        filtered = _FilterCounts() if text.row_filter is not None else None
+        missing_counts = [0, 0]
+        rows = 0
+        for frame, row_ids in _selected_frames(source, text.row_filter, options, self.report, self._upload,
+                                               filtered, origin):
+            if self.text_field is None:
+                choice = choose_text_field(frame, origin)
+                self.text_field = choice.field
+                if choice.reason:
+                    self.notes.append(choice.reason)
+            if text.template is not None:
+                texts = template_texts(frame, text.template, origin, self.report, row_ids)
+            else:
+                texts = field_texts(frame, self.text_field, origin, self.report, row_ids)
+            texts, kept = drop_missing(texts, origin, self.report, row_ids, text, missing_counts)
+            if kept is not None:
+                frame, row_ids = _take(frame, kept), row_ids[kept]
+            if not texts:
+                continue
+            if options.max_chars is not None:
+                cap_texts(texts, options.max_chars, origin, self.report, row_ids)
+            if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
+                frame = frame.reset_index(drop=True)
+            if text.template is not None:
+                frame = frame.copy(deep=False)  # a new column on a shallow copy: no column data is copied
+                frame[TEMPLATE_TEXT_COLUMN] = pd.Series(texts, dtype=object, index=frame.index)  # shares the strs
+            rows += len(texts)
+            yield LoadedPiece(texts, frame, row_ids)
+        if filtered is not None and filtered.kept == 0:
+            raise filtered.error(text.row_filter, origin)
+        if rows == 0:
+            raise no_text_error(origin, text, *missing_counts)
+        self.recipe = replace(self.recipe, text=replace(self.recipe.text, field=None if text.template is not None
+                                                        else self.text_field))
+
+
+def load_stream(source: DataSource, text: TextSpec = TextSpec(), options: LoadOptions = LoadOptions(), *,
+                upload: bytes | None = None) -> LoadStream:
+    """`load_source`, a piece at a time (see `LoadStream`)."""
+    return LoadStream(source, text, options, upload)
+
+
 def load_source(source: DataSource, text: TextSpec = TextSpec(), options: LoadOptions = LoadOptions(), *,
                 upload: bytes | None = None) -> LoadedTexts:
     """Read the rows of `source` and take the text of each row as `text` says (see the module docstring)."""
-    report = LoadReport()
-    notes: list[str] = []
-    origin = source.describe()
-    asked_source = source  # a demo stays `demo:NAME` in the recipe, so the recipe works on any machine
-    source, text, options = _resolve_demo(source, text, options)
-    frame, row_ids = _read_rows(source, text.row_filter, options, report, upload=upload, max_rows=source.limit)
-    if source.limit is not None and len(frame) > source.limit:
-        frame, row_ids = frame.iloc[: source.limit], row_ids[: source.limit]
-    if text.row_filter is not None:
-        keep = _filter_mask(frame, text.row_filter, origin)
-        if not keep.all():
-            frame, row_ids = _take(frame, np.flatnonzero(keep)), row_ids[keep]
-    if source.sample is not None:
-        frame, row_ids = _sample(frame, row_ids, source, origin, report)
-    if text.template is not None:
-        text_field = TEMPLATE_TEXT_COLUMN
-        texts = template_texts(frame, text.template, origin, report, row_ids)
+    stream = load_stream(source, text, options, upload=upload)
+    pieces = list(stream)
+    if len(pieces) == 1:
+        texts, frame, row_ids = pieces[0].texts, pieces[0].table, pieces[0].row_ids
     else:
-        text_field = text.field
-        if text_field is None:
-            choice = choose_text_field(frame, origin)
-            text_field = choice.field
-            if choice.reason:
-                notes.append(choice.reason)
-        texts = field_texts(frame, text_field, origin, report, row_ids)
-    texts, kept = drop_missing(texts, origin, report, row_ids, text)
-    if kept is not None:
-        frame, row_ids = _take(frame, kept), row_ids[kept]
-    if options.max_chars is not None:
-        cap_texts(texts, options.max_chars, origin, report, row_ids)
-    if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
-        frame = frame.reset_index(drop=True)
-    if text.template is not None:
-        frame = frame.copy(deep=False)  # a new column on a shallow copy: no column data is copied
-        frame[TEMPLATE_TEXT_COLUMN] = pd.Series(texts, dtype=object, index=frame.index)  # shares the str objects
-    used_text = TextSpec(field=None if text.template is not None else text_field, template=text.template,
-                         row_filter=text.row_filter)
-    recipe = DataRecipe(asked_source, used_text, on_bad_line=options.on_bad_line, max_chars=options.max_chars,
-                        plain_text_unit=options.plain_text_unit)
-    return LoadedTexts(texts=texts, table=frame, text_field=text_field, origin=origin, warnings=report.warnings,
-                       row_ids=row_ids, text_template=text.template, recipe=recipe, notes=notes)
+        texts = [text for piece in pieces for text in piece.texts]
+        frame = pd.concat([piece.table for piece in pieces], ignore_index=True)
+        row_ids = np.concatenate([piece.row_ids for piece in pieces])
+    return LoadedTexts(texts=texts, table=frame, text_field=stream.text_field, origin=stream.origin,
+                       warnings=stream.report.warnings, row_ids=row_ids, text_template=stream.text_template,
+                       recipe=stream.recipe, notes=stream.notes)
+
+
+class _FilterCounts:
+    """How many rows a row filter kept, and the values it saw, for the message when it keeps none."""
+
+    def __init__(self) -> None:
+        self.kept = 0
+        self.values: pd.Series | None = None
+
+    def add(self, series: pd.Series, kept: int) -> None:
+        self.kept += kept
+        if self.kept == 0:
+            counts = series.dropna().astype(str).value_counts().head(1000)
+            self.values = counts if self.values is None else self.values.add(counts, fill_value=0)
+
+    def error(self, row_filter: tuple[str, str], origin: str) -> ZipFitError:
+        column, value = row_filter
+        counts = (self.values if self.values is not None else pd.Series(dtype=int)).sort_values(ascending=False)
+        shown = ", ".join(f"{name!r} ({int(count)})" for name, count in counts.head(10).items())
+        return ZipFitError(
+            f"No rows of {origin} have {column} == {value!r}: the filter leaves nothing. "
+            f"Values of {column!r}: {shown or '(all empty)'}{', ...' if len(counts) > 10 else ''}."
+        )
+
+
+def _selected_frames(source: DataSource, row_filter: tuple[str, str] | None, options: LoadOptions,
+                     report: LoadReport, upload: bytes | None, filtered: _FilterCounts | None,
+                     origin: str) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """Steps 1-3 of the module docstring, a piece at a time (a sample needs every row first: one piece)."""
+    pieces = _frames_with_ids(source, row_filter, options, report, upload, source.limit)
+    if source.sample is not None:
+        chosen = list(_filtered_frames(pieces, source.limit, row_filter, filtered, origin))
+        frame = pd.concat([piece for piece, _ids in chosen], ignore_index=True) if len(chosen) > 1 else chosen[0][0]
+        row_ids = np.concatenate([ids for _piece, ids in chosen])
+        yield _sample(frame, row_ids, source, origin, report)
+        return
+    yield from _filtered_frames(pieces, source.limit, row_filter, filtered, origin)
+
+
+def _filtered_frames(pieces: Iterator[tuple[pd.DataFrame, np.ndarray]], limit: int | None,
+                     row_filter: tuple[str, str] | None, filtered: _FilterCounts | None,
+                     origin: str) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    read = 0
+    for frame, row_ids in pieces:
+        if limit is not None and read + len(frame) > limit:
+            frame, row_ids = frame.iloc[: limit - read], row_ids[: limit - read]
+        read += len(frame)
+        if row_filter is not None:
+            keep = _filter_mask(frame, row_filter, origin)
+            filtered.add(frame[row_filter[0]], int(keep.sum()))
+            if not keep.all():
+                frame, row_ids = _take(frame, np.flatnonzero(keep)), row_ids[keep]
+        if len(frame):
+            yield frame, row_ids
+        if limit is not None and read >= limit:
+            return
 
 
 def load_recipe(recipe: DataRecipe, options: LoadOptions = LoadOptions(), *,
@@ -174,10 +277,24 @@ def default_text_spec(source: DataSource) -> TextSpec:
 def _read_rows(source: DataSource, row_filter: tuple[str, str] | None, options: LoadOptions, report: LoadReport, *,
                upload: bytes | None, max_rows: int | None,
                streaming: bool | None = None) -> tuple[pd.DataFrame, np.ndarray]:
-    row_ids = None
+    pieces = list(_frames_with_ids(source, row_filter, options, report, upload, max_rows, streaming))
+    if len(pieces) == 1:
+        return pieces[0]
+    return pd.concat([frame for frame, _ids in pieces], ignore_index=True), np.concatenate([ids for _f, ids in pieces])
+
+
+def _frames_with_ids(source: DataSource, row_filter: tuple[str, str] | None, options: LoadOptions,
+                     report: LoadReport, upload: bytes | None, max_rows: int | None,
+                     streaming: bool | None = None) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """The source's rows a piece at a time, with their positions in the source as read."""
     if source.kind == "local":
-        frame = read_local(source.location, source.split, options, report, max_rows)
-    elif source.kind == "upload":
+        start = 0
+        for frame in local_frames(source.location, source.split, options, report, max_rows):
+            yield frame, np.arange(start, start + len(frame), dtype=np.int64)
+            start += len(frame)
+        return
+    row_ids = None
+    if source.kind == "upload":
         if upload is None:
             raise ZipFitError(f"No bytes were uploaded for {source.location}: upload the file again.")
         frame = read_upload(source.location, upload, options, report, max_rows)
@@ -193,9 +310,7 @@ def _read_rows(source: DataSource, row_filter: tuple[str, str] | None, options: 
         raise ZipFitError(f"Cannot read a {source.kind} source directly.")
     if len(frame) == 0:
         raise empty_rows_error(source.describe(), report)
-    if row_ids is None:
-        row_ids = np.arange(len(frame), dtype=np.int64)
-    return frame, row_ids
+    yield frame, (np.arange(len(frame), dtype=np.int64) if row_ids is None else row_ids)
 
 
 def _demo_entry(name: str):
@@ -244,13 +359,6 @@ def _filter_mask(frame: pd.DataFrame, row_filter: tuple[str, str], origin: str) 
         keep = series.eq(value).fillna(False).to_numpy(dtype=bool)
     else:
         keep = np.fromiter((cell_matches(cell, value) for cell in series), dtype=bool, count=len(series))
-    if not keep.any():
-        counts = series.dropna().astype(str).value_counts()
-        shown = ", ".join(f"{name!r} ({count})" for name, count in counts.head(10).items())
-        raise ZipFitError(
-            f"No rows of {origin} have {column} == {value!r}: the filter leaves nothing. "
-            f"Values of {column!r}: {shown or '(all empty)'}{', ...' if len(counts) > 10 else ''}."
-        )
     return keep
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -165,7 +165,16 @@ def folder_files(folder: Path) -> list[Path]:
 def read_files(paths: list[Path], base: Path, display: str, options: LoadOptions, report: LoadReport,
                max_rows: int | None, data_root: Path | None) -> pd.DataFrame:
     """Read several files into one frame with a `file` column (path relative to `base`)."""
-    frames, unsupported, empty = [], [], []
+    frames = list(file_frames(paths, base, display, options, report, max_rows, data_root))
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def file_frames(paths: list[Path], base: Path, display: str, options: LoadOptions, report: LoadReport,
+                max_rows: int | None, data_root: Path | None) -> Iterator[pd.DataFrame]:
+    """Each file's rows in turn, with a `file` column (path relative to `base`); empty files are skipped."""
+    unsupported, empty = [], []
     remaining = max_rows
     for path in paths:
         if data_root is not None:
@@ -181,7 +190,7 @@ def read_files(paths: list[Path], base: Path, display: str, options: LoadOptions
         column = next((name for name in (FILE_COLUMN, "source_file") if name not in frame.columns), None)
         if column is not None:
             frame.insert(0, column, relative)
-        frames.append(frame)
+        yield frame
         if remaining is not None:
             remaining -= len(frame)
             if remaining <= 0:
@@ -191,9 +200,6 @@ def read_files(paths: list[Path], base: Path, display: str, options: LoadOptions
                     f"{', '.join(unsupported[:10])}{', ...' if len(unsupported) > 10 else ''}.")
     if empty:
         report.warn(f"{display}: {plural(len(empty), 'file')} had no rows: {', '.join(empty[:10])}.")
-    if not frames:
-        return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def saved_dataset_files(folder: Path) -> list[Path]:
@@ -243,20 +249,29 @@ def read_saved_dataset(folder: Path, split: str | None, display: str, report: Lo
 def read_local(location: str, split: str | None, options: LoadOptions, report: LoadReport,
                max_rows: int | None) -> pd.DataFrame:
     """A local file, folder, glob pattern or save_to_disk folder; raises if it holds no rows."""
+    frames = list(local_frames(location, split, options, report, max_rows))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def local_frames(location: str, split: str | None, options: LoadOptions, report: LoadReport,
+                 max_rows: int | None) -> Iterator[pd.DataFrame]:
+    """The rows of a local file, folder, glob pattern or save_to_disk folder, a file at a time (so a
+    folder of shards is read in bounded memory); raises if it holds no rows."""
     root = Path(options.data_root).expanduser().resolve() if options.data_root is not None else None
     path = resolve_in_root(location, options.data_root)
     display = str(location)
     if path.is_file():
-        frame = read_file(path, options, report, max_rows, display=display)
+        frames = iter([read_file(path, options, report, max_rows, display=display)])
     elif path.is_dir():
         if is_saved_dataset(path):
-            frame = read_saved_dataset(path, split, display, report, max_rows, root)
+            frames = iter([read_saved_dataset(path, split, display, report, max_rows, root)])
         else:
             files = folder_files(path)
             if not files:
                 raise ZipFitError(f"The folder {display} is empty: put data files ({SUPPORTED_NAMES}) in it.")
-            frame = read_files(files, path, display, options, report, max_rows, root)
-            if len(frame) == 0 and not any(format_of(file.name)[0] for file in files):
+            frames = file_frames(files, path, display, options, report, max_rows, root)
+            if not any(format_of(file.name)[0] for file in files):
+                list(frames)  # says which files were ignored
                 raise ZipFitError(f"The folder {display} holds no data files: use {SUPPORTED_NAMES}.")
     elif is_glob(str(location)):
         import fsspec
@@ -267,16 +282,20 @@ def read_local(location: str, split: str | None, options: LoadOptions, report: L
         if not matches:
             raise ZipFitError(f"No file matches the pattern {display}: check the folder and the pattern.")
         base = Path(os.path.commonpath([str(match.parent) for match in matches]))
-        frame = read_files(matches, base, display, options, report, max_rows, root)
+        frames = file_frames(matches, base, display, options, report, max_rows, root)
     else:
         raise ZipFitError(
             f"File not found: {display}. Check the path"
             + (f" (relative paths start in the data folder {root})" if root else "")
             + "; for a Hugging Face dataset write hub:NAME."
         )
-    if len(frame) == 0:
+    read_any = False
+    for frame in frames:
+        if len(frame):
+            read_any = True
+            yield frame
+    if not read_any:
         raise empty_rows_error(display, report)
-    return frame
 
 
 def empty_rows_error(display: str, report: LoadReport) -> ZipFitError:

@@ -192,19 +192,21 @@ def _is_are(count: int) -> str:
 
 
 def drop_missing(texts: list[str | None], origin: str, report: LoadReport, row_ids: np.ndarray,
-                  spec: TextSpec) -> tuple[list[str], np.ndarray | None]:
-    """Drop rows without text (null, or the empty string); None means every row was kept."""
+                  spec: TextSpec, missing_counts: list[int] | None = None) -> tuple[list[str], np.ndarray | None]:
+    """Drop rows without text (null, or the empty string); None means every row was kept.
+
+    Alone, a frame where no row has text is an error; a piece of a larger load adds its counts of null and
+    empty texts to `missing_counts` instead, and the load asks `no_text_error` once it has seen every piece."""
     missing = [position for position, text in enumerate(texts) if text is None]
     empty = [position for position, text in enumerate(texts) if text == ""]
+    if missing_counts is not None:
+        missing_counts[0] += len(missing)
+        missing_counts[1] += len(empty)
     if not missing and not empty:
         return texts, None  # type: ignore[return-value]
+    if len(missing) + len(empty) == len(texts) and missing_counts is None:
+        raise no_text_error(origin, spec, len(missing), len(empty))
     what = f"template {spec.template!r}" if spec.template is not None else "the text field"
-    if len(missing) + len(empty) == len(texts):
-        raise ZipFitError(
-            f"No row of {origin} has text for {what}: {plural(len(missing), 'row')} {_is_are(len(missing))} null, "
-            f"{plural(len(empty), 'row')} {_is_are(len(empty))} empty. Choose another field (or template), or check "
-            "the filter."
-        )
     if missing:
         report.warn(f"{origin}: skipped {plural(len(missing), 'row')} with a null (missing) value for {what}: "
                     f"{labelled('row', row_ids[missing].tolist())}.")
@@ -213,6 +215,15 @@ def drop_missing(texts: list[str | None], origin: str, report: LoadReport, row_i
                     f"{labelled('row', row_ids[empty].tolist())}.")
     kept = np.array([position for position, text in enumerate(texts) if text], dtype=np.int64)
     return [texts[position] for position in kept], kept  # type: ignore[misc]
+
+
+def no_text_error(origin: str, spec: TextSpec, missing: int, empty: int) -> ZipFitError:
+    what = f"template {spec.template!r}" if spec.template is not None else "the text field"
+    return ZipFitError(
+        f"No row of {origin} has text for {what}: {plural(missing, 'row')} {_is_are(missing)} null, "
+        f"{plural(empty, 'row')} {_is_are(empty)} empty. Choose another field (or template), or check "
+        "the filter."
+    )
 
 
 def cap_texts(texts: list[str], max_chars: int, origin: str, report: LoadReport, row_ids: np.ndarray) -> None:
