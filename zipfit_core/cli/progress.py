@@ -48,8 +48,8 @@ class ProgressBar:
         if status.message.startswith("another run") and not (self.last and self.last.message == status.message):
             self.write(f"note: {status.message}")
         self.last = status
-        if status.state == "done" and self.bar is None:
-            return  # loaded from the cache: no bar
+        if self.bar is None and (status.state == "done" or not status.total):
+            return  # loaded from the cache: no bar; or nothing counted yet (no shard read)
         self(status.done, status.total, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} pairs "
                                                    "[{elapsed}{postfix}]")
         if self.bar is not None:

@@ -134,7 +134,8 @@ class ShardedScoring(Work):
         pending = self.folder.pending
         if pending:
             self.engine.score(self.job, pending, self, self.is_cancelled)
-        self._finish(None, "done")
+        self._count()
+        self._finish(None, self.status().message)  # "20 of 20 shards done"
 
 
 def score_shards(
