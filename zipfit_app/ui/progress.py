@@ -30,9 +30,12 @@ def duration(seconds: float | None) -> str:
 
 
 def default_text(status: WorkStatus) -> str:
+    """e.g. `3 of 20 shards done · 1,234,000 of 9,600,000 pairs (52 s) · 24,100 pairs/s · about 5 min 48 s left`."""
     text = f"{status.message} · {status.done:,} of {status.total:,} {status.unit} ({status.seconds:.0f} s)"
-    if status.rate > 0 and status.eta_seconds is not None:
-        text += f" · about {duration(status.eta_seconds)} left"
+    if status.rate > 0:
+        text += f" · {status.rate:,.0f} {status.unit}/s"
+        if status.eta_seconds is not None:
+            text += f" · about {duration(status.eta_seconds)} left"
     return text
 
 

@@ -15,7 +15,7 @@ from zipfit_core._version import __version__
 from zipfit_core.analysis.compare import compare_methods
 from zipfit_core.analysis.selection import SelectionRule, TokenCounter
 from zipfit_core.cli.data_options import add_data_arguments
-from zipfit_core.cli.score import ProgressBar
+from zipfit_core.cli.progress import ProgressBar
 from zipfit_core.cli.scored_inputs import add_scored_inputs, cache_dir_for, load_scored_methods, load_source_for
 from zipfit_core.data.sources import plural
 from zipfit_core.errors import ZipFitError, reword

@@ -14,15 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from zipfit_core.cli.data_options import load_data_argument
+from zipfit_core.cli.progress import ProgressBar
 from zipfit_core.cli.shards import run_score_shards
-from zipfit_core.cli.words import cli_text
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.data.sources import plural
 from zipfit_core.engines.folder import read_score_folder
 from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs.method_scores import score_sources
 from zipfit_core.jobs.score_job import ScoreRequest, run_foreground
-from zipfit_core.jobs.work import WorkStatus
 from zipfit_core.scoring.alignment import require_texts
 from zipfit_core.scoring.codecs import codec_info, resolve_level
 from zipfit_core.scoring.methods import METHODS, method_spec
@@ -30,51 +29,6 @@ from zipfit_core.store.outputs import check_output_path
 from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.score_cache import default_cache_dir
 from zipfit_core.store.scores_file import is_scores_file, write_scores
-
-
-class ProgressBar:
-    """A tqdm bar on stderr counting source-target pairs, with an ETA for what is left."""
-
-    def __init__(self, enabled: bool, description: str = "scoring") -> None:
-        self.enabled, self.description = enabled, description
-        self.bar = None
-        self.last: WorkStatus | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-
-            # Starting at `done` keeps pairs resumed from a checkpoint out of the rate and the ETA.
-            self.bar = tqdm(total=total, initial=done, unit="pair", unit_scale=True, file=sys.stderr,
-                            desc=self.description, dynamic_ncols=True)
-        self.bar.update(done - self.bar.n)
-
-    def job_status(self, status: WorkStatus) -> None:
-        """Follow a scoring job: say once what was resumed or who else computes, then the bar."""
-        if self.last is None and status.resumed and status.state != "done":
-            self.write(f"resuming: {status.resumed:,} of {plural(status.total, 'pair')} "
-                       f"({status.resumed / status.total:.0%}) are already done in the cache")
-        if status.message.startswith("another run") and not (self.last and self.last.message == status.message):
-            self.write(f"note: {status.message}")
-        self.last = status
-        if status.state == "done" and self.bar is None:
-            return  # loaded from the cache: no bar
-        self(status.done, status.total)
-        if self.bar is not None:
-            self.bar.set_postfix_str(f"targets {status.targets_seen}/{status.n_targets}", refresh=False)
-
-    def write(self, text: str) -> None:
-        text = cli_text(text)
-        if self.bar is not None:
-            self.bar.write(text, file=sys.stderr)
-        else:
-            print(text, file=sys.stderr)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def print_summary(summary: dict) -> None:

@@ -84,7 +84,7 @@ def scores_from_manifest(path: str, source: LoadedTexts, cache_dir: Path | None,
 
 
 class Bar(Protocol):
-    """What `load_scored_methods` needs of a progress bar (score.ProgressBar): called with (done, total), closed."""
+    """What `load_scored_methods` needs of a progress bar (progress.ProgressBar): called with (done, total), closed."""
 
     def __call__(self, done: int, total: int) -> None: ...
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zipfit_core.cli.progress import ProgressBar
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.data.sources import plural
 from zipfit_core.engines.sharded import load_scored_folder, make_engine, score_shards
@@ -39,27 +40,6 @@ def _check_folder_name(out: str, engine: str) -> None:
                       "name without an extension to score SOURCE's shards into a resumable score folder.")
 
 
-class ShardBar:
-    """A tqdm bar on stderr counting finished shards."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled, self.bar = enabled, None
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=done, unit="shard", file=sys.stderr, desc="scoring",
-                            dynamic_ncols=True)
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def run_score_shards(args: argparse.Namespace) -> int:
     """Score SOURCE's shards into the folder --out with --engine; a bad shard is listed and the exit code is 2."""
     from zipfit_core.cli.data_options import load_data_argument
@@ -77,15 +57,15 @@ def run_score_shards(args: argparse.Namespace) -> int:
     target = load_data_argument(args, "target")
     engine = make_engine(args.engine, workers=args.workers, ray_address=args.ray_address,
                          show_progress=not args.quiet)
-    bar = ShardBar(enabled=not args.quiet)
+    bar = ProgressBar(enabled=not args.quiet, detail=lambda status: status.message)  # "3 of 20 shards done"
     try:
         report = score_shards(args.source, target, args.out, engine=engine, source_field=args.source_field,
                               source_template=_source_template(args), codec=args.codec, level=args.level,
-                              target_label=str(args.target), progress=bar)
+                              target_label=str(args.target), progress=bar.job_status)
     except KeyboardInterrupt:
         bar.close()
-        print(f"zipfit: interrupted; the finished shards are saved in {args.out}: run the same command again "
-              "to score the rest.", file=sys.stderr)
+        print(f"zipfit: interrupted; the finished shards and the last checkpoint of the shard in progress are saved "
+              f"in {args.out}: run the same command again to score the rest.", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         bar.close()

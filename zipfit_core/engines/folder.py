@@ -3,16 +3,19 @@
     OUTDIR/manifest.json                inputs, settings, every shard with its status and counts
     OUTDIR/scores/part-00007.parquet    shard 7: columns shard, row_in_shard, score, n_chars
     OUTDIR/completions/00007.json       written after the part file: shard 7 is done (rows, fingerprint)
+    OUTDIR/partial/00007/               shard 7's checkpoint while it is scored (a score job's cache entry:
+                                        manifest with checksum + exact sums), removed once it is done
 
 As in datatrove, a shard counts as done only when its completion marker exists (the marker is
-written after its scores, each atomically), so a killed run loses at most the shards in flight and
-a rerun with the same arguments skips the done ones. `read_score_folder` puts the scores in global
+written after its scores, each atomically), so a rerun with the same arguments skips the done ones;
+a shard in flight resumes from its checkpoint (saved every few seconds), so a kill loses seconds. `read_score_folder` puts the scores in global
 row order (see `shards.py`): the order of the rows when the shards are read one after another.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +33,7 @@ from zipfit_core.store.run import ScoreRun
 FOLDER_FORMAT = "zipfit-score-folder"
 FOLDER_FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+CHECKPOINTS = "partial"
 ROW_IDS = ("shards are the SOURCE's Parquet/JSONL files sorted by path; a row is (shard, row_in_shard); "
            "its global row number is row_in_shard plus the rows of all earlier shards")
 MANIFEST_EVERY_SECONDS = 10.0  # the markers are the truth; the manifest's counts follow them this often
@@ -56,6 +60,11 @@ def part_name(index: int) -> str:
 
 def marker_name(index: int) -> str:
     return f"completions/{index:05d}.json"
+
+
+def checkpoint_name(index: int) -> str:
+    """A shard's checkpoint folder, under OUTDIR/partial."""
+    return f"{index:05d}"
 
 
 def is_score_folder(path: str | Path) -> bool:
@@ -103,8 +112,17 @@ class ScoreFolderWriter:
             raise ZipFitError(f"`out` {path} is a folder that holds other files: give a new or empty folder.")
         folder = cls(path, run, source, engine)
         folder.done = folder._completed_markers()
+        for index in folder.done:  # a run killed between a marker and removing the checkpoint
+            folder._remove_checkpoint(index)
         folder.write_manifest()
         return folder
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    def _remove_checkpoint(self, index: int) -> None:
+        shutil.rmtree(self.checkpoints / checkpoint_name(index), ignore_errors=True)
 
     def _completed_markers(self) -> dict[int, dict]:
         done = {}
@@ -133,6 +151,7 @@ class ScoreFolderWriter:
         marker = {"shard": shard.name, "rows": scored.rows, "fingerprint": scored.fingerprint,
                   "scores": part_name(shard.index), "engine": self.engine, "finished": _now()}
         write_json_atomic(self.path / marker_name(shard.index), marker)
+        self._remove_checkpoint(shard.index)
         self.done[shard.index] = marker
         self.failed.pop(shard.index, None)
         self.scored_now.append(shard.index)
@@ -181,6 +200,8 @@ class ScoreFolderWriter:
         }
         write_json_atomic(self.path / MANIFEST_NAME, manifest)
         self.manifest_written = time.time()
+        if finished and self.complete:
+            shutil.rmtree(self.checkpoints, ignore_errors=True)
         return manifest
 
 

@@ -9,7 +9,9 @@
    pool of one actor per CPU. Rows come back as (path, digest, score, n_chars).
 3. Assemble: the driver puts each score at its row by the row's digest (rows with the same text
    have the same score), so the result does not depend on the order Ray returns rows in; a shard
-   is written to the score folder as soon as its last row is back.
+   is written to the score folder as soon as its last row is back. The sink hears each shard's rows as
+   they arrive (pairs, rate and ETA across shards); inside a shard nothing is checkpointed here: an
+   interrupted Ray run scores its shards in flight again (the local engine resumes them).
 
 Ray is imported here only, and only when this engine runs: `import zipfit_core` never loads it.
 """
@@ -125,17 +127,21 @@ class _Assembler:
     shards: Sequence[Shard]
     indexes: dict[int, ShardIndex]
     sink: ShardSink
+    pairs_per_row: int = 1  # the targets: the sink counts pairs
     open: dict[int, _OpenShard] = field(default_factory=dict)
     ended: set[int] = field(default_factory=set)  # written or failed
 
     def __post_init__(self) -> None:
         self.by_path = {_normal_path(shard.path): shard for shard in self.shards}
+        for shard in self.shards:  # every shard's size is known from the index pass: an exact total at once
+            self.sink.shard_progress(shard, 0, self.indexes[shard.index].rows * self.pairs_per_row)
 
     def add(self, batch: pa.Table) -> None:
         paths = batch.column("path").to_pylist()
         digests = batch.column("digest").to_pylist()
         scores = batch.column("score").to_numpy()
         n_chars = batch.column("n_chars").to_numpy()
+        touched: dict[int, Shard] = {}
         for path, digest, score, chars in zip(paths, digests, scores, n_chars):
             shard = self.by_path.get(_normal_path(path))
             if shard is None:
@@ -152,10 +158,15 @@ class _Assembler:
             row = positions.pop()
             state.scores[row], state.n_chars[row] = score, chars
             state.filled += 1
+            touched[shard.index] = shard
             if state.filled == state.index.rows:
                 del self.open[shard.index]
                 self.ended.add(shard.index)
                 self.sink.write_shard(shard, ScoredShard(state.scores, state.n_chars, state.index.fingerprint))
+        for index, shard in touched.items():
+            if index in self.open:  # rows of a shard still coming back
+                rows = self.open[index].index.rows
+                self.sink.shard_progress(shard, self.open[index].filled * self.pairs_per_row, rows * self.pairs_per_row)
 
     def _fail(self, shard: Shard, message: str) -> None:
         self.open.pop(shard.index, None)
@@ -247,7 +258,7 @@ class RayEngine:
         indexes = self._index(ray, job, shards, sink, cancel)
         pending = [shard for shard in shards if shard.index in indexes]
         while pending:
-            assembler = _Assembler(job.source, pending, indexes, sink)
+            assembler = _Assembler(job.source, pending, indexes, sink, pairs_per_row=len(job.targets))
             try:
                 self._stream(ray, job, pending, assembler, cancel)
             except ScoringCancelled:

@@ -2,13 +2,14 @@
 
 Engines know nothing of score folders, manifests or the command line, as datatrove's executors
 know nothing of the steps they run: they read shards, score them with the one exact kernel
-(`AlignmentKernel`), and hand each whole shard to the sink.
+(`AlignmentKernel`), tell the sink how far each shard is, and hand each whole shard to the sink.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from zipfit_core.engines.folder import ScoredShard
 from zipfit_core.engines.shards import Shard, ShardSource, text_columns
 from zipfit_core.scoring.kernel import units_to_mean
+from zipfit_core.store.run import ScoreRun
 
 CancelCheck = Callable[[], bool]
 
@@ -30,6 +32,8 @@ class ShardJob:
     codec: str
     level: int
     template: str | None = None  # wins over text_field, as in `TextSpec`
+    run: ScoreRun | None = None  # the folder's record (sources unknown); a shard's checkpoint adds the shard's
+    checkpoints: Path | None = None  # a shard's partial state is saved in its folder here (None: not saved)
 
     @property
     def columns(self) -> list[str]:
@@ -38,6 +42,9 @@ class ShardJob:
 
 
 class ShardSink(Protocol):
+    def shard_progress(self, shard: Shard, done: int, total: int, resumed: int = 0) -> None:
+        """`done` of the shard's `total` pairs are scored, `resumed` of them restored from its checkpoint."""
+
     def write_shard(self, shard: Shard, scored: ScoredShard) -> None: ...
 
     def record_failure(self, shard: Shard, message: str) -> None: ...

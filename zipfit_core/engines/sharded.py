@@ -11,7 +11,7 @@ row id are, and `folder.py` for the folder layout.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,8 +34,9 @@ from zipfit_core.engines.shards import (
     read_shard_table,
     shard_texts,
 )
-from zipfit_core.errors import ZipFitError
-from zipfit_core.scoring.alignment import CancelSignal, ProgressCallback, as_cancel_check, require_texts
+from zipfit_core.errors import ScoringCancelled, ZipFitError
+from zipfit_core.jobs.work import Work, WorkStatus
+from zipfit_core.scoring.alignment import CancelSignal, require_texts
 from zipfit_core.scoring.codecs import resolve_level
 from zipfit_core.store.run import PLAIN_TEXT_FIELD, ScoreRun
 
@@ -74,24 +75,67 @@ class ShardedScoreReport:
         return len(self.scored) + len(self.skipped) == self.shards
 
 
-class _ProgressSink:
-    """The folder, plus a progress callback counting finished shards."""
+class ShardedScoring(Work):
+    """One `score_shards` call as work: the engine's sink, counting pairs across shards for one `WorkStatus`.
 
-    def __init__(self, folder: ScoreFolderWriter, progress: ProgressCallback | None) -> None:
-        self.folder, self.progress = folder, progress
-        self.total = len(folder.source.shards)
+    `done` counts the pairs of the shards done (before this call too) and of the shards in flight (with what
+    their checkpoints restored); `resumed` is what was not computed by this call, so the rate and the ETA are
+    this call's own. The total is exact once every shard's rows are known; until then the shards not yet
+    read count as the mean of the ones read.
+    """
 
-    def _report(self) -> None:
-        if self.progress:
-            self.progress(len(self.folder.done) + len(self.folder.failed), self.total)
+    def __init__(self, folder: ScoreFolderWriter, engine: Engine, job: ShardJob, cancel: CancelSignal,
+                 on_progress: Callable[[WorkStatus], None] | None) -> None:
+        super().__init__(str(folder.path), "zipfit", unit="pairs", total=0, cancel=cancel, on_progress=on_progress)
+        self.folder, self.engine, self.job = folder, engine, job
+        self.pairs_per_row = len(job.targets)
+        self.rows = {index: int(marker["rows"]) for index, marker in folder.done.items()}  # shard -> rows, once known
+        self.flight: dict[int, tuple[int, int]] = {}  # shard -> (pairs done, pairs resumed), while it is scored
+        self.finished_pairs = self.resumed_pairs = sum(self.rows.values()) * self.pairs_per_row
+        self._resumed = self._done = self.resumed_pairs
+        self._count(report=False)
+
+    def _count(self, report: bool = True) -> None:
+        shards = self.folder.source.shards
+        scoring = [shard.index for shard in shards if shard.index not in self.folder.failed]
+        known = [self.rows[index] for index in scoring if index in self.rows]
+        guessed = (len(scoring) - len(known)) * (sum(known) / len(known) if known else 0)
+        self.total = round(sum(known) + guessed) * self.pairs_per_row
+        ended = len(self.folder.done) + len(self.folder.failed)
+        with self._lock:
+            self._resumed = self.resumed_pairs + sum(resumed for _, resumed in self.flight.values())
+            self._message = f"{ended:,} of {plural(len(shards), 'shard')} done" + (
+                f" ({len(self.folder.failed):,} failed)" if self.folder.failed else "")
+        if report:
+            self._record_progress(self.finished_pairs + sum(done for done, _ in self.flight.values()))
+
+    # -- the engine's sink -----------------------------------------------------------------------------
+    def shard_progress(self, shard: Shard, done: int, total: int, resumed: int = 0) -> None:
+        self.rows[shard.index] = total // max(1, self.pairs_per_row)
+        self.flight[shard.index] = (done, resumed)
+        self._count()
 
     def write_shard(self, shard: Shard, scored: ScoredShard) -> None:
         self.folder.write_shard(shard, scored)
-        self._report()
+        self.rows[shard.index] = scored.rows
+        _, resumed = self.flight.pop(shard.index, (0, 0))
+        self.finished_pairs += scored.rows * self.pairs_per_row
+        self.resumed_pairs += resumed
+        self._count()
 
     def record_failure(self, shard: Shard, message: str) -> None:
         self.folder.record_failure(shard, message)
-        self._report()
+        self.flight.pop(shard.index, None)
+        self._count()
+
+    # -- running -----------------------------------------------------------------------------------------
+    def _work(self) -> None:
+        self._count()
+        pending = self.folder.pending
+        if pending:
+            self.engine.score(self.job, pending, self, self.is_cancelled)
+        self._count()
+        self._finish(None, self.status().message)  # "20 of 20 shards done"
 
 
 def score_shards(
@@ -105,7 +149,7 @@ def score_shards(
     codec: str = "gzip",
     level: int | None = None,
     target_label: str = "targets",
-    progress: ProgressCallback | None = None,
+    progress: Callable[[WorkStatus], None] | None = None,
     cancel: CancelSignal = None,
 ) -> ShardedScoreReport:
     """Score every shard of `source` against `targets` into the folder `out`, skipping shards already done.
@@ -113,7 +157,8 @@ def score_shards(
     Each row's text is its `source_field` (proposed if None), or `source_template` rendered as
     `loading.template_texts` renders it (e.g. "{title}\n{body}"; it wins over the field).
     Bad shards are reported in the result (and the folder's manifest) while the others are scored.
-    `progress(finished_shards, total_shards)`; `cancel` raises ScoringCancelled, keeping finished shards.
+    `progress(status)` hears pairs done and total, rate and ETA across shards (a `WorkStatus`); `cancel`
+    raises ScoringCancelled, keeping finished shards and the checkpoint of the one in flight.
     """
     started = time.time()
     engine = engine or LocalEngine()
@@ -135,15 +180,19 @@ def score_shards(
         target_recipe=loaded.recipe.to_dict() if loaded is not None and loaded.recipe is not None else None)
     folder = ScoreFolderWriter.open(out, run, shard_source, engine.name)
     skipped = [shard.name for shard in shard_source.shards if shard.index in folder.done]
-    pending = folder.pending
-    sink = _ProgressSink(folder, progress)
-    sink._report()
-    job = ShardJob(shard_source, text_field, tuple(target_texts), codec, level, source_template)
+    job = ShardJob(shard_source, text_field, tuple(target_texts), codec, level, source_template, run=run,
+                   checkpoints=folder.checkpoints)
+    work = ShardedScoring(folder, engine, job, cancel, progress)
     try:
-        if pending:
-            engine.score(job, pending, sink, as_cancel_check(cancel))
+        work.run()  # a KeyboardInterrupt goes on up, after the shard in flight saved its checkpoint
     finally:
         folder.write_manifest(finished=True)
+    status = work.status()
+    if status.state == "cancelled":
+        raise ScoringCancelled("Scoring was cancelled; the shards done so far are kept, and a shard in progress "
+                               "resumes from its last checkpoint.")
+    if status.state == "failed":
+        raise ZipFitError(status.error or status.message)
     names = {shard.index: shard.name for shard in shard_source.shards}
     return ShardedScoreReport(
         folder=Path(out), shards=len(shard_source.shards), scored=[names[index] for index in folder.scored_now],

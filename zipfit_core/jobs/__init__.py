@@ -6,5 +6,5 @@
     method_scores.py   `score_sources`: any method's scores through the memo, the caches, or computing; as work
     manager.py         `JobManager`: every kind of work of the process, one queue, one concurrency limit
 
-Above `store`; beside `analysis` and `engines`, which it does not import.
+Above `store`; beside `analysis`, which it does not import; below `engines`, which runs a shard as a score job.
 """

@@ -95,8 +95,7 @@ def preview_from_state(state: ScoreState) -> ScoreSnapshot | None:
     seen, total = state.targets_done, state.n_targets
     if seen == 0:
         return None
-    sums = np.array(state.sums, dtype=np.float64)
-    squares = np.array(state.squares, dtype=np.float64)
+    sums, squares = state.approximate_sums()
     return ScoreSnapshot(*_mean_and_stderr(sums, squares, seen, total), seen, total, False)
 
 

@@ -141,7 +141,11 @@ class ScoreJob(Work):
         checkpoint_seconds: float | None = None,
         on_progress: Callable[[WorkStatus], None] | None = None,
         cancel: CancelSignal = None,
+        entry_name: str | None = None,
+        first_look: bool = True,
     ) -> None:
+        """`entry_name` names the checkpoint folder under `cache_root` (default: the cache key; a score folder
+        names a shard's by the shard); `first_look=False` skips the sampled preview (nobody looks at a shard's)."""
         self.score_run = request.resolved_run()
         self.key = cache_key(self.score_run)
         self.n_sources = len(request.source_texts)
@@ -149,7 +153,8 @@ class ScoreJob(Work):
                          cancel=cancel, on_progress=on_progress)
         self.request = request
         self.label = request.label or self.score_run.label
-        self.entry = CacheEntry(cache_root, self.key) if cache_root is not None else None
+        self.entry = CacheEntry(cache_root, entry_name or self.key) if cache_root is not None else None
+        self.first_look = first_look
         self.workers = workers or default_workers()
         self.checkpoint_seconds = checkpoint_seconds_default() if checkpoint_seconds is None else checkpoint_seconds
         self._snapshot: ScoreSnapshot | None = None
@@ -249,7 +254,7 @@ class ScoreJob(Work):
         try:
             state = self.entry.load_matching(self.score_run, self.schedule)
         except CacheDamaged as problem:
-            self._warn(f"The cached copy of this result ({self.key[:12]}) was damaged: {problem}. Recomputing it.")
+            self._warn(f"The saved progress in {self.entry.folder} was damaged: {problem}. Recomputing it.")
             self.entry.discard()
             self._set(message=f"cache entry was damaged ({problem}); recomputing")
             return fresh
@@ -268,7 +273,7 @@ class ScoreJob(Work):
         self._record_progress(state.done_pairs, computed=True)
         if self._resumed:
             self._set(message=f"resumed {self._resumed:,} of {plural(self.total, 'pair')} from the cache")
-        elif state.done_pairs == 0:
+        elif state.done_pairs == 0 and self.first_look:
             self._first_look(sources, encoded, kernel)
         rate_estimate = 20000.0 * self.workers  # pairs/s until measured; only sizes the first block
         last_save = time.monotonic()

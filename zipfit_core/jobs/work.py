@@ -210,8 +210,8 @@ class Work:
         now = time.monotonic()
         with self._lock:
             self._done = done
-            if computed:
-                self._rate_samples.append((now, done))
+            if computed:  # units computed here: what is resumed later (a shard's checkpoint) is no speed
+                self._rate_samples.append((now, done - self._resumed))
                 while len(self._rate_samples) > 2 and now - self._rate_samples[0][0] > RATE_WINDOW_SECONDS:
                     self._rate_samples.popleft()
         if self.on_progress and now - self._last_progress_call >= PROGRESS_CALL_SECONDS:

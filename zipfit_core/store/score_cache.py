@@ -96,21 +96,36 @@ class ScoreState:
 
     `sums`/`squares` cover the first `targets_done` targets for every source (a consistent preview);
     `round_sums`/`round_squares` cover the current round's targets for sources [0, round_rows_done).
+    Each is a numpy array of int64 limbs, shape (limbs, n_sources), as the data file stores them: exact
+    integers at 8 bytes per limb and row, not a Python int per row (lists of ints are accepted and converted).
     """
 
     n_sources: int
     round_ends: tuple[int, ...]
     rounds_done: int
-    sums: list[int]
-    squares: list[int]
+    sums: np.ndarray
+    squares: np.ndarray
     round_rows_done: int
-    round_sums: list[int]
-    round_squares: list[int]
+    round_sums: np.ndarray
+    round_squares: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name, n_limbs in (("sums", SUM_LIMBS), ("squares", SQUARE_LIMBS), ("round_sums", SUM_LIMBS),
+                              ("round_squares", SQUARE_LIMBS)):
+            value = getattr(self, name)
+            if not isinstance(value, np.ndarray):
+                value = np.stack(to_limbs(list(value), n_limbs)) if len(value) else np.zeros((n_limbs, 0), np.int64)
+            if value.shape != (n_limbs, self.n_sources) or value.dtype != np.int64:
+                raise ValueError(f"{name} must be {n_limbs} int64 limbs per source")
+            setattr(self, name, value)
 
     @classmethod
     def fresh(cls, n_sources: int, round_ends: tuple[int, ...]) -> ScoreState:
-        return cls(n_sources, tuple(round_ends), 0, [0] * n_sources, [0] * n_sources,
-                   0, [0] * n_sources, [0] * n_sources)
+        def zeros(n_limbs: int) -> np.ndarray:
+            return np.zeros((n_limbs, n_sources), dtype=np.int64)
+
+        return cls(n_sources, tuple(round_ends), 0, zeros(SUM_LIMBS), zeros(SQUARE_LIMBS),
+                   0, zeros(SUM_LIMBS), zeros(SQUARE_LIMBS))
 
     @property
     def n_targets(self) -> int:
@@ -137,27 +152,32 @@ class ScoreState:
         if first_row != self.round_rows_done:
             raise ValueError("round blocks must be added in row order")
         end = first_row + len(moments)
-        self.round_sums[first_row:end] = [total for total, _ in moments]
-        self.round_squares[first_row:end] = [squares for _, squares in moments]
+        if moments:
+            self.round_sums[:, first_row:end] = to_limbs([total for total, _ in moments], SUM_LIMBS)
+            self.round_squares[:, first_row:end] = to_limbs([squares for _, squares in moments], SQUARE_LIMBS)
         self.round_rows_done = end
 
     def commit_round(self) -> None:
         """Fold the finished round into the totals: every source has now seen the same targets."""
         if self.round_rows_done != self.n_sources:
             raise ValueError("the round is not finished")
-        self.sums = [a + b for a, b in zip(self.sums, self.round_sums)]
-        self.squares = [a + b for a, b in zip(self.squares, self.round_squares)]
+        self.sums = add_limbs(self.sums, self.round_sums)
+        self.squares = add_limbs(self.squares, self.round_squares)
         self.rounds_done += 1
         self.round_rows_done = 0
-        self.round_sums = [0] * self.n_sources
-        self.round_squares = [0] * self.n_sources
+        self.round_sums[:] = 0
+        self.round_squares[:] = 0
+
+    def approximate_sums(self) -> tuple[np.ndarray, np.ndarray]:
+        """The totals' sums and sums of squares as float64 (for a preview; only the final mean needs them exact)."""
+        return limbs_to_float(self.sums), limbs_to_float(self.squares)
 
     def exact_scores(self) -> np.ndarray:
         """The final alignment scores (only when complete): correctly rounded exact means."""
         if not self.complete:
             raise ValueError("scores are exact only when every target is done")
         n = self.n_targets
-        return np.array([units_to_mean(total, n) for total in self.sums], dtype=np.float64)
+        return np.array([units_to_mean(total, n) for total in from_limbs(list(self.sums))], dtype=np.float64)
 
 
 def to_limbs(values: list[int], n_limbs: int) -> list[np.ndarray]:
@@ -180,16 +200,24 @@ def from_limbs(limbs: list[np.ndarray]) -> list[int]:
     return values
 
 
-def _limb_columns(name: str, values: list[int], n_limbs: int, n_used: int | None = None) -> dict[str, np.ndarray]:
-    """Columns name_0.. for `values`; only the first `n_used` are converted (the rest are zero)."""
-    n_used = len(values) if n_used is None else n_used
-    limbs = [np.zeros(len(values), dtype=np.int64) for _ in range(n_limbs)]
-    for limb, converted in zip(limbs, to_limbs(values[:n_used], n_limbs)):
-        limb[:n_used] = converted
+def add_limbs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The exact sum of two limb arrays (limbs, n), carried in numpy: low limbs stay in [0, 2**62)."""
+    total = first + second  # two low limbs sum below 2**63: no int64 overflow before the carry
+    for limb in range(len(total) - 1):
+        total[limb + 1] += total[limb] >> LIMB_BITS
+        total[limb] &= LIMB_MASK
+    return total
+
+
+def limbs_to_float(limbs: np.ndarray) -> np.ndarray:
+    return sum(limb.astype(np.float64) * float(1 << (LIMB_BITS * index)) for index, limb in enumerate(limbs))
+
+
+def _limb_columns(name: str, limbs: np.ndarray) -> dict[str, np.ndarray]:
     return {f"{name}_{index}": limb for index, limb in enumerate(limbs)}
 
 
-def _read_limbs(table: pa.Table, name: str, n_limbs: int) -> list[int]:
+def _read_limbs(table: pa.Table, name: str, n_limbs: int) -> np.ndarray:
     names = [f"{name}_{index}" for index in range(n_limbs)]
     missing = [column for column in names if column not in table.column_names]
     if missing:
@@ -200,7 +228,10 @@ def _read_limbs(table: pa.Table, name: str, n_limbs: int) -> list[int]:
         if array.type != pa.int64() or array.null_count:
             raise CacheDamaged(f"column {column} is not plain int64")
         limbs.append(array.to_numpy())
-    return from_limbs(limbs)
+    stacked = np.stack(limbs) if limbs[0].size else np.zeros((n_limbs, 0), dtype=np.int64)
+    if stacked.size and (stacked[:-1].min(initial=0) < 0 or stacked[:-1].max(initial=0) > LIMB_MASK):
+        raise CacheDamaged("a stored number is out of range")
+    return np.ascontiguousarray(stacked)
 
 
 class CacheEntry:
@@ -212,7 +243,6 @@ class CacheEntry:
         self.folder = self.root / key
         self.manifest_path = self.folder / MANIFEST_NAME
         self._file_lock: FileLock | None = None
-        self._committed_columns: tuple[tuple[int, int], dict[str, np.ndarray]] | None = None
 
     # -- the lock: one process computes an entry; others follow its checkpoints ------------------
     def try_lock(self) -> bool:
@@ -317,7 +347,7 @@ class CacheEntry:
             round_sums=_read_limbs(table, "round_sum", SUM_LIMBS),
             round_squares=_read_limbs(table, "round_squares", SQUARE_LIMBS),
         )
-        if any(value < 0 for value in state.squares) or any(value < 0 for value in state.round_squares):
+        if (state.squares[-1] < 0).any() or (state.round_squares[-1] < 0).any():  # the top limb holds the sign
             raise CacheDamaged("a stored sum of squares is negative")
         return manifest, state
 
@@ -335,16 +365,11 @@ class CacheEntry:
     # -- writing (only while holding the lock) ----------------------------------------------------
     def save(self, state: ScoreState, run: ScoreRun, schedule: dict, label: str) -> None:
         """Write the state under a new file name, then point the manifest at it (both atomic)."""
-        # The totals change only once per round: convert them once, not at every mid-round checkpoint.
-        version = (id(state), state.rounds_done)
-        if self._committed_columns is None or self._committed_columns[0] != version:
-            committed = {**_limb_columns("sum", state.sums, SUM_LIMBS),
-                         **_limb_columns("squares", state.squares, SQUARE_LIMBS)}
-            self._committed_columns = (version, committed)
         columns: dict[str, np.ndarray] = {"row": np.arange(state.n_sources, dtype=np.int64)}
-        columns.update(self._committed_columns[1])
-        columns.update(_limb_columns("round_sum", state.round_sums, SUM_LIMBS, state.round_rows_done))
-        columns.update(_limb_columns("round_squares", state.round_squares, SQUARE_LIMBS, state.round_rows_done))
+        columns.update(_limb_columns("sum", state.sums))  # the state's own arrays: nothing to convert
+        columns.update(_limb_columns("squares", state.squares))
+        columns.update(_limb_columns("round_sum", state.round_sums))
+        columns.update(_limb_columns("round_squares", state.round_squares))
         if state.complete:
             columns["score"] = state.exact_scores()  # convenience for other readers; sums are the truth
         table = pa.table(columns)

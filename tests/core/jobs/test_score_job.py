@@ -27,7 +27,7 @@ from zipfit_core.jobs.score_job import ScoreJob, ScoreRequest, run_foreground
 from zipfit_core.scoring.alignment import alignment_scores
 from zipfit_core.store.cache_admin import list_cache
 from zipfit_core.store.run import ScoreRun
-from zipfit_core.store.score_cache import CacheEntry, from_limbs, to_limbs
+from zipfit_core.store.score_cache import CacheEntry, ScoreState, from_limbs, to_limbs
 
 SMALL_SOURCES = make_sources(120)
 SMALL_TARGETS = TARGETS[:40]
@@ -53,6 +53,25 @@ def test_round_schedule_doubles_then_caps_and_covers_every_target() -> None:
     order = target_order(185)
     assert sorted(order) == list(range(185)) and order != list(range(185))
     assert target_order(185) == order  # fixed, not drawn from a global RNG
+
+
+def test_a_jobs_running_sums_are_numpy_limbs_exact_past_int64(tmp_path: Path) -> None:
+    state = ScoreState.fresh(3, (2, 4))
+    arrays = (state.sums, state.squares, state.round_sums, state.round_squares)
+    assert all(isinstance(array, np.ndarray) and array.dtype == np.int64 for array in arrays)  # no int per row
+    big = [2**62 + 5, -(2**61) - 3, 7]
+    for _ in range(2):
+        state.add_round_block(0, [(value, value * value) for value in big])
+        state.commit_round()
+    assert from_limbs(list(state.sums)) == [2 * value for value in big]
+    assert from_limbs(list(state.squares)) == [2 * value * value for value in big]
+    assert state.exact_scores().tolist() == [2 * value / (4 * 2**53) for value in big]
+    entry = CacheEntry(tmp_path, "k")
+    run = ScoreRun.for_plain_texts(["a", "b", "c"], ["t"] * 4, settings={"codec": "gzip", "level": 9})
+    entry.save(state, run, {"round_ends": [2, 4]}, "")
+    _, loaded = entry.load()
+    for name in ("sums", "squares", "round_sums", "round_squares"):
+        assert np.array_equal(getattr(loaded, name), getattr(state, name))
 
 
 def test_exact_integers_survive_parquet_limbs() -> None:
