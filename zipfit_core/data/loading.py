@@ -82,6 +82,11 @@ class LoadedTexts:
     text_template: str | None = None
     recipe: DataRecipe | None = None  # how to load these texts again (set by `load_source`)
     notes: list[str] = field(default_factory=list)  # choices made for the user, e.g. which field is the text
+    # Set when the rows stay on disk (zipfit_core.store.data_store): computed once, at conversion.
+    stored_fingerprint: str | None = None
+    char_counts: np.ndarray | None = None
+    token_counts: np.ndarray | None = None  # approximate (the regex counter)
+    store_folder: Path | None = None
 
     def __post_init__(self) -> None:
         if self.row_ids is None:
@@ -91,7 +96,7 @@ class LoadedTexts:
 
     @cached_property
     def fingerprint(self) -> str:
-        return texts_fingerprint(self.texts)
+        return self.stored_fingerprint or texts_fingerprint(self.texts)
 
     @property
     def text_description(self) -> str:

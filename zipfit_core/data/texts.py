@@ -41,11 +41,16 @@ TEMPLATE_TEXT_COLUMN = "zipfit_text"  # with a template, the rendered texts are 
 def texts_fingerprint(texts: Iterable[str]) -> str:
     """sha256 over the texts in order (length-prefixed, so boundaries count)."""
     digest = hashlib.sha256()
+    fingerprint_update(digest, texts)
+    return digest.hexdigest()
+
+
+def fingerprint_update(digest, texts: Iterable[str]) -> None:
+    """Add `texts` to a running `texts_fingerprint` (a data set converted a piece at a time)."""
     for text in texts:
         data = text.encode("utf-8", "surrogatepass")
         digest.update(len(data).to_bytes(8, "little"))
         digest.update(data)
-    return digest.hexdigest()
 
 
 def is_arrow_string(series: pd.Series) -> bool:

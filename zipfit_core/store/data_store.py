@@ -1,0 +1,193 @@
+"""The data store: loaded data as Arrow on disk, memory-mapped, written once per recipe and source state.
+
+    <cache dir>/data/<key>/rows.arrow     every kept row, in record batches (the text in the text column)
+                           numbers.npz    per-row numbers: row ids in the source, characters, approximate tokens
+                           manifest.json  format, recipe, origin, text field, rows, fingerprint, warnings, notes
+
+`open_data(source, text, options)` converts a data set the first time (a piece at a time: memory holds one
+file of a folder, never the data set) and opens the store every later time, in any process: the app's
+sessions and the command line share it. What it returns is a `LoadedTexts` whose texts and rows stay on
+disk (`StoredTexts`, `StoredTable`); only the per-row numbers are in memory. A store is written in a hidden
+folder and renamed into place, so a reader finds a whole store or none; one whose files do not match its
+manifest is rebuilt, never read as data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from zipfit_core._version import __version__
+from zipfit_core.data.loading import LoadedTexts, load_stream
+from zipfit_core.data.local import resolve_in_root
+from zipfit_core.data.sources import DataRecipe, DataSource, LoadOptions, TextSpec
+from zipfit_core.data.texts import fingerprint_update
+from zipfit_core.data.token_counts import approx_token_counts
+from zipfit_core.errors import ZipFitError
+from zipfit_core.store.files import now_iso, write_json_atomic
+from zipfit_core.store.stored_rows import BATCH_ROWS, StoredTable, StoredTexts, arrow_piece
+
+STORE_FORMAT = "zipfit-data-store"
+STORE_FORMAT_VERSION = 1
+DATA_FOLDER = "data"
+ROWS_NAME = "rows.arrow"
+NUMBERS_NAME = "numbers.npz"
+MANIFEST_NAME = "manifest.json"
+MAX_LISTED_FILES = 100_000  # a source's state lists at most this many files (a bigger folder is keyed by the rest)
+
+Progress = Callable[[int, int], None]  # (rows stored, bytes of text stored)
+
+
+def data_root_folder(cache_dir: str | Path) -> Path:
+    return Path(cache_dir) / DATA_FOLDER
+
+
+def source_state(source: DataSource, options: LoadOptions, upload_digest: str | None = None) -> list:
+    """What the rows depend on besides the recipe: each local file's name, size and modification time, the
+    uploaded bytes' digest, the bundled demo's version. An edited file makes a new store."""
+    if source.kind == "upload":
+        return [upload_digest]
+    if source.kind == "demo":
+        return [__version__]
+    if source.kind != "local":
+        return []  # a Hub dataset is keyed by its name, configuration, split and revision
+    try:
+        path = resolve_in_root(source.location, options.data_root)
+    except ZipFitError:
+        return []  # the load itself says what is wrong
+    paths = [path] if not path.is_dir() else sorted(Path(folder) / name for folder, _dirs, names in os.walk(path)
+                                                    for name in names)[:MAX_LISTED_FILES]
+    if not path.exists():  # a glob pattern: the files of its folder
+        parent = next((parent for parent in path.parents if parent.is_dir()), path.parent)
+        paths = sorted(entry for entry in parent.rglob("*") if entry.is_file())[:MAX_LISTED_FILES]
+    state = []
+    for entry in paths:
+        try:
+            stat = entry.stat()
+        except OSError:
+            continue
+        state.append([str(entry), stat.st_size, stat.st_mtime_ns])
+    return state
+
+
+def store_key(source: DataSource, text: TextSpec, options: LoadOptions, upload_digest: str | None = None) -> str:
+    """The store's name: sha256 of what the rows depend on (recipe, reading options, the source's state)."""
+    recipe = {"source": asdict(source), "text": asdict(text),
+              "options": {"data_root": str(options.data_root) if options.data_root is not None else None,
+                          "max_chars": options.max_chars, "on_bad_line": options.on_bad_line,
+                          "plain_text_unit": options.plain_text_unit, "max_line_bytes": options.max_line_bytes,
+                          "max_expansion": options.max_expansion},
+              "state": source_state(source, options, upload_digest), "format": STORE_FORMAT_VERSION}
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def open_data(source: DataSource, text: TextSpec = TextSpec(), options: LoadOptions = LoadOptions(), *,
+              cache_dir: str | Path, upload: bytes | None = None, progress: Progress | None = None) -> LoadedTexts:
+    """The data set's store, converted first if it is not there (or damaged); its rows stay on disk."""
+    digest = hashlib.sha256(upload).hexdigest() if upload is not None else None
+    folder = data_root_folder(cache_dir) / store_key(source, text, options, digest)
+    opened = open_store(folder)
+    if opened is not None:
+        return opened
+    build_store(folder, source, text, options, upload=upload, progress=progress)
+    opened = open_store(folder)
+    if opened is None:
+        raise ZipFitError(f"The converted data in {folder} could not be read back: check the disk, then load again.")
+    return opened
+
+
+def open_store(folder: Path) -> LoadedTexts | None:
+    """A whole, matching store as LoadedTexts, or None (absent, another format, or files that do not match)."""
+    try:
+        manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+        if manifest.get("format") != STORE_FORMAT or manifest.get("version") != STORE_FORMAT_VERSION:
+            return None
+        for name, size in manifest["files"].items():
+            if (folder / name).stat().st_size != size:
+                return None
+        with np.load(folder / NUMBERS_NAME, allow_pickle=False) as numbers:
+            row_ids, chars, tokens = numbers["row_ids"], numbers["chars"], numbers["tokens"]
+        table = StoredTable(folder / ROWS_NAME)
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+        return None
+    rows = manifest["rows"]
+    if not (len(table) == len(row_ids) == len(chars) == len(tokens) == rows):
+        return None
+    loaded = LoadedTexts(texts=StoredTexts(table, manifest["text_field"]), table=table,
+                         text_field=manifest["text_field"], origin=manifest["origin"], warnings=manifest["warnings"],
+                         row_ids=row_ids, text_template=manifest["text_template"],
+                         recipe=DataRecipe.from_dict(manifest["recipe"]), notes=manifest["notes"],
+                         stored_fingerprint=manifest["fingerprint"], char_counts=chars, token_counts=tokens,
+                         store_folder=folder)
+    return loaded
+
+
+def build_store(folder: Path, source: DataSource, text: TextSpec, options: LoadOptions, *,
+                upload: bytes | None = None, progress: Progress | None = None) -> None:
+    """Convert the data set into `folder`, a piece at a time, then rename it into place in one step."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.parent / f".{folder.name}.building-{secrets.token_hex(4)}"
+    staging.mkdir()
+    try:
+        stream = load_stream(source, text, options, upload=upload)
+        digest = hashlib.sha256()
+        row_ids, chars, tokens = [], [], []
+        rows = text_bytes = 0
+        writer = schema = None
+        with pa.OSFile(str(staging / ROWS_NAME), "wb") as sink:
+            for piece in stream:
+                batch = arrow_piece(piece, stream.text_field, schema, stream.report)
+                if writer is None:
+                    schema = batch.schema
+                    writer = pa.ipc.new_file(sink, schema)
+                for start in range(0, batch.num_rows, BATCH_ROWS):
+                    writer.write_batch(batch.slice(start, BATCH_ROWS))
+                column = batch.column(stream.text_field)
+                fingerprint_update(digest, piece.texts)
+                row_ids.append(piece.row_ids)
+                chars.append(pc.utf8_length(column).to_numpy().astype(np.int64))
+                tokens.append(approx_token_counts(column))
+                rows += len(piece.texts)
+                text_bytes += column.nbytes
+                if progress is not None:
+                    progress(rows, text_bytes)
+            writer.close()
+        np.savez(staging / NUMBERS_NAME, row_ids=np.concatenate(row_ids), chars=np.concatenate(chars),
+                 tokens=np.concatenate(tokens))
+        files = {name: (staging / name).stat().st_size for name in (ROWS_NAME, NUMBERS_NAME)}
+        write_json_atomic(staging / MANIFEST_NAME, {
+            "format": STORE_FORMAT, "version": STORE_FORMAT_VERSION, "package_version": __version__,
+            "created": now_iso(), "origin": stream.origin, "recipe": stream.recipe.to_dict(),
+            "text_field": stream.text_field, "text_template": stream.text_template, "rows": rows,
+            "text_bytes": text_bytes, "fingerprint": digest.hexdigest(), "warnings": stream.report.warnings,
+            "notes": stream.notes, "files": files})
+        _move_into_place(staging, folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into_place(staging: Path, folder: Path) -> None:
+    """Rename the new store into place; a damaged store there goes first, a whole one (another process
+    converted the same data meanwhile) is kept and ours dropped."""
+    if folder.exists():
+        if open_store(folder) is not None:
+            return
+        discarded = folder.parent / f".{folder.name}.damaged-{secrets.token_hex(4)}"
+        os.rename(folder, discarded)
+        shutil.rmtree(discarded, ignore_errors=True)
+    try:
+        os.rename(staging, folder)
+    except OSError:
+        if open_store(folder) is None:
+            raise

@@ -1,0 +1,214 @@
+"""Rows that stay on disk: a store's Arrow file read as a table and as a sequence of texts.
+
+Reading is by record batch. A few rows (a page of a table, one row's dialog) are taken from the memory-mapped
+file, touching only their pages; a pass over every text (scoring, export) reads one batch at a time into
+memory that is given back, so a pass over ten gigabytes of text holds one batch. Nothing here ever joins a
+column's batches into one array (Arrow's take on a chunked column does that: a gigabyte for five rows).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from zipfit_core.data.loading import LoadedPiece
+from zipfit_core.data.sources import LoadReport
+
+BATCH_ROWS = 8192
+
+
+def _as_arrow_column(series: pd.Series) -> pa.Array:
+    """A frame column as Arrow; values Arrow cannot type together (numbers and lists mixed) become JSON text."""
+    try:
+        return pa.array(series, from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError):
+        return pa.array([None if value is None or value is pd.NA else json.dumps(value, default=str, ensure_ascii=False)
+                         for value in series.astype(object)], type=pa.large_string())
+
+
+def arrow_piece(piece: LoadedPiece, text_field: str, schema: pa.Schema | None, report: LoadReport) -> pa.RecordBatch:
+    """A piece's rows as one record batch, the text column holding the texts as scored. Later pieces take the
+    first piece's columns and types: a column the first piece lacked is dropped (with a warning), one it had is
+    null where a later piece lacks it, and a value of another type is kept as text where it can be."""
+    columns = {str(name): _as_arrow_column(piece.table[name]) for name in piece.table.columns if name != text_field}
+    columns[text_field] = pa.array(piece.texts, type=pa.large_string())
+    if schema is None:
+        return pa.RecordBatch.from_pydict(columns)
+    extra = [name for name in columns if name not in schema.names]
+    if extra:
+        report.warn(f"Columns {', '.join(map(repr, extra[:10]))} appear only after the first file: they are not kept "
+                    "(give files with the same columns).")
+    arrays = []
+    for field in schema:
+        array = columns.get(field.name)
+        if array is None:
+            array = pa.nulls(len(piece.texts), type=field.type)
+        elif not array.type.equals(field.type):
+            array = _cast_or_text(array, field.type)
+        arrays.append(array)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _cast_or_text(array: pa.Array, target: pa.DataType) -> pa.Array:
+    try:
+        return array.cast(target)
+    except (pa.ArrowException, TypeError, ValueError):
+        if pa.types.is_string(target) or pa.types.is_large_string(target):
+            return pa.array([None if value is None else json.dumps(value, default=str, ensure_ascii=False)
+                             for value in array.to_pylist()], type=target)
+        return pa.nulls(len(array), type=target)
+
+
+class StoredTable:
+    """A store's rows: `len`, `columns`, a column, some rows, batches. Small reads come from the memory map."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._reader = pa.ipc.open_file(pa.memory_map(str(self.path), "r"))
+        self.schema = self._reader.schema
+        sizes = [self._reader.get_batch(index).num_rows for index in range(self._reader.num_record_batches)]
+        self.batch_starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+        self.columns = pd.Index(self.schema.names)
+
+    def __len__(self) -> int:
+        return int(self.batch_starts[-1])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self), len(self.columns)
+
+    @property
+    def empty(self) -> bool:
+        return len(self) == 0
+
+    @property
+    def n_batches(self) -> int:
+        return len(self.batch_starts) - 1
+
+    def batch(self, index: int, columns: Sequence[str] | None = None) -> pa.RecordBatch:
+        """One record batch, from the memory map (its pages are read as they are touched)."""
+        batch = self._reader.get_batch(index)
+        return batch.select(list(columns)) if columns is not None else batch
+
+    def column(self, name: str) -> pd.Series:
+        """One whole column (for the small ones: groups, numbers); the text column is read with `StoredTexts`."""
+        chunks = [self.batch(index, [name]).column(0) for index in range(self.n_batches)]
+        array = pa.chunked_array(chunks, type=self.schema.field(name).type)
+        return pd.Series(array.to_pandas(), name=name)
+
+    def __getitem__(self, name: str) -> pd.Series:
+        return self.column(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.columns
+
+    def take(self, rows: Sequence[int] | np.ndarray, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The rows at these positions, in this order, as a DataFrame (index 0..n-1)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        names = list(columns) if columns is not None else list(self.columns)
+        if len(rows) == 0:
+            return self.schema.empty_table().select(names).to_pandas()
+        if rows.min() < 0 or rows.max() >= len(self):
+            raise IndexError(f"row {int(rows.max() if rows.max() >= len(self) else rows.min())} is outside 0..{len(self) - 1}")
+        batch_of = np.searchsorted(self.batch_starts, rows, side="right") - 1
+        order = np.argsort(batch_of, kind="stable")
+        parts = []
+        for index in np.unique(batch_of):
+            members = order[batch_of[order] == index]
+            local = rows[members] - self.batch_starts[index]
+            parts.append((members, self.batch(int(index), names).take(pa.array(local))))
+        table = pa.Table.from_batches([part for _members, part in parts])
+        placed = np.concatenate([members for members, _part in parts])
+        frame = table.take(pa.array(np.argsort(placed))).to_pandas()
+        return frame
+
+    @property
+    def iloc(self) -> _Positions:
+        return _Positions(self)
+
+    def head(self, n: int = 5) -> pd.DataFrame:
+        return self.take(np.arange(min(n, len(self))))
+
+    def to_pandas(self) -> pd.DataFrame:
+        """Every row in memory: only for small stores (targets, tests)."""
+        return self.take(np.arange(len(self)))
+
+    def batches(self, columns: Sequence[str] | None = None, rows: np.ndarray | None = None) -> Iterator[pa.RecordBatch]:
+        """The rows batch by batch (only `rows`, ascending positions, when given), read from the file into memory
+        that is given back after each batch, so a pass over the store does not keep its pages."""
+        with pa.OSFile(str(self.path), "rb") as handle:
+            reader = pa.ipc.open_file(handle)
+            for index in range(self.n_batches):
+                start, end = self.batch_starts[index], self.batch_starts[index + 1]
+                if rows is not None:
+                    lo, hi = np.searchsorted(rows, [start, end])
+                    if lo == hi:
+                        continue
+                batch = reader.get_batch(index)
+                if columns is not None:
+                    batch = batch.select(list(columns))
+                yield batch if rows is None else batch.take(pa.array(rows[lo:hi] - start))
+
+
+class _Positions:
+    def __init__(self, table: StoredTable) -> None:
+        self._table = table
+
+    def __getitem__(self, key) -> pd.DataFrame | pd.Series:
+        if isinstance(key, (int, np.integer)):
+            return self._table.take([int(key)]).iloc[0]
+        if isinstance(key, slice):
+            return self._table.take(np.arange(len(self._table))[key])
+        return self._table.take(np.asarray(key))
+
+
+class StoredTexts(Sequence[str]):
+    """The texts of a store as a sequence: iterated batch by batch; an item or a slice read from the memory map."""
+
+    def __init__(self, table: StoredTable, text_field: str) -> None:
+        self.table = table
+        self.text_field = text_field
+        self._cached: tuple[int, list[str]] | None = None  # the batch read last, for reads in row order
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def _batch_texts(self, index: int) -> list[str]:
+        if self._cached is None or self._cached[0] != index:
+            self._cached = (index, self.table.batch(index, [self.text_field]).column(0).to_pylist())
+        return self._cached[1]
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            return [self[position] for position in range(*key.indices(len(self)))]
+        position = int(key)
+        if position < 0:
+            position += len(self)
+        if not 0 <= position < len(self):
+            raise IndexError("text index out of range")
+        index = int(np.searchsorted(self.table.batch_starts, position, side="right") - 1)
+        return self._batch_texts(index)[position - int(self.table.batch_starts[index])]
+
+    def __iter__(self) -> Iterator[str]:
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self, rows: np.ndarray | None = None) -> Iterator[list[str]]:
+        """The texts a batch at a time (only `rows`, ascending, when given)."""
+        for batch in self.table.batches([self.text_field], rows):
+            yield batch.column(0).to_pylist()
+
+    def take(self, rows: Sequence[int] | np.ndarray) -> list[str]:
+        return self.table.take(rows, [self.text_field])[self.text_field].tolist()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
