@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from zipfit_core.bounds import ROW_COUNTS, SEEDS
 from zipfit_core.errors import ZipFitError
 
 SOURCE_KINDS = ("local", "hub", "upload", "demo")
@@ -68,10 +69,10 @@ class DataSource:
             raise ZipFitError(f"Unknown data source kind {self.kind!r}: use one of {', '.join(SOURCE_KINDS)}.")
         if not str(self.location).strip():
             raise ZipFitError(f"Give a {self.kind} data location (it is empty).")
-        for name in ("limit", "sample"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise ZipFitError(f"The row {name} must be a whole number of at least 1 (got {value!r}).")
+        for name in ("limit", "sample"):  # the ranges the CLI's flags and the app's links are checked against
+            if getattr(self, name) is not None:
+                ROW_COUNTS.require(f"The row {name}", getattr(self, name))
+        SEEDS.require("The sample seed", self.seed)
 
     def describe(self) -> str:
         """A short human-readable origin, e.g. `hub:owner/name (config x, split train)`."""
