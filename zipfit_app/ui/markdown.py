@@ -11,7 +11,7 @@ import re
 
 from zipfit_core.errors import reword
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~:])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~:=])")  # `=` and `-` underline setext headings
 
 
 def literal(text: object) -> str:

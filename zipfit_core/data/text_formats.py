@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import re
+import sys
 import warnings
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -91,6 +92,13 @@ def json_value_problem(value: object) -> str | None:
     return None
 
 
+def _number_problem(error: ValueError) -> str:
+    """A JSON number Python will not convert: an integer longer than its limit on digits."""
+    if "digits" not in str(error):
+        raise error  # not the digit limit: no other ValueError is expected from the JSON parser
+    return f"an integer of more than {sys.get_int_max_str_digits():,} digits, longer than Python reads"
+
+
 def _may_have_problem(text: str) -> bool:
     """Whether `json_value_problem` could find anything in the value `text` holds: enough brackets to nest that
     deep, or a surrogate escape. A cheap test, so that the walk is rare."""
@@ -111,6 +119,8 @@ def _read_jsonl_lines(lines: Iterator[tuple[int, str]], display: str, options: L
             reason: str | None = f"not valid JSON ({error.msg})"
         except RecursionError:
             reason = TOO_DEEP
+        except ValueError as error:  # Python refuses integers of over 4,300 digits (int_max_str_digits)
+            reason = _number_problem(error)
         else:  # json.loads accepts a lone "\\ud800" and ~1,000 levels of nesting; what comes after cannot
             reason = json_value_problem(record) if _may_have_problem(line) else None
             if reason is None and isinstance(record, dict):
@@ -136,6 +146,11 @@ def _read_json(text: str, display: str, options: LoadOptions, report: LoadReport
         raise ZipFitError(
             f"{display}, line {error.lineno}: malformed JSON ({error.msg}). Fix the file, or save it as JSONL "
             "(one object per line) so that bad lines can be skipped."
+        ) from None
+    except ValueError as error:
+        raise ZipFitError(
+            f"{display} holds {_number_problem(error)}, and a JSON document is read whole. Write that number as a "
+            "string, or save the data as JSONL (one object per line) so that its line can be skipped."
         ) from None
     except RecursionError:
         raise ZipFitError(
