@@ -35,7 +35,7 @@ def load_options() -> LoadOptions:
     settings = app_settings()
     return LoadOptions(data_root=settings.data_root, max_upload_bytes=settings.max_upload_mb * 2**20,
                        hub_timeout_s=settings.hub_timeout_s, max_line_bytes=settings.max_line_bytes,
-                       max_expansion=settings.max_expansion)
+                       max_expansion=settings.max_expansion, max_columns=settings.max_columns)
 
 
 def data_source(choice: DataChoice) -> DataSource:

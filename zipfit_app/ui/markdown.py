@@ -29,6 +29,7 @@ APP_WORDS = {
     "`on_bad_line='skip'`": "skipping malformed lines, as the app does unless the file is unreadable",
     "`max_line_bytes`": "the app's line limit (the ZIPFIT_MAX_LINE_MB setting, in MiB)",
     "`max_expansion`": "the app's expansion limit (the ZIPFIT_MAX_EXPANSION setting)",
+    "`max_columns`": "the app's column limit (the ZIPFIT_MAX_COLUMNS setting)",
     "`cache_dir=None`": "no cache",
 }
 

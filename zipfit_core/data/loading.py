@@ -46,6 +46,7 @@ from zipfit_core.data.sources import (
     TextSpec,
     cell_matches,
     plural,
+    too_many_columns,
 )
 from zipfit_core.data.texts import (
     TEMPLATE_TEXT_COLUMN,
@@ -193,6 +194,8 @@ def _read_rows(source: DataSource, row_filter: tuple[str, str] | None, options: 
         raise ZipFitError(f"Cannot read a {source.kind} source directly.")
     if len(frame) == 0:
         raise empty_rows_error(source.describe(), report)
+    if len(frame.columns) > options.max_columns:  # every format: some readers could not tell before
+        raise too_many_columns(source.describe(), len(frame.columns), options)
     if row_ids is None:
         row_ids = np.arange(len(frame), dtype=np.int64)
     return frame, row_ids

@@ -13,13 +13,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from zipfit_core.bounds import ROW_COUNTS, SEEDS
+from zipfit_core.bounds import ROW_COUNTS, SEEDS, WholeNumbers
 from zipfit_core.errors import ZipFitError
 
 SOURCE_KINDS = ("local", "hub", "upload", "demo")
 BAD_LINE_POLICIES = ("skip", "stop")
 PLAIN_TEXT_UNITS = ("file", "line")
 TEMPLATE_PREFIX = "template:"  # how a template is written where a field name is expected (e.g. a scores file)
+
+
+COLUMN_COUNTS = WholeNumbers(1, 10**7)  # the range of `max_columns`
+
+
+def too_many_columns(display: str, count: int | str, options: LoadOptions) -> ZipFitError:
+    """The refusal of a table wider than `max_columns`; `count` may be a lower bound ("over 10,000")."""
+    shown = f"{count:,}" if isinstance(count, int) else count
+    return ZipFitError(
+        f"{display} has {shown} columns, more than the limit of {options.max_columns:,} (`max_columns`), so reading "
+        "stopped. Keep the columns you need, or, if the table is genuine, raise `max_columns`."
+    )
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,7 @@ class LoadOptions:
     plain_text_unit: str = "file"  # .txt files: one document per "file" or per non-empty "line"
     max_line_bytes: int | None = 64 * 2**20  # JSONL / .txt lines: the longest line read (whole) before parsing
     max_expansion: float | None = 100.0  # a compressed file may expand this many times (and always to 64 MiB)
+    max_columns: int = 10_000  # a table with more columns is refused before it is parsed (CSV) or built
 
     def __post_init__(self) -> None:
         if self.on_bad_line not in BAD_LINE_POLICIES:
@@ -114,6 +127,7 @@ class LoadOptions:
         if self.max_line_bytes is not None and self.max_line_bytes < 1:
             raise ZipFitError(f"max_line_bytes must be at least 1, or None for no bound "
                               f"(got {self.max_line_bytes}).")
+        COLUMN_COUNTS.require("`max_columns`", self.max_columns)
         if self.max_expansion is not None and not self.max_expansion > 0:
             raise ZipFitError(f"max_expansion must be positive, or None for no bound (got {self.max_expansion}).")
 

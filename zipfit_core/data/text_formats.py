@@ -8,6 +8,7 @@ malformed line too. What is skipped goes into a `LoadReport`.
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import re
@@ -18,7 +19,7 @@ from typing import BinaryIO
 
 import pandas as pd
 
-from zipfit_core.data.sources import LoadOptions, LoadReport, labelled, plural
+from zipfit_core.data.sources import LoadOptions, LoadReport, labelled, plural, too_many_columns
 from zipfit_core.data.text_lines import decoded_lines, peek_head, read_all_text, text_encoding
 from zipfit_core.errors import ZipFitError
 
@@ -55,14 +56,17 @@ def _records_frame(records: list[dict]) -> pd.DataFrame:
 class _RecordColumns:
     """JSON objects kept as one list per field: a dict per row costs about four times the memory of its values."""
 
-    def __init__(self) -> None:
+    def __init__(self, display: str, options: LoadOptions) -> None:
         self.columns: dict[str, list] = {}
         self.count = 0
+        self.display, self.options = display, options
 
     def add(self, record: dict) -> None:
         for name, value in record.items():
             column = self.columns.get(name)
             if column is None:  # a field first seen here: the rows before lack it
+                if len(self.columns) >= self.options.max_columns:  # each field costs a list as long as the rows
+                    raise too_many_columns(self.display, f"over {self.options.max_columns:,}", self.options)
                 column = self.columns[name] = [None] * self.count
             column.append(value)
         self.count += 1
@@ -108,7 +112,7 @@ def _may_have_problem(text: str) -> bool:
 
 def _read_jsonl_lines(lines: Iterator[tuple[int, str]], display: str, options: LoadOptions, report: LoadReport,
                       max_rows: int | None) -> pd.DataFrame:
-    records = _RecordColumns()
+    records = _RecordColumns(display, options)
     bad: list[tuple[int, str]] = []
     for number, line in lines:
         if not line.strip():
@@ -208,10 +212,27 @@ def unclosed_quote_line(text: str) -> int | None:
     return None
 
 
+def _check_header_width(text: str, separator: str, display: str, options: LoadOptions) -> None:
+    """Refuse a header of more than `max_columns` fields before pandas builds a column for each (a 10 MB header
+    of a million fields took minutes and gigabytes). Separators in the first line bound the count from above;
+    only a header that may be too wide is parsed, with quotes, to count exactly."""
+    end = text.find("\n")
+    first_line = text if end < 0 else text[:end]
+    if first_line.count(separator) < options.max_columns:
+        return
+    try:
+        header = next(csv.reader(io.StringIO(text), delimiter=separator), [])
+    except csv.Error:  # a field longer than the csv module reads: count the separators
+        header = first_line.split(separator)
+    if len(header) > options.max_columns:
+        raise too_many_columns(display, len(header), options)
+
+
 def _read_csv(text: str, separator: str, display: str, options: LoadOptions, report: LoadReport,
               max_rows: int | None) -> pd.DataFrame:
     if not text.strip():
         return pd.DataFrame()
+    _check_header_width(text, separator, display, options)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -147,8 +147,10 @@ def _check_fields(frame: pd.DataFrame, names: Sequence[str], origin: str, what: 
         )
 
 
-def field_list(frame: pd.DataFrame) -> str:
-    return ", ".join(map(str, frame.columns)) or "(none)"
+def field_list(frame: pd.DataFrame, shown: int = 50) -> str:
+    """The column names for a message: the first `shown`, then how many more."""
+    names = ", ".join(map(str, frame.columns[:shown])) or "(none)"
+    return names + (f", ... ({len(frame.columns) - shown:,} more)" if len(frame.columns) > shown else "")
 
 
 def field_texts(frame: pd.DataFrame, name: str, origin: str, report: LoadReport,
@@ -249,9 +251,13 @@ def string_columns(table: pd.DataFrame) -> list[str]:
     return names
 
 
+TEXT_FIELD_COLUMNS = 256  # the automatic text-field choice looks at this many columns (the first), not all
+
+
 def _mean_string_lengths(table: pd.DataFrame, sample_rows: int) -> dict[str, float]:
-    """Mean string length of each column whose values (in the first `sample_rows` rows) are mostly strings."""
-    head = table.head(sample_rows)
+    """Mean string length of each column whose values (in the first `sample_rows` rows) are mostly strings;
+    of the first TEXT_FIELD_COLUMNS columns only, so that a wide table costs what a narrow one does."""
+    head = table.iloc[:sample_rows, :TEXT_FIELD_COLUMNS]
     lengths: dict[str, float] = {}
     for name in head.columns:
         series = head[name]
@@ -306,9 +312,14 @@ def choose_text_field(table: pd.DataFrame, origin: str = "the data", sample_rows
                                        "values converted or skipped as the warnings say. Choose another with "
                                        "`field` or `template`.")
     if not candidates:
-        raise ZipFitError(f"No text column found among {field_list(table)}: choose a text `field` or a `template`.")
+        wide = len(table.columns) > TEXT_FIELD_COLUMNS
+        looked = f" (the first {TEXT_FIELD_COLUMNS:,} of {len(table.columns):,} looked at)" if wide else ""
+        raise ZipFitError(f"No text column found among {field_list(table)}{looked}: choose a text `field` or a "
+                          "`template`.")
     best = candidates[0]
     why = "no field named 'text'" if column is None else "the field 'text' is empty in every row"
+    if len(table.columns) > TEXT_FIELD_COLUMNS:
+        why += f" (of its {len(table.columns):,} fields, the first {TEXT_FIELD_COLUMNS:,} were looked at)"
     others = ", ".join(f"{name!r} ({lengths[name]:,.0f})" for name in candidates[1:4])
     return TextFieldChoice(best, f"{origin}: {why}, so the text is the field {best!r}: the mostly-text field with "
                                  f"the longest values ({lengths[best]:,.0f} characters on average"
