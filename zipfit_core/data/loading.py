@@ -115,9 +115,10 @@ def load_source(source: DataSource, text: TextSpec = TextSpec(), options: LoadOp
             frame, row_ids = _take(frame, np.flatnonzero(keep)), row_ids[keep]
     if source.sample is not None:
         frame, row_ids = _sample(frame, row_ids, source, origin, report)
+    full_lengths: dict[int, int] = {}  # rows a template rendered only up to the cap: their whole lengths
     if text.template is not None:
         text_field = TEMPLATE_TEXT_COLUMN
-        texts = template_texts(frame, text.template, origin, report, row_ids)
+        texts = template_texts(frame, text.template, origin, report, row_ids, options.max_chars, full_lengths)
     else:
         text_field = text.field
         if text_field is None:
@@ -129,8 +130,10 @@ def load_source(source: DataSource, text: TextSpec = TextSpec(), options: LoadOp
     texts, kept = drop_missing(texts, origin, report, row_ids, text)
     if kept is not None:
         frame, row_ids = _take(frame, kept), row_ids[kept]
+        if full_lengths:
+            full_lengths = {new: full_lengths[old] for new, old in enumerate(kept.tolist()) if old in full_lengths}
     if options.max_chars is not None:
-        cap_texts(texts, options.max_chars, origin, report, row_ids)
+        cap_texts(texts, options.max_chars, origin, report, row_ids, full_lengths)
     if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
         frame = frame.reset_index(drop=True)
     if text.template is not None:

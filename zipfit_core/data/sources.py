@@ -228,14 +228,26 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
+MAX_TEMPLATE_CHARS = 4_096  # a template is a few field names and some words between them
+MAX_TEMPLATE_PLACEHOLDERS = 32  # each use of a field copies it into every row's text
+
+
 def template_fields(template: str) -> list[str]:
-    """The field names in a template, in order of first use; only plain `{name}` placeholders."""
+    """The field names in a template, in order of first use; only plain `{name}` placeholders, at most
+    MAX_TEMPLATE_PLACEHOLDERS of them in a template of at most MAX_TEMPLATE_CHARS characters."""
+    if len(template) > MAX_TEMPLATE_CHARS:
+        raise ZipFitError(f"The template is {len(template):,} characters long, more than the {MAX_TEMPLATE_CHARS:,} "
+                          "a template may have: name the fields the text needs, with short words between them.")
     try:
         parts = list(string.Formatter().parse(template))
     except ValueError as error:
         raise ZipFitError(
             f"Template {template!r} is not valid ({error}): write fields as {{name}} and literal braces as {{{{ }}}}."
         ) from None
+    uses = sum(name is not None for _literal, name, _spec, _conversion in parts)
+    if uses > MAX_TEMPLATE_PLACEHOLDERS:
+        raise ZipFitError(f"Template {template[:60]!r}... uses fields {uses:,} times, more than the "
+                          f"{MAX_TEMPLATE_PLACEHOLDERS} a template may: use each field the text needs once.")
     names: list[str] = []
     for _literal, name, format_spec, conversion in parts:
         if name is None:

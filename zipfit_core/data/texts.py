@@ -160,11 +160,14 @@ def field_texts(frame: pd.DataFrame, name: str, origin: str, report: LoadReport,
 
 
 def template_texts(frame: pd.DataFrame, template: str, origin: str, report: LoadReport | None = None,
-                   row_ids: np.ndarray | None = None) -> list[str | None]:
+                   row_ids: np.ndarray | None = None, max_chars: int | None = None,
+                   full_lengths: dict[int, int] | None = None) -> list[str | None]:
     """Each row's text rendered from `template` under the module's value policy; None where a field is null.
 
     A field the template uses that `frame` lacks is an error naming `origin` and the fields that exist.
-    Conversions (numbers, lists, ...) are reported to `report` when given.
+    Conversions (numbers, lists, ...) are reported to `report` when given. With `max_chars`, a row is rendered
+    up to that many characters only (never whole, then cut), and `full_lengths` gets the whole length of each
+    row that was cut, by position (for `cap_texts` to report).
     """
     report = report if report is not None else LoadReport()
     row_ids = row_ids if row_ids is not None else np.arange(len(frame), dtype=np.int64)
@@ -183,10 +186,28 @@ def template_texts(frame: pd.DataFrame, template: str, origin: str, report: Load
                     break
                 pieces.append(value)
         else:
-            texts.append("".join(pieces))
+            length = sum(map(len, pieces))
+            if max_chars is not None and length > max_chars:
+                if full_lengths is not None:
+                    full_lengths[position] = length
+                texts.append(_joined_up_to(pieces, max_chars))
+            else:
+                texts.append("".join(pieces))
             continue
         texts.append(None)
     return texts
+
+
+def _joined_up_to(pieces: list[str], max_chars: int) -> str:
+    """The first `max_chars` characters of the pieces joined, without joining the rest."""
+    kept, room = [], max_chars
+    for piece in pieces:
+        if len(piece) >= room:
+            kept.append(piece[:room])
+            break
+        kept.append(piece)
+        room -= len(piece)
+    return "".join(kept)
 
 
 def _is_are(count: int) -> str:
@@ -217,12 +238,15 @@ def drop_missing(texts: list[str | None], origin: str, report: LoadReport, row_i
     return [texts[position] for position in kept], kept  # type: ignore[misc]
 
 
-def cap_texts(texts: list[str], max_chars: int, origin: str, report: LoadReport, row_ids: np.ndarray) -> None:
-    """Cut texts longer than `max_chars` characters, in place, and say which."""
-    long_rows = [position for position, text in enumerate(texts) if len(text) > max_chars]
+def cap_texts(texts: list[str], max_chars: int, origin: str, report: LoadReport, row_ids: np.ndarray,
+              full_lengths: dict[int, int] | None = None) -> None:
+    """Cut texts longer than `max_chars` characters, in place, and say which; `full_lengths` are the whole lengths
+    of texts already cut while they were rendered (`template_texts`), by position."""
+    full_lengths = full_lengths or {}
+    long_rows = [position for position, text in enumerate(texts) if len(text) > max_chars or position in full_lengths]
     if not long_rows:
         return
-    longest = max(len(texts[position]) for position in long_rows)
+    longest = max(full_lengths.get(position, len(texts[position])) for position in long_rows)
     for position in long_rows:
         texts[position] = texts[position][:max_chars]
     report.warn(
