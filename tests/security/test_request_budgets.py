@@ -14,14 +14,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zipfit_app.services.loaders import LoadedCache, loaded_bytes
+from zipfit_app.services import loaders
 from zipfit_app.state.view import decode_view
 from zipfit_app.ui.markdown import literal
 from zipfit_core.cli.main import main
 from zipfit_core.data.loading import LoadedTexts, load_source
-from zipfit_core.data.sources import MAX_TEMPLATE_PLACEHOLDERS, DataSource, LoadOptions, LoadReport, TextSpec
+from zipfit_core.data import sources, texts
+from zipfit_core.data.sources import DataSource, LoadOptions, LoadReport, TextSpec
 from zipfit_core.data.text_lines import decoded_lines
-from zipfit_core.data.texts import TEXT_FIELD_COLUMNS, choose_text_field, template_texts
+from zipfit_core.data.texts import choose_text_field, template_texts
 from zipfit_core.errors import ZipFitError
 
 HOSTILE_TEMPLATE = "{text}" * 1000  # the 6 KB link that took the server from 148 MB to 2.8 GB
@@ -41,18 +42,15 @@ def test_a_template_repeating_a_field_a_thousand_times_is_refused_everywhere():
 def test_a_template_longer_than_its_bound_is_refused():
     with pytest.raises(ZipFitError, match="characters long"):
         TextSpec(template="{text}" + "x" * 5000)
-    assert TextSpec(template="{text}" * MAX_TEMPLATE_PLACEHOLDERS).template  # at the bound: fine
+    assert TextSpec(template="{text}" * sources.MAX_TEMPLATE_PLACEHOLDERS).template  # at the bound: fine
 
 
-def test_a_template_row_is_rendered_only_up_to_the_text_cap():
+def test_a_template_row_is_rendered_only_up_to_the_text_cap_and_reported_whole(tmp_path):
     frame = pd.DataFrame({"a": ["x" * 1000, "short"], "b": ["y" * 1000, "!"]})
     full_lengths: dict[int, int] = {}
-    texts = template_texts(frame, "{a}{b}{a}", "data", max_chars=50, full_lengths=full_lengths)
-    assert texts == ["x" * 50, "short!short"] and full_lengths == {0: 3000}
-
-
-def test_a_capped_template_row_is_reported_with_its_whole_length(tmp_path):
-    path = tmp_path / "rows.jsonl"
+    rendered = template_texts(frame, "{a}{b}{a}", "data", max_chars=50, full_lengths=full_lengths)
+    assert rendered == ["x" * 50, "short!short"] and full_lengths == {0: 3000}
+    path = tmp_path / "rows.jsonl"  # through load_source: a dropped row before it, the whole length reported
     path.write_text("".join(json.dumps({"text": text}) + "\n" for text in ["a" * 400, None, "b" * 10]), "utf-8")
     loaded = load_source(DataSource("local", str(path)), TextSpec(template="{text}{text}"),
                          LoadOptions(max_chars=100))
@@ -67,8 +65,8 @@ def _loaded(n_chars: int, origin: str) -> LoadedTexts:
 
 
 def test_the_loader_cache_keeps_loaded_data_within_its_byte_budget():
-    unit = loaded_bytes(_loaded(2**20, "one"))
-    cache = LoadedCache(budget=unit * 5 // 2)  # room for two
+    unit = loaders.loaded_bytes(_loaded(2**20, "one"))
+    cache = loaders.LoadedCache(budget=unit * 5 // 2)  # room for two
     loads = []
 
     def loader(key: str):
@@ -86,14 +84,14 @@ def test_the_loader_cache_keeps_loaded_data_within_its_byte_budget():
 
 
 def test_a_data_set_larger_than_the_whole_budget_is_refused_with_the_setting_to_raise():
-    cache = LoadedCache(budget=2**20)
+    cache = loaders.LoadedCache(budget=2**20)
     with pytest.raises(ZipFitError, match="ZIPFIT_LOADER_CACHE_MB"):
         cache.get("big", lambda: _loaded(4 * 2**20, "big"))
     assert cache.total_bytes == 0
 
 
 def test_loaded_bytes_counts_the_texts():
-    assert loaded_bytes(_loaded(2**20, "x")) >= 2**20
+    assert loaders.loaded_bytes(_loaded(2**20, "x")) >= 2**20
 
 
 # Item 5: wide tables.
@@ -129,12 +127,12 @@ def test_jsonl_rows_with_more_fields_than_max_columns_are_refused(tmp_path):
 
 
 def test_the_automatic_text_field_looks_at_a_bounded_sample_of_columns():
-    columns = {f"n{i}": np.zeros(3) for i in range(TEXT_FIELD_COLUMNS + 100)}
+    columns = {f"n{i}": np.zeros(3) for i in range(texts.TEXT_FIELD_COLUMNS + 100)}
     columns["short"] = ["ab", "cd", "ef"]
     frame = pd.DataFrame({"short": columns.pop("short"), **columns, "far": ["a long text " * 50] * 3})
     choice = choose_text_field(frame)
     assert choice.field == "short"  # "far" has the longest texts but lies beyond the columns looked at
-    assert f"the first {TEXT_FIELD_COLUMNS}" in choice.reason
+    assert f"the first {texts.TEXT_FIELD_COLUMNS}" in choice.reason
 
 
 # Item 6: UTF-16 files under the line limit.
@@ -153,19 +151,17 @@ class CountingReader(io.RawIOBase):
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
-def test_a_wide_character_file_stops_at_a_long_line_without_decoding_the_rest(encoding):
-    data = ("x" * 300_000 + "\n").encode(encoding) + ('{"text": "a"}\n' * 1_000_000).encode(encoding)[2:]
+def test_a_wide_character_file_is_read_line_by_line_under_the_line_limit(tmp_path, encoding):
+    data = ("x" * 300_000 + "\n").encode(encoding) + ('{"text": "a"}\n' * 1_000_000).encode(encoding)[4:]
     raw = CountingReader(data)
     lines = decoded_lines(io.BufferedReader(raw, 65536), encoding, "wide.jsonl", LoadReport(), 100_000)
     with pytest.raises(ZipFitError, match="line 1: longer than"):
         next(lines)
-    assert raw.read_bytes < 2 * 2**20 < len(data)
-
-
-def test_a_wide_character_file_reads_lines_with_any_newline_and_counts_replacements(tmp_path):
-    path = tmp_path / "rows.jsonl"
-    body = '{"text": "a"}\r\n\n{"text": "b\u00e9"}\r{"text": "c"}\n'.encode("utf-16-le")
-    path.write_bytes(codecs.BOM_UTF16_LE + body + b"\x00\xd8" + '{"text": "d"}\n'.encode("utf-16-le"))
+    assert raw.read_bytes < 2 * 2**20 < len(data)  # the rest was never read, let alone decoded
+    path = tmp_path / "rows.jsonl"  # the lines a whole decode gave: any newline, undecodable bytes counted
+    text = '{"text": "a"}\r\n\n{"text": "b\u00e9"}\r{"text": "c"}\n'
+    bad = b"\x00\xd8" if encoding == "utf-16" else b"\x00\x00\x11\x00"
+    path.write_bytes(text.encode(encoding) + bad + '{"text": "d"}\n'.encode(encoding)[4 if encoding == "utf-32" else 2:])
     loaded = load_source(DataSource("local", str(path)))
     assert loaded.texts == ["a", "b\u00e9", "c"]
     assert any("replaced 1 undecodable" in warning for warning in loaded.warnings)
@@ -198,6 +194,6 @@ def test_a_json_document_with_a_5000_digit_integer_is_a_clear_error(tmp_path, ca
 SETEXT_UNDERLINE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$", re.MULTILINE)
 
 
-@pytest.mark.parametrize("value", ["Title\n===", "Title\n---", "Title\n   =", "a\n==  "])
-def test_setext_underlines_are_escaped(value):
-    assert not SETEXT_UNDERLINE.search(literal(value))
+def test_setext_underlines_are_escaped():
+    for value in ("Title\n===", "Title\n---", "Title\n   =", "a\n==  "):
+        assert not SETEXT_UNDERLINE.search(literal(value)), value
