@@ -84,9 +84,7 @@ def write_inputs(folder: Path) -> dict[str, Path]:
     long_line = folder / "long_line.jsonl"  # 200 MB of UTF-16: one line
     with open(long_line, "wb") as handle:
         handle.write("\ufeff".encode("utf-16-le"))
-        chunk = ("x" * 2**20).encode("utf-16-le")
-        for _ in range(100):
-            handle.write(chunk)
+        handle.writelines([("x" * 2**20).encode("utf-16-le")] * 100)
     return {"wide": wide, "long_line": long_line}
 
 

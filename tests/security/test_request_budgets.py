@@ -4,7 +4,6 @@ benchmarks/bench_hostile_inputs.py; these tests check the bounds that keep them 
 
 from __future__ import annotations
 
-import codecs
 import io
 import json
 import re
@@ -18,8 +17,8 @@ from zipfit_app.services import loaders
 from zipfit_app.state.view import decode_view
 from zipfit_app.ui.markdown import literal
 from zipfit_core.cli.main import main
-from zipfit_core.data.loading import LoadedTexts, load_source
 from zipfit_core.data import sources, texts
+from zipfit_core.data.loading import LoadedTexts, load_source
 from zipfit_core.data.sources import DataSource, LoadOptions, LoadReport, TextSpec
 from zipfit_core.data.text_lines import decoded_lines
 from zipfit_core.data.texts import choose_text_field, template_texts
