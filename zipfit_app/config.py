@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from zipfit_core.data.sources import LoadOptions
+from zipfit_core.data.sources import COLUMN_COUNTS, LoadOptions
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,8 @@ class AppSettings:
     hub_timeout_s: float  # bound on every network wait when loading from the Hugging Face Hub
     max_line_bytes: int | None  # longest JSONL / .txt line read before it is parsed; None = no bound
     max_expansion: float | None  # how many times its size a compressed file may expand; None = no bound
+    max_columns: int = LoadOptions.max_columns  # a wider table is refused
+    loader_cache_bytes: int = 2**30  # the loaded data sets kept for all sessions (their texts and tables)
     started_by_cli: bool = False  # served by `zipfit app`: hints name its options (--data-root), not variables
 
     @property
@@ -53,7 +55,7 @@ def _limit_env(name: str, default: float) -> float | None:
 def app_settings() -> AppSettings:
     """ZIPFIT_DATA_ROOT (default ./data under the working directory), ZIPFIT_MAX_UPLOAD_MB (200),
     ZIPFIT_SMALL_EXPORT_ROWS (200000), ZIPFIT_HUB_TIMEOUT_S (20), ZIPFIT_MAX_LINE_MB (64; 0 = no bound),
-    ZIPFIT_MAX_EXPANSION (100; 0 = no bound)."""
+    ZIPFIT_MAX_EXPANSION (100; 0 = no bound), ZIPFIT_MAX_COLUMNS (10000), ZIPFIT_LOADER_CACHE_MB (1024)."""
     root = Path(os.environ.get("ZIPFIT_DATA_ROOT") or "data").expanduser().resolve()
     try:
         hub_timeout = float(os.environ.get("ZIPFIT_HUB_TIMEOUT_S", 20))
@@ -66,4 +68,6 @@ def app_settings() -> AppSettings:
                        hub_timeout_s=hub_timeout,
                        max_line_bytes=line_bytes,
                        max_expansion=_limit_env("ZIPFIT_MAX_EXPANSION", LoadOptions.max_expansion or 0),
+                       max_columns=min(_int_env("ZIPFIT_MAX_COLUMNS", LoadOptions.max_columns), COLUMN_COUNTS.maximum),
+                       loader_cache_bytes=_int_env("ZIPFIT_LOADER_CACHE_MB", 1024) * 2**20,
                        started_by_cli=os.environ.get("ZIPFIT_STARTED_BY") == "zipfit app")

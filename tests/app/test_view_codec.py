@@ -32,14 +32,14 @@ def test_default_view_is_small_and_decodes_to_itself():
 @pytest.mark.parametrize("params, fragment", [
     ({"src": "ftp", "src.loc": "x"}, "kind must be one of"),
     ({"src": "demo"}, "with a location"),
-    ({"tgt": "hub", "tgt.loc": "a/b", "tgt.limit": "many"}, "not a whole number"),
+    ({"tgt": "hub", "tgt.loc": "a/b", "tgt.limit": "many"}, "must be a whole number"),
     ({"tgt": "hub", "tgt.loc": "a/b", "tgt.stream": "maybe"}, "not true or false"),
     ({"codec": "rar"}, "unknown codec"),
     ({"codec": "gzip", "level": "99"}, "not valid for gzip"),
     ({"cut": "top_k", "v": "1.5"}, "whole number"),
     ({"cut": "median", "v": "1"}, "Unknown selection rule"),
     ({"cut": "threshold", "v": "nan"}, "not a number"),
-    ({"row": "-3"}, "not a row number"),
+    ({"row": "-3"}, "must be a whole number"),
 ])
 def test_bad_links_are_reported_and_ignored(params, fragment):
     view, problems = decode_view(params)

@@ -9,6 +9,7 @@ from zipfit_core.analysis.explore import ScoreIndex, snap_threshold
 from zipfit_core.analysis.selection import SelectionRule
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.codecs import CODECS
+from zipfit_core.scoring.methods import METHODS
 
 from ..services import methods
 from ..state.session import Session
@@ -56,6 +57,8 @@ def choose_method(session: Session, method: str) -> None:
 
 def set_method_setting(session: Session, method: str, name: str, value: Any) -> None:
     """One of a method's own settings, kept for the session (the Score and Compare pages share them)."""
+    if value is not None:  # the setting's range, as for the CLI and links (the widget keeps to it too)
+        value = METHODS[method].setting(name).coerce(value)
     session.method_settings.setdefault(method, {})[name] = value
     if session.view.method == method:
         session.update_view(method_settings=methods.non_default(method, session.method_settings[method]))

@@ -96,7 +96,8 @@ def settings_widgets(session: Session, method: str, prefix: str, columns: int | 
             bound.selectbox(setting.name, list(setting.choices), values[setting.name], on_change, key=key,
                             container=cell, help=setting.description)
         else:
-            bound.number_input(setting.name, 0 if setting.kind is int else None, None, values[setting.name],
+            low, high = (setting.bounds.minimum, setting.bounds.maximum) if setting.bounds else (None, None)
+            bound.number_input(setting.name, low, high, values[setting.name],
                                on_change, key=key, container=cell, step=1, help=setting.description,
                                placeholder="default")
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -35,7 +39,7 @@ def load_options() -> LoadOptions:
     settings = app_settings()
     return LoadOptions(data_root=settings.data_root, max_upload_bytes=settings.max_upload_mb * 2**20,
                        hub_timeout_s=settings.hub_timeout_s, max_line_bytes=settings.max_line_bytes,
-                       max_expansion=settings.max_expansion)
+                       max_expansion=settings.max_expansion, max_columns=settings.max_columns)
 
 
 def data_source(choice: DataChoice) -> DataSource:
@@ -68,14 +72,90 @@ def _open_folder(key: str, _choice: DataChoice) -> OpenedScoreFolder:
     return open_score_folder(_choice.location, app_settings().data_root)
 
 
-@st.cache_resource(max_entries=12, show_spinner=False)
-def _load_cached(key: str, _choice: DataChoice, _upload: bytes | None) -> LoadedTexts:
-    if _choice.kind == "folder":  # a score folder's source rows, checked against the shards it scored
-        return _open_folder(key, _choice).source
-    if _choice.kind == "upload" and _upload is None:
-        raise ZipFitError(f"The uploaded file {_choice.location!r} is no longer in memory: upload it again "
-                          "on the Data page.")
-    return load_source(data_source(_choice), text_spec(_choice), load_options(), upload=_upload)
+def loaded_bytes(loaded: LoadedTexts) -> int:
+    """About how much memory a loaded data set holds: its texts (as Python strings) and its table (the Python
+    strings of its other object columns estimated from their first thousand rows)."""
+    table = loaded.table
+    size = sum(map(sys.getsizeof, loaded.texts)) + int(table.memory_usage(index=False, deep=False).sum())
+    objects = [position for position, (name, dtype) in enumerate(zip(table.columns, table.dtypes))
+               if dtype == object and name != loaded.text_field]  # the text column shares the texts' strings
+    if objects and len(table):
+        sample = table.iloc[:1000, objects]
+        deep = sample.memory_usage(index=False, deep=True).sum() - sample.memory_usage(index=False, deep=False).sum()
+        size += int(deep) * len(table) // len(sample)
+    return size
+
+
+class LoadedCache:
+    """The loaded data sets of all sessions, by key, within a budget of bytes (`loaded_bytes`): the least recently
+    used go first. A data set larger than the whole budget is refused. Each key is loaded once at a time."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._entries: OrderedDict[str, tuple[LoadedTexts, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+
+    @property
+    def total_bytes(self) -> int:
+        with self._lock:
+            return sum(size for _loaded, size in self._entries.values())
+
+    def _cached(self, key: str) -> LoadedTexts | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry[0] if entry is not None else None
+
+    def get(self, key: str, load: Callable[[], LoadedTexts]) -> LoadedTexts:
+        if (loaded := self._cached(key)) is not None:
+            return loaded
+        with self._lock:
+            key_lock = self._loading.setdefault(key, threading.Lock())
+        with key_lock:
+            if (loaded := self._cached(key)) is not None:
+                return loaded
+            try:
+                return self._load(key, load)
+            finally:
+                with self._lock:
+                    self._loading.pop(key, None)
+
+    def _load(self, key: str, load: Callable[[], LoadedTexts]) -> LoadedTexts:
+        loaded = load()
+        size = loaded_bytes(loaded)
+        if size > self.budget:
+            raise ZipFitError(
+                f"{loaded.origin} takes about {size / 2**20:,.0f} MiB once loaded, more than this server keeps for "
+                f"all loaded data ({self.budget / 2**20:,.0f} MiB, the ZIPFIT_LOADER_CACHE_MB setting): load fewer "
+                "rows (a limit or a sample), shorter texts (the text cap), or raise the setting."
+            )
+        with self._lock:
+            self._entries[key] = (loaded, size)
+            total = sum(entry_size for _loaded, entry_size in self._entries.values())
+            while total > self.budget and len(self._entries) > 1:
+                _key, (_dropped, dropped_size) = self._entries.popitem(last=False)
+                total -= dropped_size
+        return loaded
+
+
+@st.cache_resource(show_spinner=False)
+def loaded_cache() -> LoadedCache:
+    """The process's one LoadedCache (Streamlit's cache_resource holds it, so clearing that clears it too)."""
+    return LoadedCache(app_settings().loader_cache_bytes)
+
+
+def _load_cached(key: str, choice: DataChoice, upload: bytes | None) -> LoadedTexts:
+    def load() -> LoadedTexts:
+        if choice.kind == "folder":  # a score folder's source rows, checked against the shards it scored
+            return _open_folder(key, choice).source
+        if choice.kind == "upload" and upload is None:
+            raise ZipFitError(f"The uploaded file {choice.location!r} is no longer in memory: upload it again "
+                              "on the Data page.")
+        return load_source(data_source(choice), text_spec(choice), load_options(), upload=upload)
+
+    return loaded_cache().get(key, load)
 
 
 def load_choice(choice: DataChoice, upload: bytes | None = None) -> tuple[LoadedTexts, LoadedRef]:

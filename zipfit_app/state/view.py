@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields, replace
 from urllib.parse import quote, unquote
 
 from zipfit_core.analysis.selection import SelectionRule
+from zipfit_core.bounds import ROW_COUNTS, ROW_NUMBERS, SEEDS
+from zipfit_core.data.sources import TextSpec
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.codecs import CODECS
 from zipfit_core.scoring.methods import DEFAULT_METHOD, METHODS
@@ -147,11 +149,10 @@ def decode_view(params: Mapping[str, str | Sequence[str]]) -> tuple[ViewState, l
     if flat.get("by"):
         view = replace(view, group_by=flat["by"])
     if "row" in flat:
-        row = _as_int(flat["row"], None)
-        if row is None or row < 0:
-            problems.append(f"row {flat['row']!r} in the link is not a row number")
-        else:
-            view = replace(view, row=row)
+        try:
+            view = replace(view, row=ROW_NUMBERS.check("row", flat["row"]))
+        except ZipFitError as error:
+            problems.append(f"ignored the row in the link ({error})")
     if "tab" in flat:
         if flat["tab"] in EXPLORE_TABS:
             view = replace(view, tab=flat["tab"])
@@ -211,10 +212,16 @@ def _decode_choice(prefix: str, flat: Mapping[str, str]) -> tuple[DataChoice | N
                 return None, f"ignored the {prefix} dataset in the link ({key}={raw!r} is not true or false)"
             values[name] = raw.lower() in ("true", "1")
         elif name in ("limit", "sample", "seed"):
-            number = _as_int(raw, None)
-            if number is None or number < 0:
-                return None, f"ignored the {prefix} dataset in the link ({key}={raw!r} is not a whole number)"
-            values[name] = number
+            try:  # the ranges DataSource holds the CLI's flags to
+                values[name] = (SEEDS if name == "seed" else ROW_COUNTS).check(f"{prefix}.{key}", raw)
+            except ZipFitError as error:
+                return None, f"ignored the {prefix} dataset in the link ({error})"
+        elif name == "template":
+            try:
+                TextSpec(template=raw)  # the template's own bounds, before anything is loaded
+            except ZipFitError as error:
+                return None, f"ignored the {prefix} dataset in the link ({error})"
+            values[name] = raw
         else:
             values[name] = raw
     return DataChoice(kind, location, **values), None
@@ -223,6 +230,8 @@ def _decode_choice(prefix: str, flat: Mapping[str, str]) -> tuple[DataChoice | N
 def _as_int(raw: str | None, default: int | None) -> int | None:
     if raw is None:
         return default
+    if len(raw) > 20:  # no level is that long; int() would refuse 4,300 digits with its own error
+        return None
     try:
         return int(raw)
     except ValueError:

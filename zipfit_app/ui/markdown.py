@@ -11,7 +11,7 @@ import re
 
 from zipfit_core.errors import reword
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~:])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~:=])")  # `=` and `-` underline setext headings
 
 
 def literal(text: object) -> str:
@@ -29,6 +29,7 @@ APP_WORDS = {
     "`on_bad_line='skip'`": "skipping malformed lines, as the app does unless the file is unreadable",
     "`max_line_bytes`": "the app's line limit (the ZIPFIT_MAX_LINE_MB setting, in MiB)",
     "`max_expansion`": "the app's expansion limit (the ZIPFIT_MAX_EXPANSION setting)",
+    "`max_columns`": "the app's column limit (the ZIPFIT_MAX_COLUMNS setting)",
     "`cache_dir=None`": "no cache",
 }
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zipfit_core.bounds import CUT_COUNTS
 from zipfit_core.data.token_counts import APPROX_TOKEN, approx_token_counts
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.alignment import rank_by_score
@@ -29,8 +30,8 @@ class SelectionRule:
     def __post_init__(self) -> None:
         if self.kind not in RULE_KINDS:
             raise ZipFitError(f"Unknown selection rule {self.kind!r}: use one of {', '.join(RULE_KINDS)}.")
-        if self.kind in ("top_k", "token_budget") and (self.value < 0 or self.value != int(self.value)):
-            raise ZipFitError(f"{self.kind} must be a whole number of at least 0, got {self.value}.")
+        if self.kind in ("top_k", "token_budget"):
+            CUT_COUNTS.check(self.kind, self.value)  # one range for the CLI, the app and its links
         if self.kind == "top_percent" and not 0 <= self.value <= 100:
             raise ZipFitError(f"top_percent must be between 0 and 100, got {self.value}.")
         if self.kind == "threshold" and not math.isfinite(self.value):

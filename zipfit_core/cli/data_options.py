@@ -26,7 +26,14 @@ from dataclasses import replace
 from zipfit_core.cli.words import cli_text
 from zipfit_core.data.formats import EXPANSION_FLOOR_BYTES
 from zipfit_core.data.loading import LoadedTexts, load_recipe, source_from_argument
-from zipfit_core.data.sources import BAD_LINE_POLICIES, PLAIN_TEXT_UNITS, DataRecipe, LoadOptions, TextSpec
+from zipfit_core.data.sources import (
+    BAD_LINE_POLICIES,
+    COLUMN_COUNTS,
+    PLAIN_TEXT_UNITS,
+    DataRecipe,
+    LoadOptions,
+    TextSpec,
+)
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.run import ScoreRun
 
@@ -77,6 +84,8 @@ def add_data_arguments(parser: argparse.ArgumentParser, roles: Sequence[str]) ->
     group.add_argument("--max-line-mb", type=float, metavar="N",
                        help="longest JSONL / .txt line read (whole) before it is parsed, in MiB "
                             f"(default {LoadOptions.max_line_bytes // 2**20}; 0 = no bound)")
+    group.add_argument("--max-columns", type=int, metavar="N",
+                       help=f"refuse tables with more than N columns (default {LoadOptions.max_columns:,})")
     group.add_argument("--max-expansion", type=float, metavar="X",
                        help=f"a compressed file may decompress to X times its size, and always to "
                             f"{EXPANSION_FLOOR_BYTES // 2**20} MiB (default {LoadOptions.max_expansion:g}; "
@@ -95,8 +104,12 @@ def load_options(args: argparse.Namespace) -> LoadOptions:
             raise ZipFitError(f"{flag} must be 0 (no bound) or a positive number (got {value:g}).")
         limits[name] = value or None
     line_mb = limits.get("max_line_bytes", LoadOptions.max_line_bytes / 2**20)
+    max_columns = getattr(args, "max_columns", None)
+    if max_columns is not None:
+        max_columns = COLUMN_COUNTS.check("--max-columns", max_columns)
     return LoadOptions(max_line_bytes=None if line_mb is None else max(1, int(line_mb * 2**20)),
-                       max_expansion=limits.get("max_expansion", LoadOptions.max_expansion))
+                       max_expansion=limits.get("max_expansion", LoadOptions.max_expansion),
+                       max_columns=LoadOptions.max_columns if max_columns is None else max_columns)
 
 
 def recorded_recipe(argument: str, run: ScoreRun | None, role: str = "source") -> DataRecipe | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zipfit_core.bounds import WORKERS
 from zipfit_core.cli.data_options import load_data_argument
 from zipfit_core.cli.progress import ProgressBar
 from zipfit_core.cli.shards import run_score_shards
@@ -43,6 +44,7 @@ def score_summary(out: str, output_format: str, run: ScoreRun, rows: int, cache:
 
 
 def run_score(args: argparse.Namespace) -> int:
+    settings = method_settings(args)  # before any work: a setting out of range is a usage error
     if args.engine == "ray" or not args.out.lower().endswith(".parquet"):
         code = run_score_shards(args)  # shard by shard into a score folder (zipfit_core/engines)
         if code == 0 and args.json:
@@ -52,7 +54,7 @@ def run_score(args: argparse.Namespace) -> int:
         return code
     check_output_path(args.out, what="scores file", folder=False, is_ours=is_scores_file,
                       inputs=(args.source, args.target))  # before any work
-    level = resolve_level(args.codec, args.level)
+    level = settings.get("level")  # resolved for the compressing methods (method_settings)
     if not codec_info(args.codec).exact:
         print(f"note: {args.codec} is approximate: fast, close to gzip-9 but not identical.", file=sys.stderr)
     source = load_data_argument(args, "source")
@@ -63,14 +65,14 @@ def run_score(args: argparse.Namespace) -> int:
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
     if args.method != "zipfit":  # the baselines and the debiased variant (run_score_method)
         try:
-            return run_score_method(args, source, target, level, cache_dir, progress)
+            return run_score_method(args, source, target, settings, cache_dir, progress)
         finally:
             progress.close()
     run = ScoreRun.for_texts(source, target, source_name=str(args.source), target_name=str(args.target),
                              method="zipfit", settings={"codec": args.codec, "level": level})
     request = ScoreRequest.for_run(source.texts, target.texts, run)
     try:
-        scores = run_foreground(request, cache_dir, progress=progress.job_status, workers=args.workers)
+        scores = run_foreground(request, cache_dir, progress=progress.job_status, workers=settings["workers"])
     except KeyboardInterrupt:
         progress.close()
         saved = progress.last.done if progress.last else 0  # the job's count after its last checkpoint
@@ -128,17 +130,29 @@ def parse_settings(pairs: list[str]) -> dict[str, str]:
     return settings
 
 
-def run_score_method(args: argparse.Namespace, source: LoadedTexts, target: LoadedTexts, level: int,
-                     cache_dir: Path | None, progress: Callable[[int, int], None]) -> int:
-    """Score with a method other than plain ZIP-FIT and write the same scores file `zipfit score` writes."""
-    settings = dict(parse_settings(args.setting))
+FLAG_SETTINGS = {"codec": "--codec", "level": "--level", "workers": "--workers"}  # settings that have a flag
+
+
+def method_settings(args: argparse.Namespace) -> dict:
+    """The method's settings, from --setting and from --codec, --level and --workers, each checked against its
+    range (`MethodInfo.resolve`, as the app and its links do)."""
+    settings: dict = parse_settings(args.setting)
     info = METHODS[args.method]
-    compresses = any(setting.name == "codec" for setting in info.settings)
-    if compresses:
-        settings.update(codec=args.codec, level=level, workers=args.workers)
+    for name, flag in FLAG_SETTINGS.items():
+        if name in settings:
+            raise ZipFitError(f"--setting {name}={settings[name]}: set it with {flag} instead.")
+    if args.workers is not None:
+        WORKERS.check("--workers", args.workers)  # every engine and method uses it, not only ZIP-FIT's
+    if info.compresses:
+        settings.update(codec=args.codec, level=resolve_level(args.codec, args.level), workers=args.workers)
     elif args.level is not None or args.codec != "gzip":
         raise ZipFitError(f"--codec/--level apply to ZIP-FIT only, not to --method {args.method}.")
-    resolved = info.resolve(settings)
+    return info.resolve(settings)
+
+
+def run_score_method(args: argparse.Namespace, source: LoadedTexts, target: LoadedTexts, resolved: dict,
+                     cache_dir: Path | None, progress: Callable[[int, int], None]) -> int:
+    """Score with a method other than plain ZIP-FIT and write the same scores file `zipfit score` writes."""
     scores = score_sources(args.method, source.texts, target.texts, progress=progress, cache_dir=cache_dir,
                            **resolved)
     run = ScoreRun.for_texts(source, target, source_name=str(args.source), target_name=str(args.target),

@@ -12,6 +12,7 @@ FLAGS = {
     "`max_chars`": "--max-chars",
     "`max_line_bytes`": "--max-line-mb",
     "`max_expansion`": "--max-expansion",
+    "`max_columns`": "--max-columns",
     "`on_bad_line='skip'`": "--on-bad-line skip",
     "`field`": "--source-field / --target-field",
     "`template`": "--source-template / --target-template",

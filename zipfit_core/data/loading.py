@@ -47,6 +47,7 @@ from zipfit_core.data.sources import (
     TextSpec,
     cell_matches,
     plural,
+    too_many_columns,
 )
 from zipfit_core.data.texts import (
     TEMPLATE_TEXT_COLUMN,
@@ -147,17 +148,21 @@ class LoadStream:
                 self.text_field = choice.field
                 if choice.reason:
                     self.notes.append(choice.reason)
+            full_lengths: dict[int, int] = {}  # rows a template rendered only up to the cap: their whole lengths
             if text.template is not None:
-                texts = template_texts(frame, text.template, origin, self.report, row_ids)
+                texts = template_texts(frame, text.template, origin, self.report, row_ids, options.max_chars,
+                                       full_lengths)
             else:
                 texts = field_texts(frame, self.text_field, origin, self.report, row_ids)
             texts, kept = drop_missing(texts, origin, self.report, row_ids, text, missing_counts)
             if kept is not None:
                 frame, row_ids = _take(frame, kept), row_ids[kept]
+                if full_lengths:
+                    full_lengths = {new: full_lengths[old] for new, old in enumerate(kept.tolist()) if old in full_lengths}
             if not texts:
                 continue
             if options.max_chars is not None:
-                cap_texts(texts, options.max_chars, origin, self.report, row_ids)
+                cap_texts(texts, options.max_chars, origin, self.report, row_ids, full_lengths)
             if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
                 frame = frame.reset_index(drop=True)
             if text.template is not None:
@@ -295,7 +300,7 @@ def _frames_with_ids(source: DataSource, row_filter: tuple[str, str] | None, opt
     if source.kind == "local":
         start = 0
         for frame in local_frames(source.location, source.split, options, report, max_rows):
-            yield frame, np.arange(start, start + len(frame), dtype=np.int64)
+            yield _checked_width(frame, source, options), np.arange(start, start + len(frame), dtype=np.int64)
             start += len(frame)
         return
     row_ids = None
@@ -315,7 +320,14 @@ def _frames_with_ids(source: DataSource, row_filter: tuple[str, str] | None, opt
         raise ZipFitError(f"Cannot read a {source.kind} source directly.")
     if len(frame) == 0:
         raise empty_rows_error(source.describe(), report)
-    yield frame, (np.arange(len(frame), dtype=np.int64) if row_ids is None else row_ids)
+    yield _checked_width(frame, source, options), (np.arange(len(frame), dtype=np.int64) if row_ids is None
+                                                   else row_ids)
+
+
+def _checked_width(frame: pd.DataFrame, source: DataSource, options: LoadOptions) -> pd.DataFrame:
+    if len(frame.columns) > options.max_columns:  # every format: some readers could not tell before
+        raise too_many_columns(source.describe(), len(frame.columns), options)
+    return frame
 
 
 def _demo_entry(name: str):

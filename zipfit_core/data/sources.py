@@ -13,12 +13,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from zipfit_core.bounds import ROW_COUNTS, SEEDS, WholeNumbers
 from zipfit_core.errors import ZipFitError
 
 SOURCE_KINDS = ("local", "hub", "upload", "demo")
 BAD_LINE_POLICIES = ("skip", "stop")
 PLAIN_TEXT_UNITS = ("file", "line")
 TEMPLATE_PREFIX = "template:"  # how a template is written where a field name is expected (e.g. a scores file)
+
+
+COLUMN_COUNTS = WholeNumbers(1, 10**7)  # the range of `max_columns`
+
+
+def too_many_columns(display: str, count: int | str, options: LoadOptions) -> ZipFitError:
+    """The refusal of a table wider than `max_columns`; `count` may be a lower bound ("over 10,000")."""
+    shown = f"{count:,}" if isinstance(count, int) else count
+    return ZipFitError(
+        f"{display} has {shown} columns, more than the limit of {options.max_columns:,} (`max_columns`), so reading "
+        "stopped. Keep the columns you need, or, if the table is genuine, raise `max_columns`."
+    )
 
 
 @dataclass(frozen=True)
@@ -68,10 +81,10 @@ class DataSource:
             raise ZipFitError(f"Unknown data source kind {self.kind!r}: use one of {', '.join(SOURCE_KINDS)}.")
         if not str(self.location).strip():
             raise ZipFitError(f"Give a {self.kind} data location (it is empty).")
-        for name in ("limit", "sample"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise ZipFitError(f"The row {name} must be a whole number of at least 1 (got {value!r}).")
+        for name in ("limit", "sample"):  # the ranges the CLI's flags and the app's links are checked against
+            if getattr(self, name) is not None:
+                ROW_COUNTS.require(f"The row {name}", getattr(self, name))
+        SEEDS.require("The sample seed", self.seed)
 
     def describe(self) -> str:
         """A short human-readable origin, e.g. `hub:owner/name (config x, split train)`."""
@@ -98,6 +111,7 @@ class LoadOptions:
     plain_text_unit: str = "file"  # .txt files: one document per "file" or per non-empty "line"
     max_line_bytes: int | None = 64 * 2**20  # JSONL / .txt lines: the longest line read (whole) before parsing
     max_expansion: float | None = 100.0  # a compressed file may expand this many times (and always to 64 MiB)
+    max_columns: int = 10_000  # a table with more columns is refused before it is parsed (CSV) or built
 
     def __post_init__(self) -> None:
         if self.on_bad_line not in BAD_LINE_POLICIES:
@@ -113,6 +127,7 @@ class LoadOptions:
         if self.max_line_bytes is not None and self.max_line_bytes < 1:
             raise ZipFitError(f"max_line_bytes must be at least 1, or None for no bound "
                               f"(got {self.max_line_bytes}).")
+        COLUMN_COUNTS.require("`max_columns`", self.max_columns)
         if self.max_expansion is not None and not self.max_expansion > 0:
             raise ZipFitError(f"max_expansion must be positive, or None for no bound (got {self.max_expansion}).")
 
@@ -213,14 +228,26 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
+MAX_TEMPLATE_CHARS = 4_096  # a template is a few field names and some words between them
+MAX_TEMPLATE_PLACEHOLDERS = 32  # each use of a field copies it into every row's text
+
+
 def template_fields(template: str) -> list[str]:
-    """The field names in a template, in order of first use; only plain `{name}` placeholders."""
+    """The field names in a template, in order of first use; only plain `{name}` placeholders, at most
+    MAX_TEMPLATE_PLACEHOLDERS of them in a template of at most MAX_TEMPLATE_CHARS characters."""
+    if len(template) > MAX_TEMPLATE_CHARS:
+        raise ZipFitError(f"The template is {len(template):,} characters long, more than the {MAX_TEMPLATE_CHARS:,} "
+                          "a template may have: name the fields the text needs, with short words between them.")
     try:
         parts = list(string.Formatter().parse(template))
     except ValueError as error:
         raise ZipFitError(
             f"Template {template!r} is not valid ({error}): write fields as {{name}} and literal braces as {{{{ }}}}."
         ) from None
+    uses = sum(name is not None for _literal, name, _spec, _conversion in parts)
+    if uses > MAX_TEMPLATE_PLACEHOLDERS:
+        raise ZipFitError(f"Template {template[:60]!r}... uses fields {uses:,} times, more than the "
+                          f"{MAX_TEMPLATE_PLACEHOLDERS} a template may: use each field the text needs once.")
     names: list[str] = []
     for _literal, name, format_spec, conversion in parts:
         if name is None:

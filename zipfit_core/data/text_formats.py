@@ -8,16 +8,18 @@ malformed line too. What is skipped goes into a `LoadReport`.
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import re
+import sys
 import warnings
 from collections.abc import Iterator
 from typing import BinaryIO
 
 import pandas as pd
 
-from zipfit_core.data.sources import LoadOptions, LoadReport, labelled, plural
+from zipfit_core.data.sources import LoadOptions, LoadReport, labelled, plural, too_many_columns
 from zipfit_core.data.text_lines import decoded_lines, peek_head, read_all_text, text_encoding
 from zipfit_core.errors import ZipFitError
 
@@ -54,14 +56,17 @@ def _records_frame(records: list[dict]) -> pd.DataFrame:
 class _RecordColumns:
     """JSON objects kept as one list per field: a dict per row costs about four times the memory of its values."""
 
-    def __init__(self) -> None:
+    def __init__(self, display: str, options: LoadOptions) -> None:
         self.columns: dict[str, list] = {}
         self.count = 0
+        self.display, self.options = display, options
 
     def add(self, record: dict) -> None:
         for name, value in record.items():
             column = self.columns.get(name)
             if column is None:  # a field first seen here: the rows before lack it
+                if len(self.columns) >= self.options.max_columns:  # each field costs a list as long as the rows
+                    raise too_many_columns(self.display, f"over {self.options.max_columns:,}", self.options)
                 column = self.columns[name] = [None] * self.count
             column.append(value)
         self.count += 1
@@ -91,6 +96,13 @@ def json_value_problem(value: object) -> str | None:
     return None
 
 
+def _number_problem(error: ValueError) -> str:
+    """A JSON number Python will not convert: an integer longer than its limit on digits."""
+    if "digits" not in str(error):
+        raise error  # not the digit limit: no other ValueError is expected from the JSON parser
+    return f"an integer of more than {sys.get_int_max_str_digits():,} digits, longer than Python reads"
+
+
 def _may_have_problem(text: str) -> bool:
     """Whether `json_value_problem` could find anything in the value `text` holds: enough brackets to nest that
     deep, or a surrogate escape. A cheap test, so that the walk is rare."""
@@ -100,7 +112,7 @@ def _may_have_problem(text: str) -> bool:
 
 def _read_jsonl_lines(lines: Iterator[tuple[int, str]], display: str, options: LoadOptions, report: LoadReport,
                       max_rows: int | None) -> pd.DataFrame:
-    records = _RecordColumns()
+    records = _RecordColumns(display, options)
     bad: list[tuple[int, str]] = []
     for number, line in lines:
         if not line.strip():
@@ -111,6 +123,8 @@ def _read_jsonl_lines(lines: Iterator[tuple[int, str]], display: str, options: L
             reason: str | None = f"not valid JSON ({error.msg})"
         except RecursionError:
             reason = TOO_DEEP
+        except ValueError as error:  # Python refuses integers of over 4,300 digits (int_max_str_digits)
+            reason = _number_problem(error)
         else:  # json.loads accepts a lone "\\ud800" and ~1,000 levels of nesting; what comes after cannot
             reason = json_value_problem(record) if _may_have_problem(line) else None
             if reason is None and isinstance(record, dict):
@@ -136,6 +150,11 @@ def _read_json(text: str, display: str, options: LoadOptions, report: LoadReport
         raise ZipFitError(
             f"{display}, line {error.lineno}: malformed JSON ({error.msg}). Fix the file, or save it as JSONL "
             "(one object per line) so that bad lines can be skipped."
+        ) from None
+    except ValueError as error:
+        raise ZipFitError(
+            f"{display} holds {_number_problem(error)}, and a JSON document is read whole. Write that number as a "
+            "string, or save the data as JSONL (one object per line) so that its line can be skipped."
         ) from None
     except RecursionError:
         raise ZipFitError(
@@ -193,10 +212,27 @@ def unclosed_quote_line(text: str) -> int | None:
     return None
 
 
+def _check_header_width(text: str, separator: str, display: str, options: LoadOptions) -> None:
+    """Refuse a header of more than `max_columns` fields before pandas builds a column for each (a 10 MB header
+    of a million fields took minutes and gigabytes). Separators in the first line bound the count from above;
+    only a header that may be too wide is parsed, with quotes, to count exactly."""
+    end = text.find("\n")
+    first_line = text if end < 0 else text[:end]
+    if first_line.count(separator) < options.max_columns:
+        return
+    try:
+        header = next(csv.reader(io.StringIO(text), delimiter=separator), [])
+    except csv.Error:  # a field longer than the csv module reads: count the separators
+        header = first_line.split(separator)
+    if len(header) > options.max_columns:
+        raise too_many_columns(display, len(header), options)
+
+
 def _read_csv(text: str, separator: str, display: str, options: LoadOptions, report: LoadReport,
               max_rows: int | None) -> pd.DataFrame:
     if not text.strip():
         return pd.DataFrame()
+    _check_header_width(text, separator, display, options)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

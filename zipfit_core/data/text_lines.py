@@ -231,15 +231,39 @@ def decoded_lines(stream: BinaryIO, encoding: str, display: str, report: LoadRep
                     count += len(offsets)
                     bad_lines.append(number)
                 yield number, line
-        else:  # UTF-16/32 files are rare: decode them as a whole stream
-            text, offsets = decode_replacing(stream.read(), encoding)
-            count += len(offsets)
-            for number, line in enumerate(io.StringIO(text, newline=None), start=1):
-                if max_line_bytes is not None and len(line) > max_line_bytes:  # characters: at least as many bytes
-                    raise _too_long(display, number, max_line_bytes)
+        else:  # UTF-16/32: decoded as a stream, never more than `max_line_bytes` characters of a line at once
+            for number, line, replaced in _wide_lines(stream, encoding, display, max_line_bytes):
+                count += replaced
                 yield number, line
     finally:
         report_replaced(report, display, count, bad_lines)
+
+
+def _wide_lines(stream: BinaryIO, encoding: str, display: str,
+                max_line_bytes: int | None) -> Iterator[tuple[int, str, int]]:
+    """(1-based number, line, undecodable sequences replaced in it) for each line of a UTF-16/32 stream that is
+    not blank; universal newlines, as `io.StringIO(text, newline=None)` splits them. A line's characters count
+    against `max_line_bytes` (each takes at least two bytes in these encodings)."""
+    wrapper = io.TextIOWrapper(stream, encoding=encoding, errors=_REPLACE_AND_RECORD, newline=None)
+    limit = -1 if max_line_bytes is None else max_line_bytes + 1
+    number = 0
+    try:
+        while True:
+            _decoding.positions = []  # around one read only: other decoding may happen between the yields
+            try:
+                line = wrapper.readline(limit)
+                replaced = len(_decoding.positions)
+            finally:
+                _decoding.positions = None
+            if not line:
+                return
+            number += 1
+            if max_line_bytes is not None and len(line) > max_line_bytes and not line.endswith("\n"):
+                raise _too_long(display, number, max_line_bytes)
+            if not line.isspace():
+                yield number, line, replaced
+    finally:
+        wrapper.detach()  # the caller owns the stream
 
 
 def read_all_text(stream: BinaryIO, encoding: str, display: str, report: LoadReport) -> str:

@@ -152,8 +152,10 @@ def _check_fields(frame: pd.DataFrame, names: Sequence[str], origin: str, what: 
         )
 
 
-def field_list(frame: pd.DataFrame) -> str:
-    return ", ".join(map(str, frame.columns)) or "(none)"
+def field_list(frame: pd.DataFrame, shown: int = 50) -> str:
+    """The column names for a message: the first `shown`, then how many more."""
+    names = ", ".join(map(str, frame.columns[:shown])) or "(none)"
+    return names + (f", ... ({len(frame.columns) - shown:,} more)" if len(frame.columns) > shown else "")
 
 
 def field_texts(frame: pd.DataFrame, name: str, origin: str, report: LoadReport,
@@ -163,11 +165,14 @@ def field_texts(frame: pd.DataFrame, name: str, origin: str, report: LoadReport,
 
 
 def template_texts(frame: pd.DataFrame, template: str, origin: str, report: LoadReport | None = None,
-                   row_ids: np.ndarray | None = None) -> list[str | None]:
+                   row_ids: np.ndarray | None = None, max_chars: int | None = None,
+                   full_lengths: dict[int, int] | None = None) -> list[str | None]:
     """Each row's text rendered from `template` under the module's value policy; None where a field is null.
 
     A field the template uses that `frame` lacks is an error naming `origin` and the fields that exist.
-    Conversions (numbers, lists, ...) are reported to `report` when given.
+    Conversions (numbers, lists, ...) are reported to `report` when given. With `max_chars`, a row is rendered
+    up to that many characters only (never whole, then cut), and `full_lengths` gets the whole length of each
+    row that was cut, by position (for `cap_texts` to report).
     """
     report = report if report is not None else LoadReport()
     row_ids = row_ids if row_ids is not None else np.arange(len(frame), dtype=np.int64)
@@ -186,10 +191,28 @@ def template_texts(frame: pd.DataFrame, template: str, origin: str, report: Load
                     break
                 pieces.append(value)
         else:
-            texts.append("".join(pieces))
+            length = sum(map(len, pieces))
+            if max_chars is not None and length > max_chars:
+                if full_lengths is not None:
+                    full_lengths[position] = length
+                texts.append(_joined_up_to(pieces, max_chars))
+            else:
+                texts.append("".join(pieces))
             continue
         texts.append(None)
     return texts
+
+
+def _joined_up_to(pieces: list[str], max_chars: int) -> str:
+    """The first `max_chars` characters of the pieces joined, without joining the rest."""
+    kept, room = [], max_chars
+    for piece in pieces:
+        if len(piece) >= room:
+            kept.append(piece[:room])
+            break
+        kept.append(piece)
+        room -= len(piece)
+    return "".join(kept)
 
 
 def _is_are(count: int) -> str:
@@ -231,12 +254,15 @@ def no_text_error(origin: str, spec: TextSpec, missing: int, empty: int) -> ZipF
     )
 
 
-def cap_texts(texts: list[str], max_chars: int, origin: str, report: LoadReport, row_ids: np.ndarray) -> None:
-    """Cut texts longer than `max_chars` characters, in place, and say which."""
-    long_rows = [position for position, text in enumerate(texts) if len(text) > max_chars]
+def cap_texts(texts: list[str], max_chars: int, origin: str, report: LoadReport, row_ids: np.ndarray,
+              full_lengths: dict[int, int] | None = None) -> None:
+    """Cut texts longer than `max_chars` characters, in place, and say which; `full_lengths` are the whole lengths
+    of texts already cut while they were rendered (`template_texts`), by position."""
+    full_lengths = full_lengths or {}
+    long_rows = [position for position, text in enumerate(texts) if len(text) > max_chars or position in full_lengths]
     if not long_rows:
         return
-    longest = max(len(texts[position]) for position in long_rows)
+    longest = max(full_lengths.get(position, len(texts[position])) for position in long_rows)
     for position in long_rows:
         texts[position] = texts[position][:max_chars]
     report.warn(
@@ -265,9 +291,13 @@ def string_columns(table: pd.DataFrame) -> list[str]:
     return names
 
 
+TEXT_FIELD_COLUMNS = 256  # the automatic text-field choice looks at this many columns (the first), not all
+
+
 def _mean_string_lengths(table: pd.DataFrame, sample_rows: int) -> dict[str, float]:
-    """Mean string length of each column whose values (in the first `sample_rows` rows) are mostly strings."""
-    head = table.head(sample_rows)
+    """Mean string length of each column whose values (in the first `sample_rows` rows) are mostly strings;
+    of the first TEXT_FIELD_COLUMNS columns only, so that a wide table costs what a narrow one does."""
+    head = table.iloc[:sample_rows, :TEXT_FIELD_COLUMNS]
     lengths: dict[str, float] = {}
     for name in head.columns:
         series = head[name]
@@ -322,9 +352,14 @@ def choose_text_field(table: pd.DataFrame, origin: str = "the data", sample_rows
                                        "values converted or skipped as the warnings say. Choose another with "
                                        "`field` or `template`.")
     if not candidates:
-        raise ZipFitError(f"No text column found among {field_list(table)}: choose a text `field` or a `template`.")
+        wide = len(table.columns) > TEXT_FIELD_COLUMNS
+        looked = f" (the first {TEXT_FIELD_COLUMNS:,} of {len(table.columns):,} looked at)" if wide else ""
+        raise ZipFitError(f"No text column found among {field_list(table)}{looked}: choose a text `field` or a "
+                          "`template`.")
     best = candidates[0]
     why = "no field named 'text'" if column is None else "the field 'text' is empty in every row"
+    if len(table.columns) > TEXT_FIELD_COLUMNS:
+        why += f" (of its {len(table.columns):,} fields, the first {TEXT_FIELD_COLUMNS:,} were looked at)"
     others = ", ".join(f"{name!r} ({lengths[name]:,.0f})" for name in candidates[1:4])
     return TextFieldChoice(best, f"{origin}: {why}, so the text is the field {best!r}: the mostly-text field with "
                                  f"the longest values ({lengths[best]:,.0f} characters on average"

@@ -18,12 +18,15 @@ settings that change its scores; `recorded_settings` is what a scores file recor
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from zipfit_core.bounds import SEEDS, WORKERS, WholeNumbers
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.alignment import CancelSignal, ProgressCallback, alignment_scores, require_texts
 from zipfit_core.scoring.baselines import compressed_sizes, dsir_scores, length_debiased, random_scores, tfidf_scores
@@ -44,6 +47,11 @@ class MethodSetting:
     choices: tuple[Any, ...] | None = None
     optional: bool = False  # None is allowed (means: the method's own default)
     affects_scores: bool = True  # False for speed knobs such as worker threads
+    bounds: WholeNumbers | None = None  # the range of an int setting (every int setting has one)
+
+    def __post_init__(self) -> None:
+        if self.kind is int and self.bounds is None:
+            raise TypeError(f"int setting {self.name!r} needs bounds")  # a registry bug, not a user's
 
     def coerce(self, value: Any) -> Any:
         """`value` (possibly a string from the command line) as this setting's type, validated."""
@@ -51,19 +59,18 @@ class MethodSetting:
             if self.optional:
                 return None
             raise ZipFitError(f"Setting {self.name!r} needs a value.")
+        if self.kind is int:  # the one range check of whole numbers (bounds.py), as for flags and links
+            value = self.bounds.check(f"Setting {self.name!r}", value)  # type: ignore[union-attr]
         try:
-            if self.kind is int and not isinstance(value, bool):
-                number = float(value) if isinstance(value, str) else value
-                if number != int(number):
-                    raise ValueError
-                value = int(number)
-            elif self.kind is float:
+            if self.kind is float:
                 value = float(value)
+                if not math.isfinite(value):
+                    raise ValueError
             elif self.kind is str:
                 value = str(value)
-            else:
+            elif self.kind is not int:
                 raise ValueError
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ZipFitError(f"Setting {self.name!r} must be {self.kind.__name__}, got {value!r}.") from None
         if self.choices is not None and value not in self.choices:
             raise ZipFitError(
@@ -104,8 +111,13 @@ class MethodInfo:
         """All settings of this method: the given ones validated, the rest at their defaults."""
         for name in settings:
             self.setting(name)  # raises on an unknown name
-        return {setting.name: setting.coerce(settings[setting.name]) if setting.name in settings
-                else setting.default for setting in self.settings}
+        resolved = {setting.name: setting.coerce(settings[setting.name]) if setting.name in settings
+                    else setting.default for setting in self.settings}
+        if resolved.get("level") is not None:  # a level is valid for its codec only
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # gzip 0's warning is said where the run starts
+                resolve_level(resolved["codec"], resolved["level"])
+        return resolved
 
 
 Scorer = Callable[[Sequence[str], Sequence[str], dict[str, Any], "ProgressCallback | None", CancelSignal], np.ndarray]
@@ -124,8 +136,11 @@ def _length_debiased(zipfit_scores: np.ndarray, sources: Sequence[str], settings
 
 _CODEC_SETTINGS = (
     MethodSetting("codec", str, "gzip", "compressor", choices=tuple(CODECS)),
-    MethodSetting("level", int, None, "compression level (default: the codec's; gzip 9)", optional=True),
-    MethodSetting("workers", int, None, "threads (default: all cores)", optional=True, affects_scores=False),
+    MethodSetting("level", int, None, "compression level (default: the codec's; gzip 9)", optional=True,
+                  bounds=WholeNumbers(min(codec.levels.start for codec in CODECS.values()),
+                                      max(codec.levels.stop - 1 for codec in CODECS.values()))),
+    MethodSetting("workers", int, None, "threads (default: all cores)", optional=True, affects_scores=False,
+                  bounds=WORKERS),
 )
 
 
@@ -143,8 +158,9 @@ METHODS: dict[str, MethodInfo] = {
         "dsir", "DSIR (hashed n-grams)",
         "DSIR log importance weight from the data-selection package: hashed word n-gram counts "
         "weighted by ln p_target - ln p_source.",
-        (MethodSetting("ngrams", int, 2, "n in n-grams (2 = unigrams and bigrams)"),
-         MethodSetting("num_buckets", int, 10000, "hash buckets"),
+        (MethodSetting("ngrams", int, 2, "n in n-grams (2 = unigrams and bigrams)", bounds=WholeNumbers(1, 8)),
+         # Memory grows with the buckets (8 bytes each, several arrays): 2**24 of them is about half a GiB.
+         MethodSetting("num_buckets", int, 10000, "hash buckets", bounds=WholeNumbers(1, 2**24)),
          MethodSetting("tokenizer", str, "wordpunct", "word tokenizer", choices=("wordpunct", "word_tokenize"))),
         scorer=dsir_scores),
     "tfidf": MethodInfo(
@@ -152,14 +168,17 @@ METHODS: dict[str, MethodInfo] = {
         "Cosine of each source's TF-IDF vector to the target centroid (vectorizer fit on sources + targets).",
         (MethodSetting("analyzer", str, "word", "word n-grams, or character n-grams within word boundaries",
                          choices=("word", "char_wb", "char")),
-         MethodSetting("ngram_min", int, None, "shortest n-gram (default: word 1, char 3)", optional=True),
-         MethodSetting("ngram_max", int, None, "longest n-gram (default: word 2, char 5)", optional=True),
-         MethodSetting("sublinear_tf", int, 1, "1 = use 1 + ln(tf), 0 = raw term frequency", choices=(0, 1))),
+         MethodSetting("ngram_min", int, None, "shortest n-gram (default: word 1, char 3)", optional=True,
+                       bounds=WholeNumbers(1, 16)),
+         MethodSetting("ngram_max", int, None, "longest n-gram (default: word 2, char 5)", optional=True,
+                       bounds=WholeNumbers(1, 16)),
+         MethodSetting("sublinear_tf", int, 1, "1 = use 1 + ln(tf), 0 = raw term frequency", choices=(0, 1),
+                       bounds=WholeNumbers(0, 1))),
         scorer=tfidf_scores),
     "random": MethodInfo(
         "random", "Random",
         "Seeded uniform random scores: the baseline a selector must beat.",
-        (MethodSetting("seed", int, 0, "random seed"),), scorer=random_scores),
+        (MethodSetting("seed", int, 0, "random seed", bounds=SEEDS),), scorer=random_scores),
 }
 
 

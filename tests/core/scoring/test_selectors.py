@@ -131,7 +131,7 @@ def test_unknown_method_and_settings_are_user_errors(pool):
         score_sources("random", pool.sources, pool.targets, seeds=1)
     with pytest.raises(ZipFitError, match="must be one of"):
         score_sources("tfidf", pool.sources, pool.targets, analyzer="sentence")
-    with pytest.raises(ZipFitError, match="must be int"):
+    with pytest.raises(ZipFitError, match="must be a whole number"):
         score_sources("random", pool.sources, pool.targets, seed="abc")
     with pytest.raises(ZipFitError, match="target set is empty"):
         score_sources("tfidf", pool.sources, [])
