@@ -20,12 +20,14 @@ import streamlit as st
 
 from zipfit_core.analysis.selection import TokenCounter
 from zipfit_core.data.formats import COMPRESSIONS, TABLE_FORMATS
-from zipfit_core.data.loading import LoadedTexts, load_source, preview_table
+from zipfit_core.data.loading import LoadedTexts, preview_table
 from zipfit_core.data.local import data_files_under
 from zipfit_core.data.sources import DataSource, LoadOptions, TextSpec
 from zipfit_core.engines.open_folder import OpenedScoreFolder, open_score_folder
 from zipfit_core.errors import ZipFitError
+from zipfit_core.store.data_store import open_data
 
+from . import work
 from ..config import app_settings
 from ..state.records import LoadedRef
 from ..state.view import DataChoice
@@ -74,7 +76,10 @@ def _open_folder(key: str, _choice: DataChoice) -> OpenedScoreFolder:
 
 def loaded_bytes(loaded: LoadedTexts) -> int:
     """About how much memory a loaded data set holds: its texts (as Python strings) and its table (the Python
-    strings of its other object columns estimated from their first thousand rows)."""
+    strings of its other object columns estimated from their first thousand rows); for a data set whose rows
+    stay on disk, its per-row numbers."""
+    if loaded.store_folder is not None:
+        return sum(numbers.nbytes for numbers in (loaded.row_ids, loaded.char_counts, loaded.token_counts))
     table = loaded.table
     size = sum(map(sys.getsizeof, loaded.texts)) + int(table.memory_usage(index=False, deep=False).sum())
     objects = [position for position, (name, dtype) in enumerate(zip(table.columns, table.dtypes))
@@ -153,7 +158,9 @@ def _load_cached(key: str, choice: DataChoice, upload: bytes | None) -> LoadedTe
         if choice.kind == "upload" and upload is None:
             raise ZipFitError(f"The uploaded file {choice.location!r} is no longer in memory: upload it again "
                               "on the Data page.")
-        return load_source(data_source(choice), text_spec(choice), load_options(), upload=upload)
+        # Rows stay on disk in the data store, shared with every session and the command line.
+        return open_data(data_source(choice), text_spec(choice), load_options(), cache_dir=work.manager().cache_dir,
+                         upload=upload)
 
     return loaded_cache().get(key, load)
 
@@ -218,6 +225,8 @@ def _token_counts(fingerprint: str, _texts: tuple[str, ...] | list[str]) -> np.n
 
 def token_counts(loaded: LoadedTexts) -> np.ndarray:
     """Approximate token counts of each text (the counter `zipfit select` uses by default)."""
+    if loaded.token_counts is not None:  # counted once, when the data was converted
+        return loaded.token_counts
     return _token_counts(loaded.fingerprint, loaded.texts)
 
 
@@ -229,6 +238,8 @@ def _char_counts(fingerprint: str, _texts: list[str]) -> np.ndarray:
 
 
 def char_counts(loaded: LoadedTexts) -> np.ndarray:
+    if loaded.char_counts is not None:
+        return loaded.char_counts
     return _char_counts(loaded.fingerprint, loaded.texts)
 
 

@@ -35,8 +35,10 @@ def arrow_piece(piece: LoadedPiece, text_field: str, schema: pa.Schema | None, r
     """A piece's rows as one record batch, the text column holding the texts as scored. Later pieces take the
     first piece's columns and types: a column the first piece lacked is dropped (with a warning), one it had is
     null where a later piece lacks it, and a value of another type is kept as text where it can be."""
-    columns = {str(name): _as_arrow_column(piece.table[name]) for name in piece.table.columns if name != text_field}
-    columns[text_field] = pa.array(piece.texts, type=pa.large_string())
+    texts = pa.array(piece.texts, type=pa.large_string())
+    columns = {str(name): texts if name == text_field else _as_arrow_column(piece.table[name])
+               for name in piece.table.columns}
+    columns.setdefault(text_field, texts)  # the texts take the text field's place (a template's go last)
     if schema is None:
         return pa.RecordBatch.from_pydict(columns)
     extra = [name for name in columns if name not in schema.names]
@@ -77,6 +79,10 @@ class StoredTable:
 
     def __len__(self) -> int:
         return int(self.batch_starts[-1])
+
+    @property
+    def dtypes(self) -> pd.Series:
+        return self.schema.empty_table().to_pandas().dtypes
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -160,11 +166,26 @@ class _Positions:
         self._table = table
 
     def __getitem__(self, key) -> pd.DataFrame | pd.Series:
+        if isinstance(key, tuple):  # rows and columns (positions or names), as DataFrame.iloc takes them
+            rows, columns = key
+            many = not isinstance(columns, (str, int, np.integer))
+            picked = list(self._table.columns[columns]) if isinstance(columns, slice) else \
+                (list(columns) if many else [columns])
+            names = [self._table.columns[column] if isinstance(column, (int, np.integer)) else column
+                     for column in picked]
+            selected = self._table.take(self._positions(rows), names)
+            return selected if many else selected[names[0]]
         if isinstance(key, (int, np.integer)):
             return self._table.take([int(key)]).iloc[0]
+        return self._table.take(self._positions(key))
+
+    def _positions(self, key) -> np.ndarray:
         if isinstance(key, slice):
-            return self._table.take(np.arange(len(self._table))[key])
-        return self._table.take(np.asarray(key))
+            return np.arange(len(self._table))[key]
+        if isinstance(key, (int, np.integer)):
+            return np.array([int(key)])
+        key = np.asarray(key)
+        return np.flatnonzero(key) if key.dtype == bool else key
 
 
 class StoredTexts(Sequence[str]):
