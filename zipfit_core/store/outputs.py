@@ -1,15 +1,15 @@
 """Where results are written: an output may replace only what this project wrote, and never an input.
 
 `check_output_path` refuses, before any work, an output that names `.`, `..`, the working folder or one of
-its parents, an input (or a folder holding one), a file where a folder is wanted or the reverse, and
-anything that exists and is not recognised as ours (each writer says how it recognises its own files: a
-manifest beside an export, the metadata of a scores file). `replace_folder` writes a folder under a
+its parents, an input, a folder holding one or a place inside an input folder (a glob's folder counts), a file
+where a folder is wanted or the reverse, and anything that exists and is not recognised as ours (each writer says
+how it recognises its own files: the files an export's manifest records, the metadata of a scores file). It
+also removes the temporaries a killed earlier writer of that output left (`files.remove_stale_temporaries`). `replace_folder` writes a folder under a
 temporary sibling name and renames it into place, so a failed write leaves the old one untouched.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -17,12 +17,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from zipfit_core.errors import ZipFitError
+from zipfit_core.store.files import read_json_file, remove_stale_temporaries, temporary_prefix
+
+GLOB_CHARACTERS = "*?["
 
 
 def is_json_of_kind(path: str | Path, kind: str) -> bool:
     """A JSON file whose top-level `kind` is `kind`: how a command that writes one JSON file recognises its own."""
     try:
-        content = json.loads(Path(path).read_text(encoding="utf-8"))
+        content = read_json_file(path)
     except (OSError, ValueError):
         return False
     return isinstance(content, dict) and content.get("kind") == kind
@@ -41,12 +44,16 @@ def check_output_path(output: str | Path, *, what: str, folder: bool, is_ours: C
         raise ZipFitError(f"`out` {shown!r} is the working folder or one of its parents: give a new name for the "
                           f"{what}.")
     for given in inputs:
-        if not os.path.lexists(Path(given).expanduser()):
+        source = _input_location(str(given))
+        if source is None:
             continue  # a Hub id or a demo name, not a path
-        source = Path(given).expanduser().resolve()
         if resolved == source or source.is_relative_to(resolved):
             raise ZipFitError(f"`out` {shown!r} would replace the input {given}: write the {what} under another "
                               "name.")
+        if source.is_dir() and resolved.is_relative_to(source):
+            raise ZipFitError(f"`out` {shown!r} is inside the input folder {given}, which would then read it as "
+                              f"data: write the {what} outside it.")
+    remove_stale_temporaries(path)
     if not os.path.lexists(path):
         return path
     if folder and not path.is_dir():
@@ -58,6 +65,17 @@ def check_output_path(output: str | Path, *, what: str, folder: bool, is_ours: C
         raise ZipFitError(f"`out` {shown!r} already exists and was not written by zipfit, so it is kept: give a new "
                           "name, or move it away first.")
     return path
+
+
+def _input_location(given: str) -> Path | None:
+    """Where an input lives on disk: the path itself, or for a glob (`pool/*.jsonl`) the folder before its first
+    pattern; None for what is not a local path (a Hub id, a demo name)."""
+    path = Path(given.removeprefix("file://")).expanduser()
+    if any(character in given for character in GLOB_CHARACTERS):
+        fixed = [part for part in path.parts[:next(index for index, part in enumerate(path.parts)
+                                                   if any(character in part for character in GLOB_CHARACTERS))]]
+        path = Path(*fixed) if fixed else Path(".")
+    return path.resolve() if os.path.lexists(path) else None
 
 
 def _is_empty_folder(path: Path) -> bool:
@@ -72,7 +90,7 @@ def replace_folder(path: str | Path, write: Callable[[Path], None]) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    staging = Path(tempfile.mkdtemp(prefix=temporary_prefix(path), suffix=".partial", dir=path.parent))
     try:
         write(staging)
     except BaseException:
@@ -80,7 +98,7 @@ def replace_folder(path: str | Path, write: Callable[[Path], None]) -> None:
         raise
     old = None
     if os.path.lexists(path):
-        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+        old = Path(tempfile.mkdtemp(prefix=temporary_prefix(path), suffix=".old", dir=path.parent))
         os.rename(path, old / "previous")
     try:
         os.rename(staging, path)
