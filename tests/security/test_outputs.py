@@ -213,3 +213,14 @@ def test_a_malformed_score_folder_is_a_one_line_error(cli, shards, tmp_path, dam
 
     with pytest.raises(ZipFitError):  # what the app shows (it said "Could not load this data (KeyError ...)")
         open_score_folder("scores", tmp_path)
+
+
+def test_a_killed_score_folder_writers_temporaries_are_removed_by_the_next_run(cli, shards, tmp_path):
+    assert cli("score", "pool", "targets.jsonl", "--quiet", "--out", "scores").returncode == 0
+    for part in ("scores/scores/part-00000.parquet", "scores/completions/00000.json"):
+        killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, part], cwd=tmp_path,
+                                env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+        assert killed.returncode == 9
+    assert len(list(tmp_path.glob("scores/*/.*.tmp"))) == 2
+    assert cli("score", "pool", "targets.jsonl", "--quiet", "--out", "scores").returncode == 0  # all done: resumes
+    assert not list(tmp_path.glob("scores/*/.*.tmp"))

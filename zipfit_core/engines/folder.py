@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from zipfit_core.data.sources import plural
 from zipfit_core.engines.shards import Shard, ShardSource, digests_fingerprint
 from zipfit_core.errors import ZipFitError
-from zipfit_core.store.files import atomic_path, read_json_file, write_json_atomic
+from zipfit_core.store.files import atomic_path, read_json_file, remove_stale_temporaries, write_json_atomic
 from zipfit_core.store.run import ScoreRun
 
 FOLDER_FORMAT = "zipfit-score-folder"
@@ -126,6 +126,8 @@ class ScoreFolderWriter:
             _check_resumable(path, _read_manifest(path), run, source)
         elif path.exists() and any(path.iterdir()):
             raise ZipFitError(f"`out` {path} is a folder that holds other files: give a new or empty folder.")
+        for part in (path, path / "scores", path / "completions"):
+            remove_stale_temporaries(part)  # a killed run's half-written parts and markers
         folder = cls(path, run, source, engine)
         folder.done = folder._completed_markers()
         folder.write_manifest()

@@ -56,20 +56,22 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(path: str | Path) -> None:
-    """Remove the temporaries of `path` (see the module docstring) whose writing process has died."""
-    path = Path(path)
-    pattern = re.compile(re.escape(f".{path.name}.") + r"(\d+)-[a-z0-9_]+(" +
-                         "|".join(re.escape(suffix) for suffix in TEMPORARY_SUFFIXES) + r")")
+def remove_stale_temporaries(folder: str | Path, name: str | None = None) -> None:
+    """Remove the temporaries in `folder` (of the file or folder `name`, else of any) whose writing process has died
+    (see the module docstring)."""
+    folder = Path(folder)
+    named = re.escape(name) if name is not None else ".+"
+    pattern = re.compile(rf"\.({named})\.(\d+)-[a-z0-9_]+(" +
+                         "|".join(re.escape(suffix) for suffix in TEMPORARY_SUFFIXES) + ")")
     try:
-        entries = list(os.scandir(path.parent))
+        entries = list(os.scandir(folder))
     except OSError:
         return
     for entry in entries:
         match = pattern.fullmatch(entry.name)
-        if match is None or int(match.group(1)) == os.getpid() or _process_alive(int(match.group(1))):
+        if match is None or int(match.group(2)) == os.getpid() or _process_alive(int(match.group(2))):
             continue
-        if match.group(2) == ".old" and not os.path.lexists(path):
+        if match.group(3) == ".old" and not os.path.lexists(folder / match.group(1)):
             continue  # killed between its two renames: the previous output is only in there
         try:
             if entry.is_dir(follow_symlinks=False):

@@ -56,7 +56,7 @@ def check_output_path(output: str | Path, *, what: str, folder: bool, is_ours: C
         if source.is_dir() and resolved.is_relative_to(source):
             raise ZipFitError(f"`out` {shown!r} is inside the input folder {given}, which would then read it as "
                               f"data: write the {what} outside it.")
-    remove_stale_temporaries(path)
+    remove_stale_temporaries(path.parent, path.name)
     if not os.path.lexists(path):
         return path
     if folder and not path.is_dir():
