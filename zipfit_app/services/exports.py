@@ -12,7 +12,6 @@ import io
 import json
 import re
 import tempfile
-import time
 import uuid
 import zipfile
 from dataclasses import dataclass, replace
@@ -22,10 +21,18 @@ import numpy as np
 import pandas as pd
 
 from zipfit_core.analysis.curation import CuratedSelection
-from zipfit_core.analysis.export import build_manifest, export_selection, manifest_path, selected_table, write_table
+from zipfit_core.analysis.export import (
+    build_manifest,
+    export_selection,
+    manifest_path,
+    removed_path,
+    selected_table,
+    write_table,
+)
 from zipfit_core.analysis.selection import Selection, SelectionRule, TokenCounter
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.jobs.work import FunctionWork, WorkStatus
+from zipfit_core.store.outputs import release_name, reserve_name
 from zipfit_core.store.run import ScoreRun
 
 from ..state.records import FolderExport
@@ -105,15 +112,18 @@ def start_folder_export(export_root: Path, stem: str, source: LoadedTexts, score
     """Write the curated selection, its manifest and the rows it left out under `export_root`, as background
     work of the process's manager."""
     selection = curated.selection
-    export_root.mkdir(parents=True, exist_ok=True)
-    output = export_root / file_name(stem, kind).removesuffix(".zip")
-    if output.exists():
-        output = output.with_name(f"{output.stem}-{time.strftime('%Y%m%d-%H%M%S')}{output.suffix}")
+    # Taken now, in one atomic step: sessions exporting at the same moment never write to the same name.
+    output = reserve_name(export_root, stem, FORMATS[kind].suffix, as_folder=kind == "datasets",
+                          companions=lambda path: (manifest_path(path), removed_path(path)))
 
     def write(progress, cancelled) -> Path:
         # export_selection writes atomically: a failure (disk full, permissions) leaves no half-written export
-        export_selection(source.table, source.texts, source.text_field, scores, selection, counter, run,
-                         output, include_score=include_score, curated=curated)
+        try:
+            export_selection(source.table, source.texts, source.text_field, scores, selection, counter, run,
+                             output, include_score=include_score, curated=curated)
+        except BaseException:
+            release_name(output)
+            raise
         return output
 
     work = FunctionWork(f"export-{uuid.uuid4().hex[:16]}", "export", write, unit="rows", total=selection.n_rows,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -15,8 +14,8 @@ from zipfit_core._version import __version__
 from zipfit_core.analysis.curation import CuratedSelection
 from zipfit_core.analysis.selection import Selection, TokenCounter
 from zipfit_core.errors import ZipFitError
-from zipfit_core.store.files import write_json_atomic, write_with
-from zipfit_core.store.outputs import check_output_path, remove_written, replace_folder
+from zipfit_core.store.files import read_json_file, write_json_atomic, write_with
+from zipfit_core.store.outputs import check_output_path, matches_written, remove_written, replace_folder, written_files
 from zipfit_core.store.run import ScoreRun
 
 MANIFEST_FORMAT = "zipfit-export-manifest"
@@ -96,31 +95,51 @@ def write_table(table: pd.DataFrame, path: str | Path) -> None:
 
 
 def check_export_destination(output: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
-    """`output` once it is safe to export there: new, an empty folder, or an earlier export (its manifest
-    names it); never `.`/`..`, an input, or anything else that exists. Raises ZipFitError otherwise."""
+    """`output` once it is safe to export there: new, an empty folder, or an earlier export (the files its
+    manifest records are there, unchanged); never `.`/`..`, an input, or anything else that exists. Its manifest
+    and its list of removed rows (`removed_path`) pass the same check. Raises ZipFitError otherwise."""
     kind = export_format(output)
     path = check_output_path(output, what="export", folder=kind == "datasets", is_ours=is_previous_export,
                              inputs=inputs)
-    manifest = manifest_path(path)
-    if os.path.lexists(manifest):
-        try:
-            read_manifest(manifest)
-        except ZipFitError:
-            raise ZipFitError(f"{manifest} already exists and is not an export manifest, so it is kept: give the "
-                              "export another name, or move that file away first.") from None
+    check_output_path(manifest_path(path), what="export's manifest", folder=False, inputs=inputs,
+                      is_ours=lambda manifest: _manifest_for(manifest, path.name) is not None)
+    check_output_path(removed_path(path), what="list of removed rows", folder=False, inputs=inputs,
+                      is_ours=lambda removed: _recorded_beside(path, removed))
     return path
 
 
-def is_previous_export(path: Path) -> bool:
-    """An export written by zipfit: the manifest beside it names it."""
-    manifest = manifest_path(path)
-    if not manifest.is_file():
-        return False
+def _manifest_for(manifest: Path, name: str) -> dict | None:
+    """The export manifest at `manifest` if it is one for the export named `name`, else None."""
     try:
-        output = read_manifest(manifest).get("output")
+        content = read_manifest(manifest)
     except ZipFitError:
+        return None
+    output = content.get("output")
+    return content if isinstance(output, dict) and output.get("path") == name else None
+
+
+def _written_by(manifest: dict | None, name: str) -> list[dict] | None:
+    """The files the manifest records writing for `name` (a file, or a folder's files), or None."""
+    written = manifest.get("written") if manifest is not None else None
+    if not isinstance(written, list):
+        return None
+    return [item for item in written if isinstance(item, dict) and isinstance(item.get("path"), str)
+            and (item["path"] == name or item["path"].startswith(name + "/"))]
+
+
+def is_previous_export(path: Path) -> bool:
+    """An export zipfit wrote: the manifest beside it records writing exactly the files there now."""
+    path = Path(path)
+    recorded = _written_by(_manifest_for(manifest_path(path), path.name), path.name)
+    return bool(recorded) and matches_written(path, recorded)
+
+
+def _recorded_beside(output: Path, file: Path) -> bool:
+    """Whether the export at `output` (one zipfit wrote) records writing `file` beside it, as it is now."""
+    if not is_previous_export(output):
         return False
-    return isinstance(output, dict) and output.get("path") == Path(path).name
+    recorded = _written_by(_manifest_for(manifest_path(output), output.name), file.name)
+    return bool(recorded) and matches_written(file, recorded)
 
 
 def manifest_path(path: str | Path) -> Path:
@@ -171,11 +190,14 @@ def export_selection(table: pd.DataFrame, texts: list[str], text_field: str, sco
     chosen = selected_table(table, texts, text_field, scores, selection, counter, include_score=include_score)
     manifest = build_manifest(run, selection, counter, output, export_format(output), include_score, curated)
     writes_removed = curated is not None and curated.removed_any
-    stale_removed = not writes_removed and _names_its_removed_rows(Path(output))  # read before it is replaced
+    stale_removed = not writes_removed and _recorded_beside(Path(output), removed_path(output))  # before replacing
     write_table(chosen, output)
     try:
+        written = written_files(output)
         if writes_removed:
             write_with(removed_path(output), lambda temporary: write_jsonl(curated.removed, temporary))
+            written += written_files(removed_path(output))
+        manifest["written"] = written  # how a later run recognises these files as ours (names, sizes, hashes)
         write_json_atomic(manifest_path(output), manifest)
     except BaseException:  # an export without its manifest could never be recognised (or replaced) later
         remove_written(output)
@@ -183,14 +205,6 @@ def export_selection(table: pd.DataFrame, texts: list[str], text_field: str, sco
     if stale_removed:
         removed_path(output).unlink(missing_ok=True)
     return manifest
-
-
-def _names_its_removed_rows(output: Path) -> bool:
-    """Whether the export already at `output` (one zipfit wrote) lists removed rows beside it, per its manifest."""
-    if not is_previous_export(output):
-        return False
-    curation = read_manifest(manifest_path(output)).get("curation")
-    return isinstance(curation, dict) and curation.get("removed_rows_file") == removed_path(output).name
 
 
 def removed_path(path: str | Path) -> Path:
@@ -203,8 +217,8 @@ def read_manifest(path: str | Path) -> dict:
     """An export manifest: this format's versions, and those written before it had one (`tool` only).
     Raises ZipFitError for anything else."""
     try:
-        manifest = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        manifest = read_json_file(path)
+    except (OSError, ValueError) as error:
         raise ZipFitError(f"{path} is not a readable export manifest ({error}).") from None
     if not isinstance(manifest, dict):
         raise ZipFitError(f"{path} is not an export manifest (not a JSON object).")

@@ -14,7 +14,6 @@ row order (see `shards.py`): the order of the rows when the shards are read one 
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ import pyarrow.parquet as pq
 from zipfit_core.data.sources import plural
 from zipfit_core.engines.shards import Shard, ShardSource, digests_fingerprint
 from zipfit_core.errors import ZipFitError
-from zipfit_core.store.files import atomic_path, write_json_atomic
+from zipfit_core.store.files import atomic_path, read_json_file, remove_stale_temporaries, write_json_atomic
 from zipfit_core.store.run import ScoreRun
 
 FOLDER_FORMAT = "zipfit-score-folder"
@@ -72,18 +71,44 @@ def is_score_folder(path: str | Path) -> bool:
 
 
 def _read_manifest(path: Path) -> dict:
+    """The folder's manifest, its shape checked (what is read from it below is there, with its type)."""
     try:
-        manifest = json.loads((path / MANIFEST_NAME).read_text(encoding="utf-8"))
+        manifest = read_json_file(path / MANIFEST_NAME)
     except (OSError, ValueError) as error:
         raise ZipFitError(f"{path / MANIFEST_NAME} is not readable ({error}): "
                           "score into a new `out` folder.") from None
-    if manifest.get("format") != FOLDER_FORMAT:
-        raise ZipFitError(f"{path} is not a zipfit score folder (its manifest has format "
-                          f"{manifest.get('format')!r}).")
-    if manifest.get("format_version", 0) > FOLDER_FORMAT_VERSION:
-        raise ZipFitError(f"{path} was written by a newer zipfit (folder format {manifest['format_version']}): "
+    if not isinstance(manifest, dict) or manifest.get("format") != FOLDER_FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise ZipFitError(f"{path} is not a zipfit score folder (its manifest has format {found!r}).")
+    version = manifest.get("format_version", 0)
+    if not isinstance(version, int) or version > FOLDER_FORMAT_VERSION:
+        raise ZipFitError(f"{path} was written by a newer zipfit (folder format {version!r}): "
                           "upgrade zipfit-studio.")
+    shards = manifest.get("shards")
+    well_formed = isinstance(manifest.get("settings"), dict) and isinstance(shards, list) and all(
+        isinstance(entry, dict) and _is_count(entry.get("index")) and isinstance(entry.get("name"), str)
+        for entry in shards)
+    if not well_formed:
+        raise ZipFitError(f"{path / MANIFEST_NAME} is damaged (it lacks `settings`, or a list of `shards` with an "
+                          "index and a name each): score into a new `out` folder.")
     return manifest
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def read_marker(path: Path) -> dict | None:
+    """A shard's completion marker, or None when it is missing or damaged (the shard then counts as not done)."""
+    try:
+        content = read_json_file(path)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(content, dict) or not _is_count(content.get("rows")):
+        return None
+    if not all(isinstance(content.get(key), str) for key in ("shard", "fingerprint", "scores")):
+        return None
+    return content
 
 
 @dataclass
@@ -110,6 +135,8 @@ class ScoreFolderWriter:
             _check_resumable(path, _read_manifest(path), run, source)
         elif path.exists() and any(path.iterdir()):
             raise ZipFitError(f"`out` {path} is a folder that holds other files: give a new or empty folder.")
+        for part in (path, path / "scores", path / "completions"):
+            remove_stale_temporaries(part)  # a killed run's half-written parts and markers
         folder = cls(path, run, source, engine)
         folder.done = folder._completed_markers()
         for index in folder.done:  # a run killed between a marker and removing the checkpoint
@@ -128,10 +155,9 @@ class ScoreFolderWriter:
         done = {}
         for shard in self.source.shards:
             marker = self.path / marker_name(shard.index)
-            if marker.is_file() and (self.path / part_name(shard.index)).is_file():
-                content = json.loads(marker.read_text(encoding="utf-8"))
-                if content.get("shard") == shard.name:
-                    done[shard.index] = content
+            content = read_marker(marker)
+            if content is not None and content["shard"] == shard.name and (self.path / part_name(shard.index)).is_file():
+                done[shard.index] = content
         return done
 
     @property
@@ -211,7 +237,7 @@ def _settings(run: ScoreRun) -> dict:
 
 
 def _check_resumable(path: Path, manifest: dict, run: ScoreRun, source: ShardSource) -> None:
-    before, now = manifest.get("settings", {}), _settings(run)
+    before, now = manifest["settings"], _settings(run)
     changed = [key for key in RESUME_KEYS if before.get(key) != now[key]]
     if "source_template" in changed and "source_field" in changed:
         changed.remove("source_field")  # with a template, source_field only describes it
@@ -219,7 +245,7 @@ def _check_resumable(path: Path, manifest: dict, run: ScoreRun, source: ShardSou
         shown = ", ".join(f"{key} {before.get(key)!r} -> {now[key]!r}" for key in changed)
         raise ZipFitError(f"{path} holds scores made with other settings ({shown}): rerun with the same "
                           "settings to resume, or give a new `out` folder.")
-    names_before = [entry["name"] for entry in manifest.get("shards", [])]
+    names_before = [entry["name"] for entry in manifest["shards"]]
     names_now = [shard.name for shard in source.shards]
     if names_before != names_now:
         added = sorted(set(names_now) - set(names_before))
@@ -263,8 +289,8 @@ def read_score_folder(path: str | Path) -> FolderScores:
     entries, not_done = [], []
     for entry in manifest["shards"]:
         marker = path / marker_name(entry["index"])
-        content = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else {}
-        if content.get("shard") != entry["name"]:
+        content = read_marker(marker) or {}
+        if content.get("shard") != entry["name"] or content.get("scores") != part_name(entry["index"]):
             not_done.append(entry)
             continue
         entries.append({**entry, "status": "done", "rows": content["rows"], "fingerprint": content["fingerprint"],
@@ -274,10 +300,12 @@ def read_score_folder(path: str | Path) -> FolderScores:
         raise ZipFitError(f"{path} is incomplete: {len(not_done):,} of {plural(len(manifest['shards']), 'shard')} "
                           f"{'is' if len(not_done) == 1 else 'are'} not scored ({names}). Fix any failed shard and "
                           "rerun the same `zipfit score` command: done shards are skipped.")
+    if not entries:
+        raise ZipFitError(f"{path} lists no shards: score into a new `out` folder.")
     scores, n_chars = [], []
     for entry in entries:
         try:
-            table = pq.read_table(path / entry["scores"])
+            table = pq.read_table(path / entry["scores"], columns=["row_in_shard", "score", "n_chars"])
         except Exception as error:
             raise ZipFitError(f"{path / entry['scores']} is not readable ({error}): delete "
                               f"{path / marker_name(entry['index'])} and rerun `zipfit score` to redo it.") from None

@@ -13,7 +13,6 @@ never wrong numbers.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.data.local import check_inside_root, check_tree_inside_root, is_glob, resolve_in_root
 from zipfit_core.data.sources import DataSource, TextSpec
 from zipfit_core.engines.sharded import load_scored_folder
-from zipfit_core.engines.folder import FOLDER_FORMAT, MANIFEST_NAME, is_score_folder, read_score_folder
+from zipfit_core.engines.folder import FOLDER_FORMAT, MANIFEST_NAME, is_score_folder, read_marker, read_score_folder
 from zipfit_core.engines.shards import URI_SCHEME, discover_shards
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.run import ScoreRun
@@ -55,12 +54,9 @@ def _check_folder_files(path: Path, root: Path) -> None:
     """Every file and folder inside the score folder, and every part file its markers name, stays inside root."""
     check_tree_inside_root(path, root)
     for marker in sorted((path / "completions").glob("*.json")):
-        try:
-            named = json.loads(marker.read_text(encoding="utf-8")).get("scores")
-        except (OSError, ValueError, AttributeError):
-            continue  # read_score_folder reports a damaged marker as an unscored shard
-        if isinstance(named, str):
-            check_inside_root(path / named, root, shown=f"{marker.name}: {named}")
+        content = read_marker(marker)  # None for a damaged one: read_score_folder reports it as an unscored shard
+        if content is not None:
+            check_inside_root(path / content["scores"], root, shown=f"{marker.name}: {content['scores']}")
 
 
 def _candidates(written: str, root: Path, folder: Path) -> list[Path]:

@@ -23,7 +23,7 @@ from zipfit_core.data.formats import FILE_COLUMN, arrow_to_frame
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.data.sources import TextSpec, plural, template_fields
 from zipfit_core.data.texts import TEMPLATE_TEXT_COLUMN, texts_fingerprint
-from zipfit_core.engines.folder import ScoredShard, ScoreFolderWriter, read_score_folder
+from zipfit_core.engines.folder import ScoredShard, ScoreFolderWriter, is_score_folder, read_score_folder
 from zipfit_core.engines.local import LocalEngine
 from zipfit_core.engines.shard_job import Engine, ShardJob
 from zipfit_core.engines.shards import (
@@ -38,6 +38,7 @@ from zipfit_core.errors import ScoringCancelled, ZipFitError
 from zipfit_core.jobs.work import Work, WorkStatus
 from zipfit_core.scoring.alignment import CancelSignal, require_texts
 from zipfit_core.scoring.codecs import resolve_level
+from zipfit_core.store.outputs import check_output_path
 from zipfit_core.store.run import PLAIN_TEXT_FIELD, ScoreRun
 
 ENGINES = ("local", "ray")
@@ -166,6 +167,7 @@ def score_shards(
     target_texts = targets.texts if isinstance(targets, LoadedTexts) else list(targets)
     require_texts(target_texts, "target")
     shard_source = discover_shards(source)
+    check_output_path(out, what="score folder", folder=True, is_ours=is_score_folder, inputs=(source,))
     if source_template is not None:
         template_fields(source_template)  # a template that cannot be rendered fails before any work
         text_field = TextSpec(template=source_template).describe()

@@ -21,7 +21,7 @@ A job running *in this process* is the caller's to know (`JobManager.busy_reason
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import re
 import secrets
@@ -34,6 +34,7 @@ from pathlib import Path
 
 from zipfit_core._version import __version__
 from zipfit_core.errors import ZipFitError
+from zipfit_core.store.files import read_json_file
 from zipfit_core.store.method_cache import METHOD_CACHE_FOLDER, METHOD_CACHE_FORMAT, METHOD_CACHE_FORMAT_VERSION, memo
 from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.score_cache import CACHE_FORMAT, CACHE_FORMAT_VERSION, MANIFEST_NAME, CacheEntry
@@ -146,10 +147,10 @@ def _folder_size_and_mtime(folder: Path) -> tuple[int, float]:
 def _read_json(path: Path) -> tuple[dict | None, str | None]:
     """(manifest, None), (None, None) when there is no manifest, or (None, why it is unreadable)."""
     try:
-        content = json.loads(path.read_text(encoding="utf-8"))
+        content = read_json_file(path)
     except FileNotFoundError:
         return None, None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, ValueError) as error:
         return None, f"its manifest is not readable JSON ({error})"
     if not isinstance(content, dict):
         return None, "its manifest is not a JSON object"
@@ -178,7 +179,7 @@ def _zipfit_item(folder: Path) -> CacheItem:
         n_sources, n_targets = int(settings["n_sources"]), int(settings["n_targets"])
         complete, targets_done = bool(progress["complete"]), int(progress["targets_done"])
         version = str(settings.get("package_version", ""))
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
         return CacheItem(**blank, state="damaged", problem=problem or f"its manifest is incomplete ({error})")
     if problem is None and version != __version__:
         problem = f"written by zipfit {version or '?'} (this is {__version__})"
@@ -340,8 +341,8 @@ class PruneCriteria:
     def check(self) -> None:
         if self.older_than_days is None and not self.other_versions and self.max_size_bytes is None:
             raise ZipFitError("Say what to prune: `older_than_days`, `other_versions` and/or `max_size_bytes`.")
-        if self.older_than_days is not None and self.older_than_days < 0:
-            raise ZipFitError(f"`older_than_days` must be a number of days >= 0, got {self.older_than_days}.")
+        if self.older_than_days is not None and not 0 <= self.older_than_days < math.inf:  # nan compares false
+            raise ZipFitError(f"`older_than_days` must be a finite number of days >= 0, got {self.older_than_days}.")
         if self.max_size_bytes is not None and self.max_size_bytes < 0:
             raise ZipFitError("`max_size_bytes` must be at least 0.")
 

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from zipfit_core._version import __version__
 from zipfit_core.scoring.methods import recorded_settings
-from zipfit_core.store.files import atomic_path, file_sha256, now_iso, write_json_atomic
+from zipfit_core.store.files import atomic_path, file_sha256, now_iso, read_json_file, write_json_atomic
 from zipfit_core.store.run import ScoreRun
 
 METHOD_CACHE_FORMAT = "zipfit-method-scores"
@@ -88,8 +88,8 @@ def read_method_cache(cache_dir: str | Path, key: str, n_sources: int) -> np.nda
     if not manifest_path.exists():
         return None
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if (manifest.get("format") != METHOD_CACHE_FORMAT
+        manifest = read_json_file(manifest_path)
+        if not isinstance(manifest, dict) or (manifest.get("format") != METHOD_CACHE_FORMAT
                 or manifest.get("format_version") != METHOD_CACHE_FORMAT_VERSION):
             raise ValueError("unknown format or version")
         if manifest.get("identity") != json.loads(key):

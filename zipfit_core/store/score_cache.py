@@ -13,8 +13,10 @@ A folder holds a JSON manifest and one Parquet file with the exact progress of a
 The sums are exact integers (units of 2**-53, see scoring/kernel.py) that can exceed int64, so each is
 stored as int64 "limbs" of 62 bits (top limb signed). Writes are atomic: the Parquet file gets a new
 name, then the manifest is replaced to point at it, so a crash at any moment leaves the previous
-consistent pair. Anything that does not check out (JSON, format version, key, settings, checksum,
-shape) raises `CacheDamaged`; callers report it and recompute. No pickle anywhere.
+consistent pair. What the manifest says the numbers are (key, settings, schedule, progress) is also written in
+the data file's own metadata, so the data file's checksum covers it: an edited manifest no longer matches its
+data. Anything that does not check out (JSON, format version, key, settings, checksum, progress, shape) raises
+`CacheDamaged`; callers report it and recompute, never serve it. No pickle anywhere.
 """
 
 from __future__ import annotations
@@ -35,7 +37,14 @@ from filelock import FileLock, Timeout
 from zipfit_core.data.sources import plural
 from zipfit_core.errors import CacheDamaged
 from zipfit_core.scoring.kernel import units_to_mean
-from zipfit_core.store.files import atomic_path, file_sha256, now_iso, shared_file_mode, write_json_atomic
+from zipfit_core.store.files import (
+    atomic_path,
+    file_sha256,
+    now_iso,
+    read_json_file,
+    shared_file_mode,
+    write_json_atomic,
+)
 from zipfit_core.store.run import ScoreRun
 
 CACHE_FORMAT = "zipfit-score-cache"
@@ -47,6 +56,7 @@ LIMB_BITS = 62
 LIMB_MASK = (1 << LIMB_BITS) - 1
 SUM_LIMBS = 2      # |sum| <= n_targets * 2**53 < 2**123
 SQUARE_LIMBS = 3   # sum of squares <= n_targets * 2**106 < 2**185
+COVERED_METADATA_KEY = b"zipfit-score-cache"  # in the data file: what the manifest must agree with
 
 
 def default_cache_dir() -> Path:
@@ -289,10 +299,10 @@ class CacheEntry:
 
     def read_manifest(self) -> dict:
         try:
-            manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            manifest = read_json_file(self.manifest_path)
         except FileNotFoundError:
             raise CacheDamaged("the manifest is missing") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (OSError, ValueError) as error:
             raise CacheDamaged(f"the manifest is not readable JSON ({error})") from None
         if not isinstance(manifest, dict) or manifest.get("format") != CACHE_FORMAT:
             raise CacheDamaged("the manifest is not a ZIP-FIT score cache manifest")
@@ -337,6 +347,13 @@ class CacheEntry:
             raise CacheDamaged(f"its data file is not readable Parquet ({error})") from None
         if table.num_rows != n_sources:
             raise CacheDamaged(f"its data file has {plural(table.num_rows, 'row')}, expected {n_sources:,}")
+        try:
+            covered = json.loads((table.schema.metadata or {})[COVERED_METADATA_KEY])
+        except (KeyError, ValueError):
+            covered = None
+        if covered != self._covered(settings, manifest["schedule"], rounds_done, round_rows_done):
+            raise CacheDamaged("the manifest does not match what its data file records (settings, schedule or "
+                               "progress were changed after it was written)")
         state = ScoreState(
             n_sources=n_sources,
             round_ends=round_ends,
@@ -362,6 +379,11 @@ class CacheEntry:
             raise CacheDamaged("it was computed with a different target order")
         return state
 
+    def _covered(self, settings: dict, schedule: dict, rounds_done: int, round_rows_done: int) -> dict:
+        """What the data file's metadata records, so that its checksum covers it too."""
+        return {"key": self.key, "settings": settings, "schedule": schedule,
+                "progress": {"rounds_done": rounds_done, "round_rows_done": round_rows_done}}
+
     # -- writing (only while holding the lock) ----------------------------------------------------
     def save(self, state: ScoreState, run: ScoreRun, schedule: dict, label: str) -> None:
         """Write the state under a new file name, then point the manifest at it (both atomic)."""
@@ -372,7 +394,9 @@ class CacheEntry:
         columns.update(_limb_columns("round_squares", state.round_squares))
         if state.complete:
             columns["score"] = state.exact_scores()  # convenience for other readers; sums are the truth
-        table = pa.table(columns)
+        covered = self._covered(cache_settings(run), schedule, state.rounds_done, state.round_rows_done)
+        # Through JSON and back, as the manifest is read: tuples become lists, so both compare equal when loaded.
+        table = pa.table(columns).replace_schema_metadata({COVERED_METADATA_KEY: json.dumps(covered).encode()})
         self.folder.mkdir(parents=True, exist_ok=True)
         data_name = f"state-{secrets.token_hex(6)}.parquet"
         data_path = self.folder / data_name
