@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from zipfit_core.analysis.curation import CuratedSelection
-from zipfit_core.analysis.export import build_manifest, export_selection, manifest_path, selected_table, write_table
+from zipfit_core.analysis.export import (build_manifest, check_export_folder, export_selection, manifest_path,
+                                         selected_table, write_table)
 from zipfit_core.analysis.selection import Selection, SelectionRule, TokenCounter
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.jobs.work import FunctionWork, WorkStatus
@@ -99,13 +100,13 @@ def manifest_bytes(run: ScoreRun | None, selection: Selection, counter: TokenCou
     return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def start_folder_export(export_root: Path, stem: str, source: LoadedTexts, scores: np.ndarray,
+def start_folder_export(export_root: Path, data_root: Path, stem: str, source: LoadedTexts, scores: np.ndarray,
                         curated: CuratedSelection, counter: TokenCounter, run: ScoreRun | None, kind: str,
                         include_score: bool) -> FolderExport:
-    """Write the curated selection, its manifest and the rows it left out under `export_root`, as background
-    work of the process's manager."""
+    """Write the curated selection, its manifest and the rows it left out under `export_root` (a real folder
+    inside `data_root`, or ZipFitError), as background work of the process's manager."""
     selection = curated.selection
-    export_root.mkdir(parents=True, exist_ok=True)
+    check_export_folder(export_root, data_root)
     output = export_root / file_name(stem, kind).removesuffix(".zip")
     if output.exists():
         output = output.with_name(f"{output.stem}-{time.strftime('%Y%m%d-%H%M%S')}{output.suffix}")
@@ -113,7 +114,7 @@ def start_folder_export(export_root: Path, stem: str, source: LoadedTexts, score
     def write(progress, cancelled) -> Path:
         # export_selection writes atomically: a failure (disk full, permissions) leaves no half-written export
         export_selection(source.table, source.texts, source.text_field, scores, selection, counter, run,
-                         output, include_score=include_score, curated=curated)
+                         output, include_score=include_score, curated=curated, data_root=data_root)
         return output
 
     work = FunctionWork(f"export-{uuid.uuid4().hex[:16]}", "export", write, unit="rows", total=selection.n_rows,
