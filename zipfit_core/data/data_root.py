@@ -12,6 +12,7 @@ table is memory-mapped from (`check_mapped_inside_root`). FIFOs, devices and soc
 from __future__ import annotations
 
 import bisect
+import errno
 import os
 import re
 import stat
@@ -146,7 +147,7 @@ def open_inside_root(path: Path, root: Path | None, shown: str) -> BinaryIO:
     except ZipFitError:
         raise
     except OSError as error:
-        if root is not None and error.errno == getattr(os, "ELOOP", -1):
+        if root is not None and error.errno == errno.ELOOP:
             raise outside_error(shown, root) from None  # a link appeared where the checked real file was
         raise ZipFitError(f"Could not open {shown} ({error.strerror or error}): check its permissions.") from None
     try:
