@@ -108,7 +108,11 @@ def web_server():
 def test_a_local_dataset_naming_a_url_is_refused_and_nothing_is_fetched(root, web_server, monkeypatch, metadata):
     address, asked = web_server
     monkeypatch.chdir(root)  # `zipfit app --data-root .`: a URL read as a relative path lands inside the root
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import datasets.config
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)  # online, as the probe ran: a URL is fetched
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     repo = root / "repo"
     repo.mkdir()
     (repo / "inside.jsonl").write_text(json.dumps({"text": "fine"}) + "\n")

@@ -247,19 +247,19 @@ METADATA_FILES = ("README.md", ".huggingface.yaml")  # where datasets reads a lo
 def _check_no_urls(folder: Path, root: Path, display: str) -> None:
     """No `data_files` or `data_dir` in a local folder's metadata (README front matter, .huggingface.yaml) is a
     URL: datasets would download it, and a URL also reads as a relative path under the working folder."""
-    import yaml
+    from huggingface_hub import DatasetCard
 
     for name in METADATA_FILES:
         if not (folder / name).is_file():
             continue
         with open_inside_root(folder / name, root, f"{display}: {name}") as handle:
             text = handle.read().decode("utf-8", errors="replace")
-        if name == "README.md":
-            text = text.split("\n---", 1)[0].removeprefix("---") if text.startswith("---") else ""
+        if name != "README.md":  # plain YAML: read as a card's front matter, as datasets merges it into one
+            text = f"---\n{text}\n---\n"
         try:
-            metadata = yaml.safe_load(text)
-        except yaml.YAMLError:
-            continue  # datasets reports a damaged card
+            metadata = DatasetCard(text, ignore_metadata_errors=True).data.to_dict()
+        except Exception:  # noqa: BLE001 - a damaged card is datasets' to report
+            continue
         configs = metadata.get("configs") if isinstance(metadata, dict) else None
         configs = configs if isinstance(configs, list) else [configs]
         pending: list[object] = [[config.get("data_files"), config.get("data_dir")] for config in configs
