@@ -125,3 +125,20 @@ def test_a_save_to_disk_arrow_file_swapped_while_datasets_maps_it_is_refused(roo
     monkeypatch.setattr(pa, "memory_map", swapped_while_mapped)
     refused(DataSource("local", "saved"), root)
     assert not own.is_symlink()  # the folder looks untouched afterwards: only what was mapped tells
+
+
+def test_a_link_replaced_while_it_is_followed_is_a_message_not_a_crash(root, monkeypatch):
+    """realpath fails with EINVAL when a link becomes a file between its lstat and its readlink."""
+    import errno
+    import posixpath
+
+    (root / "data.jsonl").write_text(json.dumps({"text": "fine"}) + "\n")
+    real_realpath = posixpath.realpath
+
+    def racing(path, *args, **kwargs):
+        if os.fspath(path).endswith("data.jsonl"):
+            raise OSError(errno.EINVAL, "Invalid argument", os.fspath(path))
+        return real_realpath(path, *args, **kwargs)
+
+    monkeypatch.setattr(os.path, "realpath", racing)
+    refused(DataSource("local", "data.jsonl"), root, said="may have changed while it was read")

@@ -58,7 +58,12 @@ def resolve_in_root(location: str | Path, data_root: Path | None) -> Path:
 
 
 def check_inside_root(path: Path, root: Path, shown: str | None = None) -> None:
-    if not is_inside(Path(path).resolve(), root):  # resolve follows symlinks and removes `..`
+    try:
+        resolved = Path(path).resolve()  # follows symlinks and removes `..`
+    except OSError as error:  # e.g. a link replaced by a file while it was being followed
+        raise ZipFitError(f"Could not check where {shown or path} leads ({error.strerror or error}): it may have "
+                          "changed while it was read; try again.") from None
+    if not is_inside(resolved, root):
         raise outside_error(shown or str(path), root)
 
 
