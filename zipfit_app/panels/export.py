@@ -7,6 +7,7 @@ import streamlit as st
 
 from zipfit_core.analysis.curation import CuratedSelection
 from zipfit_core.analysis.selection import Selection, TokenCounter
+from zipfit_core.errors import ZipFitError
 
 from ..config import app_settings
 from ..services import exports as exporting
@@ -14,7 +15,7 @@ from ..services import loaders
 from ..state.records import Downloads, FolderExport
 from ..state.session import Session, seed
 from ..state.view import describe_cut
-from ..ui.markdown import literal
+from ..ui.markdown import literal, message
 from ..ui.progress import work_progress
 from ..ui.tables import display_rows
 from . import curation, cut
@@ -114,8 +115,12 @@ def deliver(context: ExploreContext, curated: CuratedSelection, kind: str, inclu
             f"{settings.small_export_rows:,}, set ZIPFIT\\_SMALL\\_EXPORT\\_ROWS): it is written to "
             f"{literal(settings.export_root)} instead.", icon=":material/folder:")
     if st.button("Write to the export folder", type="primary", icon=":material/save:", key="export.to_folder"):
-        session.folder_export = exporting.start_folder_export(
-            settings.export_root, stem, context.source, scores, curated, counter, run, kind, include_score)
+        try:
+            session.folder_export = exporting.start_folder_export(settings.export_root, settings.data_root, stem,
+                                                                  context.source, scores, curated, counter, run,
+                                                                  kind, include_score)
+        except ZipFitError as error:
+            st.error(message(error), icon=":material/error:")
     if session.folder_export is not None:
         folder_progress(session.folder_export)
     return None

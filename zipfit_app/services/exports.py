@@ -23,6 +23,7 @@ import pandas as pd
 from zipfit_core.analysis.curation import CuratedSelection
 from zipfit_core.analysis.export import (
     build_manifest,
+    check_export_folder,
     export_selection,
     manifest_path,
     removed_path,
@@ -106,12 +107,13 @@ def manifest_bytes(run: ScoreRun | None, selection: Selection, counter: TokenCou
     return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def start_folder_export(export_root: Path, stem: str, source: LoadedTexts, scores: np.ndarray,
+def start_folder_export(export_root: Path, data_root: Path, stem: str, source: LoadedTexts, scores: np.ndarray,
                         curated: CuratedSelection, counter: TokenCounter, run: ScoreRun | None, kind: str,
                         include_score: bool) -> FolderExport:
-    """Write the curated selection, its manifest and the rows it left out under `export_root`, as background
-    work of the process's manager."""
+    """Write the curated selection, its manifest and the rows it left out under `export_root` (a real folder
+    inside `data_root`, or ZipFitError), as background work of the process's manager."""
     selection = curated.selection
+    check_export_folder(export_root, data_root)
     # Taken now, in one atomic step: sessions exporting at the same moment never write to the same name.
     output = reserve_name(export_root, stem, FORMATS[kind].suffix, as_folder=kind == "datasets",
                           companions=lambda path: (manifest_path(path), removed_path(path)))
@@ -120,7 +122,7 @@ def start_folder_export(export_root: Path, stem: str, source: LoadedTexts, score
         # export_selection writes atomically: a failure (disk full, permissions) leaves no half-written export
         try:
             export_selection(source.table, source.texts, source.text_field, scores, selection, counter, run,
-                             output, include_score=include_score, curated=curated)
+                             output, include_score=include_score, curated=curated, data_root=data_root)
         except BaseException:
             release_name(output)
             raise

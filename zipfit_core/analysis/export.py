@@ -13,6 +13,7 @@ import pandas as pd
 from zipfit_core._version import __version__
 from zipfit_core.analysis.curation import CuratedSelection
 from zipfit_core.analysis.selection import Selection, TokenCounter
+from zipfit_core.data.data_root import is_inside
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.files import read_json_file, write_json_atomic, write_with
 from zipfit_core.store.outputs import check_output_path, matches_written, remove_written, replace_folder, written_files
@@ -108,6 +109,19 @@ def check_export_destination(output: str | Path, inputs: Iterable[str | Path] = 
     return path
 
 
+def check_export_folder(folder: str | Path, data_root: Path) -> Path:
+    """`folder` (the app's exports folder), created if missing, once it is a real folder inside `data_root`: a link
+    there (even one planted in the data folder) would send the exports elsewhere on the machine."""
+    folder, root = Path(folder), Path(data_root).expanduser().resolve()
+    for step in (None, "created"):
+        if os.path.islink(folder) or not is_inside(folder.resolve(), root):
+            raise ZipFitError(f"The export folder {folder} is a link or leads outside the data folder {root}: "
+                              "exports are written only inside it. Replace the link with a real folder.")
+        if step is None:
+            folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def _manifest_for(manifest: Path, name: str) -> dict | None:
     """The export manifest at `manifest` if it is one for the export named `name`, else None."""
     try:
@@ -176,14 +190,18 @@ def build_manifest(run: ScoreRun | None, selection: Selection, counter: TokenCou
 def export_selection(table: pd.DataFrame, texts: list[str], text_field: str, scores: np.ndarray,
                      selection: Selection, counter: TokenCounter, run: ScoreRun | None,
                      output: str | Path, *, include_score: bool = True,
-                     inputs: Iterable[str | Path] = (), curated: CuratedSelection | None = None) -> dict:
+                     inputs: Iterable[str | Path] = (), curated: CuratedSelection | None = None,
+                     data_root: Path | None = None) -> dict:
     """Write the selection and `OUTPUT.manifest.json` beside it; return the manifest.
 
     The destination is checked first (`check_export_destination`); `inputs` are the files it must not replace.
     With `curated` (the cut with contaminated rows and near-duplicates removed), the manifest records the settings
     and counts, and the removed rows, if any, are written to `OUTPUT.removed.jsonl` (an earlier export's list is
-    taken away when this one removed none).
+    taken away when this one removed none). With `data_root` (the app), the folder written to must be a real folder
+    inside it (`check_export_folder`).
     """
+    if data_root is not None:
+        check_export_folder(Path(output).parent, data_root)
     check_export_destination(output, inputs)
     if curated is not None:
         selection = curated.selection

@@ -81,6 +81,12 @@ def run_app(args: argparse.Namespace) -> int:
         if not root.is_dir():
             raise ZipFitError(f"--data-root {args.data_root} is not a folder: create it, or give an existing one.")
         environment[DATA_ROOT_ENV] = str(root)
+    given = environment.get(DATA_ROOT_ENV)
+    served = Path(given).expanduser().resolve() if given else None
+    if served is not None and served == served.parent:  # the file system's root: nothing is outside it
+        print(f"zipfit: warning: the data folder {served} is the root of the file system: every file this user can "
+              "read on the machine (keys, passwords, other people's data) can be read through the app. Give the "
+              "folder that holds your data instead.", file=sys.stderr, flush=True)
     # A child `python -m streamlit run`, not streamlit.web.bootstrap in this process: the CLI is Streamlit's
     # public interface (bootstrap is internal and changes between releases), and Streamlit's config, signal
     # handlers and event loop stay its own.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import lzma
+import mmap
 import os
 import zlib
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from typing import Any, BinaryIO
 import pandas as pd
 import pyarrow as pa
 
+from zipfit_core.data.data_root import open_inside_root, root_path
 from zipfit_core.data.sources import LoadOptions, LoadReport
 from zipfit_core.data.text_formats import read_text_format
 from zipfit_core.errors import ZipFitError
@@ -216,22 +218,26 @@ def _read_columnar(fmt: str, source, display: str, max_rows: int | None) -> pd.D
 
 def read_file(path: Path, options: LoadOptions, report: LoadReport, max_rows: int | None = None,
               display: str | None = None) -> pd.DataFrame:
-    """Read one local file (format from its name); may return an empty frame."""
+    """Read one local file (format from its name); may return an empty frame. With a data root it is opened by
+    `open_inside_root` (verified on the open descriptor: inside the root, a regular file)."""
     display = display or str(path)
     fmt, compression = format_of(path.name)
     if fmt is None:
         raise _unsupported(display, path.name)
-    if fmt in ("parquet", "arrow") and compression is None:
-        source = pa.memory_map(str(path), "r") if fmt == "arrow" else str(path)
-        return _read_columnar(fmt, source, display, max_rows)
-    try:
-        raw = open(path, "rb", buffering=0)  # unbuffered: _read_stream buffers what it reads
+    with open_inside_root(path, root_path(options.data_root), display) as raw:  # unbuffered: readers buffer
+        if fmt in ("parquet", "arrow") and compression is None:
+            return _read_columnar(fmt, _mapped(raw), display, max_rows)
         size = os.fstat(raw.fileno()).st_size
-    except OSError as error:
-        raise ZipFitError(f"Could not open {display} ({error.strerror or error}): check its permissions.") from None
-    with raw:
         limit, refusal = _expansion_bound(display, size, options) if compression is not None else (None, "")
         return _read_stream(fmt, compression, raw, display, options, report, max_rows, limit, refusal)
+
+
+def _mapped(raw: BinaryIO) -> pa.BufferReader:
+    """The open file's bytes memory-mapped (not copied); the map outlives the file object, as Arrow needs."""
+    try:
+        return pa.BufferReader(pa.py_buffer(mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ)))
+    except ValueError:  # an empty file cannot be mapped
+        return pa.BufferReader(b"")
 
 
 def read_upload(name: str, data: bytes, options: LoadOptions, report: LoadReport,

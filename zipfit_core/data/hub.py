@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 from zipfit_core.data.formats import arrow_to_frame
-from zipfit_core.data.local import check_files_inside_root, check_inside_root, check_tree_inside_root, path_exists
+from zipfit_core.data.data_root import (check_files_inside_root, check_inside_root, check_local_name,
+                                        check_tree_inside_root, open_inside_root)
+from zipfit_core.data.local import path_exists
 from zipfit_core.data.sources import DataSource, LoadOptions, LoadReport, cell_matches, choose_split
 from zipfit_core.errors import ZipFitError
 
@@ -70,22 +72,25 @@ def read_hub(source: DataSource, row_filter: tuple[str, str] | None, options: Lo
     arguments = _load_arguments(source)
     split = source.split
     builder = None
-    if local and options.data_root is not None:  # a README's data_files may point anywhere: check them all
+    root = Path(options.data_root).expanduser().resolve() if local and options.data_root is not None else None
+    if root is not None:  # a README's data_files may point anywhere: check them all
+        _check_no_urls(Path(path), root, display)  # before datasets resolves them (a URL is fetched then)
         builder = _builder(path, arguments, display, offline, local)
-        root = Path(options.data_root).expanduser().resolve()
         check_files_inside_root(_named_data_files(builder), root, shown=display)
     if split is None:
         split = _split_of(builder or _builder(path, arguments, display, offline, local), display, report)
     dataset = _calling_datasets(
         lambda: _load_dataset(path, split=split, streaming=streaming, **arguments), display, offline, local)
     if streaming:
-        return _stream_rows(dataset, display, row_filter, source, max_rows, offline, local)
-    if getattr(dataset, "_indices", None) is not None:
-        dataset = dataset.flatten_indices()
-    table = dataset.data.table
-    if max_rows is not None:
-        table = table.slice(0, max_rows)
-    return arrow_to_frame(table), None
+        rows = _stream_rows(dataset, display, row_filter, source, max_rows, offline, local)
+    else:
+        if getattr(dataset, "_indices", None) is not None:
+            dataset = dataset.flatten_indices()
+        table = dataset.data.table
+        rows = arrow_to_frame(table.slice(0, max_rows) if max_rows is not None else table), None
+    if root is not None:  # datasets opened the files itself: a link or FIFO that appeared meanwhile is refused now
+        check_tree_inside_root(Path(path), root, shown=source.location)
+    return rows
 
 
 def _dataset_path(source: DataSource, options: LoadOptions) -> tuple[str, str, bool]:
@@ -234,6 +239,39 @@ def _builder(path: str, arguments: dict[str, Any], display: str, offline: bool, 
     import datasets
 
     return _calling_datasets(lambda: datasets.load_dataset_builder(path, **arguments), display, offline, local)
+
+
+METADATA_FILES = ("README.md", ".huggingface.yaml")  # where datasets reads a local folder's `configs`
+
+
+def _check_no_urls(folder: Path, root: Path, display: str) -> None:
+    """No `data_files` or `data_dir` in a local folder's metadata (README front matter, .huggingface.yaml) is a
+    URL: datasets would download it, and a URL also reads as a relative path under the working folder."""
+    from huggingface_hub import DatasetCard
+
+    for name in METADATA_FILES:
+        if not (folder / name).is_file():
+            continue
+        with open_inside_root(folder / name, root, f"{display}: {name}") as handle:
+            text = handle.read().decode("utf-8", errors="replace")
+        if name != "README.md":  # plain YAML: read as a card's front matter, as datasets merges it into one
+            text = f"---\n{text}\n---\n"
+        try:
+            metadata = DatasetCard(text, ignore_metadata_errors=True).data.to_dict()
+        except Exception:  # noqa: BLE001 - a damaged card is datasets' to report
+            continue
+        configs = metadata.get("configs") if isinstance(metadata, dict) else None
+        configs = configs if isinstance(configs, list) else [configs]
+        pending: list[object] = [[config.get("data_files"), config.get("data_dir")] for config in configs
+                                 if isinstance(config, dict)]
+        while pending:
+            value = pending.pop()
+            if isinstance(value, str):
+                check_local_name(value, root, shown=f"{display}: {name}")
+            elif isinstance(value, dict):
+                pending.extend(value.values())
+            elif isinstance(value, list):
+                pending.extend(value)
 
 
 def _named_data_files(builder) -> list[str]:

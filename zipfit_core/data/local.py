@@ -2,8 +2,8 @@
 
 A folder or glob reads every supported file under it (sorted, hidden files skipped) into one table with a
 `file` column; a `save_to_disk` folder (a Dataset or a DatasetDict with a split) reads through `datasets`.
-With a data root (the app), every path must resolve inside it: no `..`, no absolute path elsewhere, no link
-out (`resolve_in_root`, `check_inside_root`).
+With a data root (the app), every path must resolve inside it (the rules are in `data_root.py`); FIFOs, devices
+and sockets in a folder are skipped with a message, never opened.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from zipfit_core.data.data_root import (check_files_inside_root, check_inside_root, check_local_name,
+                                        check_mapped_inside_root, check_tree_inside_root, is_inside, open_inside_root,
+                                        resolve_in_root, special_file_kind)
 from zipfit_core.data.formats import FILE_COLUMN, SUPPORTED_NAMES, arrow_to_frame, format_of, read_file
 from zipfit_core.data.sources import LoadOptions, LoadReport, choose_split, plural
 from zipfit_core.errors import ZipFitError
@@ -53,27 +56,6 @@ def glob_files(filesystem: AbstractFileSystem, folder: str, pattern: str) -> lis
     return sorted(found)
 
 
-def resolve_in_root(location: str | Path, data_root: Path | None) -> Path:
-    """The path to read; with a data root, relative paths start there and nothing may resolve outside it."""
-    path = Path(location).expanduser()
-    if data_root is None:
-        return path
-    root = Path(data_root).expanduser().resolve()
-    if not path.is_absolute():
-        path = root / path
-    check_inside_root(path, root, shown=str(location))
-    return path
-
-
-def check_inside_root(path: Path, root: Path, shown: str | None = None) -> None:
-    resolved = path.resolve()  # follows symlinks and removes `..`
-    if resolved != root and not resolved.is_relative_to(root):
-        raise ZipFitError(
-            f"{shown or path} is outside the data folder {root}: only files inside it can be read "
-            "(paths with .. or links that lead outside are refused). Copy the data into that folder."
-        )
-
-
 def path_exists(path: Path) -> bool:
     """Like `Path.exists`, but False for a name the file system refuses (too long, bad bytes)."""
     try:
@@ -82,44 +64,12 @@ def path_exists(path: Path) -> bool:
         return False
 
 
-def check_tree_inside_root(folder: Path, root: Path, shown: str | None = None) -> None:
-    """Every file and folder below `folder`, links followed (each real folder once), resolves inside root.
-
-    A reader that globs the folder (datasets, a dataset's YAML) may follow any of them, so one link out is
-    enough to refuse the whole folder.
-    """
-    seen: set[Path] = set()
-    pending = [Path(folder)]
-    while pending:
-        directory = pending.pop()
-        real = directory.resolve()
-        if real in seen:  # a link back up the tree: already checked
-            continue
-        seen.add(real)
-        try:
-            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
-        except OSError as error:
-            raise ZipFitError(f"Could not list {shown or folder} ({error.strerror or error}): check its "
-                              "permissions.") from None
-        for entry in entries:
-            path = Path(entry.path)
-            named = f"{shown}/{path.relative_to(folder).as_posix()}" if shown else None
-            check_inside_root(path, root, shown=named)
-            if entry.is_dir(follow_symlinks=True):
-                pending.append(path)
-
-
-def check_files_inside_root(paths: Iterable[str | Path], root: Path, shown: str) -> None:
-    """Files a reader was told to open (e.g. by a dataset's YAML or state.json) all resolve inside root."""
-    for path in paths:
-        check_inside_root(Path(path), root, shown=f"{shown}: {path}")
-
-
 def data_files_under(root: Path, suffixes: tuple[str, ...], limit: int, skip: tuple[str, ...] = ()) -> list[str]:
     """Data files (by suffix) and save_to_disk folders under `root`, relative to it, for a file picker.
 
-    Hidden entries, the top-level folders in `skip` and links that lead outside the root are left out:
-    the picker offers only what the data root's rules let the app read.
+    Hidden entries, the top-level folders in `skip`, links that lead outside the root, FIFOs / devices / sockets
+    and save_to_disk folders whose metadata names anything outside are left out: the picker offers only what the
+    data root's rules let the app read.
     """
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
@@ -131,10 +81,11 @@ def data_files_under(root: Path, suffixes: tuple[str, ...], limit: int, skip: tu
         folders[:] = sorted(name for name in folders if not name.startswith(".") and not (top and name in skip)
                             and _stays_inside(here / name, root))
         for name in folders:
-            if is_saved_dataset(here / name):
+            if is_saved_dataset(here / name) and _saved_dataset_stays_inside(here / name, root):
                 found.append((here / name).relative_to(root).as_posix() + "/")
         for name in sorted(files):
-            if not name.startswith(".") and name.lower().endswith(suffixes) and _stays_inside(here / name, root):
+            if (not name.startswith(".") and name.lower().endswith(suffixes) and _stays_inside(here / name, root)
+                    and special_file_kind(here / name) is None):
                 found.append((here / name).relative_to(root).as_posix())
         if len(found) >= limit:
             break
@@ -142,8 +93,15 @@ def data_files_under(root: Path, suffixes: tuple[str, ...], limit: int, skip: tu
 
 
 def _stays_inside(path: Path, root: Path) -> bool:
-    resolved = path.resolve()
-    return resolved == root or resolved.is_relative_to(root)
+    return is_inside(path.resolve(), root)
+
+
+def _saved_dataset_stays_inside(folder: Path, root: Path) -> bool:
+    try:
+        check_files_inside_root(saved_dataset_files(folder, root), root, shown=str(folder))
+    except ZipFitError:
+        return False
+    return True
 
 
 def is_saved_dataset(folder: Path) -> bool:
@@ -174,12 +132,20 @@ def read_files(paths: list[Path], base: Path, display: str, options: LoadOptions
 def file_frames(paths: list[Path], base: Path, display: str, options: LoadOptions, report: LoadReport,
                 max_rows: int | None, data_root: Path | None) -> Iterator[pd.DataFrame]:
     """Each file's rows in turn, with a `file` column (path relative to `base`); empty files are skipped."""
-    unsupported, empty = [], []
+    unsupported, empty, special = [], [], []
     remaining = max_rows
     for path in paths:
         if data_root is not None:
             check_inside_root(path, data_root)
         relative = path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)
+        kind = special_file_kind(path)
+        if kind is not None:  # a FIFO could hang the read forever: skipped before anything opens it
+            special.append(f"{relative} ({kind})")
+            continue
+        kind = special_file_kind(path)
+        if kind is not None:  # a FIFO could hang the read forever: skipped before anything opens it
+            special.append(f"{relative} ({kind})")
+            continue
         if format_of(path.name)[0] is None:
             unsupported.append(relative)
             continue
@@ -200,26 +166,44 @@ def file_frames(paths: list[Path], base: Path, display: str, options: LoadOption
                     f"{', '.join(unsupported[:10])}{', ...' if len(unsupported) > 10 else ''}.")
     if empty:
         report.warn(f"{display}: {plural(len(empty), 'file')} had no rows: {', '.join(empty[:10])}.")
+    if special:
+        report.warn(f"{display}: skipped {plural(len(special), 'entry', 'entries')} that cannot be read as a file "
+                    f"(never opened: reading one could wait forever): {', '.join(special[:10])}.")
 
 
-def saved_dataset_files(folder: Path) -> list[Path]:
-    """The folders and files `load_from_disk` opens as the metadata names them (splits, Arrow files)."""
-    splits = _json_field(folder / "dataset_dict.json", "splits")
-    named = [folder / str(split) for split in splits]
+def saved_dataset_files(folder: Path, root: Path | None = None) -> list[Path]:
+    """The folders and files `load_from_disk` opens as the metadata names them (splits, Arrow files), read as
+    datasets reads them (`for split in splits`: a list's items, a dict's keys); with a root, the metadata files
+    are opened by `open_inside_root` and a URL among the names is refused."""
+    splits = _json_field(folder / "dataset_dict.json", "splits", root)
+    names = [str(split) for split in (splits if isinstance(splits, (list, dict)) else [])]
+    named = [folder / name for name in names]
     for directory in [folder, *named]:
-        files = _json_field(directory / "state.json", "_data_files")
-        named.extend(directory / str(item.get("filename", "")) for item in files if isinstance(item, dict))
+        files = _json_field(directory / "state.json", "_data_files", root)
+        names_here = [str(item.get("filename", "")) for item in (files if isinstance(files, list) else [])
+                      if isinstance(item, dict)]
+        names.extend(names_here)
+        named.extend(directory / name for name in names_here)
+    if root is not None:
+        for name in names:  # before joining: a path join would fold `http://` into `http:/`
+            check_local_name(name, root, shown=str(folder))
     return named
 
 
-def _json_field(path: Path, name: str) -> list:
-    """A list field of a JSON object file; [] when absent or unreadable (load_from_disk reports damage)."""
+def _json_field(path: Path, name: str, root: Path | None) -> object:
+    """A field of a JSON object file; None when absent or unreadable (load_from_disk reports damage)."""
+    if not path.is_file():
+        return None
     try:
-        content = json.loads(path.read_text(encoding="utf-8"))
+        with open_inside_root(path, root, str(path)) as handle:
+            content = json.loads(handle.read().decode("utf-8"))
+    except ZipFitError:
+        if root is not None and not is_inside(path.resolve(), root):
+            raise
+        return None  # a FIFO or an unreadable file: never read, and load_from_disk is never reached
     except (OSError, ValueError):
-        return []
-    value = content.get(name) if isinstance(content, dict) else None
-    return value if isinstance(value, list) else []
+        return None
+    return content.get(name) if isinstance(content, dict) else None
 
 
 def read_saved_dataset(folder: Path, split: str | None, display: str, report: LoadReport,
@@ -230,11 +214,14 @@ def read_saved_dataset(folder: Path, split: str | None, display: str, report: Lo
 
     if root is not None:
         check_tree_inside_root(folder, root, shown=display)
-        check_files_inside_root(saved_dataset_files(folder), root, shown=display)
+        check_files_inside_root(saved_dataset_files(folder, root), root, shown=display)
     try:
-        dataset = load_from_disk(str(folder))
+        dataset = load_from_disk(str(folder), keep_in_memory=False)  # mapped: what was read can be verified
     except Exception as error:
         raise ZipFitError(f"{display} looks like a save_to_disk folder but could not be read ({error}).") from None
+    if root is not None:  # what datasets opened by itself, checked on what it mapped
+        for part in (dataset.values() if isinstance(dataset, DatasetDict) else [dataset]):
+            check_mapped_inside_root(part.data.table, root, shown=display)
     if isinstance(dataset, DatasetDict):
         chosen = choose_split(list(dataset), split, display, report)
         dataset = dataset[chosen]
@@ -260,7 +247,7 @@ def local_frames(location: str, split: str | None, options: LoadOptions, report:
     root = Path(options.data_root).expanduser().resolve() if options.data_root is not None else None
     path = resolve_in_root(location, options.data_root)
     display = str(location)
-    if path.is_file():
+    if path.is_file() or special_file_kind(path) is not None:  # read_file refuses a FIFO without opening it
         frames = iter([read_file(path, options, report, max_rows, display=display)])
     elif path.is_dir():
         if is_saved_dataset(path):
