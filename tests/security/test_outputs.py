@@ -169,7 +169,7 @@ def test_sessions_exporting_at_once_never_share_a_name(tmp_path, humaneval_texts
 
     def export() -> None:
         start.wait()
-        exports.append(start_folder_export(tmp_path / "exports", "pool-top10", source, scores, curated, counter,
+        exports.append(start_folder_export(tmp_path / "exports", tmp_path, "pool-top10", source, scores, curated, counter,
                                            None, "jsonl", True))
 
     threads = [threading.Thread(target=export) for _ in range(3)]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from zipfit_core._version import __version__
 from zipfit_core.analysis.curation import CuratedSelection
@@ -37,16 +40,32 @@ def export_format(path: str | Path) -> str:
     )
 
 
-def selected_table(table: pd.DataFrame, texts: list[str], text_field: str, scores: np.ndarray,
+EXPORT_CHUNK_ROWS = 20_000  # rows taken from the data and written at a time: an export of any size holds one chunk
+
+
+def selected_chunks(table, texts: Sequence[str], text_field: str, scores: np.ndarray, selection: Selection,
+                    counter: TokenCounter, *, include_score: bool = True,
+                    chunk_rows: int = EXPORT_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """The chosen rows, best first, a chunk at a time; with a token budget the last row's text is truncated to fit.
+    `table` is a DataFrame or rows on disk (`StoredTable`): only each chunk's rows are read."""
+    rows = np.asarray(selection.rows, dtype=np.int64)
+    values = np.asarray(scores, dtype=np.float64)
+    for start in range(0, max(len(rows), 1), chunk_rows):
+        part = rows[start: start + chunk_rows]
+        chosen = table.iloc[part].reset_index(drop=True).copy()
+        if selection.last_row_tokens is not None and len(part) and start + len(part) == len(rows):
+            last_row = int(rows[-1])
+            chosen.at[len(chosen) - 1, text_field] = counter.truncate(texts[last_row], selection.last_row_tokens)
+        if include_score:
+            chosen[SCORE_COLUMN] = values[part]
+        yield chosen
+
+
+def selected_table(table, texts: Sequence[str], text_field: str, scores: np.ndarray,
                    selection: Selection, counter: TokenCounter, *, include_score: bool = True) -> pd.DataFrame:
-    """The chosen rows, best first; with a token budget the last row's text is truncated to fit."""
-    chosen = table.iloc[selection.rows].reset_index(drop=True).copy()
-    if selection.last_row_tokens is not None and len(chosen):
-        last_row = int(selection.rows[-1])
-        chosen.at[len(chosen) - 1, text_field] = counter.truncate(texts[last_row], selection.last_row_tokens)
-    if include_score:
-        chosen[SCORE_COLUMN] = np.asarray(scores, dtype=np.float64)[selection.rows]
-    return chosen
+    """The chosen rows, best first, in one frame (for previews and small selections: see `selected_chunks`)."""
+    chunks = list(selected_chunks(table, texts, text_field, scores, selection, counter, include_score=include_score))
+    return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
 
 
 def _json_cell(value: object) -> object:
@@ -79,20 +98,75 @@ def write_jsonl(table: pd.DataFrame, path: str | Path) -> None:
         handle.writelines(jsonl_lines(table))
 
 
-def write_table(table: pd.DataFrame, path: str | Path) -> None:
-    """Write rows in the format the path names (atomically: a file or folder appears whole, or not at all)."""
+def write_table(table: pd.DataFrame | Iterable[pd.DataFrame], path: str | Path) -> None:
+    """Write rows (a frame, or frames in turn) in the format the path names, a chunk at a time (atomically: a
+    file or folder appears whole, or not at all)."""
+    chunks = [table] if isinstance(table, pd.DataFrame) else table
     kind = export_format(path)
-    if kind == "jsonl":
-        write_with(path, lambda temporary: write_jsonl(table, temporary))
-    elif kind == "parquet":
-        write_with(path, lambda temporary: table.to_parquet(temporary, index=False))
-    elif kind == "csv":
-        write_with(path, lambda temporary: table.to_csv(temporary, index=False))
+    if kind == "datasets":
+        replace_folder(path, lambda staging: _write_datasets_folder(chunks, staging))
     else:
-        from datasets import Dataset
+        write_with(path, lambda temporary: _CHUNK_WRITERS[kind](chunks, temporary))
 
-        replace_folder(path, lambda staging: Dataset.from_pandas(table, preserve_index=False).save_to_disk(
-            str(staging)))
+
+def _write_jsonl_chunks(chunks: Iterable[pd.DataFrame], path: Path) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for chunk in chunks:
+            handle.writelines(jsonl_lines(chunk))
+
+
+def _write_csv_chunks(chunks: Iterable[pd.DataFrame], path: Path) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        for number, chunk in enumerate(chunks):
+            chunk.to_csv(handle, index=False, header=number == 0)
+
+
+def _arrow_chunks(chunks: Iterable[pd.DataFrame]) -> Iterator[pa.Table]:
+    """Each chunk as Arrow with the first chunk's schema (a later chunk's types are cast to it)."""
+    schema = None
+    for chunk in chunks:
+        table = pa.Table.from_pandas(chunk, preserve_index=False)
+        if schema is None:
+            schema = table.schema
+        elif not table.schema.equals(schema):
+            try:
+                table = table.cast(schema)
+            except (pa.ArrowException, ValueError) as error:
+                raise ZipFitError(f"A column of the selection changes type between rows ({error}): export it as "
+                                  ".jsonl, which keeps any value.") from None
+        yield table
+
+
+def _write_parquet_chunks(chunks: Iterable[pd.DataFrame], path: Path) -> None:
+    writer = None
+    try:
+        for table in _arrow_chunks(chunks):
+            writer = writer or pq.ParquetWriter(str(path), table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _write_datasets_folder(chunks: Iterable[pd.DataFrame], staging: Path) -> None:
+    """A `datasets` folder (save_to_disk), through an Arrow file on disk that `datasets` maps, not memory."""
+    from datasets import Dataset
+
+    rows_file = staging.parent / f".{staging.name}.rows.arrow"
+    try:
+        writer = None
+        with pa.OSFile(str(rows_file), "wb") as sink:
+            for table in _arrow_chunks(chunks):
+                writer = writer or pa.ipc.new_stream(sink, table.schema)
+                writer.write_table(table)
+            if writer is not None:
+                writer.close()
+        Dataset.from_file(str(rows_file)).save_to_disk(str(staging))
+    finally:
+        rows_file.unlink(missing_ok=True)
+
+
+_CHUNK_WRITERS = {"jsonl": _write_jsonl_chunks, "parquet": _write_parquet_chunks, "csv": _write_csv_chunks}
 
 
 def check_export_destination(output: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
@@ -205,7 +279,7 @@ def export_selection(table: pd.DataFrame, texts: list[str], text_field: str, sco
     check_export_destination(output, inputs)
     if curated is not None:
         selection = curated.selection
-    chosen = selected_table(table, texts, text_field, scores, selection, counter, include_score=include_score)
+    chosen = selected_chunks(table, texts, text_field, scores, selection, counter, include_score=include_score)
     manifest = build_manifest(run, selection, counter, output, export_format(output), include_score, curated)
     writes_removed = curated is not None and curated.removed_any
     stale_removed = not writes_removed and _recorded_beside(Path(output), removed_path(output))  # before replacing
