@@ -60,6 +60,11 @@ def resolve(session: Session) -> None:
             if found is None and choice.method != "zipfit":
                 found = scores.find(data, scores.zipfit_choice(session.view.codec, session.view.level),
                                     session.declined)
+            if found is None and data.folder is not None:  # a link naming only the folder: it knows its codec
+                run = data.folder.run
+                found = scores.find(data, scores.zipfit_choice(run.codec, run.level), session.declined)
+                if found is not None:
+                    session.update_view(method="zipfit", codec=run.codec, level=run.level)
             _bind(session, found)
     _fit_threshold(session)
 

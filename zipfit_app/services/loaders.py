@@ -71,7 +71,7 @@ def choice_key(choice: DataChoice, upload_digest: str | None) -> str:
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _open_folder(key: str, _choice: DataChoice) -> OpenedScoreFolder:
-    return open_score_folder(_choice.location, app_settings().data_root)
+    return open_score_folder(_choice.location, app_settings().data_root, work.manager().cache_dir)
 
 
 def loaded_bytes(loaded: LoadedTexts) -> int:

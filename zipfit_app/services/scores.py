@@ -253,8 +253,9 @@ def method_result(method: str, source: LoadedTexts, target: LoadedTexts, setting
 
 # -- the runs in the cache ------------------------------------------------------------------------------
 def cache_items() -> list[CacheItem]:
-    """Every entry of the score cache (ZIP-FIT jobs and method results), newest first."""
-    return list_cache(manager().cache_dir)
+    """Every scored run in the cache (ZIP-FIT jobs and method results), newest first; converted data sets are
+    listed by `zipfit cache list`, not as runs."""
+    return [item for item in list_cache(manager().cache_dir) if item.kind != "data"]
 
 
 def computing_here(item: CacheItem) -> bool:

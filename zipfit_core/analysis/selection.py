@@ -87,6 +87,12 @@ class TokenCounter:
             return np.array([len(encoding.ids) for encoding in encodings], dtype=np.int64)
         return approx_token_counts(texts)
 
+    def count_loaded(self, loaded) -> np.ndarray:
+        """`count` of a loaded data set's texts; the approximate counts a data store holds are not counted again."""
+        if self._tokenizer is None and getattr(loaded, "token_counts", None) is not None:
+            return np.asarray(loaded.token_counts, dtype=np.int64)
+        return self.count(loaded.texts)
+
     def truncate(self, text: str, n_tokens: int) -> str:
         """The prefix of `text` holding its first `n_tokens` tokens."""
         if n_tokens <= 0:

@@ -99,7 +99,7 @@ def _compare_and_print(args: argparse.Namespace):
     scores, runs = load_scored_methods(args, source, cache_dir_for(args),
                                        progress_bar=lambda name: ProgressBar(not args.quiet, f"re-scoring {name}"))
     rule = budget_rule(args)
-    token_counts = TokenCounter(args.tokenizer).count(source.texts) if rule.kind == "token_budget" else None
+    token_counts = TokenCounter(args.tokenizer).count_loaded(source) if rule.kind == "token_budget" else None
     lengths = np.array([len(text) for text in source.texts])
     column_values = source.table[args.column].tolist() if args.column else None
     result = compare_methods(scores, rule, token_counts=token_counts, lengths=lengths, column_values=column_values)

@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import warnings
+from pathlib import Path
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -35,6 +36,8 @@ from zipfit_core.data.sources import (
     TextSpec,
 )
 from zipfit_core.errors import ZipFitError
+from zipfit_core.store.data_store import open_data
+from zipfit_core.store.score_cache import default_cache_dir
 from zipfit_core.store.run import ScoreRun
 
 
@@ -191,12 +194,22 @@ def load_data_argument(args: argparse.Namespace, role: str, default_text: str | 
                        recorded: DataRecipe | None = None) -> LoadedTexts:
     """Load the SOURCE or TARGET argument with its options (see `data_recipe`); the choices made for the user
     (which field is the text, and why) and the warnings go to stderr."""
-    loaded = load_recipe(data_recipe(args, role, default_text, recorded), load_options(args))
+    recipe = data_recipe(args, role, default_text, recorded)
+    if getattr(args, "no_cache", False):
+        loaded = load_recipe(recipe, load_options(args))
+    else:  # the data store: converted once, then opened in about a second at any size; texts stay on disk
+        loaded = open_data(recipe.source, recipe.text, recipe.options(load_options(args)), cache_dir=data_cache_dir(args))
     for note in loaded.notes:
         print(f"note: {role}: {cli_text(note, role)}", file=sys.stderr)
     for message in loaded.warnings:
         print(f"warning: {cli_text(message, role)}", file=sys.stderr)
     return loaded
+
+
+def data_cache_dir(args: argparse.Namespace) -> Path:
+    """Where converted data is kept: `--cache-dir` when the command has one, else $ZIPFIT_CACHE_DIR or the user
+    cache folder (the app's server uses the same one)."""
+    return Path(args.cache_dir) if getattr(args, "cache_dir", None) else default_cache_dir()
 
 
 def unescape_template(template: str) -> str:

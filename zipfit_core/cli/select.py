@@ -16,7 +16,6 @@ from zipfit_core.cli.score import print_summary
 from zipfit_core.cli.shards import scored_folder_for_select
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.data.sources import plural
-from zipfit_core.data.texts import texts_fingerprint
 from zipfit_core.engines.folder import is_score_folder
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.run import ScoreRun
@@ -46,7 +45,7 @@ def run_select(args: argparse.Namespace) -> int:
             "give the same data options as for scoring (--source-filter, --source-sample, ...), "
             "or score this source again."
         )
-    if run and run.source_fingerprint != texts_fingerprint(source.texts):
+    if run and run.source_fingerprint != source.fingerprint:
         raise ZipFitError(
             f"{args.source} has changed since it was scored (its texts no longer match {args.scores}){loaded_as}: "
             "give the same data options as for scoring (--source-template, --source-filter, --source-split, "
@@ -58,7 +57,7 @@ def run_select(args: argparse.Namespace) -> int:
 def export_best(args: argparse.Namespace, scores: np.ndarray, run: ScoreRun | None, source: LoadedTexts) -> int:
     rule = selection_rule(args)
     counter = TokenCounter(args.tokenizer)
-    token_counts = counter.count(source.texts)
+    token_counts = counter.count_loaded(source)
     if select(scores, rule, token_counts).n_rows == 0:  # an empty export is never what was meant: say why
         best = float(np.nanmax(scores)) if len(scores) and not np.all(np.isnan(scores)) else float("nan")
         raise ZipFitError(f"The cut ({rule.describe()}) keeps no rows (the best score is {best:.6f}), so nothing was "

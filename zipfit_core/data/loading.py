@@ -112,6 +112,7 @@ class LoadedPiece:
     texts: list[str]
     table: pd.DataFrame
     row_ids: np.ndarray
+    text_field: str  # the column holding the text (TEMPLATE_TEXT_COLUMN for a template)
 
 
 class LoadStream:
@@ -169,7 +170,7 @@ class LoadStream:
                 frame = frame.copy(deep=False)  # a new column on a shallow copy: no column data is copied
                 frame[TEMPLATE_TEXT_COLUMN] = pd.Series(texts, dtype=object, index=frame.index)  # shares the strs
             rows += len(texts)
-            yield LoadedPiece(texts, frame, row_ids)
+            yield LoadedPiece(texts, frame, row_ids, self.text_field)
         if filtered is not None and filtered.kept == 0:
             raise filtered.error(text.row_filter, origin)
         if rows == 0:

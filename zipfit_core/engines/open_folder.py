@@ -104,7 +104,7 @@ def _has_shards(candidate: Path) -> bool:
     return True
 
 
-def open_score_folder(location: str, data_root: Path) -> OpenedScoreFolder:
+def open_score_folder(location: str, data_root: Path, cache_dir: Path | None = None) -> OpenedScoreFolder:
     """Read a complete score folder under `data_root` and the source rows it scored (checked shard by shard).
 
     Raises ZipFitError with what to do: outside the root, not a score folder, incomplete, source not found
@@ -120,7 +120,7 @@ def open_score_folder(location: str, data_root: Path) -> OpenedScoreFolder:
     source_path = locate_recorded(recorded.source, root, path, _has_shards, "source")
     for shard in discover_shards(str(source_path)).shards:
         check_inside_root(Path(shard.path), root)
-    scores, run, source = load_scored_folder(path, str(source_path))
+    scores, run, source = load_scored_folder(path, str(source_path), cache_dir=cache_dir)
     scores.setflags(write=False)
     return OpenedScoreFolder(location=location, path=path, scores=scores, run=run, source=source,
                         source_location=_relative(source_path, root))

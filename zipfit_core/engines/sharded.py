@@ -10,8 +10,10 @@ row id are, and `folder.py` for the folder layout.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from zipfit_core.data.formats import FILE_COLUMN, arrow_to_frame
-from zipfit_core.data.loading import LoadedTexts
+from zipfit_core.data.loading import LoadedPiece, LoadedTexts
 from zipfit_core.data.sources import TextSpec, plural, template_fields
 from zipfit_core.data.texts import TEMPLATE_TEXT_COLUMN, texts_fingerprint
 from zipfit_core.engines.folder import ScoredShard, ScoreFolderWriter, is_score_folder, read_score_folder
@@ -38,6 +40,7 @@ from zipfit_core.errors import ScoringCancelled, ZipFitError
 from zipfit_core.jobs.work import Work, WorkStatus
 from zipfit_core.scoring.alignment import CancelSignal, require_texts
 from zipfit_core.scoring.codecs import resolve_level
+from zipfit_core.store.data_store import data_root_folder, open_store, write_store
 from zipfit_core.store.outputs import check_output_path
 from zipfit_core.store.run import PLAIN_TEXT_FIELD, ScoreRun
 
@@ -204,13 +207,15 @@ def score_shards(
 
 
 def load_scored_folder(out: str | Path, source: str, source_field: str | None = None,
-                       source_template: str | None = None) -> tuple[np.ndarray, ScoreRun, LoadedTexts]:
+                       source_template: str | None = None,
+                       cache_dir: str | Path | None = None) -> tuple[np.ndarray, ScoreRun, LoadedTexts]:
     """A complete score folder's scores with the source rows they belong to, in global row order.
 
     Each shard is read again (its texts taken with the folder's field or template) and checked against
     the fingerprint recorded when it was scored; the table gets a `file` column (the shard's name)
     unless it has one, and with a template a TEMPLATE_TEXT_COLUMN column of the rendered texts.
-    `source_field` / `source_template`, when given, must be what the folder was scored with.
+    `source_field` / `source_template`, when given, must be what the folder was scored with. With `cache_dir`,
+    the rows are kept in the data store (on disk, converted once) rather than in memory.
     """
     folder = read_score_folder(out)
     recorded = folder.run.source_template
@@ -223,13 +228,38 @@ def load_scored_folder(out: str | Path, source: str, source_field: str | None = 
                           "`source_field` (the folder's template is used).")
     template = recorded
     field = source_field or folder.run.source_field
+    pieces_field = TEMPLATE_TEXT_COLUMN if template is not None else field
     shard_source = discover_shards(source)
     names = [shard.name for shard in shard_source.shards]
     expected = [entry["name"] for entry in folder.shards]
     if names != expected:
         raise ZipFitError(f"{source} does not hold the shards scored in {out} ({plural(len(names), 'file')} now, "
                           f"{len(expected):,} scored): give the SOURCE that was scored ({folder.run.source}).")
-    tables, texts = [], []
+    pieces = _scored_pieces(out, folder, shard_source, field, template)
+    if cache_dir is not None:  # the rows go to the data store, a shard at a time: a folder of any size fits
+        key = hashlib.sha256(json.dumps(["score-folder", [entry["fingerprint"] for entry in folder.shards], field,
+                                         template], sort_keys=True).encode()).hexdigest()
+        stored = data_root_folder(cache_dir) / key
+        loaded = open_store(stored)
+        if loaded is None:
+            write_store(stored, pieces, lambda: {"origin": str(source), "recipe": None, "text_field": pieces_field,
+                                                 "text_template": template, "warnings": [], "notes": []})
+            loaded = open_store(stored)
+        if loaded is not None:
+            return folder.scores, folder.run, loaded
+    frames, texts = [], []
+    for piece in _scored_pieces(out, folder, shard_source, field, template):
+        frames.append(piece.table)
+        texts.extend(piece.texts)
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    loaded = LoadedTexts(texts=texts, table=frame, text_field=pieces_field, origin=str(source),
+                         text_template=template)
+    return folder.scores, folder.run, loaded
+
+
+def _scored_pieces(out: str | Path, folder, shard_source, field: str, template: str | None) -> Iterator[LoadedPiece]:
+    """Each shard's rows with their texts, checked against the fingerprint recorded when it was scored."""
+    start = 0
     for shard, entry in zip(shard_source.shards, folder.shards):
         table = read_shard_table(shard_source, shard)
         shown = shard_source.display(shard)
@@ -240,11 +270,9 @@ def load_scored_folder(out: str | Path, source: str, source_field: str | None = 
                               f"{folder.run.source_field!r}): score it again.")
         if FILE_COLUMN not in table.column_names:
             table = table.add_column(0, FILE_COLUMN, pa.array([shard.name] * table.num_rows, pa.string()))
-        tables.append(table)
-        texts.extend(rows)
-    frame = arrow_to_frame(pa.concat_tables(tables, promote_options="permissive"))
-    if template is not None:  # as `load_source` does with a template: the rendered texts become a column
-        frame[TEMPLATE_TEXT_COLUMN] = pd.Series(texts, dtype=object, index=frame.index)
-        field = TEMPLATE_TEXT_COLUMN
-    loaded = LoadedTexts(texts=texts, table=frame, text_field=field, origin=str(source), text_template=template)
-    return folder.scores, folder.run, loaded
+        frame = arrow_to_frame(table)
+        if template is not None:  # as `load_source` does with a template: the rendered texts become a column
+            frame[TEMPLATE_TEXT_COLUMN] = pd.Series(rows, dtype=object, index=frame.index)
+        yield LoadedPiece(rows, frame, np.arange(start, start + len(rows), dtype=np.int64),
+                          TEMPLATE_TEXT_COLUMN if template is not None else field)
+        start += len(rows)

@@ -4,6 +4,7 @@ The cache folder (`cache.default_cache_dir()`) holds two kinds of entries:
 
     <cache dir>/<key>/                ZIP-FIT jobs (score_cache.py): manifest, exact partial sums, a lock
     <cache dir>/methods/<key>/        other methods' scores (method_cache.py): manifest + scores.parquet
+    <cache dir>/data/<key>/           loaded data sets, converted to Arrow (data_store.py): kind "data"
 
 Both keys are 64 hex digits. Only folders named like that are ever listed or removed: anything else
 in the folder is not ours and is left alone.
@@ -35,6 +36,8 @@ from pathlib import Path
 from zipfit_core._version import __version__
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.files import read_json_file
+from zipfit_core.store.data_store import MANIFEST_NAME as DATA_MANIFEST_NAME
+from zipfit_core.store.data_store import STORE_FORMAT, STORE_FORMAT_VERSION, data_root_folder
 from zipfit_core.store.method_cache import METHOD_CACHE_FOLDER, METHOD_CACHE_FORMAT, METHOD_CACHE_FORMAT_VERSION, memo
 from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.score_cache import CACHE_FORMAT, CACHE_FORMAT_VERSION, MANIFEST_NAME, CacheEntry
@@ -224,6 +227,26 @@ def _method_item(folder: Path) -> CacheItem:
         reusable=problem is None, problem=problem, path=folder, run=run)
 
 
+def _data_item(folder: Path) -> CacheItem:
+    """A converted data set (data_store.py): its origin, text field and rows."""
+    size, modified = _folder_size_and_mtime(folder)
+    manifest, problem = _read_json(folder / DATA_MANIFEST_NAME)
+    if manifest is None or manifest.get("format") != STORE_FORMAT:
+        problem = problem or "its manifest is not a data-store manifest"
+        manifest = {}
+    elif manifest.get("version") != STORE_FORMAT_VERSION:
+        problem = f"written in data-store format version {manifest.get('version')!r} " \
+                  f"(this program uses {STORE_FORMAT_VERSION})"
+    rows = manifest.get("rows")
+    text = manifest.get("text_template") or manifest.get("text_field")
+    label = f"{manifest.get('origin', '?')} ({text})" if manifest else ""
+    return CacheItem(key=folder.name, kind="data", label=label, codec=None, level=None,
+                     n_sources=rows if isinstance(rows, int) else None, n_targets=None,
+                     state="complete" if problem is None else "damaged", targets_done=None, size_bytes=size,
+                     modified=modified, package_version=manifest.get("package_version"), reusable=problem is None,
+                     problem=problem, path=folder)
+
+
 def _run_of(manifest: dict) -> ScoreRun | None:
     """The run record an entry's manifest carries (entries written before records were kept have none)."""
     content = manifest.get("run")
@@ -251,6 +274,9 @@ def list_cache(cache_dir: str | Path) -> list[CacheItem]:
     for folder in _entry_folders(method_cache_root(cache_dir)):
         if folder.exists():
             items.append(_method_item(folder))
+    for folder in _entry_folders(data_root_folder(cache_dir)):
+        if folder.exists():
+            items.append(_data_item(folder))
     return sorted(items, key=lambda item: (item.modified, item.key), reverse=True)
 
 
@@ -312,7 +338,7 @@ def remove_item(item: CacheItem, in_use: InUse | None = None) -> None:
             tombstone = _to_tombstone(item.path)  # while locked: nobody writes it meanwhile
         finally:
             entry.unlock()
-    else:  # method entries are written once, whole, and have no lock
+    else:  # method entries and converted data are written once, whole, and have no lock
         tombstone = _to_tombstone(item.path)
     if tombstone is not None:
         shutil.rmtree(tombstone, ignore_errors=True)

@@ -19,7 +19,7 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -28,13 +28,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from zipfit_core._version import __version__
-from zipfit_core.data.loading import LoadedTexts, load_stream
+from zipfit_core.data.loading import LoadedPiece, LoadedTexts, load_stream
 from zipfit_core.data.local import resolve_in_root
-from zipfit_core.data.sources import DataRecipe, DataSource, LoadOptions, TextSpec
+from zipfit_core.data.sources import DataRecipe, DataSource, LoadOptions, LoadReport, TextSpec
 from zipfit_core.data.texts import fingerprint_update
 from zipfit_core.data.token_counts import approx_token_counts
 from zipfit_core.errors import ZipFitError
-from zipfit_core.store.files import now_iso, write_json_atomic
+from zipfit_core.store.files import now_iso, read_json_file, write_json_atomic
 from zipfit_core.store.stored_rows import BATCH_ROWS, StoredTable, StoredTexts, arrow_piece
 
 STORE_FORMAT = "zipfit-data-store"
@@ -109,8 +109,8 @@ def open_data(source: DataSource, text: TextSpec = TextSpec(), options: LoadOpti
 def open_store(folder: Path) -> LoadedTexts | None:
     """A whole, matching store as LoadedTexts, or None (absent, another format, or files that do not match)."""
     try:
-        manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-        if manifest.get("format") != STORE_FORMAT or manifest.get("version") != STORE_FORMAT_VERSION:
+        manifest = read_json_file(folder / MANIFEST_NAME)  # bounded; never through a link
+        if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT or manifest.get("version") != STORE_FORMAT_VERSION:
             return None
         for name, size in manifest["files"].items():
             if (folder / name).stat().st_size != size:
@@ -126,7 +126,8 @@ def open_store(folder: Path) -> LoadedTexts | None:
     loaded = LoadedTexts(texts=StoredTexts(table, manifest["text_field"]), table=table,
                          text_field=manifest["text_field"], origin=manifest["origin"], warnings=manifest["warnings"],
                          row_ids=row_ids, text_template=manifest["text_template"],
-                         recipe=DataRecipe.from_dict(manifest["recipe"]), notes=manifest["notes"],
+                         recipe=DataRecipe.from_dict(manifest["recipe"]) if manifest["recipe"] else None,
+                         notes=manifest["notes"],
                          stored_fingerprint=manifest["fingerprint"], char_counts=chars, token_counts=tokens,
                          store_folder=folder)
     return loaded
@@ -135,42 +136,55 @@ def open_store(folder: Path) -> LoadedTexts | None:
 def build_store(folder: Path, source: DataSource, text: TextSpec, options: LoadOptions, *,
                 upload: bytes | None = None, progress: Progress | None = None) -> None:
     """Convert the data set into `folder`, a piece at a time, then rename it into place in one step."""
+    stream = load_stream(source, text, options, upload=upload)
+    write_store(folder, stream, lambda: {"origin": stream.origin, "recipe": stream.recipe.to_dict(),
+                                         "text_field": stream.text_field, "text_template": stream.text_template,
+                                         "warnings": stream.report.warnings, "notes": stream.notes},
+                progress=progress)
+
+
+def write_store(folder: Path, pieces: Iterable[LoadedPiece], describe: Callable[[], dict], *,
+                progress: Progress | None = None) -> None:
+    """Write `pieces` (kept rows with their texts) as a store in `folder`; `describe()`, asked once every piece
+    is written, gives the manifest's origin, recipe, text field and template, warnings and notes."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = folder.parent / f".{folder.name}.building-{secrets.token_hex(4)}"
     staging.mkdir()
     try:
-        stream = load_stream(source, text, options, upload=upload)
         digest = hashlib.sha256()
         row_ids, chars, tokens = [], [], []
         rows = text_bytes = 0
-        writer = schema = None
+        writer = schema = text_field = None
+        report = LoadReport()
         with pa.OSFile(str(staging / ROWS_NAME), "wb") as sink:
-            for piece in stream:
-                batch = arrow_piece(piece, stream.text_field, schema, stream.report)
+            for piece in pieces:
+                text_field = text_field or piece.text_field
+                batch = arrow_piece(piece, text_field, schema, report)
                 if writer is None:
                     schema = batch.schema
                     writer = pa.ipc.new_file(sink, schema)
                 for start in range(0, batch.num_rows, BATCH_ROWS):
                     writer.write_batch(batch.slice(start, BATCH_ROWS))
-                column = batch.column(stream.text_field)
+                column = batch.column(text_field)
                 fingerprint_update(digest, piece.texts)
-                row_ids.append(piece.row_ids)
+                row_ids.append(np.asarray(piece.row_ids, dtype=np.int64))
                 chars.append(pc.utf8_length(column).to_numpy().astype(np.int64))
                 tokens.append(approx_token_counts(column))
                 rows += len(piece.texts)
                 text_bytes += column.nbytes
                 if progress is not None:
                     progress(rows, text_bytes)
+            if writer is None:
+                raise ZipFitError("There are no rows to keep: give data with at least one example.")
             writer.close()
         np.savez(staging / NUMBERS_NAME, row_ids=np.concatenate(row_ids), chars=np.concatenate(chars),
                  tokens=np.concatenate(tokens))
         files = {name: (staging / name).stat().st_size for name in (ROWS_NAME, NUMBERS_NAME)}
+        described = describe()
         write_json_atomic(staging / MANIFEST_NAME, {
             "format": STORE_FORMAT, "version": STORE_FORMAT_VERSION, "package_version": __version__,
-            "created": now_iso(), "origin": stream.origin, "recipe": stream.recipe.to_dict(),
-            "text_field": stream.text_field, "text_template": stream.text_template, "rows": rows,
-            "text_bytes": text_bytes, "fingerprint": digest.hexdigest(), "warnings": stream.report.warnings,
-            "notes": stream.notes, "files": files})
+            "created": now_iso(), **described, "warnings": [*described.get("warnings", []), *report.warnings],
+            "rows": rows, "text_bytes": text_bytes, "fingerprint": digest.hexdigest(), "files": files})
         _move_into_place(staging, folder)
     finally:
         if staging.exists():

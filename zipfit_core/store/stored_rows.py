@@ -20,6 +20,7 @@ from zipfit_core.data.loading import LoadedPiece
 from zipfit_core.data.sources import LoadReport
 
 BATCH_ROWS = 8192
+SMALL_TAKE = 2048  # rows taken through the long-lived memory map (a page of a table); more get a map of their own
 
 
 def _as_arrow_column(series: pd.Series) -> pa.Array:
@@ -120,18 +121,24 @@ class StoredTable:
         if len(rows) == 0:
             return self.schema.empty_table().select(names).to_pandas()
         if rows.min() < 0 or rows.max() >= len(self):
-            raise IndexError(f"row {int(rows.max() if rows.max() >= len(self) else rows.min())} is outside 0..{len(self) - 1}")
+            raise IndexError(f"row {int(rows.max() if rows.max() >= len(self) else rows.min())} is outside "
+                             f"0..{len(self) - 1}")
+        if len(rows) <= SMALL_TAKE:
+            return self._take_from(self._reader, rows, names)
+        with pa.memory_map(str(self.path), "r") as mapped:  # a big take: its pages go when the map closes
+            return self._take_from(pa.ipc.open_file(mapped), rows, names)
+
+    def _take_from(self, reader: pa.ipc.RecordBatchFileReader, rows: np.ndarray, names: list[str]) -> pd.DataFrame:
         batch_of = np.searchsorted(self.batch_starts, rows, side="right") - 1
         order = np.argsort(batch_of, kind="stable")
-        parts = []
+        parts, placed = [], []
         for index in np.unique(batch_of):
             members = order[batch_of[order] == index]
             local = rows[members] - self.batch_starts[index]
-            parts.append((members, self.batch(int(index), names).take(pa.array(local))))
-        table = pa.Table.from_batches([part for _members, part in parts])
-        placed = np.concatenate([members for members, _part in parts])
-        frame = table.take(pa.array(np.argsort(placed))).to_pandas()
-        return frame
+            parts.append(reader.get_batch(int(index)).select(names).take(pa.array(local)))
+            placed.append(members)
+        table = pa.Table.from_batches(parts)
+        return table.take(pa.array(np.argsort(np.concatenate(placed)))).to_pandas()
 
     @property
     def iloc(self) -> _Positions:
@@ -195,6 +202,7 @@ class StoredTexts(Sequence[str]):
         self.table = table
         self.text_field = text_field
         self._cached: tuple[int, list[str]] | None = None  # the batch read last, for reads in row order
+        self._last = -2
 
     def __len__(self) -> int:
         return len(self.table)
@@ -206,14 +214,31 @@ class StoredTexts(Sequence[str]):
 
     def __getitem__(self, key):
         if isinstance(key, slice):
-            return [self[position] for position in range(*key.indices(len(self)))]
+            return self.take(np.arange(len(self))[key]) if key.step not in (None, 1) else \
+                [text for texts in self._range(*key.indices(len(self))[:2]) for text in texts]
         position = int(key)
         if position < 0:
             position += len(self)
         if not 0 <= position < len(self):
             raise IndexError("text index out of range")
         index = int(np.searchsorted(self.table.batch_starts, position, side="right") - 1)
-        return self._batch_texts(index)[position - int(self.table.batch_starts[index])]
+        offset = position - int(self.table.batch_starts[index])
+        sequential = position == self._last + 1
+        self._last = position
+        if sequential or (self._cached is not None and self._cached[0] == index):
+            return self._batch_texts(index)[offset]  # reading in row order (scoring): a batch converted once
+        return self.table.batch(index, [self.text_field]).column(0)[offset].as_py()  # one row (a dialog)
+
+    def _range(self, start: int, stop: int) -> Iterator[list[str]]:
+        if stop <= start:
+            return
+        first = int(np.searchsorted(self.table.batch_starts, start, side="right") - 1)
+        for index in range(first, self.table.n_batches):
+            begin = int(self.table.batch_starts[index])
+            if begin >= stop:
+                return
+            texts = self._batch_texts(index)
+            yield texts[max(0, start - begin): stop - begin]
 
     def __iter__(self) -> Iterator[str]:
         for batch in self.batches():

@@ -39,7 +39,7 @@ def small_exact() -> np.ndarray:
 
 
 def manifest_of(cache_dir: Path) -> dict:
-    (folder,) = [path for path in cache_dir.iterdir() if path.is_dir()]
+    (folder,) = [path for path in cache_dir.iterdir() if path.is_dir() and path.name != "data"]  # data: loaded data
     return json.loads((folder / "manifest.json").read_text())
 
 
