@@ -166,10 +166,12 @@ def write_targets(path: Path) -> None:
         handle.writelines(json.dumps({"text": f"def target_{i}(y):\n    return y + {i}\n"}) + "\n" for i in range(8))
 
 
-def score_folder(root: Path, source: Path, out: str = "scores_out", target_label: str = "targets.jsonl") -> Path:
+def score_folder(root: Path, source: Path, out: str = "scores_out", target_label: str = "targets.jsonl",
+                 **settings) -> Path:
     """Sharded scoring with the local engine (what `zipfit score POOL targets.jsonl --out OUT` runs)."""
     target = load_source(DataSource("local", str(root / "targets.jsonl")), TextSpec())
-    report = score_shards(str(source), target, root / out, engine=LocalEngine(workers=1), target_label=target_label)
+    report = score_shards(str(source), target, root / out, engine=LocalEngine(workers=1), target_label=target_label,
+                          **settings)
     assert report.complete and not report.failed
     return root / out
 
@@ -219,6 +221,24 @@ def test_a_score_folder_opens_as_a_scored_result(isolated, tmp_path):
     shared.switch_page("pages/explore.py").run()
     assert_no_exception(shared)
     assert {metric.label: metric.value for metric in shared.metric}["Rows kept"] == "9"
+
+
+def test_a_link_naming_only_a_score_folder_opens_its_scores_at_its_own_codec_and_level(isolated):
+    write_shards(isolated / "pool")
+    write_targets(isolated / "targets.jsonl")
+    out = score_folder(isolated, isolated / "pool", codec="gzip", level=3)  # not the app's gzip-9
+    expected, _, _ = load_scored_folder(out, str(isolated / "pool"))
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update({"src": "folder", "src.loc": "scores_out", "cut": "top_k", "v": "7"})
+    at.run()
+    at.switch_page("pages/explore.py").run()
+    assert_no_exception(at)
+    assert {metric.label: metric.value for metric in at.metric}["Rows kept"] == "7"
+    top = next(frame.value for frame in at.dataframe if "score" in frame.value.columns)
+    order = np.lexsort((np.arange(len(expected)), -expected))
+    np.testing.assert_array_equal(top["score"].to_numpy(), expected[order[:len(top)]])
+    view = session_of(at).view
+    assert (view.codec, view.level) == ("gzip", 3)  # the menus say what the scores are
 
 
 def test_a_score_folder_without_its_targets_still_explores_and_exports(isolated, tmp_path):

@@ -80,7 +80,8 @@ def source_state(source: DataSource, options: LoadOptions, upload_digest: str | 
     return state
 
 
-def store_key(source: DataSource, text: TextSpec, options: LoadOptions, upload_digest: str | None = None) -> str:
+def store_key(source: DataSource, text: TextSpec, options: LoadOptions = LoadOptions(),
+              upload_digest: str | None = None) -> str:
     """The store's name: sha256 of what the rows depend on (recipe, reading options, the source's state)."""
     recipe = {"source": asdict(source), "text": asdict(text),
               "options": {"data_root": str(options.data_root) if options.data_root is not None else None,

@@ -1,0 +1,198 @@
+"""The data store: a data set converted once to Arrow on disk, then opened with its texts left on disk.
+
+Every expectation comes from loading the same data in memory (`load_source`), the reference the store must
+match row for row; the store is never checked against itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from zipfit_core.analysis.export import selected_table, write_table
+from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
+from zipfit_core.data import loading
+from zipfit_core.data.loading import load_source
+from zipfit_core.data.sources import DataSource, LoadOptions, TextSpec
+from zipfit_core.data.token_counts import APPROX_TOKEN, approx_token_counts
+from zipfit_core.errors import ZipFitError
+from zipfit_core.store import data_store
+from zipfit_core.store.cache_admin import list_cache, remove_item
+from zipfit_core.store.data_store import open_data, store_key
+from zipfit_core.store.stored_rows import StoredTable, StoredTexts
+
+
+def write_shards(folder: Path, shards: int = 3, rows: int = 7000) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for shard in range(shards):
+        with open(folder / f"part-{shard}.jsonl", "w", encoding="utf-8") as handle:
+            for row in range(rows):
+                text = f"shard {shard} row {row}: " + "déjà vu, x = y + 1; " * (row % 13) if row % 97 else ""
+                handle.write(json.dumps({"text": text, "kind": ["code", "prose", "math"][row % 3],
+                                         "n": row}) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory) -> Path:
+    return write_shards(tmp_path_factory.mktemp("pool") / "pool")
+
+
+def test_a_stored_data_set_is_row_for_row_the_loaded_one(pool, tmp_path):
+    source = DataSource("local", str(pool))
+    memory, stored = load_source(source), open_data(source, cache_dir=tmp_path)
+    assert isinstance(stored.texts, StoredTexts) and isinstance(stored.table, StoredTable)
+    assert len(stored.texts) == len(memory.texts) == 3 * (7000 - 73)  # rows with no text are dropped alike
+    assert list(stored.texts) == memory.texts
+    assert stored.fingerprint == memory.fingerprint
+    np.testing.assert_array_equal(stored.row_ids, memory.row_ids)
+    assert stored.warnings == memory.warnings and stored.text_field == memory.text_field
+    assert list(stored.table.columns) == list(memory.table.columns)
+    np.testing.assert_array_equal(stored.char_counts, [len(text) for text in memory.texts])
+    np.testing.assert_array_equal(stored.token_counts, TokenCounter().count(memory.texts))
+    rows = [20000, 3, 8191, 8192, 0, 20000]  # out of order, across batches, repeated
+    pd.testing.assert_frame_equal(stored.table.take(rows), memory.table.iloc[rows].reset_index(drop=True),
+                                  check_dtype=False)
+    assert [stored.texts[row] for row in rows] == [memory.texts[row] for row in rows]
+    assert stored.texts[8185:8200] == memory.texts[8185:8200] and stored.texts[-3:] == memory.texts[-3:]
+    assert stored.table["kind"].tolist() == memory.table["kind"].tolist()
+
+
+def test_a_template_and_a_filter_are_stored_as_loaded(pool, tmp_path):
+    source, text = DataSource("local", str(pool), limit=10000), TextSpec(template="[{kind}] {text}",
+                                                                          row_filter=("kind", "code"))
+    memory, stored = load_source(source, text), open_data(source, text, cache_dir=tmp_path)
+    assert list(stored.texts) == memory.texts and stored.fingerprint == memory.fingerprint
+    np.testing.assert_array_equal(stored.row_ids, memory.row_ids)
+    assert stored.recipe == memory.recipe and stored.text_template == "[{kind}] {text}"
+
+
+def test_a_converted_data_set_is_opened_not_read_again(pool, tmp_path, monkeypatch):
+    source = DataSource("local", str(pool))
+    first = open_data(source, cache_dir=tmp_path)
+    monkeypatch.setattr(data_store, "load_stream", lambda *args, **kwargs: pytest.fail("converted again"))
+    again = open_data(source, cache_dir=tmp_path)
+    assert again.fingerprint == first.fingerprint and again.store_folder == first.store_folder
+
+
+def test_an_edited_file_makes_a_new_store(tmp_path):
+    pool = write_shards(tmp_path / "pool", shards=2, rows=50)
+    source = DataSource("local", str(pool))
+    before = open_data(source, cache_dir=tmp_path / "cache")
+    with open(pool / "part-1.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"text": "one more row"}) + "\n")
+    after = open_data(source, cache_dir=tmp_path / "cache")
+    assert len(after.texts) == len(before.texts) + 1 and after.texts[-1] == "one more row"
+    assert after.store_folder != before.store_folder
+
+
+@pytest.mark.parametrize("damage", ["truncated rows", "edited manifest", "numbers gone"])
+def test_a_damaged_store_is_rebuilt_never_read(tmp_path, damage):
+    pool = write_shards(tmp_path / "pool", shards=2, rows=300)
+    source = DataSource("local", str(pool))
+    expected = load_source(source)
+    folder = open_data(source, cache_dir=tmp_path / "cache").store_folder
+    if damage == "truncated rows":
+        with open(folder / "rows.arrow", "r+b") as handle:
+            handle.truncate(os.path.getsize(folder / "rows.arrow") // 2)
+    elif damage == "edited manifest":
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest["rows"] -= 1
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    else:
+        (folder / "numbers.npz").unlink()
+    assert data_store.open_store(folder) is None
+    rebuilt = open_data(source, cache_dir=tmp_path / "cache")
+    assert list(rebuilt.texts) == expected.texts and rebuilt.fingerprint == expected.fingerprint
+
+
+def test_a_half_written_store_is_never_found(tmp_path, monkeypatch):
+    pool = write_shards(tmp_path / "pool", shards=3, rows=40)
+    source, cache = DataSource("local", str(pool)), tmp_path / "cache"
+    real = loading.LoadStream.__iter__
+
+    def dies_after_one_piece(self):
+        pieces = real(self)
+        yield next(pieces)
+        raise KeyboardInterrupt  # the process stopped mid-conversion
+
+    monkeypatch.setattr(loading.LoadStream, "__iter__", dies_after_one_piece)
+    with pytest.raises(KeyboardInterrupt):
+        open_data(source, cache_dir=cache)
+    monkeypatch.undo()
+    assert list((cache / "data").iterdir()) == []  # the staging folder went with the failure
+    assert len(open_data(source, cache_dir=cache).texts) == len(load_source(source).texts)
+
+
+def test_bad_input_keeps_its_one_line_error(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(ZipFitError, match="contains no rows"):
+        open_data(DataSource("local", str(tmp_path / "empty.jsonl")), cache_dir=tmp_path / "cache")
+    with pytest.raises(ZipFitError, match="No rows of .* have kind == 'poetry'"):
+        open_data(DataSource("local", str(write_shards(tmp_path / "pool", 2, 20))),
+                  TextSpec(row_filter=("kind", "poetry")), cache_dir=tmp_path / "cache")
+    assert [path for path in (tmp_path / "cache" / "data").iterdir() if not path.name.startswith(".")] == []
+
+
+def test_the_data_root_applies_to_conversion(tmp_path):
+    root, outside = tmp_path / "root", write_shards(tmp_path / "outside", 1, 5)
+    root.mkdir()
+    with pytest.raises(ZipFitError, match="outside the data folder"):
+        open_data(DataSource("local", str(outside)), options=LoadOptions(data_root=root), cache_dir=tmp_path / "c")
+
+
+def test_an_export_from_the_store_is_byte_for_byte_the_export_from_memory(pool, tmp_path):
+    source = DataSource("local", str(pool))
+    memory, stored = load_source(source), open_data(source, cache_dir=tmp_path / "cache")
+    scores = np.random.default_rng(0).random(len(memory.texts))
+    counter = TokenCounter()
+    for rule in (SelectionRule("top_percent", 40), SelectionRule("token_budget", 50_000)):
+        selection = select(scores, rule, counter.count(memory.texts))
+        for suffix in (".jsonl", ".csv", ".parquet"):
+            written = []
+            for loaded, name in ((memory, "memory"), (stored, "stored")):
+                path = tmp_path / f"{name}-{rule.kind}{suffix}"
+                write_table(selected_table(loaded.table, loaded.texts, loaded.text_field, scores, selection, counter),
+                            path)
+                written.append(pd.read_parquet(path) if suffix == ".parquet" else path.read_bytes())
+            if suffix == ".parquet":
+                pd.testing.assert_frame_equal(*written)
+            else:
+                assert written[0] == written[1]
+
+
+def test_converted_data_is_listed_and_removed_by_the_cache_commands(pool, tmp_path):
+    open_data(DataSource("local", str(pool)), cache_dir=tmp_path)
+    (item,) = list_cache(tmp_path)
+    assert item.kind == "data" and item.n_sources == 3 * (7000 - 73) and item.reusable
+    assert str(pool) in item.label and item.size_bytes > 0
+    remove_item(item)
+    assert list_cache(tmp_path) == []
+
+
+def test_the_key_names_the_recipe_and_the_files(tmp_path):
+    pool = write_shards(tmp_path / "pool", 1, 5)
+    source = DataSource("local", str(pool))
+    keys = {store_key(source, TextSpec()), store_key(source, TextSpec(field="kind")),
+            store_key(DataSource("local", str(pool), limit=3), TextSpec()),
+            store_key(source, TextSpec(), LoadOptions(max_chars=10))}
+    assert len(keys) == 4 and all(re.fullmatch(r"[0-9a-f]{64}", key) for key in keys)
+
+
+def test_vectorised_token_counts_equal_the_regex_on_any_text():
+    rng = np.random.default_rng(7)
+    alphabet = [chr(code) for code in range(128)] + list("éß日—“”\xa0\u2028\u3000٣")
+    texts = ["".join(rng.choice(alphabet, size=rng.integers(0, 80))) for _ in range(3000)]
+    texts += ["", " ", "_", "a_b c", "x\x1cy", "end."]
+    expected = [len(APPROX_TOKEN.findall(text)) for text in texts]
+    assert approx_token_counts(texts).tolist() == expected
+    chunked = pa.chunked_array([pa.array(texts[:100]), pa.array(texts[100:])])
+    assert approx_token_counts(chunked).tolist() == expected
+    assert approx_token_counts(pa.array(texts).slice(5, 50)).tolist() == expected[5:55]
