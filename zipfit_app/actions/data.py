@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError
+from zipfit_core.store.data_store import Progress
 
 from ..services import loaders
 from ..state.session import Session
@@ -17,14 +18,14 @@ except ImportError:  # a copy without the bundled demo data: the other sources s
     DEMO_PRESETS = {}
 
 
-def load_data(session: Session, role: str, choice: DataChoice, upload: bytes | None = None) -> tuple[Outcome,
-                                                                                                    LoadedTexts | None]:
+def load_data(session: Session, role: str, choice: DataChoice, upload: bytes | None = None,
+              progress: Progress | None = None) -> tuple[Outcome, LoadedTexts | None]:
     """Load one data set and make it the session's source or target; the data loaded before stays on failure.
 
     Other data resets what belonged to the old: the open row, and for a new source its evaluation sets.
     """
     try:
-        loaded, ref = loaders.load_choice(choice, upload)
+        loaded, ref = loaders.load_choice(choice, upload, progress)
     except ZipFitError as error:
         return failed(str(error)), None
     except Exception as error:  # a bug or an unexpected file: report it and keep the app running

@@ -22,6 +22,7 @@ from ..state.session import Session, forget_widget, seed, show, widget
 from ..state.view import DataChoice
 from ..ui import notices
 from ..ui.markdown import literal, message
+from ..ui.progress import ConversionProgress
 from ..ui.tables import display_rows
 
 try:
@@ -137,7 +138,9 @@ def _copy_pick(role: str) -> None:
 
 def load_role(session: Session, role: str, choice: DataChoice, upload: bytes | None = None) -> bool:
     """Load one dataset into the session; a failure is shown in the role's form. True on success."""
-    outcome, loaded = data_actions.load_data(session, role, choice, upload)
+    converting = ConversionProgress(choice.location)
+    outcome, loaded = data_actions.load_data(session, role, choice, upload, converting)
+    converting.done()
     if outcome.problem:
         session.notify(f"data.{role}", outcome.problem + _still_loaded(session, role), "error")
         return False

@@ -25,7 +25,7 @@ from zipfit_core.data.local import data_files_under
 from zipfit_core.data.sources import DataSource, LoadOptions, TextSpec
 from zipfit_core.engines.open_folder import OpenedScoreFolder, open_score_folder
 from zipfit_core.errors import ZipFitError
-from zipfit_core.store.data_store import open_data
+from zipfit_core.store.data_store import Progress, open_data
 
 from . import work
 from ..config import app_settings
@@ -151,7 +151,8 @@ def loaded_cache() -> LoadedCache:
     return LoadedCache(app_settings().loader_cache_bytes)
 
 
-def _load_cached(key: str, choice: DataChoice, upload: bytes | None) -> LoadedTexts:
+def _load_cached(key: str, choice: DataChoice, upload: bytes | None,
+                 progress: Progress | None = None) -> LoadedTexts:
     def load() -> LoadedTexts:
         if choice.kind == "folder":  # a score folder's source rows, checked against the shards it scored
             return _open_folder(key, choice).source
@@ -160,16 +161,18 @@ def _load_cached(key: str, choice: DataChoice, upload: bytes | None) -> LoadedTe
                               "on the Data page.")
         # Rows stay on disk in the data store, shared with every session and the command line.
         return open_data(data_source(choice), text_spec(choice), load_options(), cache_dir=work.manager().cache_dir,
-                         upload=upload)
+                         upload=upload, progress=progress)
 
     return loaded_cache().get(key, load)
 
 
-def load_choice(choice: DataChoice, upload: bytes | None = None) -> tuple[LoadedTexts, LoadedRef]:
-    """Load (or fetch from the cache) a dataset; returns it with its reference. Raises ZipFitError."""
+def load_choice(choice: DataChoice, upload: bytes | None = None,
+                progress: Progress | None = None) -> tuple[LoadedTexts, LoadedRef]:
+    """Load (or fetch from the cache) a dataset; returns it with its reference. Raises ZipFitError. A data set
+    loaded for the first time is converted to the data store; `progress(rows, text bytes)` hears how far."""
     digest = hashlib.sha256(upload).hexdigest() if upload is not None else None
     key = choice_key(choice, digest)
-    return _load_cached(key, choice, upload), LoadedRef(choice, key)
+    return _load_cached(key, choice, upload, progress), LoadedRef(choice, key)
 
 
 def preview(choice: DataChoice, upload: bytes | None = None, n_rows: int = 20):

@@ -6,6 +6,7 @@ is out of date) it reruns the whole page, which then shows the result instead.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 import streamlit as st
@@ -69,6 +70,28 @@ def work_progress(work_ids: Sequence[str], *, what: str = "The work", text: Call
             below(statuses)
 
     st.fragment(run_every=every if running else None)(body)()
+
+
+class ConversionProgress:
+    """A line that says how far the first load of a data set has got (its conversion to the data store)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.line = None
+        self.shown_at = 0.0
+
+    def __call__(self, rows: int, text_bytes: int) -> None:
+        now = time.monotonic()
+        if now - self.shown_at < 0.5:  # a line per half second is plenty, and cheap
+            return
+        self.shown_at = now
+        self.line = self.line or st.empty()
+        self.line.caption(f":material/hourglass_top: Converting {message(self.what)} once for fast reading: "
+                          f"{rows:,} rows, {text_bytes / 1e6:,.0f} MB of text so far. Later loads open it at once.")
+
+    def done(self) -> None:
+        if self.line is not None:
+            self.line.empty()
 
 
 def watch(changed: Callable[[], bool], every: float = 3.0) -> None:
