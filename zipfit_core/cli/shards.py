@@ -15,6 +15,8 @@ from zipfit_core.data.sources import plural
 from zipfit_core.engines.sharded import load_scored_folder, make_engine, score_shards
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.codecs import codec_info
+from zipfit_core.engines.folder import is_score_folder
+from zipfit_core.store.outputs import check_output_path
 from zipfit_core.store.run import ScoreRun
 
 # Data options that change which rows a SOURCE gives: a score folder scores every row of every shard (its
@@ -54,6 +56,8 @@ def run_score_shards(args: argparse.Namespace) -> int:
                           "Give --out FILE.parquet to use them, or prepare the shards first.")
     if not codec_info(args.codec).exact:
         print(f"note: {args.codec} is approximate: fast, close to gzip-9 but not identical.", file=sys.stderr)
+    check_output_path(args.out, what="score folder", folder=True, is_ours=is_score_folder,
+                      inputs=(args.source,))  # before any work, converting the targets included
     target = load_data_argument(args, "target")
     engine = make_engine(args.engine, workers=args.workers, ray_address=args.ray_address,
                          show_progress=not args.quiet)

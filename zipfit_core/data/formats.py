@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from zipfit_core.data.data_root import open_inside_root, root_path
 from zipfit_core.data.sources import LoadOptions, LoadReport
-from zipfit_core.data.text_formats import read_text_format
+from zipfit_core.data.text_formats import read_text_format, text_format_pieces
 from zipfit_core.errors import ZipFitError
 
 TABLE_FORMATS = {
@@ -46,6 +46,7 @@ UPLOAD_EXPANSION_LIMIT = 20  # a compressed upload may decompress to at most thi
 EXPANSION_FLOOR_BYTES = 64 * 2**20  # small compressed files may always expand this far (`max_expansion` aside)
 READ_BUFFER_BYTES = 2**20
 PARQUET_BATCH_ROWS = 65_536
+PIECE_ROWS = 50_000  # rows of a big file read at a time when it is converted to the data store
 
 
 def format_of(name: str) -> tuple[str | None, str | None]:
@@ -220,16 +221,64 @@ def read_file(path: Path, options: LoadOptions, report: LoadReport, max_rows: in
               display: str | None = None) -> pd.DataFrame:
     """Read one local file (format from its name); may return an empty frame. With a data root it is opened by
     `open_inside_root` (verified on the open descriptor: inside the root, a regular file)."""
+    return next(file_pieces(path, options, report, max_rows, display, piece_rows=None))
+
+
+def file_pieces(path: Path, options: LoadOptions, report: LoadReport, max_rows: int | None = None,
+                display: str | None = None, piece_rows: int | None = PIECE_ROWS) -> Iterator[pd.DataFrame]:
+    """`read_file`, a piece of about `piece_rows` rows at a time for JSONL, Parquet and Arrow files (a file of
+    any size is converted in bounded memory); other formats in one piece. The last piece may be empty."""
     display = display or str(path)
     fmt, compression = format_of(path.name)
     if fmt is None:
         raise _unsupported(display, path.name)
     with open_inside_root(path, root_path(options.data_root), display) as raw:  # unbuffered: readers buffer
         if fmt in ("parquet", "arrow") and compression is None:
-            return _read_columnar(fmt, _mapped(raw), display, max_rows)
+            yield from _columnar_pieces(fmt, _mapped(raw), display, max_rows, piece_rows)
+            return
         size = os.fstat(raw.fileno()).st_size
         limit, refusal = _expansion_bound(display, size, options) if compression is not None else (None, "")
-        return _read_stream(fmt, compression, raw, display, options, report, max_rows, limit, refusal)
+        with decompressed(raw, compression, display, limit, refusal) as stream:
+            if fmt in TEXT_FORMATS:
+                yield from text_format_pieces(fmt, stream, display, options, report, max_rows, piece_rows)
+            else:
+                yield _read_columnar(fmt, pa.BufferReader(stream.read()), display, max_rows)
+
+
+def _columnar_pieces(fmt: str, source, display: str, max_rows: int | None,
+                     piece_rows: int | None) -> Iterator[pd.DataFrame]:
+    if piece_rows is None:
+        yield _read_columnar(fmt, source, display, max_rows)
+        return
+    if fmt == "arrow":  # memory-mapped: slicing copies nothing
+        table = _read_arrow(source, display, max_rows)
+        for start in range(0, max(table.num_rows, 1), piece_rows):
+            yield arrow_to_frame(table.slice(start, piece_rows))
+        return
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(source)
+        batches, count, read = [], 0, 0
+        for batch in parquet.iter_batches(batch_size=min(PARQUET_BATCH_ROWS, piece_rows)):
+            if max_rows is not None and read + batch.num_rows > max_rows:
+                batch = batch.slice(0, max_rows - read)
+            batches.append(batch)
+            count += batch.num_rows
+            read += batch.num_rows
+            if count >= piece_rows or (max_rows is not None and read >= max_rows):
+                yield arrow_to_frame(pa.Table.from_batches(batches, schema=parquet.schema_arrow))
+                batches, count = [], 0
+                if max_rows is not None and read >= max_rows:
+                    return
+        yield arrow_to_frame(pa.Table.from_batches(batches, schema=parquet.schema_arrow))
+    except ZipFitError:
+        raise
+    except Exception as error:  # pyarrow raises several types for damaged files
+        raise ZipFitError(
+            f"{display} is not a readable Parquet file ({type(error).__name__}: {error}). "
+            "Check the file, or export it again."
+        ) from None
 
 
 def _mapped(raw: BinaryIO) -> pa.BufferReader:

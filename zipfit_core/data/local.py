@@ -19,7 +19,7 @@ import pandas as pd
 from zipfit_core.data.data_root import (check_files_inside_root, check_inside_root, check_local_name,
                                         check_mapped_inside_root, check_tree_inside_root, is_inside, open_inside_root,
                                         resolve_in_root, special_file_kind)
-from zipfit_core.data.formats import FILE_COLUMN, SUPPORTED_NAMES, arrow_to_frame, format_of, read_file
+from zipfit_core.data.formats import FILE_COLUMN, SUPPORTED_NAMES, arrow_to_frame, file_pieces, format_of
 from zipfit_core.data.sources import LoadOptions, LoadReport, choose_split, plural
 from zipfit_core.errors import ZipFitError
 
@@ -149,16 +149,20 @@ def file_frames(paths: list[Path], base: Path, display: str, options: LoadOption
         if format_of(path.name)[0] is None:
             unsupported.append(relative)
             continue
-        frame = read_file(path, options, report, remaining, display=f"{display}: {relative}")
-        if len(frame) == 0:
+        rows = 0
+        for frame in file_pieces(path, options, report, remaining, display=f"{display}: {relative}"):
+            if len(frame) == 0:
+                continue
+            column = next((name for name in (FILE_COLUMN, "source_file") if name not in frame.columns), None)
+            if column is not None:
+                frame.insert(0, column, relative)
+            rows += len(frame)
+            yield frame
+        if rows == 0:
             empty.append(relative)
             continue
-        column = next((name for name in (FILE_COLUMN, "source_file") if name not in frame.columns), None)
-        if column is not None:
-            frame.insert(0, column, relative)
-        yield frame
         if remaining is not None:
-            remaining -= len(frame)
+            remaining -= rows
             if remaining <= 0:
                 break
     if unsupported:
@@ -248,7 +252,7 @@ def local_frames(location: str, split: str | None, options: LoadOptions, report:
     path = resolve_in_root(location, options.data_root)
     display = str(location)
     if path.is_file() or special_file_kind(path) is not None:  # read_file refuses a FIFO without opening it
-        frames = iter([read_file(path, options, report, max_rows, display=display)])
+        frames = file_pieces(path, options, report, max_rows, display=display)
     elif path.is_dir():
         if is_saved_dataset(path):
             frames = iter([read_saved_dataset(path, split, display, report, max_rows, root)])

@@ -112,8 +112,15 @@ def _may_have_problem(text: str) -> bool:
 
 def _read_jsonl_lines(lines: Iterator[tuple[int, str]], display: str, options: LoadOptions, report: LoadReport,
                       max_rows: int | None) -> pd.DataFrame:
+    return next(_jsonl_pieces(lines, display, options, report, max_rows, piece_rows=None))
+
+
+def _jsonl_pieces(lines: Iterator[tuple[int, str]], display: str, options: LoadOptions, report: LoadReport,
+                  max_rows: int | None, piece_rows: int | None) -> Iterator[pd.DataFrame]:
+    """The file's records as frames of `piece_rows` rows (one frame when None; the last may be empty)."""
     records = _RecordColumns(display, options)
     bad: list[tuple[int, str]] = []
+    kept = 0
     for number, line in lines:
         if not line.strip():
             continue
@@ -129,14 +136,18 @@ def _read_jsonl_lines(lines: Iterator[tuple[int, str]], display: str, options: L
             reason = json_value_problem(record) if _may_have_problem(line) else None
             if reason is None and isinstance(record, dict):
                 records.add(record)
-                if max_rows is not None and records.count >= max_rows:
+                kept += 1
+                if max_rows is not None and kept >= max_rows:
                     break
+                if piece_rows is not None and records.count >= piece_rows:
+                    yield records.frame()
+                    records = _RecordColumns(display, options)
                 continue
             reason = reason or f"a JSON {type(record).__name__}, not an object with fields"
         _malformed(display, number, reason, options)
         bad.append((number, reason))
     _report_malformed(report, display, bad)
-    return records.frame()
+    yield records.frame()
 
 
 def _read_json(text: str, display: str, options: LoadOptions, report: LoadReport,
@@ -283,13 +294,22 @@ def _read_txt(stream: BinaryIO, encoding: str, display: str, options: LoadOption
 
 def read_text_format(fmt: str, stream: BinaryIO, display: str, options: LoadOptions, report: LoadReport,
                       max_rows: int | None) -> pd.DataFrame:
+    return next(text_format_pieces(fmt, stream, display, options, report, max_rows, piece_rows=None))
+
+
+def text_format_pieces(fmt: str, stream: BinaryIO, display: str, options: LoadOptions, report: LoadReport,
+                       max_rows: int | None, piece_rows: int | None) -> Iterator[pd.DataFrame]:
+    """A text file's rows as frames: JSONL a piece of `piece_rows` rows at a time, the other formats whole."""
     encoding = text_encoding(peek_head(stream), display, fmt)
     if fmt == "jsonl":
         with contextlib.closing(decoded_lines(stream, encoding, display, report, options.max_line_bytes)) as lines:
-            return _read_jsonl_lines(lines, display, options, report, max_rows)  # reports replacements at close
+            yield from _jsonl_pieces(lines, display, options, report, max_rows, piece_rows)  # reports at close
+        return
     if fmt == "txt":
-        return _read_txt(stream, encoding, display, options, report, max_rows)
+        yield _read_txt(stream, encoding, display, options, report, max_rows)
+        return
     text = read_all_text(stream, encoding, display, report)
     if fmt == "json":
-        return _read_json(text, display, options, report, max_rows)
-    return _read_csv(text, "\t" if fmt == "tsv" else ",", display, options, report, max_rows)
+        yield _read_json(text, display, options, report, max_rows)
+        return
+    yield _read_csv(text, "\t" if fmt == "tsv" else ",", display, options, report, max_rows)

@@ -44,8 +44,8 @@ def arrow_piece(piece: LoadedPiece, text_field: str, schema: pa.Schema | None, r
         return pa.RecordBatch.from_pydict(columns)
     extra = [name for name in columns if name not in schema.names]
     if extra:
-        report.warn(f"Columns {', '.join(map(repr, extra[:10]))} appear only after the first file: they are not kept "
-                    "(give files with the same columns).")
+        report.warn(f"Columns {', '.join(map(repr, extra[:10]))} first appear after the first piece read: they are "
+                    "not kept (give files or rows with the same columns).")
     arrays = []
     for field in schema:
         array = columns.get(field.name)

@@ -196,3 +196,22 @@ def test_vectorised_token_counts_equal_the_regex_on_any_text():
     chunked = pa.chunked_array([pa.array(texts[:100]), pa.array(texts[100:])])
     assert approx_token_counts(chunked).tolist() == expected
     assert approx_token_counts(pa.array(texts).slice(5, 50)).tolist() == expected[5:55]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_one_big_file_is_converted_a_piece_at_a_time(tmp_path, monkeypatch, suffix):
+    records = pd.DataFrame({"text": [f"row {row} " + "ab " * (row % 5) for row in range(120_001)],
+                            "group": [row % 4 for row in range(120_001)]})
+    path = tmp_path / f"big{suffix}"
+    if suffix == ".jsonl":
+        records.to_json(path, orient="records", lines=True)
+    else:
+        records.to_parquet(path, row_group_size=30_000)
+    pieces = []
+    real = data_store.arrow_piece
+    monkeypatch.setattr(data_store, "arrow_piece", lambda piece, *rest: pieces.append(len(piece.texts)) or
+                        real(piece, *rest))
+    stored = open_data(DataSource("local", str(path)), cache_dir=tmp_path / "cache")
+    assert len(pieces) >= 3 and max(pieces) <= 65_536 and sum(pieces) == 120_001
+    assert list(stored.texts) == records["text"].tolist()
+    assert stored.table["group"].tolist() == records["group"].tolist()
