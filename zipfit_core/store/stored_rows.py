@@ -102,6 +102,13 @@ class StoredTable:
         batch = self._reader.get_batch(index)
         return batch.select(list(columns)) if columns is not None else batch
 
+    def read_batch(self, index: int, columns: Sequence[str] | None = None) -> pa.RecordBatch:
+        """One record batch read from the file into memory of its own (not the memory map): for passes over many
+        batches, whose pages would otherwise stay in the process."""
+        with pa.OSFile(str(self.path), "rb") as handle:
+            batch = pa.ipc.open_file(handle).get_batch(index)
+        return batch.select(list(columns)) if columns is not None else batch
+
     def column(self, name: str) -> pd.Series:
         """One whole column (for the small ones: groups, numbers); the text column is read with `StoredTexts`."""
         chunks = [self.batch(index, [name]).column(0) for index in range(self.n_batches)]
@@ -208,9 +215,11 @@ class StoredTexts(Sequence[str]):
         return len(self.table)
 
     def _batch_texts(self, index: int) -> list[str]:
-        if self._cached is None or self._cached[0] != index:
-            self._cached = (index, self.table.batch(index, [self.text_field]).column(0).to_pylist())
-        return self._cached[1]
+        cached = self._cached  # one read of the attribute: another thread may replace it meanwhile
+        if cached is None or cached[0] != index:
+            cached = (index, self.table.read_batch(index, [self.text_field]).column(0).to_pylist())
+            self._cached = cached
+        return cached[1]
 
     def __getitem__(self, key):
         if isinstance(key, slice):
