@@ -221,9 +221,7 @@ def build_group_index(values: Sequence | pd.Series, index: ScoreIndex, column: s
     if len(series) != index.n_rows:
         raise ZipFitError(f"Column {column!r} has {plural(len(series), 'value')} for "
                           f"{plural(index.n_rows, 'scored row')}.")
-    as_text = series.map(lambda value: MISSING_GROUP if _is_missing(value) else str(value)) \
-        if series.dtype == object else series.astype(str).where(series.notna(), MISSING_GROUP)
-    codes, uniques = pd.factorize(as_text, sort=False)
+    codes, uniques = _group_codes(series)
     totals = np.bincount(codes, minlength=len(uniques))
     order = np.lexsort((np.arange(len(uniques)), -totals))  # largest groups first, stable
     if len(uniques) > max_groups:
@@ -238,6 +236,31 @@ def build_group_index(values: Sequence | pd.Series, index: ScoreIndex, column: s
     row_codes = remap[codes]
     return GroupIndex(column=column, labels=labels, codes=row_codes, ranked_codes=row_codes[index.ranked],
                       totals=np.bincount(row_codes, minlength=len(labels)))
+
+
+def _group_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's group number and the groups' names (as text, a missing value as MISSING_GROUP), numbered in
+    order of first appearance. A categorical column (a data store's) is numbered from its codes, without a
+    string per row."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy().astype(np.int64)
+        names = [str(name) for name in series.cat.categories]
+        if (codes < 0).any():
+            codes = np.where(codes < 0, len(names), codes)
+            names.append(MISSING_GROUP)
+        merged, numbers = pd.factorize(np.asarray(names, dtype=object), sort=False)  # equal texts: one group
+        codes = merged[codes]
+        first = np.full(len(numbers), len(codes), dtype=np.int64)
+        np.minimum.at(first, codes, np.arange(len(codes), dtype=np.int64))
+        present = np.flatnonzero(first < len(codes))
+        order = present[np.argsort(first[present], kind="stable")]
+        renumber = np.full(len(numbers), -1, dtype=np.int64)
+        renumber[order] = np.arange(len(order))
+        return renumber[codes], [str(numbers[i]) for i in order]
+    as_text = series.map(lambda value: MISSING_GROUP if _is_missing(value) else str(value)) \
+        if series.dtype == object else series.astype(str).where(series.notna(), MISSING_GROUP)
+    codes, uniques = pd.factorize(as_text, sort=False)
+    return codes, list(uniques)
 
 
 def _is_missing(value: object) -> bool:

@@ -9,17 +9,20 @@ column's batches into one array (Arrow's take on a chunked column does that: a g
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from zipfit_core.data.loading import LoadedPiece
 from zipfit_core.data.sources import LoadReport
 
 BATCH_ROWS = 8192
+KEPT_COLUMNS = 4  # whole columns a table keeps once read (the grouping column is asked for on every rerun)
 SMALL_TAKE = 2048  # rows taken through the long-lived memory map (a page of a table); more get a map of their own
 
 
@@ -77,6 +80,8 @@ class StoredTable:
         sizes = [self._reader.get_batch(index).num_rows for index in range(self._reader.num_record_batches)]
         self.batch_starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
         self.columns = pd.Index(self.schema.names)
+        self._columns: dict[str, pd.Series] = {}
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return int(self.batch_starts[-1])
@@ -110,10 +115,18 @@ class StoredTable:
         return batch.select(list(columns)) if columns is not None else batch
 
     def column(self, name: str) -> pd.Series:
-        """One whole column (for the small ones: groups, numbers); the text column is read with `StoredTexts`."""
-        chunks = [self.batch(index, [name]).column(0) for index in range(self.n_batches)]
-        array = pa.chunked_array(chunks, type=self.schema.field(name).type)
-        return pd.Series(array.to_pandas(), name=name)
+        """One whole column (for the small ones: groups, numbers; kept for the next ask); strings come as a
+        categorical, one string per distinct value. The text column is read with `StoredTexts`."""
+        with self._lock:  # sessions share the table
+            if name not in self._columns:
+                chunks = [self.batch(index, [name]).column(0) for index in range(self.n_batches)]
+                array = pa.chunked_array(chunks, type=self.schema.field(name).type)
+                if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+                    array = pc.dictionary_encode(array)
+                self._columns[name] = pd.Series(array.to_pandas(), name=name)
+                while len(self._columns) > KEPT_COLUMNS:
+                    self._columns.pop(next(iter(self._columns)))
+            return self._columns[name]
 
     def __getitem__(self, name: str) -> pd.Series:
         return self.column(name)

@@ -217,3 +217,16 @@ def test_decimals_tell_two_scores_apart_or_say_they_tie():
     assert decimals_to_tell_apart(0.5, 0.25) == 4  # never fewer than the page's usual 4
     assert decimals_to_tell_apart(0.1878, 0.1878) is None  # a tie
     assert decimals_to_tell_apart(0.1 + 0.2, 0.3) == 17  # apart only in the last place of a double
+
+
+def test_a_categorical_column_groups_exactly_as_its_values_do():
+    # A data store hands its string columns over as categoricals: the groups must not depend on that.
+    rng = np.random.default_rng(3)
+    values = [None if draw == 5 else ["code", "prose", "math", 7, "x"][draw] for draw in rng.integers(0, 6, 5000)]
+    index = build_score_index(rng.random(5000))
+    plain = build_group_index(pd.Series(values, dtype=object), index, "kind", max_groups=4)
+    categorical = build_group_index(pd.Series(pd.Categorical([None if v is None else str(v) for v in values])),
+                                    index, "kind", max_groups=4)
+    assert categorical.labels == plain.labels
+    np.testing.assert_array_equal(categorical.codes, plain.codes)
+    np.testing.assert_array_equal(categorical.totals, plain.totals)
