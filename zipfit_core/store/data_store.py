@@ -5,8 +5,9 @@
                            manifest.json  format, recipe, origin, text field, rows, fingerprint, warnings, notes
 
 `open_data(source, text, options)` converts a data set the first time (a piece at a time: memory holds one
-file of a folder, never the data set) and opens the store every later time, in any process: the app's
-sessions and the command line share it. What it returns is a `LoadedTexts` whose texts and rows stay on
+piece, never the data set) and opens the store every later time, in any process. The key holds the data root:
+the app never opens a store the command line converted without the root's checks (links followed, say), so
+the two keep their own copies; every session of the app shares the app's. What it returns is a `LoadedTexts` whose texts and rows stay on
 disk (`StoredTexts`, `StoredTable`); only the per-row numbers are in memory. A store is written in a hidden
 folder and renamed into place, so a reader finds a whole store or none; one whose files do not match its
 manifest is rebuilt, never read as data.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Callable, Iterable
@@ -43,6 +45,8 @@ DATA_FOLDER = "data"
 ROWS_NAME = "rows.arrow"
 NUMBERS_NAME = "numbers.npz"
 MANIFEST_NAME = "manifest.json"
+ALIASES = "aliases"  # <key> -> the store a recipe asked in other words converted into (a file naming its key)
+KEY_PATTERN = re.compile(r"[0-9a-f]{64}")
 MAX_LISTED_FILES = 100_000  # a source's state lists at most this many files (a bigger folder is keyed by the rest)
 
 Progress = Callable[[int, int], None]  # (rows stored, bytes of text stored)
@@ -96,15 +100,38 @@ def open_data(source: DataSource, text: TextSpec = TextSpec(), options: LoadOpti
               cache_dir: str | Path, upload: bytes | None = None, progress: Progress | None = None) -> LoadedTexts:
     """The data set's store, converted first if it is not there (or damaged); its rows stay on disk."""
     digest = hashlib.sha256(upload).hexdigest() if upload is not None else None
-    folder = data_root_folder(cache_dir) / store_key(source, text, options, digest)
-    opened = open_store(folder)
+    stores = data_root_folder(cache_dir)
+    key = store_key(source, text, options, digest)
+    opened = open_store(stores / key) or _open_alias(stores, key)
     if opened is not None:
         return opened
-    build_store(folder, source, text, options, upload=upload, progress=progress)
-    opened = open_store(folder)
+    build_store(stores / key, source, text, options, upload=upload, progress=progress)
+    opened = open_store(stores / key)
     if opened is None:
-        raise ZipFitError(f"The converted data in {folder} could not be read back: check the disk, then load again.")
+        raise ZipFitError(f"The converted data in {stores / key} could not be read back: check the disk, then load "
+                          "again.")
+    if text.field is None and text.template is None and opened.recipe is not None:
+        # Loaded with the text field chosen for the user: asking for that field by name (as `zipfit select` does
+        # with the recipe a scores file records) opens the same store instead of converting the data again.
+        _write_alias(stores, store_key(source, opened.recipe.text, options, digest), key)
     return opened
+
+
+def _open_alias(stores: Path, key: str) -> LoadedTexts | None:
+    try:
+        named = read_json_file(stores / ALIASES / key)
+    except (OSError, ValueError):
+        return None
+    target = named.get("key") if isinstance(named, dict) else None
+    if not isinstance(target, str) or not KEY_PATTERN.fullmatch(target):
+        return None
+    return open_store(stores / target)
+
+
+def _write_alias(stores: Path, alias: str, key: str) -> None:
+    if alias != key:
+        (stores / ALIASES).mkdir(exist_ok=True)
+        write_json_atomic(stores / ALIASES / alias, {"key": key})
 
 
 def open_store(folder: Path) -> LoadedTexts | None:

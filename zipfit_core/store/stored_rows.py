@@ -29,7 +29,9 @@ SMALL_TAKE = 2048  # rows taken through the long-lived memory map (a page of a t
 def _as_arrow_column(series: pd.Series) -> pa.Array:
     """A frame column as Arrow; values Arrow cannot type together (numbers and lists mixed) become JSON text."""
     try:
-        return pa.array(series, from_pandas=True)
+        array = pa.array(series, from_pandas=True)
+        # a column pandas keeps in Arrow chunks (a piece read from several Parquet batches) comes back chunked
+        return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
     except (pa.ArrowException, TypeError, ValueError):
         return pa.array([None if value is None or value is pd.NA else json.dumps(value, default=str, ensure_ascii=False)
                          for value in series.astype(object)], type=pa.large_string())

@@ -198,15 +198,21 @@ def test_vectorised_token_counts_equal_the_regex_on_any_text():
     assert approx_token_counts(pa.array(texts).slice(5, 50)).tolist() == expected[5:55]
 
 
-@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet", ".arrow"])
 def test_one_big_file_is_converted_a_piece_at_a_time(tmp_path, monkeypatch, suffix):
     records = pd.DataFrame({"text": [f"row {row} " + "ab " * (row % 5) for row in range(120_001)],
-                            "group": [row % 4 for row in range(120_001)]})
+                            "group": [row % 4 for row in range(120_001)],
+                            "kind": [["code", "prose"][row % 2] for row in range(120_001)]})
     path = tmp_path / f"big{suffix}"
     if suffix == ".jsonl":
         records.to_json(path, orient="records", lines=True)
-    else:
-        records.to_parquet(path, row_group_size=30_000)
+    elif suffix == ".parquet":
+        records.to_parquet(path, row_group_size=20_000)
+    else:  # record batches of 10,000 rows: each piece's columns come in several Arrow chunks
+        table = pa.Table.from_pandas(records, preserve_index=False)
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            for batch in table.to_batches(max_chunksize=10_000):
+                writer.write_batch(batch)
     pieces = []
     real = data_store.arrow_piece
     monkeypatch.setattr(data_store, "arrow_piece", lambda piece, *rest: pieces.append(len(piece.texts)) or
@@ -215,3 +221,13 @@ def test_one_big_file_is_converted_a_piece_at_a_time(tmp_path, monkeypatch, suff
     assert len(pieces) >= 3 and max(pieces) <= 65_536 and sum(pieces) == 120_001
     assert list(stored.texts) == records["text"].tolist()
     assert stored.table["group"].tolist() == records["group"].tolist()
+    assert stored.table["kind"].tolist() == records["kind"].tolist()
+
+
+def test_the_field_chosen_for_the_user_and_the_same_field_by_name_share_one_store(tmp_path, monkeypatch):
+    # `zipfit score POOL` chooses the text field; `zipfit select` then asks for it by the name the scores record.
+    pool = write_shards(tmp_path / "pool", 2, 30)
+    automatic = open_data(DataSource("local", str(pool)), cache_dir=tmp_path / "cache")
+    monkeypatch.setattr(data_store, "load_stream", lambda *args, **kwargs: pytest.fail("converted again"))
+    named = open_data(DataSource("local", str(pool)), automatic.recipe.text, cache_dir=tmp_path / "cache")
+    assert named.store_folder == automatic.store_folder and automatic.recipe.text.field == "text"
