@@ -30,7 +30,7 @@ from zipfit_core.errors import ZipFitError
 
 DEFAULT_NGRAM = 13
 FLAG_KINDS = ("exact", "ngram")
-POOL_CHUNK_ROWS = 20_000
+POOL_CHUNK_ROWS = 10_000  # rows hashed at a time per thread: its n-gram arrays take ~10x the text
 MATCH_SHOWN_WORDS = 40
 MIN_DISTINCT_WORDS = 3  # a shared run of fewer distinct words (a row of zeros, a ruler of dashes) is not a copy
 

@@ -53,6 +53,7 @@ CACHE_DIR_ENV = "ZIPFIT_CACHE_DIR"
 MANIFEST_NAME = "manifest.json"
 LOCK_NAME = "lock"
 LIMB_BITS = 62
+EXACT_CHUNK_ROWS = 65_536
 LIMB_MASK = (1 << LIMB_BITS) - 1
 SUM_LIMBS = 2      # |sum| <= n_targets * 2**53 < 2**123
 SQUARE_LIMBS = 3   # sum of squares <= n_targets * 2**106 < 2**185
@@ -187,7 +188,12 @@ class ScoreState:
         if not self.complete:
             raise ValueError("scores are exact only when every target is done")
         n = self.n_targets
-        return np.array([units_to_mean(total, n) for total in from_limbs(list(self.sums))], dtype=np.float64)
+        limbs = list(self.sums)
+        means = np.empty(len(limbs[0]) if limbs else 0, dtype=np.float64)
+        for start in range(0, len(means), EXACT_CHUNK_ROWS):  # Python ints for a slice at a time, not every row
+            part = from_limbs([limb[start:start + EXACT_CHUNK_ROWS] for limb in limbs])
+            means[start:start + len(part)] = [units_to_mean(total, n) for total in part]
+        return means
 
 
 def to_limbs(values: list[int], n_limbs: int) -> list[np.ndarray]:
