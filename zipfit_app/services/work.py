@@ -14,6 +14,7 @@ from zipfit_core.jobs.manager import JobManager
 from zipfit_core.jobs.work import FunctionWork, WorkStatus
 
 FIRST_WAIT_S = 2.0  # a new check is waited for this long, so that a small pool's answer is on the page at once
+WAITED_ROWS = 50_000  # beyond this many rows a check takes longer than the wait: the page goes on at once
 
 
 def manager() -> JobManager:
@@ -57,9 +58,12 @@ def stop_for_everyone(work_id: str) -> None:
 
 
 def run_function(work_id: str, kind: str, function: Callable[[Callable, Callable], Any], *, total: int, unit: str,
-                 running: str, wait_s: float = FIRST_WAIT_S) -> WorkStatus | None:
+                 running: str, wait_s: float | None = None) -> WorkStatus | None:
     """Background work computing `function(progress, cancelled)`, shared by every session asking the same
-    question: submitted unless this process already has it (running or finished), then waited for a moment."""
+    question: submitted unless this process already has it (running or finished), then waited for a moment
+    (FIRST_WAIT_S when `total` is small enough for the answer to come meanwhile)."""
+    if wait_s is None:
+        wait_s = FIRST_WAIT_S if total <= WAITED_ROWS else 0.0
     found = manager().find(work_id)
     if found is not None and found.state not in ("failed", "cancelled"):
         return found
