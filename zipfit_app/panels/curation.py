@@ -228,7 +228,8 @@ def export_options(context: ExploreContext) -> tuple[CurationSettings, checks.Ch
     seed("export.dedup", False)
     decontaminate = st.toggle("Remove rows that copy a target or an evaluation set", key="export.decontaminate",
                               help="Checked on the Explore page (exact copies after normalising, or 13 shared "
-                                   "words). Removed rows are replaced by the next best ones.")
+                                   "words found in at most 10 pool rows: more is boilerplate, such as a licence "
+                                   "header). Removed rows are replaced by the next best ones.")
     dedup = st.toggle("Keep one row per near-duplicate group (the best-scored)", key="export.dedup")
     settings = CurationSettings(decontaminate=decontaminate, dedup=dedup)
     state = check_state(context)
