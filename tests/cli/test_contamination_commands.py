@@ -175,3 +175,18 @@ def test_check_contamination_reports_rows_spared_as_boilerplate(cli, licence_poo
     bad = cli("check-contamination", "licensed.jsonl", "--ref", "evaluation.jsonl", "--out", "flags.parquet",
               "--max-matches", "0")
     assert bad.returncode == 2 and "--max-matches must be a whole number" in bad.stderr
+
+
+def test_compare_shows_each_selections_kl_reduction_and_compression_ratio(cli, scored):
+    assert cli("score", "pool.jsonl", "targets.jsonl", "--method", "random", "--quiet",
+               "--out", "random.parquet").returncode == 0
+    result = cli("compare", "pool.jsonl", "--scores", "scores.parquet", "random.parquet", "--top-k", "30",
+                 "--json", "compare.json")
+    assert result.returncode == 0, result.stderr
+    assert "KL reduction (DSIR): KL(targets || random rows) - KL(targets || selection)" in result.stdout
+    assert "compression ratio: gzip -9 size / raw size" in result.stdout
+    measures = json.loads(Path("compare.json").read_text())["selection_measures"]
+    by_method = {record["method"]: record for record in measures["methods"]}
+    zipfit, random = (next(record for name, record in by_method.items() if kind in name) for kind in ("zipfit", "random"))
+    assert len(by_method) == 2 and measures["sampling"] == "measured on every row"
+    assert zipfit["kl_reduction"] > random["kl_reduction"] and 0 < zipfit["compression_ratio"] < 1
