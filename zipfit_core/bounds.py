@@ -82,3 +82,4 @@ ROW_COUNTS = WholeNumbers(1, 10**12)  # a row limit or a sample size
 ROW_NUMBERS = WholeNumbers(0, 10**12)  # a row's position
 CUT_COUNTS = WholeNumbers(0, 10**15)  # a top K or a token budget: below 2**53, so that a float holds it exactly
 WORKERS = WholeNumbers(1, 1024)  # threads of one process
+MATCH_COUNTS = WholeNumbers(1, 10**12)  # pool rows an n-gram may be in and still count as copying (`max_matches`)

@@ -15,6 +15,7 @@ from zipfit_core import alignment_scores
 from zipfit_core.analysis.compare import compare_methods
 from zipfit_core.analysis.proxy_eval import proxy_evaluation
 from zipfit_core.analysis.selection import SelectionRule
+from zipfit_core.analysis.selection_measures import selection_measures
 from zipfit_core.errors import ScoringCancelled
 from zipfit_core.jobs import method_scores
 from zipfit_core.jobs.manager import JobManager
@@ -54,6 +55,12 @@ def test_compare_page_shows_the_cores_numbers_and_proxy_curves(app_with_data):
     np.testing.assert_allclose(bias["spearman_score_length"], expected.length_bias["spearman_score_length"])
     composition = next(frame for frame in frames if "pool_share" in frame.columns)
     assert composition["ZIP-FIT"].to_dict() == expected.composition["ZIP-FIT"].to_dict()
+    whole = next(frame for frame in frames if "kl_reduction" in frame.columns).set_index("method")
+    measures = selection_measures(expected.selections, pool.sources, pool.targets).table.set_index("method")
+    np.testing.assert_allclose(whole["kl_reduction"], measures["kl_reduction"])
+    np.testing.assert_allclose(whole["compression_ratio"], measures["compression_ratio"])
+    captions = " ".join(caption.value for caption in at.caption)
+    assert "KL reduction (DSIR)" in captions and "compression ratio: gzip -9" in captions
 
     at.selectbox(key="compare.eval").set_value("demo: proofnet-test").run()
     at.text_input(key="compare.ks.rows").set_value("4, 16").run()

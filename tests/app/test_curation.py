@@ -8,6 +8,9 @@ import json
 
 import pandas as pd
 
+from tests import boilerplate_data
+from tests.boilerplate_data import LICENCE_ONLY, boilerplate_pool, evaluation_rows
+
 from .app_steps import assert_no_exception, load_in_form, new_app, score_and_wait, session_of, set_cut, texts_of
 
 
@@ -74,3 +77,37 @@ def test_explore_flags_copies_and_export_removes_them(isolated, humaneval_texts,
     assert_no_exception(at)
     plain = pd.read_json(io.BytesIO(session_of(at).downloads.file()), lines=True)
     assert len(plain) == 20 and (plain["kind"].isin(["target copy", "evaluation copy"])).sum() == with_heldout
+
+
+def test_explore_spares_licence_only_rows_and_flags_targets_that_copy_an_evaluation_set(isolated, humaneval_texts,
+                                                                                       proofnet_texts):
+    pool = boilerplate_pool(humaneval_texts, proofnet_texts)
+    evaluation = evaluation_rows(proofnet_texts)
+    (isolated / "pool.jsonl").write_text("".join(json.dumps(row) + "\n" for row in pool))
+    (isolated / "heldout.jsonl").write_text("".join(json.dumps({"text": text}) + "\n" for text in evaluation))
+    targets = humaneval_texts[100:110] + [boilerplate_data.one_line_changed(evaluation[0])]
+    (isolated / "targets.jsonl").write_text("".join(json.dumps({"text": text}) + "\n" for text in targets))
+    at = new_app()
+    load_in_form(at, "source", "local", "pool.jsonl")
+    load_in_form(at, "target", "local", "targets.jsonl")
+    score_and_wait(at)
+    at.switch_page("pages/explore.py").run()
+    set_cut(at, "top_k", len(pool))
+    at.multiselect(key="curation.references_widget").set_value(["file: heldout.jsonl"]).run()
+    assert_no_exception(at)
+    assert int(metric(at, "Kept rows that copy a reference").value) == 2  # the re-spaced and the edited copy
+    spared = next(text for text in texts_of(at.caption) if "spared as boilerplate" in text).replace("\\", "")
+    assert spared.startswith(f"{LICENCE_ONLY} kept rows spared as boilerplate") and "copyright" in spared
+    warning = next(text for text in texts_of(at.warning) if "evaluation set" in text).replace("\\", "")
+    assert warning.startswith("1 target row copies an evaluation set") and "heldout.jsonl" in warning
+
+    at.radio(key="curation.list").set_value("kept rows spared as boilerplate").run()
+    assert_no_exception(at)
+    listing = next(frame for frame in at.dataframe if str(frame.key).startswith("curation.rows."))
+    assert sorted(listing.value["row"].tolist()) == list(range(LICENCE_ONLY))
+
+    at.switch_page("pages/export.py").run()
+    assert_no_exception(at)
+    manifest = json.loads(session_of(at).downloads.manifest())
+    assert manifest["curation"]["settings"]["max_matches"] == 10
+    assert manifest["curation"]["spared_as_boilerplate"] == LICENCE_ONLY

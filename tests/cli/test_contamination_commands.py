@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests import boilerplate_data
+from tests.boilerplate_data import LICENCE_ONLY, boilerplate_pool, evaluation_rows
 from zipfit_core.analysis.export import manifest_path, removed_path
 from zipfit_core.cli.contamination import is_flags_file
 
@@ -132,3 +134,59 @@ def test_demo_minif2f_rows_are_found_when_they_are_the_targets(cli):
     pool = load_source(DataSource("demo", "pool-mini"))
     minif2f_rows = np.flatnonzero(pool.table["source"].to_numpy() == "minif2f")
     assert set(minif2f_rows.tolist()) <= set(flags["row"].tolist())
+
+
+@pytest.fixture()
+def licence_pool(cli, humaneval_texts, proofnet_texts):
+    """The planted boilerplate pool (tests/boilerplate_data.py) scored against HumanEval targets; the evaluation
+    set holds the two licensed ProofNet rows, and the targets hold a near copy of one of them."""
+    pool = boilerplate_pool(humaneval_texts, proofnet_texts)
+    write_jsonl(Path("licensed.jsonl"), pool)
+    evaluation = evaluation_rows(proofnet_texts)
+    write_jsonl(Path("evaluation.jsonl"), [{"text": text} for text in evaluation])
+    write_jsonl(Path("targets.jsonl"), [{"text": text} for text in humaneval_texts[100:110]]
+                + [{"text": boilerplate_data.one_line_changed(evaluation[0])}])
+    assert cli("score", "licensed.jsonl", "targets.jsonl", "--quiet", "--out", "licensed.parquet").returncode == 0
+    return pool
+
+
+def test_select_keeps_rows_sharing_only_a_licence_header_and_removes_respaced_copies(cli, licence_pool):
+    result = cli("select", "licensed.jsonl", "--scores", "licensed.parquet", "--top-percent", "100",
+                 "--decontaminate", "evaluation.jsonl", "--out", "kept.jsonl")
+    assert result.returncode == 0, result.stderr
+    assert sorted(kinds_of("kept.jsonl")) == ["licence only"] * LICENCE_ONLY
+    assert f"{LICENCE_ONLY} rows kept as sharing only boilerplate" in result.stderr and "copyright" in result.stderr
+    curation = json.loads(manifest_path("kept.jsonl").read_text())["curation"]
+    assert curation["settings"]["max_matches"] == 10 and curation["spared_as_boilerplate"] == LICENCE_ONLY
+    assert curation["contamination"]["flagged"] == {"exact": 1, "ngram": 1}  # the re-spaced and the edited copy
+    warning = next(line for line in result.stderr.splitlines() if "of the scoring targets" in line)
+    assert warning.startswith("warning: 1 row of the scoring targets copies an evaluation set")
+
+    strict = cli("select", "licensed.jsonl", "--scores", "licensed.parquet", "--top-percent", "100",
+                 "--decontaminate", "evaluation.jsonl", "--max-matches", "100", "--out", "strict.jsonl")
+    assert strict.returncode != 0 and "removed as a copy" in strict.stderr  # every row holds the header
+
+
+def test_check_contamination_reports_rows_spared_as_boilerplate(cli, licence_pool):
+    result = cli("check-contamination", "licensed.jsonl", "--ref", "evaluation.jsonl", "--out", "flags.parquet")
+    assert result.returncode == 0, result.stderr
+    assert len(pd.read_parquet("flags.parquet")) == 2
+    assert f"{LICENCE_ONLY} rows kept as sharing only boilerplate" in result.stderr
+    bad = cli("check-contamination", "licensed.jsonl", "--ref", "evaluation.jsonl", "--out", "flags.parquet",
+              "--max-matches", "0")
+    assert bad.returncode == 2 and "--max-matches must be a whole number" in bad.stderr
+
+
+def test_compare_shows_each_selections_kl_reduction_and_compression_ratio(cli, scored):
+    assert cli("score", "pool.jsonl", "targets.jsonl", "--method", "random", "--quiet",
+               "--out", "random.parquet").returncode == 0
+    result = cli("compare", "pool.jsonl", "--scores", "scores.parquet", "random.parquet", "--top-k", "30",
+                 "--json", "compare.json")
+    assert result.returncode == 0, result.stderr
+    assert "KL reduction (DSIR): KL(targets || random rows) - KL(targets || selection)" in result.stdout
+    assert "compression ratio: gzip -9 size / raw size" in result.stdout
+    measures = json.loads(Path("compare.json").read_text())["selection_measures"]
+    by_method = {record["method"]: record for record in measures["methods"]}
+    zipfit, random = (next(record for name, record in by_method.items() if kind in name) for kind in ("zipfit", "random"))
+    assert len(by_method) == 2 and measures["sampling"] == "measured on every row"
+    assert zipfit["kl_reduction"] > random["kl_reduction"] and 0 < zipfit["compression_ratio"] < 1

@@ -12,6 +12,7 @@ import streamlit as st
 
 from zipfit_core.analysis.proxy_eval import BUDGET_UNITS, NO_SELECTION, default_budgets, proxy_evaluation
 from zipfit_core.analysis.selection import SelectionRule
+from zipfit_core.analysis.selection_measures import COMPRESSION_MEANING, KL_MEANING, describe_sampling
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.methods import METHODS
 
@@ -25,6 +26,7 @@ from ..services.compare import (
     comparison_key,
     length_view,
     whole_pool,
+    whole_selections,
 )
 from ..services.explore import NO_GROUP, group_column, group_options
 from ..services.loaders import LoadedData
@@ -181,8 +183,9 @@ def comparison(session: Session, data: LoadedData, found: MethodScores) -> None:
         source.table[column].tolist() if column else None)
     st.markdown(f"**{describe_cut(rule.kind, rule.value)}** of {len(source.texts):,} rows: "
                 + ", ".join(f"{name} keeps {selection.n_rows:,}" for name, selection in selections.items()) + ".")
-    overlap_tab, rank_tab, composition_tab, only_tab, length_tab = st.tabs(
-        ["Overlap", "Rank correlation", "Composition", "Rows only one method keeps", "Length bias"])
+    overlap_tab, rank_tab, composition_tab, only_tab, length_tab, whole_tab = st.tabs(
+        ["Overlap", "Rank correlation", "Composition", "Rows only one method keeps", "Length bias",
+         "The selection as a whole"])
     with overlap_tab:
         st.caption("Kept rows in common for each pair: intersection and Jaccard = |A and B| / |A or B|.")
         st.dataframe(overlap_table, hide_index=True, column_config={
@@ -213,6 +216,22 @@ def comparison(session: Session, data: LoadedData, found: MethodScores) -> None:
         st.caption("Each point is a band of rows of similar length (equal row counts): the line is where the band's "
                    "rows rank within the method (median score percentile; 1 = best), the shaded band the middle "
                    "half. A falling line favours short rows.")
+    with whole_tab:
+        _whole_selections(found, data, rule, selections)
+
+
+def _whole_selections(found: MethodScores, data: LoadedData, rule, selections: dict) -> None:
+    """KL reduction toward the targets and compression ratio of each selection, each with what it means."""
+    target = data.target
+    measured = whole_selections(found.version, rule.kind, rule.value, target.fingerprint if target else "",
+                                selections, data.source.texts, target.texts if target else None)
+    st.caption(f"{KL_MEANING}.  \n{COMPRESSION_MEANING}.  \nBoth {describe_sampling(measured)}."
+               + ("" if target else " Load targets to see the KL reduction."))
+    st.dataframe(measured.table[["method", "kl_reduction", "compression_ratio", "rows_measured"]], hide_index=True,
+                 key="compare.whole", column_config={
+                     "kl_reduction": st.column_config.NumberColumn("KL reduction (nats)", format="%.3f"),
+                     "compression_ratio": st.column_config.NumberColumn("Compression ratio", format="%.3f"),
+                     "rows_measured": st.column_config.NumberColumn("Rows measured", format="%d")})
 
 
 def _exclusive(found: MethodScores, data: LoadedData, exclusive: dict, lengths) -> None:

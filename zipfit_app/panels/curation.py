@@ -26,7 +26,7 @@ from .context import ExploreContext, sample_table
 
 AUTO_DEDUP_MAX_ROWS = 20_000  # larger cuts look for near-duplicates on request (about 6 s per 40,000 rows)
 LISTED_ROWS = 200
-LISTS = ("nothing", "flagged kept rows", "near-duplicate rows")
+LISTS = ("nothing", "flagged kept rows", "near-duplicate rows", "kept rows spared as boilerplate")
 
 
 def _references(context: ExploreContext) -> tuple[list[tuple[str, LoadedTexts]], list[str]]:
@@ -43,6 +43,50 @@ def check_state(context: ExploreContext) -> checks.CheckState:
     return checks.check_state(context.source, references, problems)
 
 
+def _targets_check(context: ExploreContext) -> checks.CheckState | None:
+    """The targets checked against the chosen evaluation sets (None without targets or evaluation sets)."""
+    if context.target is None or not context.session.view.references:
+        return None
+    references, problems = _references(context)
+    return checks.check_state(context.target, references[1:], problems, what="the targets")
+
+
+def _targets_note(context: ExploreContext) -> None:
+    """Targets that copy an evaluation set pull the whole selection towards it: say so where the sets are chosen."""
+    state = _targets_check(context)
+    if state is None or state.flags is None:
+        if state is not None:
+            _progress(state.status, "The check of the targets")
+        return
+    flags = state.flags
+    if len(flags.rows) == 0:
+        st.caption("No target row copies the chosen evaluation sets.")
+        return
+    counts = flags.counts()
+    st.warning(literal(f"{plural(len(flags.rows), 'target row')} {'copies' if len(flags.rows) == 1 else 'copy'} an "
+                       f"evaluation set ({counts['exact']:,} exact after normalising, {counts['ngram']:,} sharing "
+                       f"{flags.ngram} words), e.g. target row {int(flags.rows[0])} and row "
+                       f"{int(flags.reference_rows[0])} of {flags.references[0]}"
+                       + (f": “{flags.matches[0]}”" if flags.matches[0] else "")
+                       + ". Scores pull the selection towards those evaluation items: consider removing them from "
+                         "the targets."), icon=":material/warning:")
+
+
+def _spared_note(flags: ContaminationFlags, kept: np.ndarray) -> None:
+    """How many kept rows share only boilerplate with a reference, with one example."""
+    spared = flags.spared
+    among = np.flatnonzero(spared.among(kept, flags.n_pool_rows))
+    if len(among) == 0:
+        return
+    first = int(among[0])
+    st.caption(literal(f"{plural(len(among), 'kept row')} spared as boilerplate: every run of {flags.ngram} words "
+                       f"{'it shares' if len(among) == 1 else 'they share'} with a reference is in more than "
+                       f"{flags.max_matches} pool rows, which is no sign of copying. E.g. row "
+                       f"{int(spared.rows[first])} shares “{spared.matches[first]}” with row "
+                       f"{int(spared.reference_rows[first])} of {spared.references[first]} "
+                       f"({int(spared.matched_rows[first]):,} pool rows hold it)."))
+
+
 def _duplicates(context: ExploreContext, start: bool):
     return checks.duplicate_groups(context.source, context.index, context.shown.version, context.summary.n_kept,
                                    start)
@@ -56,11 +100,12 @@ def explore_section(context: ExploreContext) -> None:
     bound.multiselect("Also check against these evaluation sets", options, list(session.view.references),
                       lambda labels: view.set_references(session, labels), key="curation.references_widget",
                       help="The pool is always checked against the targets. Add held-out sets that must not leak "
-                           "into the training data, e.g. a test split. They belong to this source pool and travel "
-                           "in the link.")
+                           "into the training data, e.g. a test split; the targets are checked against them too. "
+                           "They belong to this source pool and travel in the link.")
     state = check_state(context)
     for problem in state.problems:
         st.warning(message(problem), icon=":material/warning:")
+    _targets_note(context)
     kept = context.index.ranked[:context.summary.n_kept]
     a, b = st.columns(2)
     if state.flags is None:
@@ -73,8 +118,11 @@ def explore_section(context: ExploreContext) -> None:
                  f"{plural(counts['exact'], 'exact copy', 'exact copies')}, {counts['ngram']:,} sharing "
                  f"{state.flags.ngram} words", delta_color="off", delta_arrow="off",
                  help="Exact: equal after Unicode NFKC, case folding and whitespace collapsing. Sharing: a run of "
-                      f"{state.flags.ngram} words in common with a reference row. Checked against: "
+                      f"{state.flags.ngram} words in common with a reference row, found in at most "
+                      f"{state.flags.max_matches} pool rows (more is boilerplate). Checked against: "
                       + ", ".join(state.references) + ".")
+        with a:
+            _spared_note(state.flags, kept)
     asked = session.dedup_asked == (context.shown.version, context.summary.n_kept)
     status, groups = _duplicates(context, context.summary.n_kept <= AUTO_DEDUP_MAX_ROWS or asked)
     if groups is not None:
@@ -106,6 +154,12 @@ def _listing(context: ExploreContext, flags: ContaminationFlags | None, groups: 
         frame = flags.to_frame()[flags.among(kept)]
         rows = frame["row"].to_numpy()
         extra = {"why": ["exact copy" if kind == "exact" else f"shares {flags.ngram} words" for kind in frame["kind"]],
+                 "reference": frame["reference"].tolist(), "its row": frame["reference_row"].tolist()}
+    elif shown == LISTS[3] and flags is not None:
+        frame = flags.spared.to_frame()[flags.spared.among(kept, flags.n_pool_rows)]
+        rows = frame["row"].to_numpy()
+        extra = {"shared words": frame["match"].tolist(),
+                 "pool rows holding them": frame["pool_rows_with_match"].tolist(),
                  "reference": frame["reference"].tolist(), "its row": frame["reference_row"].tolist()}
     elif shown == LISTS[2] and groups is not None:
         rows = np.concatenate(groups.groups) if groups.groups else np.zeros(0, dtype=np.int64)
@@ -142,6 +196,13 @@ def row_note(context: ExploreContext, row: int) -> None:
             if reference is not None:
                 with st.expander("The reference row"):
                     st.code(reference, language=None, wrap_lines=True)
+        spared = state.flags.spared.to_frame()
+        spared = spared[spared["row"] == row]
+        if len(spared):
+            record = spared.iloc[0]
+            st.info(literal(f"This row is kept: it shares “{record['match']}” with row {record['reference_row']} of "
+                            f"{record['reference']}, but {record['pool_rows_with_match']:,} pool rows hold those "
+                            "words (boilerplate, no sign of copying)."), icon=":material/check_circle:")
     _status, groups = _duplicates(context, start=False)
     if groups is not None:
         for group in groups.groups:
@@ -167,7 +228,8 @@ def export_options(context: ExploreContext) -> tuple[CurationSettings, checks.Ch
     seed("export.dedup", False)
     decontaminate = st.toggle("Remove rows that copy a target or an evaluation set", key="export.decontaminate",
                               help="Checked on the Explore page (exact copies after normalising, or 13 shared "
-                                   "words). Removed rows are replaced by the next best ones.")
+                                   "words found in at most 10 pool rows: more is boilerplate, such as a licence "
+                                   "header). Removed rows are replaced by the next best ones.")
     dedup = st.toggle("Keep one row per near-duplicate group (the best-scored)", key="export.dedup")
     settings = CurationSettings(decontaminate=decontaminate, dedup=dedup)
     state = check_state(context)

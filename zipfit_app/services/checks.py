@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from zipfit_core.analysis.contamination import DEFAULT_NGRAM, ContaminationFlags, ReferenceTexts, find_contamination
+from zipfit_core.analysis.contamination import DEFAULT_MAX_MATCHES, DEFAULT_NGRAM, ContaminationFlags, ReferenceTexts
+from zipfit_core.analysis.contamination import find_contamination
 from zipfit_core.analysis.curation import CuratedSelection, CurationSettings, curate
 from zipfit_core.analysis.explore import ScoreIndex
 from zipfit_core.analysis.near_duplicates import DEFAULT_THRESHOLD, DuplicateGroups, MinHashes, near_duplicate_groups
@@ -73,19 +74,22 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:24]
 
 
-def check_state(source: LoadedTexts, references: list[tuple[str, LoadedTexts]], problems: list[str]) -> CheckState:
-    """Start (or find) the contamination check of the pool against the references."""
+def check_state(source: LoadedTexts, references: list[tuple[str, LoadedTexts]], problems: list[str], *,
+                what: str = "the pool") -> CheckState:
+    """Start (or find) the contamination check of `source` (the pool, or the targets: `what`) against the
+    references."""
     names = [name for name, _ in references]
     if not references:
         return CheckState(None, None, names, problems)
-    work_id = "contamination-" + _digest(source.fingerprint, DEFAULT_NGRAM,
+    work_id = "contamination-" + _digest(source.fingerprint, DEFAULT_NGRAM, DEFAULT_MAX_MATCHES,
                                          *(f"{name}={loaded.fingerprint}" for name, loaded in references))
     sets = [ReferenceTexts(name, loaded.texts) for name, loaded in references]
     status = run_function(work_id, "contamination",
                           lambda progress, cancelled: find_contamination(source.texts, sets, DEFAULT_NGRAM,
+                                                                         max_matches=DEFAULT_MAX_MATCHES,
                                                                          progress=progress),
                           total=len(source.texts), unit="rows",
-                          running="checking the pool for copies of the references")
+                          running=f"checking {what} for copies of the references")
     return CheckState(status, finished_result(work_id), names, problems)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from zipfit_core.analysis.selection_measures import selection_measures
 from zipfit_core.analysis.compare import (
     composition,
     exclusive_rows,
@@ -102,6 +103,13 @@ def at_budget(version: str, kind: str, value: float, column: str | None, _scores
     selections = kept_sets(_scores, SelectionRule(kind, value), _tokens)
     return (selections, overlaps(selections), exclusive_rows(selections),
             composition(selections, _values) if _values is not None else None)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Measuring each selection (KL reduction, compression ratio)...")
+def whole_selections(version: str, kind: str, value: float, target: str, _selections: dict, _texts, _targets):
+    """Each selection's KL reduction toward the targets and compression ratio (`analysis.selection_measures`);
+    `target` is the targets' fingerprint ("" without targets)."""
+    return selection_measures(_selections, _texts, _targets)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

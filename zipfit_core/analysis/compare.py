@@ -10,7 +10,9 @@ Every input is a mapping from a method name (any label) to its scores over the s
 - `length_bias`: for each method, Spearman's rho between score and length in characters, and Pearson's r
   between score and ln(length): positive = favours long rows, negative = favours short rows;
 - `length_profile`: for each method and each band of lengths, where its rows rank (median percentile and
-  quartiles): the same bias drawn as a few lines instead of a point per row.
+  quartiles): the same bias drawn as a few lines instead of a point per row;
+- `selection_measures` (with the texts): each selection's KL reduction toward the targets (DSIR's measure) and
+  its compression ratio (redundancy); see `selection_measures.py`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from zipfit_core.analysis.selection import Selection, SelectionRule, select
+from zipfit_core.analysis.selection_measures import SelectionMeasures, selection_measures
 from zipfit_core.errors import ZipFitError
 
 OTHER_VALUES = "(other)"
@@ -205,12 +208,15 @@ class Comparison:
     exclusive: dict[str, np.ndarray]
     length_bias: pd.DataFrame | None
     composition: pd.DataFrame | None
+    measures: SelectionMeasures | None = None
 
 
 def compare_methods(scores: Mapping[str, np.ndarray], rule: SelectionRule, *,
                     token_counts: np.ndarray | None = None, lengths: np.ndarray | None = None,
-                    column_values: Sequence | None = None) -> Comparison:
-    """Compare two or more methods' scores on the same rows at one budget."""
+                    column_values: Sequence | None = None, texts: Sequence[str] | None = None,
+                    targets: Sequence[str] | None = None) -> Comparison:
+    """Compare two or more methods' scores on the same rows at one budget; with the pool's `texts` (and the
+    `targets`), each selection's KL reduction and compression ratio too."""
     if len(scores) < 2:
         raise ZipFitError("Choose at least two methods to compare.")
     selections = kept_sets(scores, rule, token_counts)
@@ -222,4 +228,5 @@ def compare_methods(scores: Mapping[str, np.ndarray], rule: SelectionRule, *,
         exclusive=exclusive_rows(selections),
         length_bias=length_bias(scores, lengths) if lengths is not None else None,
         composition=composition(selections, column_values) if column_values is not None else None,
+        measures=selection_measures(selections, texts, targets) if texts is not None else None,
     )

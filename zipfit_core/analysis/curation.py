@@ -13,10 +13,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from zipfit_core.analysis.contamination import DEFAULT_NGRAM, ContaminationFlags
+from zipfit_core.analysis.contamination import DEFAULT_MAX_MATCHES, DEFAULT_NGRAM, ContaminationFlags
 from zipfit_core.analysis.near_duplicates import DEFAULT_SHINGLE, DEFAULT_THRESHOLD, DuplicateGroups, MinHashes
 from zipfit_core.analysis.near_duplicates import near_duplicate_groups
 from zipfit_core.analysis.selection import Selection, SelectionRule, select
+from zipfit_core.bounds import MATCH_COUNTS
 from zipfit_core.data.sources import plural
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.alignment import rank_by_score
@@ -32,6 +33,7 @@ class CurationSettings:
 
     decontaminate: bool = True
     ngram: int = DEFAULT_NGRAM
+    max_matches: int | None = DEFAULT_MAX_MATCHES  # an n-gram in more pool rows is boilerplate (None: none is)
     dedup: bool = False
     dedup_threshold: float = DEFAULT_THRESHOLD
     shingle: int = DEFAULT_SHINGLE
@@ -39,6 +41,8 @@ class CurationSettings:
     def __post_init__(self) -> None:
         if self.ngram < 1:
             raise ZipFitError(f"`ngram` must be at least 1 word (got {self.ngram}); 13 is the usual choice.")
+        if self.max_matches is not None:
+            MATCH_COUNTS.require("`max_matches`", self.max_matches)
         if not 0 < self.dedup_threshold <= 1:
             raise ZipFitError(f"`dedup_threshold` is a Jaccard similarity in (0, 1] (got {self.dedup_threshold}).")
 
@@ -66,6 +70,12 @@ class CuratedSelection:
         reasons = self.removed["reason"].value_counts()
         return {reason: int(reasons.get(reason, 0)) for reason in ("exact", "ngram", "near-duplicate")}
 
+    def spared_in_cut(self) -> int:
+        """Rows of the cut that share only boilerplate n-grams with a reference (kept; see `contamination`)."""
+        if self.contamination is None:
+            return 0
+        return int(self.contamination.spared.among(self.selection.rows, self.contamination.n_pool_rows).sum())
+
     def describe(self, removed_file: str | None = None) -> dict:
         """The curation part of an export manifest: settings, what was checked, counts removed, and the file that
         lists the removed rows (`removed_file`; None when no row was removed, as then none is written)."""
@@ -74,6 +84,7 @@ class CuratedSelection:
             content.update(refill=REFILL_NOTE, removed_rows_file=removed_file if self.removed_any else None)
         if self.contamination is not None:
             content["contamination"] = self.contamination.describe()
+            content["spared_as_boilerplate"] = self.spared_in_cut()
         if self.settings.dedup:
             content["near_duplicates"] = {"rounds": self.dedup_rounds,
                                           "method": "MinHash with LSH (datasketch), word shingles"}

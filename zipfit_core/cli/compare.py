@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict
 
 import numpy as np
@@ -13,10 +14,15 @@ import pandas as pd
 
 from zipfit_core._version import __version__
 from zipfit_core.analysis.compare import compare_methods
+from zipfit_core.analysis.selection_measures import COMPRESSION_MEANING, KL_MEANING, describe_sampling
 from zipfit_core.analysis.selection import SelectionRule, TokenCounter
 from zipfit_core.cli.data_options import add_data_arguments
 from zipfit_core.cli.progress import ProgressBar
+from zipfit_core.cli.data_options import load_options
 from zipfit_core.cli.scored_inputs import add_scored_inputs, cache_dir_for, load_scored_methods, load_source_for
+from zipfit_core.cli.words import cli_text
+from zipfit_core.data.loading import load_recipe
+from zipfit_core.data.sources import DataRecipe
 from zipfit_core.data.sources import plural
 from zipfit_core.errors import ZipFitError, reword
 from zipfit_core.store.files import write_json_atomic
@@ -79,6 +85,9 @@ def run_compare(args: argparse.Namespace) -> int:
             "composition": (result.composition.reset_index().to_dict(orient="records")
                             if result.composition is not None else None),
             "exclusive_rows": {name: rows.tolist() for name, rows in result.exclusive.items()},
+            "selection_measures": {"meanings": {"kl_reduction": KL_MEANING, "compression_ratio": COMPRESSION_MEANING},
+                                   "sampling": describe_sampling(result.measures),
+                                   "methods": result.measures.table.to_dict(orient="records")},
         }
         if args.json == "-":
             print(json.dumps(content, indent=2))
@@ -86,6 +95,21 @@ def run_compare(args: argparse.Namespace) -> int:
             write_json_atomic(args.json, content)
             print(f"\n-> {args.json}", file=sys.stderr)
     return 0
+
+
+def recorded_targets(runs: dict, args: argparse.Namespace) -> Sequence[str] | None:
+    """The scoring targets the first scores file records, loaded again (for the KL reduction); None when none is
+    recorded or they cannot be loaded (said on stderr)."""
+    run = next((run for run in runs.values() if run is not None and run.target_recipe), None)
+    if run is None:
+        print("note: no scores file records its targets, so the KL reduction is not shown.", file=sys.stderr)
+        return None
+    try:
+        return load_recipe(DataRecipe.from_dict(run.target_recipe), load_options(args)).texts
+    except ZipFitError as error:
+        print(f"note: the scoring targets ({run.target}) could not be loaded again, so the KL reduction is not "
+              f"shown: {cli_text(error)}", file=sys.stderr)
+        return None
 
 
 def _compare_and_print(args: argparse.Namespace):
@@ -102,7 +126,8 @@ def _compare_and_print(args: argparse.Namespace):
     token_counts = TokenCounter(args.tokenizer).count_loaded(source) if rule.kind == "token_budget" else None
     lengths = np.array([len(text) for text in source.texts])
     column_values = source.table[args.column].tolist() if args.column else None
-    result = compare_methods(scores, rule, token_counts=token_counts, lengths=lengths, column_values=column_values)
+    result = compare_methods(scores, rule, token_counts=token_counts, lengths=lengths, column_values=column_values,
+                             texts=source.texts, targets=recorded_targets(runs, args))
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.precision", 4):
         print(f"budget: {rule.describe()} of {plural(len(source.texts), 'row')}")
         print("\noverlap of kept rows\n" + result.overlaps.to_string(index=False))
@@ -110,6 +135,9 @@ def _compare_and_print(args: argparse.Namespace):
         print("\nlength bias (score vs length in characters)\n" + result.length_bias.to_string(index=False))
         if result.composition is not None:
             print(f"\ncomposition by {args.column}\n" + result.composition.to_string())
+        measures = result.measures.table[["method", "kl_reduction", "compression_ratio", "rows_measured"]]
+        print(f"\nthe selection as a whole ({describe_sampling(result.measures)})\n  {KL_MEANING}\n  "
+              f"{COMPRESSION_MEANING}\n" + measures.to_string(index=False))
     for name, rows in result.exclusive.items():
         print(f"\nkept only by {name}: {plural(len(rows), 'row')}")
         for row in rows[: args.show]:

@@ -17,10 +17,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from zipfit_core.analysis.contamination import DEFAULT_NGRAM, ContaminationFlags, ReferenceTexts, find_contamination
+from zipfit_core.analysis.contamination import DEFAULT_MAX_MATCHES, DEFAULT_NGRAM, ContaminationFlags, ReferenceTexts
+from zipfit_core.analysis.contamination import find_contamination
 from zipfit_core.analysis.curation import CuratedSelection, CurationSettings, curate
 from zipfit_core.analysis.near_duplicates import DEFAULT_THRESHOLD, MinHashes
 from zipfit_core.analysis.selection import SelectionRule
+from zipfit_core.bounds import MATCH_COUNTS
 from zipfit_core.cli.data_options import SOURCE_HELP, add_data_arguments, load_data_argument, load_options
 from zipfit_core.cli.words import cli_text
 from zipfit_core.data.loading import LoadedTexts, load_recipe
@@ -39,6 +41,27 @@ def add_reference_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ref-field", help="text field of the reference rows (default: `text` or the longest)")
     parser.add_argument("--ngram", type=int, default=DEFAULT_NGRAM, metavar="N",
                         help=f"flag rows sharing a run of N words with a reference row (default {DEFAULT_NGRAM})")
+    parser.add_argument("--max-matches", default=DEFAULT_MAX_MATCHES, metavar="M",
+                        help="ignore an n-gram found in more than M pool rows: boilerplate such as a licence header "
+                             f"is no sign of copying (default {DEFAULT_MAX_MATCHES}, as NeMo Curator; exact copies "
+                             "always count)")
+
+
+def max_matches(args: argparse.Namespace) -> int:
+    return MATCH_COUNTS.check("--max-matches", args.max_matches)
+
+
+def spared_note(flags: ContaminationFlags, rows: np.ndarray | None = None) -> str:
+    """How many rows (among `rows`) were kept as sharing only boilerplate, with one example; "" when none."""
+    spared = flags.spared
+    among = np.flatnonzero(spared.among(rows, flags.n_pool_rows)) if rows is not None else np.arange(len(spared.rows))
+    if len(among) == 0:
+        return ""
+    first = int(among[0])
+    return (f"{plural(len(among), 'row')} kept as sharing only boilerplate with a reference (n-grams in more than "
+            f"--max-matches {flags.max_matches} pool rows), e.g. row {int(spared.rows[first])} shares "
+            f"\"{spared.matches[first]}\" with row {int(spared.reference_rows[first])} of {spared.references[first]}"
+            f" ({int(spared.matched_rows[first]):,} pool rows hold it)")
 
 
 def add_select_curation_options(parser: argparse.ArgumentParser) -> None:
@@ -58,9 +81,12 @@ def add_check_contamination_command(commands) -> None:
     check = commands.add_parser(
         "check-contamination", help="flag SOURCE rows that copy rows of one or more reference sets",
         description="Flag every SOURCE row whose normalised text (NFKC, case-folded, whitespace collapsed) equals a "
-                    "reference row's, or that shares a run of --ngram words with one; write the flags to Parquet.",
+                    "reference row's, or that shares a run of --ngram words with one (ignoring n-grams found in "
+                    "more than --max-matches SOURCE rows: boilerplate); write the flags to Parquet.",
         epilog="example: zipfit check-contamination pool.jsonl --ref demo:proofnet-valid --ref test.jsonl "
-               "--out flags.parquet")
+               "--out flags.parquet. To check the targets themselves against evaluation sets (targets that copy "
+               "a test item pull the selection towards it), give the targets as SOURCE: zipfit check-contamination "
+               "demo:proofnet-valid --ref demo:proofnet-test --out target-flags.parquet")
     check.add_argument("source", help=f"the pool: {SOURCE_HELP}")
     check.add_argument("--ref", action="append", required=True, metavar="REF",
                        help="a reference set (targets, an evaluation set), any SOURCE kind; repeat for several")
@@ -101,11 +127,15 @@ def recorded_targets(run: ScoreRun | None, args: argparse.Namespace) -> Referenc
 def curated_cut(args: argparse.Namespace, scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray,
                 run: ScoreRun | None, source: LoadedTexts) -> CuratedSelection:
     """The cut with contamination and near-duplicates handled as the options say (see the module docstring)."""
-    settings = CurationSettings(decontaminate=bool(args.decontaminate), ngram=args.ngram, dedup=args.dedup,
-                                dedup_threshold=args.dedup_threshold)
-    references = [reference for reference in [recorded_targets(run, args)] if reference is not None]
-    references += load_references(args, [ref for ref in args.decontaminate if ref != THE_TARGETS])
-    flags = find_contamination(source.texts, references, settings.ngram) if references else None
+    settings = CurationSettings(decontaminate=bool(args.decontaminate), ngram=args.ngram,
+                                max_matches=max_matches(args), dedup=args.dedup, dedup_threshold=args.dedup_threshold)
+    targets = recorded_targets(run, args)
+    evaluation_sets = load_references(args, [ref for ref in args.decontaminate if ref != THE_TARGETS])
+    references = [reference for reference in [targets] if reference is not None] + evaluation_sets
+    flags = (find_contamination(source.texts, references, settings.ngram, max_matches=settings.max_matches)
+             if references else None)
+    if targets is not None and evaluation_sets:
+        warn_targets_copy_evaluation_sets(targets, evaluation_sets, settings)
     minhashes = MinHashes(source.texts, settings.shingle) if settings.dedup else None
     curated = curate(scores, rule, token_counts, settings, flags=flags, minhashes=minhashes)
     if flags is not None and not settings.decontaminate:
@@ -116,18 +146,40 @@ def curated_cut(args: argparse.Namespace, scores: np.ndarray, rule: SelectionRul
             print(f"warning: {plural(copying, 'row')} of the cut {'copies' if copying == 1 else 'copy'} the scoring "
                   f"targets ({counts['exact']:,} exact after normalising, {counts['ngram']:,} sharing "
                   f"{plural(settings.ngram, 'word')}): add --decontaminate to remove them.", file=sys.stderr)
+    if flags is not None and settings.decontaminate:
+        note = spared_note(flags, curated.selection.rows)
+        if note:
+            print(f"note: {note}.", file=sys.stderr)
     return curated
+
+
+def warn_targets_copy_evaluation_sets(targets: ReferenceTexts, evaluation_sets: list[ReferenceTexts],
+                                      settings: CurationSettings) -> None:
+    """Targets that copy an evaluation set make the evaluation leak through the selection itself: say how many."""
+    flags = find_contamination(targets.texts, evaluation_sets, settings.ngram, max_matches=settings.max_matches)
+    if len(flags.rows):
+        counts = flags.counts()
+        print(f"warning: {plural(len(flags.rows), 'row')} of the scoring targets "
+              f"{'copies' if len(flags.rows) == 1 else 'copy'} an evaluation set ({counts['exact']:,} exact after "
+              f"normalising, {counts['ngram']:,} sharing {plural(settings.ngram, 'word')}; e.g. target row "
+              f"{int(flags.rows[0])} and row {int(flags.reference_rows[0])} of {flags.references[0]}): the selection "
+              "is pulled towards the evaluation items; list them with `zipfit check-contamination TARGETS --ref "
+              "EVAL`.", file=sys.stderr)
 
 
 def run_check_contamination(args: argparse.Namespace) -> int:
     check_output_path(args.out, what="flags file", folder=False, is_ours=is_flags_file,
                       inputs=(args.source, *args.ref))
+    limit = max_matches(args)
     source = load_data_argument(args, "source")
-    flags = find_contamination(source.texts, load_references(args, args.ref), args.ngram)
+    flags = find_contamination(source.texts, load_references(args, args.ref), args.ngram, max_matches=limit)
     write_flags(args.out, flags)
     counts = flags.counts()
     print(f"flagged {len(flags.rows):,} of {plural(len(source.texts), 'row')} ({counts['exact']:,} exact after "
           f"normalising, {counts['ngram']:,} sharing {plural(args.ngram, 'word')}) -> {args.out}", file=sys.stderr)
+    note = spared_note(flags)
+    if note:
+        print(f"{note[0].upper()}{note[1:]}.", file=sys.stderr)
     return 0
 
 

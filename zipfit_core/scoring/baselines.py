@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -96,6 +96,34 @@ def dsir_scores(sources: Sequence[str], targets: Sequence[str], settings: dict[s
     if progress:
         progress(total, total)
     return scores
+
+
+def hashed_ngram_distribution(texts: Iterable[str], ngrams: int = 2, num_buckets: int = 10000) -> np.ndarray:
+    """DSIR's bag of hashed n-grams over many texts, as a probability vector: the counts of the package's
+    `get_ngram_counts` (wordpunct tokens of the lower-cased text, uni- to `ngrams`-grams joined by a space, sha256
+    bucket), summed over the texts. Each distinct n-gram is hashed once (the package hashes every occurrence)."""
+    try:
+        from data_selection.hashed_ngram_dsir import hash_buckets, wpt
+    except ImportError:
+        raise ZipFitError("DSIR's n-gram features need `pip install data-selection==1.0.3`.") from None
+    bucket_of: dict[str, int] = {}
+    counts = np.zeros(num_buckets, dtype=np.int64)
+    for text in texts:
+        words = wpt.tokenize(text.lower())
+        grams = list(words)
+        for n in range(2, ngrams + 1):
+            grams += [" ".join(words[start:start + n]) for start in range(len(words) - n + 1)]
+        buckets = []
+        for gram in grams:
+            bucket = bucket_of.get(gram)
+            if bucket is None:
+                bucket = bucket_of[gram] = hash_buckets(gram, num_buckets=num_buckets)
+            buckets.append(bucket)
+        counts += np.bincount(np.asarray(buckets, dtype=np.int64), minlength=num_buckets)
+        if len(bucket_of) > 2_000_000:  # bounded memory on a huge sample
+            bucket_of.clear()
+    total = counts.sum()
+    return counts / total if total else np.full(num_buckets, 1.0 / num_buckets)
 
 
 TFIDF_DEFAULT_NGRAMS = {"word": (1, 2), "char_wb": (3, 5), "char": (3, 5)}

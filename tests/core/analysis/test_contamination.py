@@ -13,6 +13,8 @@ import random
 import numpy as np
 import pytest
 
+from tests import boilerplate_data
+from tests.boilerplate_data import LICENCE_ONLY, boilerplate_pool, evaluation_rows
 from zipfit_core.analysis import contamination as contamination_module
 from zipfit_core.analysis.contamination import ReferenceTexts, find_contamination
 from zipfit_core.analysis.curation import CurationSettings, curate
@@ -239,3 +241,66 @@ def test_a_curated_export_that_removes_nothing_writes_and_names_no_removed_rows_
     assert written["curation"] == manifest["curation"] and written["curation"]["removed_rows_file"] is None
     assert sum(written["curation"]["removed"].values()) == 0 and written["curation"]["settings"]["decontaminate"]
     assert len(out.read_text().splitlines()) == 5
+
+
+# ---------------------------------------------------------------------------------------------------
+# Boilerplate (issue 24): n-grams in more than `max_matches` pool rows are no evidence of copying
+
+def test_rows_sharing_only_a_licence_header_are_spared_and_copies_are_still_flagged(humaneval_texts,
+                                                                                    proofnet_texts):
+    pool = boilerplate_pool(humaneval_texts, proofnet_texts)
+    texts, kinds = [record["text"] for record in pool], [record["kind"] for record in pool]
+    flags = find_contamination(texts, [ReferenceTexts("evaluation", evaluation_rows(proofnet_texts))])
+    kind_of = dict(zip(flags.rows.tolist(), flags.kinds))
+    assert kind_of == {kinds.index("re-spaced copy"): "exact", kinds.index("edited copy"): "ngram"}
+    licence_rows = [row for row, kind in enumerate(kinds) if kind == "licence only"]
+    assert flags.spared.rows.tolist() == licence_rows
+    assert all("copyright 2006 2016 microsoft" in match or "cecill b" in match for match in flags.spared.matches)
+    assert set(flags.spared.matched_rows.tolist()) == {LICENCE_ONLY + 1}  # the licence rows and the edited copy
+    assert flags.describe()["max_matches"] == 10 and flags.describe()["spared_as_boilerplate"] == LICENCE_ONLY
+    assert flags.ignored_ngrams >= 1
+    everything = find_contamination(texts, [ReferenceTexts("evaluation", evaluation_rows(proofnet_texts))],
+                                    max_matches=None)
+    assert len(everything.rows) == len(pool) and len(everything.spared.rows) == 0
+
+
+@pytest.mark.parametrize(("licence_only", "flagged"), [(9, True), (10, False)])
+def test_an_ngram_counts_up_to_max_matches_rows(humaneval_texts, proofnet_texts, licence_only, flagged):
+    """With the edited copy, `licence_only` + 1 rows hold the header: 10 still count, 11 do not."""
+    pool = [record["text"] for record in boilerplate_pool(humaneval_texts, proofnet_texts, licence_only)]
+    flags = find_contamination(pool, [ReferenceTexts("evaluation", evaluation_rows(proofnet_texts))], max_matches=10)
+    assert (len(flags.rows) == len(pool)) is flagged
+    assert len(flags.spared.rows) == (0 if flagged else licence_only)
+
+
+def test_exact_copies_do_not_make_an_ngram_boilerplate(proofnet_texts):
+    """Twelve verbatim copies of a test item and one edited copy: the edited copy is still a copy."""
+    evaluation = evaluation_rows(proofnet_texts)
+    pool = [boilerplate_data.respaced(evaluation[1])] * 12 + [boilerplate_data.one_line_changed(evaluation[1])]
+    flags = find_contamination(pool, [ReferenceTexts("evaluation", evaluation)])
+    assert flags.rows.tolist() == list(range(13)) and flags.kinds[-1] == "ngram"
+
+
+def test_max_matches_out_of_range_says_what_to_do():
+    with pytest.raises(ZipFitError, match="max_matches"):
+        find_contamination(["a"], [ReferenceTexts("targets", ["a"])], max_matches=0)
+    with pytest.raises(ZipFitError, match="max_matches"):
+        CurationSettings(max_matches=0)
+
+
+def test_a_curated_cut_keeps_the_licence_rows_and_the_manifest_counts_them(humaneval_texts, proofnet_texts,
+                                                                           tmp_path):
+    import pandas as pd
+
+    pool = boilerplate_pool(humaneval_texts, proofnet_texts)
+    texts = [record["text"] for record in pool]
+    flags = find_contamination(texts, [ReferenceTexts("evaluation", evaluation_rows(proofnet_texts))])
+    scores = np.linspace(1, 0, len(pool))
+    curated = curate(scores, SelectionRule("top_k", len(pool)), None, CurationSettings(), flags=flags)
+    assert curated.selection.n_rows == LICENCE_ONLY and curated.spared_in_cut() == LICENCE_ONLY
+    out = tmp_path / "picked.jsonl"
+    export_selection(pd.DataFrame(pool), texts, "text", scores, curated.selection, TokenCounter(), None, out,
+                     curated=curated)
+    curation = json.loads(manifest_path(out).read_text())["curation"]
+    assert curation["settings"]["max_matches"] == 10 and curation["spared_as_boilerplate"] == LICENCE_ONLY
+    assert curation["contamination"]["max_matches"] == 10
