@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 from collections.abc import Callable
 
 import pytest
@@ -54,6 +55,13 @@ def run_cli(tmp_path_factory) -> Callable[..., subprocess.CompletedProcess]:
         )
 
     return run
+
+
+@pytest.fixture()
+def in_tmp_path(monkeypatch, tmp_path) -> Path:
+    """Run the test from tmp_path (relative paths in commands land there)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 @pytest.fixture()

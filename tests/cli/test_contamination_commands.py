@@ -15,20 +15,12 @@ import pytest
 
 from tests import boilerplate_data
 from tests.boilerplate_data import LICENCE_ONLY, boilerplate_pool, evaluation_rows
+from tests.records import write_jsonl
 from zipfit_core.analysis.export import manifest_path, removed_path
 from zipfit_core.cli.contamination import is_flags_file
 
 
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
-    return path
-
-
-@pytest.fixture()
-def cli(cli, monkeypatch, tmp_path):
-    """The in-process `zipfit` (conftest.py), run from tmp_path."""
-    monkeypatch.chdir(tmp_path)
-    return cli
+pytestmark = pytest.mark.usefixtures("in_tmp_path")  # the commands run from tmp_path
 
 
 @pytest.fixture()

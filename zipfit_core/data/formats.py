@@ -170,20 +170,31 @@ def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
 
 
 def _read_parquet(source, display: str, max_rows: int | None) -> pa.Table:
+    return next(_parquet_tables(source, display, max_rows, piece_rows=None))
+
+
+def _parquet_tables(source, display: str, max_rows: int | None, piece_rows: int | None) -> Iterator[pa.Table]:
+    """A Parquet file's rows as tables of about `piece_rows` rows (one table when None; the last may be empty),
+    batch by batch: decoding a whole row group at once needs about three times the table's size."""
     import pyarrow.parquet as pq
 
     try:
-        # Batch by batch: decoding a whole row group at once needs about three times the table's size.
-        batches, count = [], 0
         parquet = pq.ParquetFile(source)
-        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS if max_rows is None
-                                          else min(max_rows, PARQUET_BATCH_ROWS)):
+        size = min(PARQUET_BATCH_ROWS, piece_rows or PARQUET_BATCH_ROWS, max_rows or PARQUET_BATCH_ROWS)
+        batches, count, read = [], 0, 0
+        for batch in parquet.iter_batches(batch_size=size):
+            if max_rows is not None and read + batch.num_rows > max_rows:
+                batch = batch.slice(0, max_rows - read)
             batches.append(batch)
             count += batch.num_rows
-            if max_rows is not None and count >= max_rows:
-                break
-        table = pa.Table.from_batches(batches, schema=parquet.schema_arrow)
-        return table.slice(0, max_rows) if max_rows is not None else table
+            read += batch.num_rows
+            finished = max_rows is not None and read >= max_rows
+            if finished or (piece_rows is not None and count >= piece_rows):
+                yield pa.Table.from_batches(batches, schema=parquet.schema_arrow)
+                batches, count = [], 0
+                if finished:
+                    return
+        yield pa.Table.from_batches(batches, schema=parquet.schema_arrow)
     except ZipFitError:
         raise
     except Exception as error:  # pyarrow raises several types for damaged files
@@ -255,30 +266,8 @@ def _columnar_pieces(fmt: str, source, display: str, max_rows: int | None,
         for start in range(0, max(table.num_rows, 1), piece_rows):
             yield arrow_to_frame(table.slice(start, piece_rows))
         return
-    import pyarrow.parquet as pq
-
-    try:
-        parquet = pq.ParquetFile(source)
-        batches, count, read = [], 0, 0
-        for batch in parquet.iter_batches(batch_size=min(PARQUET_BATCH_ROWS, piece_rows)):
-            if max_rows is not None and read + batch.num_rows > max_rows:
-                batch = batch.slice(0, max_rows - read)
-            batches.append(batch)
-            count += batch.num_rows
-            read += batch.num_rows
-            if count >= piece_rows or (max_rows is not None and read >= max_rows):
-                yield arrow_to_frame(pa.Table.from_batches(batches, schema=parquet.schema_arrow))
-                batches, count = [], 0
-                if max_rows is not None and read >= max_rows:
-                    return
-        yield arrow_to_frame(pa.Table.from_batches(batches, schema=parquet.schema_arrow))
-    except ZipFitError:
-        raise
-    except Exception as error:  # pyarrow raises several types for damaged files
-        raise ZipFitError(
-            f"{display} is not a readable Parquet file ({type(error).__name__}: {error}). "
-            "Check the file, or export it again."
-        ) from None
+    for table in _parquet_tables(source, display, max_rows, piece_rows):
+        yield arrow_to_frame(table)
 
 
 def _mapped(raw: BinaryIO) -> pa.BufferReader:
