@@ -9,6 +9,8 @@ column's batches into one array (Arrow's take on a chunked column does that: a g
 from __future__ import annotations
 
 import json
+import mmap
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,7 +25,6 @@ from zipfit_core.data.sources import LoadReport
 
 BATCH_ROWS = 8192
 KEPT_COLUMNS = 4  # whole columns a table keeps once read (the grouping column is asked for on every rerun)
-SMALL_TAKE = 2048  # rows taken through the long-lived memory map (a page of a table); more get a map of their own
 
 
 def _as_arrow_column(series: pd.Series) -> pa.Array:
@@ -77,13 +78,21 @@ class StoredTable:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._reader = pa.ipc.open_file(pa.memory_map(str(self.path), "r"))
+        with open(self.path, "rb") as handle:
+            self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        self._mapped = pa.py_buffer(self._map)  # batches are slices of it: a buffer's address gives its file offset
+        self._reader = pa.ipc.open_file(pa.BufferReader(self._mapped))
+        self._fd = os.open(self.path, os.O_RDONLY)
         self.schema = self._reader.schema
         sizes = [self._reader.get_batch(index).num_rows for index in range(self._reader.num_record_batches)]
         self.batch_starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
         self.columns = pd.Index(self.schema.names)
         self._columns: dict[str, pd.Series] = {}
         self._lock = threading.Lock()
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
 
     def __len__(self) -> int:
         return int(self.batch_starts[-1])
@@ -137,7 +146,9 @@ class StoredTable:
         return name in self.columns
 
     def take(self, rows: Sequence[int] | np.ndarray, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """The rows at these positions, in this order, as a DataFrame (index 0..n-1)."""
+        """The rows at these positions, in this order, as a DataFrame (index 0..n-1). Text is read with `pread`,
+        row by row: through the memory map, each scattered row would bring in its neighbours (the kernel maps
+        64 KB around every fault), and a 20,000-row take would hold a gigabyte of the file in the process."""
         rows = np.asarray(rows, dtype=np.int64)
         names = list(columns) if columns is not None else list(self.columns)
         if len(rows) == 0:
@@ -145,22 +156,35 @@ class StoredTable:
         if rows.min() < 0 or rows.max() >= len(self):
             raise IndexError(f"row {int(rows.max() if rows.max() >= len(self) else rows.min())} is outside "
                              f"0..{len(self) - 1}")
-        if len(rows) <= SMALL_TAKE:
-            return self._take_from(self._reader, rows, names)
-        with pa.memory_map(str(self.path), "r") as mapped:  # a big take: its pages go when the map closes
-            return self._take_from(pa.ipc.open_file(mapped), rows, names)
-
-    def _take_from(self, reader: pa.ipc.RecordBatchFileReader, rows: np.ndarray, names: list[str]) -> pd.DataFrame:
         batch_of = np.searchsorted(self.batch_starts, rows, side="right") - 1
         order = np.argsort(batch_of, kind="stable")
         parts, placed = [], []
         for index in np.unique(batch_of):
             members = order[batch_of[order] == index]
             local = rows[members] - self.batch_starts[index]
-            parts.append(reader.get_batch(int(index)).select(names).take(pa.array(local)))
+            batch = self._reader.get_batch(int(index)).select(names)
+            parts.append(pa.RecordBatch.from_arrays([self._take_column(column, local) for column in batch.columns],
+                                                    schema=batch.schema))
             placed.append(members)
-        table = pa.Table.from_batches(parts)
+        table = pa.Table.from_batches(parts).combine_chunks()
         return table.take(pa.array(np.argsort(np.concatenate(placed)))).to_pandas()
+
+    def _take_column(self, array: pa.Array, local: np.ndarray) -> pa.Array:
+        if not (pa.types.is_large_string(array.type) or pa.types.is_string(array.type)):
+            return array.take(pa.array(local))  # fixed-width values: a few pages of their own
+        buffers = array.buffers()
+        width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+        offsets = np.frombuffer(buffers[1], dtype=width)[array.offset: array.offset + len(array) + 1]
+        data, valid = buffers[2], array.is_valid()
+        start_of_data = (data.address - self._mapped.address) if data is not None else 0
+        values = []
+        for row in local.tolist():
+            if not valid[row].as_py():
+                values.append(None)
+                continue
+            start, end = int(offsets[row]), int(offsets[row + 1])
+            values.append(os.pread(self._fd, end - start, start_of_data + start).decode("utf-8") if end > start else "")
+        return pa.array(values, type=array.type)
 
     @property
     def iloc(self) -> _Positions:
@@ -251,7 +275,7 @@ class StoredTexts(Sequence[str]):
         self._last = position
         if sequential or (self._cached is not None and self._cached[0] == index):
             return self._batch_texts(index)[offset]  # reading in row order (scoring): a batch converted once
-        return self.table.batch(index, [self.text_field]).column(0)[offset].as_py()  # one row (a dialog)
+        return self.table.take([position], [self.text_field])[self.text_field].iloc[0]  # one row (a dialog)
 
     def _range(self, start: int, stop: int) -> Iterator[list[str]]:
         if stop <= start:
