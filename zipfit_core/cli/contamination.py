@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ import pyarrow.parquet as pq
 from zipfit_core.analysis.contamination import DEFAULT_NGRAM, ContaminationFlags, ReferenceTexts, find_contamination
 from zipfit_core.analysis.curation import CuratedSelection, CurationSettings, curate
 from zipfit_core.analysis.near_duplicates import DEFAULT_THRESHOLD, MinHashes
-from zipfit_core.analysis.selection import SelectionRule
+from zipfit_core.analysis.selection import Selection, SelectionRule, select
 from zipfit_core.cli.data_options import SOURCE_HELP, add_data_arguments, load_data_argument, load_options
 from zipfit_core.cli.words import cli_text
 from zipfit_core.data.loading import LoadedTexts, load_recipe
@@ -99,7 +100,7 @@ def recorded_targets(run: ScoreRun | None, args: argparse.Namespace) -> Referenc
 
 
 def curated_cut(args: argparse.Namespace, scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray,
-                run: ScoreRun | None, source: LoadedTexts) -> CuratedSelection:
+                run: ScoreRun | None, source: LoadedTexts, cut: Callable[..., Selection] = select) -> CuratedSelection:
     """The cut with contamination and near-duplicates handled as the options say (see the module docstring)."""
     settings = CurationSettings(decontaminate=bool(args.decontaminate), ngram=args.ngram, dedup=args.dedup,
                                 dedup_threshold=args.dedup_threshold)
@@ -107,7 +108,7 @@ def curated_cut(args: argparse.Namespace, scores: np.ndarray, rule: SelectionRul
     references += load_references(args, [ref for ref in args.decontaminate if ref != THE_TARGETS])
     flags = find_contamination(source.texts, references, settings.ngram) if references else None
     minhashes = MinHashes(source.texts, settings.shingle) if settings.dedup else None
-    curated = curate(scores, rule, token_counts, settings, flags=flags, minhashes=minhashes)
+    curated = curate(scores, rule, token_counts, settings, flags=flags, minhashes=minhashes, cut=cut)
     if flags is not None and not settings.decontaminate:
         plain = curated.selection.rows
         counts = flags.counts(plain)
