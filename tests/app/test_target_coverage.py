@@ -8,11 +8,14 @@ import json
 
 import numpy as np
 
-from tests.core.analysis.test_coverage import POOL, RARE_TARGETS, TARGET_SET, direct_covered
+from tests.planted_targets import POOL, RARE_TARGETS, TARGET_SET, direct_covered
 from zipfit_core.scoring.alignment import alignment_scores, rank_by_score
 
 from .app_steps import assert_no_exception, load_in_form, new_app, score_and_wait, set_cut
-from .test_curation import metric
+
+
+def metric(at, label: str):
+    return next(item for item in at.metric if item.label == label)
 
 
 def test_explore_shows_coverage_worst_served_targets_their_nearest_rows_and_the_gaps(isolated):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.core.analysis.test_coverage import POOL, RARE_TARGETS, TARGET_SET, direct_covered
+from tests.planted_targets import POOL, RARE_TARGETS, TARGET_SET, direct_covered
 from zipfit_core.analysis.export import manifest_path
 
 

@@ -4,13 +4,11 @@ pair by pair: a target is covered when one of its k most similar pool rows is ke
 
 from __future__ import annotations
 
-import random
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.proofnet_jobs import TARGETS, make_sources
+from tests.planted_targets import POOL, RARE_TARGETS, TARGET_SET, direct_covered
 from zipfit_core.analysis.coverage import (
     coverage_of_prefix,
     coverage_of_rows,
@@ -23,28 +21,7 @@ from zipfit_core.analysis.selection import SelectionRule, select
 from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs.score_job import ScoreRequest, run_foreground
 from zipfit_core.scoring.alignment import rank_by_score
-from zipfit_core.scoring.kernel import AlignmentKernel
 from zipfit_core.store.score_cache import cached_target_facts
-
-WORDS = ["parser", "cache", "timeout", "config", "upload", "retry", "logging", "export", "index", "locale"]
-
-
-def changelog_entry(rng: random.Random, sections: int = 2) -> str:
-    version = f"{rng.randint(0, 4)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}"
-    lines = [f"## [{version}] - 2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"]
-    for heading in rng.choices(["Added", "Fixed", "Changed", "Removed"], k=sections):
-        lines.append(f"### {heading}")
-        lines += [f"- {heading} {rng.choice(WORDS)} handling for the {rng.choice(WORDS)} (#{rng.randint(10, 999)})"
-                  for _ in range(rng.randint(1, 3))]
-    return "\n".join(lines)
-
-
-RNG = random.Random(11)
-# Pool changelogs are long, so their mean over all targets (mostly ProofNet) ranks them low.
-POOL = make_sources(240, seed=9) + [changelog_entry(RNG, 8) for _ in range(12)]  # changelogs: rows 240-251
-TARGET_SET = TARGETS[:40] + [changelog_entry(RNG) for _ in range(8)]         # changelogs: targets 40-47
-RARE_TARGETS = list(range(40, 48))
-
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory: pytest.TempPathFactory):
@@ -52,18 +29,6 @@ def scored(tmp_path_factory: pytest.TempPathFactory):
     request = ScoreRequest(POOL, TARGET_SET)
     scores = run_foreground(request, cache, workers=2)
     return scores, cached_target_facts(cache, request.resolved_run())
-
-
-def direct_covered(kept_rows: np.ndarray, k: int = 10) -> list[bool]:
-    """The definition, pair by pair, with no per-target facts."""
-    kernel = AlignmentKernel("gzip", 9)
-    kept = set(kept_rows.tolist())
-    covered = []
-    for target in TARGET_SET:
-        values = [kernel.pair_similarities(source, [target])[0] for source in POOL]
-        nearest = sorted(range(len(POOL)), key=lambda row: (-values[row], row))[:k]
-        covered.append(any(row in kept for row in nearest))
-    return covered
 
 
 def test_plain_top_k_leaves_the_rare_targets_uncovered_and_the_balanced_rule_covers_them(scored) -> None:
