@@ -18,7 +18,7 @@ from ..state.session import Session
 from ..state.view import EXPLORE_TABS
 from ..ui import widgets as bound
 from ..ui.charts import score_length_figure
-from . import curation, cut, row
+from . import curation, cut, row, targets
 from .context import ExploreContext, cut_line, load_context, sample_table, scores_notice
 
 SAMPLE_ROWS = 10
@@ -46,6 +46,7 @@ def page(session: Session) -> None:
             st.page_link("pages/export.py", label=f"Export these {context.summary.n_kept:,} rows",
                          icon=":material/download:")
     curation.explore_section(context)
+    targets.coverage_section(context)
     sample_tabs(context)
     row.row_detail(context, notes=curation.row_note)
 

@@ -23,6 +23,7 @@ from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs.schedule import ScoreSnapshot
 from zipfit_core.jobs.score_job import ScoreRequest
 from zipfit_core.scoring.methods import recorded_settings
+from zipfit_core.scoring.target_facts import TargetFacts
 from zipfit_core.store.cache_admin import CacheItem, list_cache
 from zipfit_core.store.run import ScoreRun
 
@@ -216,6 +217,14 @@ def shown_scores(ref: ResultRef, data: LoadedData) -> ShownScores | None:
         return None
     return ShownScores(ref.job_id, snapshot.scores, snapshot.complete, snapshot.targets_seen, snapshot.n_targets,
                        method)
+
+
+def target_facts_of(shown: ShownScores) -> TargetFacts | None:
+    """The exact ZIP-FIT pass's per-target facts of these scores (None: not ZIP-FIT, not exact, or a score folder)."""
+    if not shown.complete or kind_of(shown.job_id) != "job":
+        return None
+    snapshot = manager().snapshot(shown.job_id)
+    return snapshot.target_facts if snapshot is not None and snapshot.complete else None
 
 
 def first_look(job_id: str) -> ScoreSnapshot | None:

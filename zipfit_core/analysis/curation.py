@@ -8,6 +8,7 @@ is left. `CuratedSelection.removed` says why each row was left out; `describe` g
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -93,9 +94,10 @@ class CuratedSelection:
 
 def curate(scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray | None,
            settings: CurationSettings, *, flags: ContaminationFlags | None = None,
-           minhashes: MinHashes | None = None) -> CuratedSelection:
+           minhashes: MinHashes | None = None, cut: Callable[..., Selection] = select) -> CuratedSelection:
     """The cut by `rule` without the flagged rows (when `settings.decontaminate`) and, with `settings.dedup`,
-    with one row per near-duplicate group; see the module docstring."""
+    with one row per near-duplicate group; see the module docstring. `cut(scores, rule, token_counts, excluded)`
+    makes the cut (`select`, or the balanced rule with its facts bound)."""
     scores = np.asarray(scores, dtype=np.float64)
     excluded = np.zeros(len(scores), dtype=bool)
     reasons: dict[int, tuple[str, str, int, str]] = {}
@@ -108,7 +110,7 @@ def curate(scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray | N
         for row, kind, reference, reference_row, match in zip(flags.rows.tolist(), flags.kinds, flags.references,
                                                                flags.reference_rows.tolist(), flags.matches):
             reasons[row] = (kind, reference, reference_row, match)
-    selection = select(scores, rule, token_counts, excluded)
+    selection = cut(scores, rule, token_counts, excluded)
     rounds, duplicates = 0, 0
     if settings.dedup:
         if minhashes is None:
@@ -123,7 +125,7 @@ def curate(scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray | N
                 excluded[row] = True
                 reasons[row] = ("near-duplicate", "kept row", kept, "")
             duplicates += len(kept_for)
-            selection = select(scores, rule, token_counts, excluded)
+            selection = cut(scores, rule, token_counts, excluded)
     removed = _removed_rows(scores, rule, selection, excluded, reasons)
     return CuratedSelection(selection=selection, removed=removed, settings=settings, contamination=flags,
                             duplicates_removed=duplicates, dedup_rounds=rounds)

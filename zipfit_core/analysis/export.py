@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from zipfit_core._version import __version__
+from zipfit_core.analysis.coverage import BALANCED_RULE_NOTE, Coverage
 from zipfit_core.analysis.curation import CuratedSelection
 from zipfit_core.analysis.selection import Selection, TokenCounter
 from zipfit_core.data.data_root import is_inside
@@ -237,7 +238,8 @@ def manifest_path(path: str | Path) -> Path:
 
 def build_manifest(run: ScoreRun | None, selection: Selection, counter: TokenCounter,
                    output: str | Path, output_format: str, include_score: bool,
-                   curated: CuratedSelection | None = None) -> dict:
+                   curated: CuratedSelection | None = None, coverage: Coverage | None = None,
+                   balanced: bool = False) -> dict:
     """What `OUTPUT.manifest.json` holds: the run record that made the scores, the cut, the counts, the file,
     and with `curated` what was checked and removed (the removed rows, if any, are listed in
     `OUTPUT.removed.jsonl`)."""
@@ -250,12 +252,15 @@ def build_manifest(run: ScoreRun | None, selection: Selection, counter: TokenCou
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "scoring": scores_part,
         "rule": {"kind": selection.rule.kind, "value": selection.rule.value,
-                 "description": selection.rule.describe(), "ties": "broken by source row index"},
+                 "description": selection.rule.describe(), "ties": "broken by source row index",
+                 "order": BALANCED_RULE_NOTE if balanced else "by score (the paper's rule)"},
         "tokens": {"counter": counter.name, "kept": selection.tokens_kept,
                    "last_row_truncated_to": selection.last_row_tokens},
         "rows": {"kept": selection.n_rows, "total": selection.total_rows},
         "output": {"path": Path(output).name, "format": output_format, "score_column": include_score},
     }
+    # Which targets the cut serves (None: the scoring's per-target facts were not at hand).
+    manifest["coverage"] = coverage.to_dict() if coverage is not None else None
     if curated is not None:
         manifest["curation"] = curated.describe(removed_file=removed_path(output).name)
     return manifest
@@ -265,7 +270,8 @@ def export_selection(table: pd.DataFrame, texts: list[str], text_field: str, sco
                      selection: Selection, counter: TokenCounter, run: ScoreRun | None,
                      output: str | Path, *, include_score: bool = True,
                      inputs: Iterable[str | Path] = (), curated: CuratedSelection | None = None,
-                     data_root: Path | None = None) -> dict:
+                     data_root: Path | None = None, coverage: Coverage | None = None,
+                     balanced: bool = False) -> dict:
     """Write the selection and `OUTPUT.manifest.json` beside it; return the manifest.
 
     The destination is checked first (`check_export_destination`); `inputs` are the files it must not replace.
@@ -280,7 +286,8 @@ def export_selection(table: pd.DataFrame, texts: list[str], text_field: str, sco
     if curated is not None:
         selection = curated.selection
     chosen = selected_chunks(table, texts, text_field, scores, selection, counter, include_score=include_score)
-    manifest = build_manifest(run, selection, counter, output, export_format(output), include_score, curated)
+    manifest = build_manifest(run, selection, counter, output, export_format(output), include_score, curated,
+                              coverage, balanced)
     writes_removed = curated is not None and curated.removed_any
     stale_removed = not writes_removed and _recorded_beside(Path(output), removed_path(output))  # before replacing
     write_table(chosen, output)

@@ -114,8 +114,14 @@ def select(scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray | N
     top-K still keeps K rows, top-P% still keeps P% of all rows, a token budget is still filled.
     """
     scores = np.asarray(scores, dtype=np.float64)
-    ranked = rank_by_score(scores)
+    return cut_in_order(rank_by_score(scores), scores, rule, token_counts, excluded)
+
+
+def cut_in_order(order: np.ndarray, scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray | None,
+                 excluded: np.ndarray | None) -> Selection:
+    """The rule's budget filled along `order` (rows, first taken first): one budget logic for every cut rule."""
     n = len(scores)
+    ranked = order
     if excluded is not None:
         ranked = ranked[~np.asarray(excluded, dtype=bool)[ranked]]
     last_row_tokens = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from zipfit_core.analysis.contamination import DEFAULT_MAX_MATCHES, DEFAULT_NGRA
 from zipfit_core.analysis.contamination import find_contamination
 from zipfit_core.analysis.curation import CuratedSelection, CurationSettings, curate
 from zipfit_core.analysis.near_duplicates import DEFAULT_THRESHOLD, MinHashes
-from zipfit_core.analysis.selection import SelectionRule
+from zipfit_core.analysis.selection import Selection, SelectionRule, select
 from zipfit_core.bounds import MATCH_COUNTS
 from zipfit_core.cli.data_options import SOURCE_HELP, add_data_arguments, load_data_argument, load_options
 from zipfit_core.cli.words import cli_text
@@ -125,7 +126,7 @@ def recorded_targets(run: ScoreRun | None, args: argparse.Namespace) -> Referenc
 
 
 def curated_cut(args: argparse.Namespace, scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray,
-                run: ScoreRun | None, source: LoadedTexts) -> CuratedSelection:
+                run: ScoreRun | None, source: LoadedTexts, cut: Callable[..., Selection] = select) -> CuratedSelection:
     """The cut with contamination and near-duplicates handled as the options say (see the module docstring)."""
     settings = CurationSettings(decontaminate=bool(args.decontaminate), ngram=args.ngram,
                                 max_matches=max_matches(args), dedup=args.dedup, dedup_threshold=args.dedup_threshold)
@@ -137,7 +138,7 @@ def curated_cut(args: argparse.Namespace, scores: np.ndarray, rule: SelectionRul
     if targets is not None and evaluation_sets:
         warn_targets_copy_evaluation_sets(targets, evaluation_sets, settings)
     minhashes = MinHashes(source.texts, settings.shingle) if settings.dedup else None
-    curated = curate(scores, rule, token_counts, settings, flags=flags, minhashes=minhashes)
+    curated = curate(scores, rule, token_counts, settings, flags=flags, minhashes=minhashes, cut=cut)
     if flags is not None and not settings.decontaminate:
         plain = curated.selection.rows
         counts = flags.counts(plain)

@@ -24,6 +24,7 @@ from zipfit_core.cli.contamination import (
 from zipfit_core.cli.data_options import SOURCE_HELP, add_data_arguments
 from zipfit_core.cli.proxy_eval import add_proxy_eval_command, run_proxy_eval
 from zipfit_core.cli.score import add_method_arguments, run_score
+from zipfit_core.analysis.coverage import BALANCE_CHOICES
 from zipfit_core.cli.select import run_select
 from zipfit_core.cli.words import cli_text
 from zipfit_core.errors import ZipFitError
@@ -117,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     choose.add_argument("--tokenizer", help="a `tokenizers` JSON file for exact token counts "
                                             "(default: fast approximate regex count)")
     choose.add_argument("--no-score", action="store_true", help="leave out the score column")
+    choose.add_argument("--balance", choices=BALANCE_CHOICES, default="none",
+                        help="targets: fill the same budget with each target's nearest rows in turn, then by score, "
+                             "so every target is served before any is served twice (not the paper's rule)")
+    choose.add_argument("--cache-dir", help="the score cache holding the scoring's per-target facts, for the "
+                                            "coverage and --balance (default: $ZIPFIT_CACHE_DIR or the user cache "
+                                            "folder)")
     choose.add_argument("--out", required=True, help="output .jsonl, .parquet, .csv, or a folder (datasets)")
     choose.add_argument("--json", action="store_true", help="print a summary as JSON on stdout (what was "
                                                             "written, counts, the run record)")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zipfit_core.scoring.kernel import UNITS_PER_ONE
+from zipfit_core.scoring.target_facts import TargetFacts
 from zipfit_core.store.score_cache import ScoreState
 
 TARGET_ORDER_SEED = 241018194  # arXiv 2410.18194
@@ -34,6 +35,7 @@ class ScoreSnapshot:
     n_targets: int
     complete: bool
     sample_rows: np.ndarray | None = None  # a first look: `scores` are these rows' only (None: every row)
+    target_facts: TargetFacts | None = None  # when complete: each target's nearest rows, mean and spread
 
     @property
     def is_sample(self) -> bool:
@@ -91,7 +93,8 @@ def preview_from_state(state: ScoreState) -> ScoreSnapshot | None:
     """Running means and standard errors at the last round boundary (None before the first round)."""
     if state.complete:
         scores = read_only(state.exact_scores())
-        return ScoreSnapshot(scores, read_only(np.zeros_like(scores)), state.n_targets, state.n_targets, True)
+        return ScoreSnapshot(scores, read_only(np.zeros_like(scores)), state.n_targets, state.n_targets, True,
+                             target_facts=state.target_facts())
     seen, total = state.targets_done, state.n_targets
     if seen == 0:
         return None

@@ -51,6 +51,7 @@ from zipfit_core.scoring.alignment import (
 )
 from zipfit_core.scoring.codecs import resolve_level
 from zipfit_core.scoring.kernel import AlignmentKernel, EncodedTexts
+from zipfit_core.scoring.target_facts import TARGET_TOP_K
 from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.score_cache import CacheEntry, ScoreState, cache_key
 
@@ -297,7 +298,7 @@ class ScoreJob(Work):
                     started = time.monotonic()
                     moments = source_unit_moments(
                         sources, round_targets, kernel, workers=self.workers, rows=rows,
-                        cancel=self.is_cancelled,
+                        cancel=self.is_cancelled, target_top_k=TARGET_TOP_K,  # per-target facts from the same pairs
                         progress=lambda done, _total, base=base: self._record_progress(base + done),
                     )
                     elapsed = time.monotonic() - started
@@ -305,7 +306,7 @@ class ScoreJob(Work):
                         rate_estimate = len(rows) * round_size / elapsed
                     else:
                         rate_estimate *= 2  # block too small to time: grow it
-                    state.add_round_block(start_row, moments)
+                    state.add_round_block(start_row, moments, picked)
                     dirty = True
                     self._record_progress(state.done_pairs)
                     # Checkpoints cost O(sources): space them so writing stays under ~10% of the time.

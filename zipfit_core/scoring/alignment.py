@@ -19,6 +19,7 @@ import numpy as np
 from zipfit_core.errors import ScoringCancelled, ZipFitError
 from zipfit_core.scoring.codecs import resolve_level
 from zipfit_core.scoring.kernel import AlignmentKernel, EncodedTexts, units_to_mean
+from zipfit_core.scoring.target_facts import TargetBlockFacts, exact_row_sums, exact_square_sums
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -80,10 +81,40 @@ def source_unit_moments(
     cancel: CancelSignal = None,
     batch_size: int | None = None,
     rows: Sequence[int] | None = None,
+    target_top_k: int | None = None,
 ) -> list[tuple[int, int]]:
-    """Like `source_unit_sums`, with each source's exact (sum, sum of squares) of similarity units."""
-    return _map_source_batches(kernel.unit_moments, sources, targets, kernel, workers=workers,
-                               progress=progress, cancel=cancel, batch_size=batch_size, rows=rows)
+    """Like `source_unit_sums`, with each source's exact (sum, sum of squares) of similarity units.
+
+    With `target_top_k`, the result is a `MomentsWithTargets`: the same list, and the per-target facts of these
+    rows (`TargetBlockFacts`: each target's best `target_top_k` rows, exact sums), from the same pairs.
+    """
+    if target_top_k is None:
+        return _map_source_batches(kernel.unit_moments, sources, targets, kernel, workers=workers,
+                                   progress=progress, cancel=cancel, batch_size=batch_size, rows=rows)
+
+    def moments_and_facts(encoded: EncodedTexts, encoded_targets: EncodedTexts, should_stop: Callable[[], bool],
+                          batch_rows: Sequence[int]) -> tuple[list, TargetBlockFacts]:
+        units = kernel.unit_matrix(encoded, encoded_targets, should_stop)
+        moments = list(zip(exact_row_sums(units, 1), exact_square_sums(units, 1)))
+        return moments, TargetBlockFacts.of_units(units, np.asarray(batch_rows, np.int64), target_top_k)
+
+    facts = TargetBlockFacts.empty(len(targets), target_top_k)
+
+    def merge(block: TargetBlockFacts) -> None:
+        nonlocal facts
+        facts = facts.merged(block)
+
+    moments = _map_source_batches(moments_and_facts, sources, targets, kernel, workers=workers, progress=progress,
+                                  cancel=cancel, batch_size=batch_size, rows=rows, merge_extra=merge)
+    return MomentsWithTargets(moments, facts)
+
+
+class MomentsWithTargets(list):
+    """Each source's (sum, sum of squares), as a list, carrying the per-target facts of the same rows."""
+
+    def __init__(self, moments: list, targets: TargetBlockFacts) -> None:
+        super().__init__(moments)
+        self.targets = targets
 
 
 def _map_source_batches(
@@ -97,8 +128,12 @@ def _map_source_batches(
     cancel: CancelSignal,
     batch_size: int | None,
     rows: Sequence[int] | None,
+    merge_extra: Callable | None = None,
 ) -> list:
-    """Run `batch_work(encoded_sources, targets, should_stop)` over source batches on threads."""
+    """Run `batch_work(encoded_sources, targets, should_stop)` over source batches on threads.
+
+    With `merge_extra`, `batch_work` also takes the batch's rows and returns (per-source list, extra); each
+    extra is handed to `merge_extra` in the calling thread as its batch finishes (in any order)."""
     is_cancelled = as_cancel_check(cancel)
     workers = default_workers() if workers is None else workers
     if workers < 1:
@@ -119,6 +154,8 @@ def _map_source_batches(
     def run_batch(batch_index: int) -> list:
         batch = batches[batch_index]
         encoded = kernel.encode([sources[row] for row in batch], row_numbers=batch)
+        if merge_extra is not None:
+            return batch_work(encoded, targets, should_stop, batch)
         return batch_work(encoded, targets, should_stop)
 
     done_pairs = 0
@@ -139,6 +176,9 @@ def _map_source_batches(
                     batch_index = in_flight.pop(future)
                     start = batch_index * batch_size
                     sums = future.result()
+                    if merge_extra is not None:
+                        sums, extra = sums
+                        merge_extra(extra)
                     results[start:start + len(sums)] = sums
                     done_pairs += len(sums) * n_targets
                 if finished and progress:

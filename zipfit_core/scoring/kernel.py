@@ -125,6 +125,12 @@ class AlignmentKernel:
                 pair_sizes_of_x = np.array(pair_sizes(x, targets.data), dtype=np.float64)
                 yield similarity_units_array(cx, target_sizes, pair_sizes_of_x)
 
+    def unit_matrix(self, sources: EncodedTexts, targets: EncodedTexts,
+                    is_cancelled: Callable[[], bool] = lambda: False) -> np.ndarray:
+        """Every pair's similarity units as one (sources x targets) matrix (int64; object beyond 2**9)."""
+        lines = list(self.source_units(sources, targets, is_cancelled))
+        return np.stack(lines) if lines else np.zeros((0, len(targets)), dtype=np.int64)
+
     def unit_sums(self, sources: EncodedTexts, targets: EncodedTexts,
                   is_cancelled: Callable[[], bool] = lambda: False) -> list[int]:
         """For each source, the exact sum over `targets` of its similarity units."""

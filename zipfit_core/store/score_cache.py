@@ -7,6 +7,9 @@ A folder holds a JSON manifest and one Parquet file with the exact progress of a
                                           name + sha256 of the data file
     <cache dir>/<key>/state-<id>.parquet  per source: exact similarity-unit sums and sums of squares
                                           over the targets done, and over the current round's part
+    <cache dir>/<key>/targets-<id>.parquet per target: its k most similar source rows and their units, and
+                                          exact sums and sums of squares over the rows scored against it
+                                          (scoring/target_facts.py); its checksum is in the state file's metadata
     <cache dir>/<key>/lock                held (filelock: flock on POSIX, msvcrt on Windows) by the one
                                           process computing this entry
 
@@ -26,7 +29,6 @@ import json
 import os
 import secrets
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +38,7 @@ from filelock import FileLock, Timeout
 
 from zipfit_core.data.sources import plural
 from zipfit_core.errors import CacheDamaged
-from zipfit_core.scoring.kernel import units_to_mean
+from zipfit_core.scoring.target_facts import TARGET_TOP_K, TargetFacts
 from zipfit_core.store.files import (
     atomic_path,
     file_sha256,
@@ -46,17 +48,13 @@ from zipfit_core.store.files import (
     write_json_atomic,
 )
 from zipfit_core.store.run import ScoreRun
+from zipfit_core.store.score_state import LIMB_MASK, SQUARE_LIMBS, SUM_LIMBS, ScoreState
 
 CACHE_FORMAT = "zipfit-score-cache"
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2  # 2: per-target facts (older entries are listed as such and recomputed)
 CACHE_DIR_ENV = "ZIPFIT_CACHE_DIR"
 MANIFEST_NAME = "manifest.json"
 LOCK_NAME = "lock"
-LIMB_BITS = 62
-EXACT_CHUNK_ROWS = 65_536
-LIMB_MASK = (1 << LIMB_BITS) - 1
-SUM_LIMBS = 2      # |sum| <= n_targets * 2**53 < 2**123
-SQUARE_LIMBS = 3   # sum of squares <= n_targets * 2**106 < 2**185
 COVERED_METADATA_KEY = b"zipfit-score-cache"  # in the data file: what the manifest must agree with
 
 
@@ -101,139 +99,12 @@ def cache_key(run: ScoreRun) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
-@dataclass
-class ScoreState:
-    """Exact progress of a job. Targets are taken in a fixed order, in rounds ending at `round_ends`.
-
-    `sums`/`squares` cover the first `targets_done` targets for every source (a consistent preview);
-    `round_sums`/`round_squares` cover the current round's targets for sources [0, round_rows_done).
-    Each is a numpy array of int64 limbs, shape (limbs, n_sources), as the data file stores them: exact
-    integers at 8 bytes per limb and row, not a Python int per row (lists of ints are accepted and converted).
-    """
-
-    n_sources: int
-    round_ends: tuple[int, ...]
-    rounds_done: int
-    sums: np.ndarray
-    squares: np.ndarray
-    round_rows_done: int
-    round_sums: np.ndarray
-    round_squares: np.ndarray
-
-    def __post_init__(self) -> None:
-        for name, n_limbs in (("sums", SUM_LIMBS), ("squares", SQUARE_LIMBS), ("round_sums", SUM_LIMBS),
-                              ("round_squares", SQUARE_LIMBS)):
-            value = getattr(self, name)
-            if not isinstance(value, np.ndarray):
-                value = np.stack(to_limbs(list(value), n_limbs)) if len(value) else np.zeros((n_limbs, 0), np.int64)
-            if value.shape != (n_limbs, self.n_sources) or value.dtype != np.int64:
-                raise ValueError(f"{name} must be {n_limbs} int64 limbs per source")
-            setattr(self, name, value)
-
-    @classmethod
-    def fresh(cls, n_sources: int, round_ends: tuple[int, ...]) -> ScoreState:
-        def zeros(n_limbs: int) -> np.ndarray:
-            return np.zeros((n_limbs, n_sources), dtype=np.int64)
-
-        return cls(n_sources, tuple(round_ends), 0, zeros(SUM_LIMBS), zeros(SQUARE_LIMBS),
-                   0, zeros(SUM_LIMBS), zeros(SQUARE_LIMBS))
-
-    @property
-    def n_targets(self) -> int:
-        return self.round_ends[-1] if self.round_ends else 0
-
-    @property
-    def targets_done(self) -> int:
-        return self.round_ends[self.rounds_done - 1] if self.rounds_done else 0
-
-    @property
-    def complete(self) -> bool:
-        return self.rounds_done == len(self.round_ends)
-
-    @property
-    def current_round_targets(self) -> int:
-        return 0 if self.complete else self.round_ends[self.rounds_done] - self.targets_done
-
-    @property
-    def done_pairs(self) -> int:
-        return self.targets_done * self.n_sources + self.round_rows_done * self.current_round_targets
-
-    def add_round_block(self, first_row: int, moments: list[tuple[int, int]]) -> None:
-        """Record the current round's (sum, squares) for rows first_row.. (must continue the prefix)."""
-        if first_row != self.round_rows_done:
-            raise ValueError("round blocks must be added in row order")
-        end = first_row + len(moments)
-        if moments:
-            self.round_sums[:, first_row:end] = to_limbs([total for total, _ in moments], SUM_LIMBS)
-            self.round_squares[:, first_row:end] = to_limbs([squares for _, squares in moments], SQUARE_LIMBS)
-        self.round_rows_done = end
-
-    def commit_round(self) -> None:
-        """Fold the finished round into the totals: every source has now seen the same targets."""
-        if self.round_rows_done != self.n_sources:
-            raise ValueError("the round is not finished")
-        self.sums = add_limbs(self.sums, self.round_sums)
-        self.squares = add_limbs(self.squares, self.round_squares)
-        self.rounds_done += 1
-        self.round_rows_done = 0
-        self.round_sums[:] = 0
-        self.round_squares[:] = 0
-
-    def approximate_sums(self) -> tuple[np.ndarray, np.ndarray]:
-        """The totals' sums and sums of squares as float64 (for a preview; only the final mean needs them exact)."""
-        return limbs_to_float(self.sums), limbs_to_float(self.squares)
-
-    def exact_scores(self) -> np.ndarray:
-        """The final alignment scores (only when complete): correctly rounded exact means."""
-        if not self.complete:
-            raise ValueError("scores are exact only when every target is done")
-        n = self.n_targets
-        limbs = list(self.sums)
-        means = np.empty(len(limbs[0]) if limbs else 0, dtype=np.float64)
-        for start in range(0, len(means), EXACT_CHUNK_ROWS):  # Python ints for a slice at a time, not every row
-            part = from_limbs([limb[start:start + EXACT_CHUNK_ROWS] for limb in limbs])
-            means[start:start + len(part)] = [units_to_mean(total, n) for total in part]
-        return means
-
-
-def to_limbs(values: list[int], n_limbs: int) -> list[np.ndarray]:
-    """Exact int64 limbs of Python ints: low limbs unsigned 62-bit, the top limb signed."""
-    limbs = []
-    rest = values
-    for _ in range(n_limbs - 1):
-        limbs.append(np.fromiter((value & LIMB_MASK for value in rest), dtype=np.int64, count=len(rest)))
-        rest = [value >> LIMB_BITS for value in rest]
-    limbs.append(np.array(rest, dtype=np.int64) if rest else np.zeros(0, dtype=np.int64))  # overflow raises
-    return limbs
-
-
-def from_limbs(limbs: list[np.ndarray]) -> list[int]:
-    values = limbs[-1].tolist()
-    for limb in reversed(limbs[:-1]):
-        if len(limb) and (limb.min() < 0 or limb.max() > LIMB_MASK):
-            raise CacheDamaged("a stored number is out of range")
-        values = [(high << LIMB_BITS) | low for high, low in zip(values, limb.tolist())]
-    return values
-
-
-def add_limbs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """The exact sum of two limb arrays (limbs, n), carried in numpy: low limbs stay in [0, 2**62)."""
-    total = first + second  # two low limbs sum below 2**63: no int64 overflow before the carry
-    for limb in range(len(total) - 1):
-        total[limb + 1] += total[limb] >> LIMB_BITS
-        total[limb] &= LIMB_MASK
-    return total
-
-
-def limbs_to_float(limbs: np.ndarray) -> np.ndarray:
-    return sum(limb.astype(np.float64) * float(1 << (LIMB_BITS * index)) for index, limb in enumerate(limbs))
-
-
 def _limb_columns(name: str, limbs: np.ndarray) -> dict[str, np.ndarray]:
     return {f"{name}_{index}": limb for index, limb in enumerate(limbs)}
 
 
-def _read_limbs(table: pa.Table, name: str, n_limbs: int) -> np.ndarray:
+def _read_limbs(table: pa.Table, name: str, n_limbs: int, *, signed: bool = False) -> np.ndarray:
+    """`n_limbs` int64 columns `name_0`..; limbs (all but the top one in [0, 2**62)) unless `signed` columns."""
     names = [f"{name}_{index}" for index in range(n_limbs)]
     missing = [column for column in names if column not in table.column_names]
     if missing:
@@ -245,7 +116,7 @@ def _read_limbs(table: pa.Table, name: str, n_limbs: int) -> np.ndarray:
             raise CacheDamaged(f"column {column} is not plain int64")
         limbs.append(array.to_numpy())
     stacked = np.stack(limbs) if limbs[0].size else np.zeros((n_limbs, 0), dtype=np.int64)
-    if stacked.size and (stacked[:-1].min(initial=0) < 0 or stacked[:-1].max(initial=0) > LIMB_MASK):
+    if not signed and stacked.size and (stacked[:-1].min(initial=0) < 0 or stacked[:-1].max(initial=0) > LIMB_MASK):
         raise CacheDamaged("a stored number is out of range")
     return np.ascontiguousarray(stacked)
 
@@ -286,16 +157,17 @@ class CacheEntry:
             self._file_lock.release(force=True)
             self._file_lock = None
 
-    def _remove_leftovers(self, keep: str | None) -> None:
+    def _remove_leftovers(self, keep: tuple[str, ...] | None) -> None:
         """Delete temporary files of killed writers and data files the manifest no longer names."""
         if keep is None:
             try:
-                keep = self.read_manifest().get("data", {}).get("file")
+                data = self.read_manifest().get("data", {})
+                keep = (data.get("file"), data.get("targets_file"))
             except CacheDamaged:
-                keep = None
+                keep = ()
         for path in self.folder.iterdir():
             stale_temporary = path.name.startswith(".") and path.name.endswith(".tmp")
-            stale_data = path.name.startswith("state-") and path.name != keep
+            stale_data = path.name.startswith(("state-", "targets-")) and path.name not in keep
             if stale_temporary or stale_data:
                 path.unlink(missing_ok=True)
 
@@ -334,6 +206,8 @@ class CacheEntry:
             round_rows_done = int(progress["round_rows_done"])
             data_name = str(manifest["data"]["file"])
             data_sha256 = str(manifest["data"]["sha256"])
+            targets_file = {"file": str(manifest["data"]["targets_file"]),
+                            "sha256": str(manifest["data"]["targets_sha256"])}
         except (KeyError, TypeError, ValueError) as error:
             raise CacheDamaged(f"the manifest is incomplete ({error})") from None
         if not 0 <= rounds_done <= len(round_ends) or not 0 <= round_rows_done <= n_sources:
@@ -357,9 +231,10 @@ class CacheEntry:
             covered = json.loads((table.schema.metadata or {})[COVERED_METADATA_KEY])
         except (KeyError, ValueError):
             covered = None
-        if covered != self._covered(settings, manifest["schedule"], rounds_done, round_rows_done):
+        if covered != self._covered(settings, manifest["schedule"], rounds_done, round_rows_done, targets_file):
             raise CacheDamaged("the manifest does not match what its data file records (settings, schedule or "
                                "progress were changed after it was written)")
+        target_columns = self._read_targets(targets_file, len(round_ends) and round_ends[-1])
         state = ScoreState(
             n_sources=n_sources,
             round_ends=round_ends,
@@ -369,8 +244,9 @@ class CacheEntry:
             round_rows_done=round_rows_done,
             round_sums=_read_limbs(table, "round_sum", SUM_LIMBS),
             round_squares=_read_limbs(table, "round_squares", SQUARE_LIMBS),
+            **target_columns,
         )
-        if (state.squares[-1] < 0).any() or (state.round_squares[-1] < 0).any():  # the top limb holds the sign
+        if any((squares[-1] < 0).any() for squares in (state.squares, state.round_squares, state.target_squares)):  # the top limb holds the sign
             raise CacheDamaged("a stored sum of squares is negative")
         return manifest, state
 
@@ -385,10 +261,41 @@ class CacheEntry:
             raise CacheDamaged("it was computed with a different target order")
         return state
 
-    def _covered(self, settings: dict, schedule: dict, rounds_done: int, round_rows_done: int) -> dict:
-        """What the data file's metadata records, so that its checksum covers it too."""
+    def _covered(self, settings: dict, schedule: dict, rounds_done: int, round_rows_done: int,
+                 targets_file: dict) -> dict:
+        """What the data file's metadata records, so that its checksum covers it too (and the targets file's)."""
         return {"key": self.key, "settings": settings, "schedule": schedule,
-                "progress": {"rounds_done": rounds_done, "round_rows_done": round_rows_done}}
+                "progress": {"rounds_done": rounds_done, "round_rows_done": round_rows_done},
+                "targets_file": targets_file}
+
+    def _read_targets(self, targets_file: dict, n_targets: int) -> dict[str, np.ndarray]:
+        """The per-target facts' arrays, verified against the checksum the data file records."""
+        path = self.folder / targets_file["file"]
+        if Path(targets_file["file"]).name != targets_file["file"] or not path.is_file():
+            raise CacheDamaged(f"its per-target file {targets_file['file']} is missing")
+        if file_sha256(path) != targets_file["sha256"]:
+            raise CacheDamaged("its per-target file does not match its checksum")
+        try:
+            table = pq.read_table(path)
+        except Exception as error:  # pyarrow raises several types for a bad file
+            raise CacheDamaged(f"its per-target file is not readable Parquet ({error})") from None
+        if table.num_rows != n_targets:
+            raise CacheDamaged(f"its per-target file has {plural(table.num_rows, 'row')}, expected {n_targets:,}")
+        return {"target_top_rows": _read_limbs(table, "top_row", TARGET_TOP_K, signed=True).T,
+                "target_top_units": _read_limbs(table, "top_units", TARGET_TOP_K, signed=True).T,
+                "target_sums": _read_limbs(table, "sum", SUM_LIMBS),
+                "target_squares": _read_limbs(table, "squares", SQUARE_LIMBS)}
+
+    def _write_targets(self, state: ScoreState) -> dict:
+        columns: dict[str, np.ndarray] = {"target": np.arange(state.n_targets, dtype=np.int64)}
+        columns.update(_limb_columns("top_row", state.target_top_rows.T))
+        columns.update(_limb_columns("top_units", state.target_top_units.T))
+        columns.update(_limb_columns("sum", state.target_sums))
+        columns.update(_limb_columns("squares", state.target_squares))
+        name = f"targets-{secrets.token_hex(6)}.parquet"
+        with atomic_path(self.folder / name) as temporary:
+            pq.write_table(pa.table(columns), temporary)
+        return {"file": name, "sha256": file_sha256(self.folder / name)}
 
     # -- writing (only while holding the lock) ----------------------------------------------------
     def save(self, state: ScoreState, run: ScoreRun, schedule: dict, label: str) -> None:
@@ -400,10 +307,12 @@ class CacheEntry:
         columns.update(_limb_columns("round_squares", state.round_squares))
         if state.complete:
             columns["score"] = state.exact_scores()  # convenience for other readers; sums are the truth
-        covered = self._covered(cache_settings(run), schedule, state.rounds_done, state.round_rows_done)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        targets_file = self._write_targets(state)
+        targets_name = targets_file["file"]
+        covered = self._covered(cache_settings(run), schedule, state.rounds_done, state.round_rows_done, targets_file)
         # Through JSON and back, as the manifest is read: tuples become lists, so both compare equal when loaded.
         table = pa.table(columns).replace_schema_metadata({COVERED_METADATA_KEY: json.dumps(covered).encode()})
-        self.folder.mkdir(parents=True, exist_ok=True)
         data_name = f"state-{secrets.token_hex(6)}.parquet"
         data_path = self.folder / data_name
         with atomic_path(data_path) as temporary:
@@ -433,12 +342,29 @@ class CacheEntry:
                 "total_pairs": state.n_sources * state.n_targets,
                 "complete": state.complete,
             },
-            "data": {"file": data_name, "sha256": file_sha256(data_path), "bytes": data_path.stat().st_size},
+            "data": {"file": data_name, "sha256": file_sha256(data_path), "bytes": data_path.stat().st_size,
+                     "targets_file": targets_name, "targets_sha256": targets_file["sha256"]},
         }
         write_json_atomic(self.manifest_path, manifest)
-        self._remove_leftovers(keep=data_name)
+        self._remove_leftovers(keep=(data_name, targets_name))
 
     def discard(self) -> None:
         """Remove a damaged entry's manifest and data (keeps the folder and its lock file)."""
         self.manifest_path.unlink(missing_ok=True)
-        self._remove_leftovers(keep="")
+        self._remove_leftovers(keep=())
+
+
+def cached_target_facts(cache_root: str | Path, run: ScoreRun) -> TargetFacts | None:
+    """The per-target facts of a run's complete ZIP-FIT entry in the cache; None when there is none to trust."""
+    if run.method != "zipfit":
+        return None
+    entry = CacheEntry(cache_root, cache_key(run))
+    try:
+        if not entry.exists():
+            return None
+        manifest, state = entry.load()
+    except (CacheDamaged, OSError):
+        return None
+    if manifest["settings"] != cache_settings(run) or not state.complete:
+        return None
+    return state.target_facts()

@@ -27,7 +27,8 @@ from zipfit_core.jobs.score_job import ScoreJob, ScoreRequest, run_foreground
 from zipfit_core.scoring.alignment import alignment_scores
 from zipfit_core.store.cache_admin import list_cache
 from zipfit_core.store.run import ScoreRun
-from zipfit_core.store.score_cache import CacheEntry, ScoreState, from_limbs, to_limbs
+from zipfit_core.store.score_cache import CacheEntry, ScoreState
+from zipfit_core.store.score_state import from_limbs, to_limbs
 
 SMALL_SOURCES = make_sources(120)
 SMALL_TARGETS = TARGETS[:40]
@@ -345,6 +346,13 @@ def test_cli_killed_with_sigkill_resumes_to_identical_scores_without_redoing_wor
     assert (computed, resumed) == (total - saved["done_pairs"], saved["done_pairs"])
     written = pd.read_parquet(tmp_path / "scores.parquet")
     assert np.array_equal(written["score"].to_numpy(), alignment_scores(sources, targets, workers=2))
+    # The per-target facts kept beside the scores are those of an uninterrupted run.
+    run_foreground(ScoreRequest(sources, targets), tmp_path / "whole", workers=1)
+    resumed, whole = (CacheEntry(folder.parent, folder.name).load()[1].target_facts()
+                      for folder in (next(cache.glob("*/manifest.json")).parent,
+                                     next((tmp_path / "whole").glob("*/manifest.json")).parent))
+    for field in ("top_rows", "top_similarity", "mean", "spread"):
+        assert np.array_equal(getattr(resumed, field), getattr(whole, field), equal_nan=field == "top_similarity")
 
     # A third run is served from the cache.
     third = cli(*arguments[:3], tmp_path / "again.parquet", *arguments[4:])
