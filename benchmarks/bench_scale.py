@@ -200,7 +200,8 @@ def child_prepare(pool: Path, data_root: Path, cache: Path, scores_file: Path) -
     from zipfit_core.scoring.kernel import UNITS_PER_ONE
     from zipfit_core.store.data_store import open_data
     from zipfit_core.store.run import ScoreRun
-    from zipfit_core.store.score_cache import SQUARE_LIMBS, CacheEntry, ScoreState, to_limbs
+    from zipfit_core.store.score_cache import CacheEntry
+    from zipfit_core.store.score_state import SQUARE_LIMBS, ScoreState, to_limbs
     from zipfit_core.store.scores_file import write_scores
 
     start = time.perf_counter()
