@@ -27,6 +27,11 @@ def set_cut(session: Session, rule: SelectionRule, index: ScoreIndex) -> None:
     session.threshold_for = session.result.job_id if rule.kind == "threshold" and session.result else None
 
 
+def set_balanced(session: Session, balanced: bool) -> None:
+    """Fill the cut's budget balanced over the targets (each target's nearest rows first), or by score."""
+    session.update_view(balanced=bool(balanced))
+
+
 def fit_cut(session: Session, index: ScoreIndex) -> SelectionRule:
     """The view's cut, valid for these scores: a top K larger than the pool becomes the pool, a token budget
     over the pool's tokens becomes all of them (said once); a cut that is not valid starts from the default."""
@@ -106,6 +111,6 @@ def set_references(session: Session, labels: list[str]) -> None:
     session.update_view(references=tuple(labels))
 
 
-def ask_near_duplicates(session: Session, version: str, n_kept: int) -> None:
+def ask_near_duplicates(session: Session, version: str, cut_key: str) -> None:
     """Look for near-duplicates in a cut too large to look at on every change (these scores, these rows)."""
-    session.dedup_asked = (version, n_kept)
+    session.dedup_asked = (version, cut_key)

@@ -15,14 +15,17 @@ from zipfit_core.analysis.explore import (
     ScoreIndex,
     rows_table,
     summarize_cut,
+    summarize_selection,
 )
-from zipfit_core.analysis.selection import SelectionRule
+from zipfit_core.analysis.coverage import balance_unavailable, facts_for_pool
+from zipfit_core.analysis.selection import Selection, SelectionRule
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError
+from zipfit_core.scoring.target_facts import TargetFacts
 
 from ..actions import runs, view
 from ..services import methods, scores
-from ..services.explore import group_column, groups_and_histogram, score_index_for
+from ..services.explore import balanced_selection, group_column, groups_and_histogram, score_index_for
 from ..services.loaders import LoadedData
 from ..state.session import Session, widget
 from ..ui.markdown import literal, message
@@ -42,6 +45,27 @@ class ExploreContext:
     histogram: Histogram
     rule: SelectionRule
     summary: CutSummary
+    facts: TargetFacts | None  # the per-target facts of these scores (None: not the exact ZIP-FIT pass's)
+    balanced: Selection | None  # the balanced cut, when the view asks for it and it can be made
+
+    @property
+    def kept_rows(self) -> np.ndarray | None:
+        """The cut's rows when they are not the best `summary.n_kept` of the ranking (None: they are)."""
+        return None if self.balanced is None else self.balanced.rows
+
+    def kept(self) -> np.ndarray:
+        """The rows the cut keeps: the balanced cut's, or the best `summary.n_kept` of the ranking."""
+        return self.balanced.rows if self.balanced is not None else self.index.ranked[:self.summary.n_kept]
+
+    @property
+    def cut_key(self) -> str:
+        """Names the kept rows among cuts of these scores (any balanced cut is a prefix of one order too)."""
+        return f"{'balanced' if self.balanced is not None else 'by-score'}:{self.summary.n_kept}"
+
+    @property
+    def balance_unavailable(self) -> str | None:
+        """Why the cut cannot be balanced over the targets here (None: it can)."""
+        return balance_unavailable(self.rule.kind, self.facts)
 
     @property
     def source(self) -> LoadedTexts:
@@ -68,8 +92,12 @@ def load_context(session: Session) -> ExploreContext | None:
     values = data.source.table[column] if column else None
     groups, histogram = groups_and_histogram(shown.version, column, index, values)
     rule = view.fit_cut(session, index)
-    summary = summarize_cut(index, rule)
-    return ExploreContext(session, data, shown, index, groups, histogram, rule, summary)
+    facts = facts_for_pool(scores.target_facts_of(shown), index.n_rows) if data.target is not None else None
+    balanced = None
+    if session.view.balanced and balance_unavailable(rule.kind, facts) is None:
+        balanced = balanced_selection(shown.version, rule.kind, rule.value, index, facts)
+    summary = summarize_cut(index, rule) if balanced is None else summarize_selection(index, balanced)
+    return ExploreContext(session, data, shown, index, groups, histogram, rule, summary, facts, balanced)
 
 
 def _nothing_to_explore(session: Session, data: LoadedData | None) -> None:

@@ -88,8 +88,8 @@ def _spared_note(flags: ContaminationFlags, kept: np.ndarray) -> None:
 
 
 def _duplicates(context: ExploreContext, start: bool):
-    return checks.duplicate_groups(context.source, context.index, context.shown.version, context.summary.n_kept,
-                                   start)
+    return checks.duplicate_groups(context.source, context.index, context.shown.version, context.kept(),
+                                   context.cut_key, start)
 
 
 def explore_section(context: ExploreContext) -> None:
@@ -106,7 +106,7 @@ def explore_section(context: ExploreContext) -> None:
     for problem in state.problems:
         st.warning(message(problem), icon=":material/warning:")
     _targets_note(context)
-    kept = context.index.ranked[:context.summary.n_kept]
+    kept = context.kept()
     a, b = st.columns(2)
     if state.flags is None:
         a.caption("Load targets to check the pool for copies of them." if not state.references else "")
@@ -123,7 +123,7 @@ def explore_section(context: ExploreContext) -> None:
                       + ", ".join(state.references) + ".")
         with a:
             _spared_note(state.flags, kept)
-    asked = session.dedup_asked == (context.shown.version, context.summary.n_kept)
+    asked = session.dedup_asked == (context.shown.version, context.cut_key)
     status, groups = _duplicates(context, context.summary.n_kept <= AUTO_DEDUP_MAX_ROWS or asked)
     if groups is not None:
         b.metric("Near-duplicate groups in the cut", f"{len(groups.groups):,}",
@@ -133,7 +133,7 @@ def explore_section(context: ExploreContext) -> None:
                       f"{groups.threshold}.")
     elif status is None:
         b.button(f"Find near-duplicates among the {context.summary.n_kept:,} kept rows", key="curation.find_dups",
-                 on_click=view.ask_near_duplicates, args=(session, context.shown.version, context.summary.n_kept))
+                 on_click=view.ask_near_duplicates, args=(session, context.shown.version, context.cut_key))
     else:
         with b:
             _progress(status, "The near-duplicate search")
@@ -246,8 +246,9 @@ def export_options(context: ExploreContext) -> tuple[CurationSettings, checks.Ch
 def curated_selection(context: ExploreContext, settings: CurationSettings, state: checks.CheckState,
                       tokens: np.ndarray) -> CuratedSelection:
     """The export's cut with copies and near-duplicates removed as `settings` say (cached per question)."""
+    facts = context.facts if context.balanced is not None else None  # with facts: the balanced cut
     return checks.curated_selection(context.source, context.index, context.shown.version, context.rule, settings,
-                                    state.flags, tokens)
+                                    state.flags, tokens, facts)
 
 
 def removed_summary(curated: CuratedSelection) -> None:

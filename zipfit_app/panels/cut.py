@@ -19,6 +19,7 @@ from zipfit_core.analysis.explore import (
     equivalent_rule,
     threshold_from_selection,
 )
+from zipfit_core.analysis.coverage import BALANCED_RULE_NOTE
 from zipfit_core.analysis.selection import SelectionRule
 from zipfit_core.errors import ZipFitError
 
@@ -99,6 +100,21 @@ def cut_controls(context: ExploreContext) -> None:
         total = index.total_tokens or 0
         bound.number_input("Token budget (the last row is truncated to fit)", 0, max(total, 1, int(rule.value)),
                            value, on_change, key=key, step=max(1, total // 100))
+
+
+def balance_switch(context: ExploreContext) -> None:
+    """Fill the same budget balanced over the targets (`analysis.coverage.select_balanced`), or say why not."""
+    reason = context.balance_unavailable
+    bound.toggle("Balance over the targets", context.balanced is not None,
+                 lambda on: view.set_balanced(context.session, on), key="explore.balanced", disabled=reason is not None,
+                 help=f"{BALANCED_RULE_NOTE[0].upper()}{BALANCED_RULE_NOTE[1:]}: every target's nearest rows are kept "
+                      "before any target gets a second, so a minority style of targets is served too. Same budget; "
+                      "Export writes these rows, as `zipfit select --balance targets` does.")
+    if reason is not None:
+        st.caption(f"A balanced cut is not available: {reason}.")
+    elif context.balanced is not None:
+        st.caption("Balanced over the targets: not the paper's rule. The kept rows are not the best by score, so "
+                   "some rows below the lowest kept score are kept and some above it dropped.")
 
 
 def cut_counts(context: ExploreContext) -> None:

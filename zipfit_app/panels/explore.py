@@ -37,6 +37,7 @@ def page(session: Session) -> None:
     controls, chart = st.columns([2, 3], gap="large")
     with controls:
         cut.cut_controls(context)
+        cut.balance_switch(context)
         cut.cut_counts(context)
         group_picker(context)
     with chart:
@@ -61,7 +62,7 @@ def group_picker(context: ExploreContext) -> None:
 def composition_table(context: ExploreContext) -> None:
     if context.groups is None:
         return
-    table = composition(context.groups, context.summary.n_kept)
+    table = composition(context.groups, context.summary.n_kept, context.kept_rows)
     groups_name = context.groups.column
     st.dataframe(table, hide_index=True, column_config={
         "kept": st.column_config.NumberColumn("kept", format="%d", width="small"),
@@ -100,11 +101,13 @@ def _best_and_worst(context: ExploreContext) -> None:
 
 
 def _around_the_cut(context: ExploreContext) -> None:
-    above, below = rows_around_cut(context.index, context.summary.n_kept, k=5)
-    st.markdown("**Last kept rows** (just above the cut)")
-    sample_table(context, above, f"explore.above.{context.summary.n_kept}")  # new cut, no stale selection
-    st.markdown("**First dropped rows** (just below the cut)")
-    sample_table(context, below, f"explore.below.{context.summary.n_kept}")
+    above, below = rows_around_cut(context.index, context.summary.n_kept, k=5, rows=context.kept_rows)
+    balanced = context.kept_rows is not None
+    st.markdown("**Lowest-scoring kept rows**" if balanced else "**Last kept rows** (just above the cut)")
+    sample_table(context, above, f"explore.above.{context.cut_key}")  # new cut, no stale selection
+    st.markdown("**Best dropped rows** (the balanced cut keeps some rows below them)" if balanced
+                else "**First dropped rows** (just below the cut)")
+    sample_table(context, below, f"explore.below.{context.cut_key}")
 
 
 def _score_against_length(context: ExploreContext) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from zipfit_core.analysis.coverage import BALANCED_RULE_NOTE, coverage_of_rows
 from zipfit_core.analysis.curation import CuratedSelection
 from zipfit_core.analysis.selection import Selection, TokenCounter
 from zipfit_core.errors import ZipFitError
@@ -40,18 +41,19 @@ def page(session: Session) -> None:
     if checked is None:
         return
     curated = curation.curated_selection(context, settings, checked, loaders.token_counts(context.source))
-    summary(curated.selection)
+    summary(curated.selection, balanced=context.balanced is not None)
     curation.removed_summary(curated)
     kind, include_score = options()
     preview(context, curated.selection, include_score)
     session.downloads = deliver(context, curated, kind, include_score)
 
 
-def summary(selection: Selection) -> None:
+def summary(selection: Selection, balanced: bool = False) -> None:
     tokens = f"{selection.tokens_kept:,} tokens (approx.)"
     if selection.last_row_tokens is not None:
         tokens += f", the last row truncated to {selection.last_row_tokens:,} tokens"
-    st.markdown(f"The cut **{literal(describe_cut(selection.rule.kind, selection.rule.value))}** keeps "
+    order = f", {BALANCED_RULE_NOTE}," if balanced else ""
+    st.markdown(f"The cut **{literal(describe_cut(selection.rule.kind, selection.rule.value))}**{order} keeps "
                 f"**{selection.n_rows:,} of {selection.total_rows:,} rows**: {tokens}.")
     st.page_link("pages/explore.py", label="Change the cut on Explore", icon=":material/tune:")
 
@@ -94,11 +96,15 @@ def deliver(context: ExploreContext, curated: CuratedSelection, kind: str, inclu
     name = exporting.file_name(stem, kind)
     scores = context.index.scores
     settings = app_settings()
+    # As `zipfit select` records it: coverage whenever the per-target facts are at hand, the order when balanced.
+    coverage = coverage_of_rows(context.facts, selection.rows, len(scores)) if context.facts is not None else None
+    balanced = context.balanced is not None
     if selection.n_rows <= settings.small_export_rows:
         downloads = Downloads(
             name,
             lambda: exporting.export_bytes(context.source, scores, selection, counter, kind, include_score),
-            lambda: exporting.manifest_bytes(run, selection, counter, name, kind, include_score, curated),
+            lambda: exporting.manifest_bytes(run, selection, counter, name, kind, include_score, curated, coverage,
+                                             balanced),
             (lambda: curation.removed_bytes(curated)) if curated.removed_any else None)
         a, b, c = st.columns(3)
         a.download_button(f"Download {name}", data=downloads.file, file_name=name, mime=exporting.FORMATS[kind].mime,
@@ -118,7 +124,7 @@ def deliver(context: ExploreContext, curated: CuratedSelection, kind: str, inclu
         try:
             session.folder_export = exporting.start_folder_export(settings.export_root, settings.data_root, stem,
                                                                   context.source, scores, curated, counter, run,
-                                                                  kind, include_score)
+                                                                  kind, include_score, coverage, balanced)
         except ZipFitError as error:
             st.error(message(error), icon=":material/error:")
     if session.folder_export is not None:

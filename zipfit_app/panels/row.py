@@ -46,7 +46,8 @@ def _row_body(context: ExploreContext, row: int, notes: Callable[[ExploreContext
     cells[1].metric("Rank", f"{rank + 1:,} of {index.n_rows:,}")
     cells[2].metric("Length", f"{len(text):,} chars")
     cells[3].metric("Tokens (approx.)", f"{int(index.token_counts[row]):,}" if index.token_counts is not None else "-")
-    cells[4].metric("Kept by the cut", "yes" if rank < summary.n_kept else "no")
+    kept = row in context.kept_rows if context.kept_rows is not None else rank < summary.n_kept
+    cells[4].metric("Kept by the cut", "yes" if kept else "no")
     if context.groups is not None:
         st.caption(literal(f"{context.groups.column}: {context.groups.label_of_rows(np.array([row]))[0]}"))
     if notes is not None:

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from zipfit_core.analysis.coverage import coverage_of_prefix, gaps_table, nearest_rows_of_target, served_targets
+from zipfit_core.analysis.coverage import (
+    coverage_of_prefix,
+    coverage_of_rows,
+    gaps_table,
+    nearest_rows_of_target,
+    served_targets,
+)
 
-from ..services import scores
 from .context import ExploreContext, sample_table
 
 WORST_SHOWN = 10
@@ -16,12 +21,13 @@ WORST_SHOWN = 10
 def coverage_section(context: ExploreContext) -> None:
     """Coverage of the cut over the targets; nothing when the scores have no per-target facts (said why)."""
     st.subheader("Targets served by the cut")
-    facts = scores.target_facts_of(context.shown)
-    if facts is None or context.target is None or facts.top_rows.max(initial=-1) >= context.index.n_rows:
+    facts = context.facts
+    if facts is None or context.target is None:
         st.caption("Coverage needs the exact ZIP-FIT scores of this pool and target set (the per-target facts are "
                    "kept with them in the score cache): score them to see which targets the cut serves.")
         return
-    coverage = coverage_of_prefix(facts, context.index.rank_of_row, context.summary.n_kept)
+    coverage = (coverage_of_prefix(facts, context.index.rank_of_row, context.summary.n_kept)
+                if context.kept_rows is None else coverage_of_rows(facts, context.kept_rows, context.index.n_rows))
     st.metric("Targets covered", f"{coverage.covered:,} of {coverage.targets:,}",
               help=f"A target is covered when one of its {facts.k} most similar pool rows is kept.")
     table = served_targets(facts, coverage, context.target.texts)

@@ -17,12 +17,15 @@ import streamlit as st
 
 from zipfit_core.analysis.contamination import DEFAULT_MAX_MATCHES, DEFAULT_NGRAM, ContaminationFlags, ReferenceTexts
 from zipfit_core.analysis.contamination import find_contamination
+from zipfit_core.analysis.coverage import select_balanced
 from zipfit_core.analysis.curation import CuratedSelection, CurationSettings, curate
 from zipfit_core.analysis.explore import ScoreIndex
 from zipfit_core.analysis.near_duplicates import DEFAULT_THRESHOLD, DuplicateGroups, MinHashes, near_duplicate_groups
+from zipfit_core.analysis.selection import select
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs.work import WorkStatus
+from zipfit_core.scoring.target_facts import TargetFacts
 
 from ..state.view import DataChoice
 from .loaders import load_choice, local_files
@@ -99,12 +102,12 @@ def minhashes_for(fingerprint: str, _texts) -> MinHashes:
     return MinHashes(_texts)
 
 
-def duplicate_groups(source: LoadedTexts, index: ScoreIndex, version: str, n_kept: int,
+def duplicate_groups(source: LoadedTexts, index: ScoreIndex, version: str, rows: np.ndarray, cut_key: str,
                      start: bool) -> tuple[WorkStatus | None, DuplicateGroups | None]:
-    """Near-duplicate groups among the best `n_kept` rows of the pool (background work, started only when
-    `start`). The rows follow from the scores' version and `n_kept`: the work's id needs no digest of them."""
-    rows = index.ranked[:n_kept]
-    work_id = "near-duplicates-" + _digest(source.fingerprint, version, DEFAULT_THRESHOLD, n_kept)
+    """Near-duplicate groups among the cut's `rows` (background work, started only when `start`). The rows follow
+    from the scores' version and `cut_key` (the kind of cut and its row count): the work's id needs no digest of
+    them."""
+    work_id = "near-duplicates-" + _digest(source.fingerprint, version, DEFAULT_THRESHOLD, cut_key)
     status = find(work_id)
     if status is None and start:
         minhashes, scores = minhashes_for(source.fingerprint, source.texts), index.scores
@@ -116,14 +119,19 @@ def duplicate_groups(source: LoadedTexts, index: ScoreIndex, version: str, n_kep
 
 
 @st.cache_resource(max_entries=8, show_spinner="Removing copies and near-duplicates...")
-def _curated(key: str, _scores, _rule, _tokens, _settings: CurationSettings, _flags, _minhashes) -> CuratedSelection:
-    return curate(_scores, _rule, _tokens, _settings, flags=_flags, minhashes=_minhashes)
+def _curated(key: str, _scores, _rule, _tokens, _settings: CurationSettings, _flags, _minhashes,
+             _facts) -> CuratedSelection:
+    cut = select if _facts is None else (lambda scores, rule, tokens, excluded:
+                                         select_balanced(scores, rule, _facts, tokens, excluded))
+    return curate(_scores, _rule, _tokens, _settings, flags=_flags, minhashes=_minhashes, cut=cut)
 
 
 def curated_selection(source: LoadedTexts, index: ScoreIndex, version: str, rule, settings: CurationSettings,
-                      flags: ContaminationFlags | None, tokens: np.ndarray) -> CuratedSelection:
-    """The export's cut with copies and near-duplicates removed as `settings` say (cached per question)."""
+                      flags: ContaminationFlags | None, tokens: np.ndarray,
+                      facts: TargetFacts | None = None) -> CuratedSelection:
+    """The export's cut with copies and near-duplicates removed as `settings` say (cached per question); with
+    `facts` (of these scores), the balanced cut, as `zipfit select --balance targets` makes it."""
     minhashes = minhashes_for(source.fingerprint, source.texts) if settings.dedup else None
     key = _digest(version, rule, settings, flags.describe() if flags else None, len(flags.rows) if flags else 0,
-                  source.fingerprint)
-    return _curated(key, index.scores, rule, tokens, settings, flags, minhashes)
+                  source.fingerprint, "balanced" if facts is not None else "by-score")
+    return _curated(key, index.scores, rule, tokens, settings, flags, minhashes, facts)

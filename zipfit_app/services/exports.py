@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from zipfit_core.analysis.coverage import Coverage
 from zipfit_core.analysis.curation import CuratedSelection
 from zipfit_core.analysis.export import (
     build_manifest,
@@ -102,14 +103,17 @@ def first_rows(source: LoadedTexts, scores: np.ndarray, selection: Selection, co
 
 
 def manifest_bytes(run: ScoreRun | None, selection: Selection, counter: TokenCounter, name: str, kind: str,
-                   include_score: bool, curated: CuratedSelection | None = None) -> bytes:
-    manifest = build_manifest(run, selection, counter, name, kind, include_score, curated)
+                   include_score: bool, curated: CuratedSelection | None = None, coverage: Coverage | None = None,
+                   balanced: bool = False) -> bytes:
+    """The manifest `zipfit select` writes beside this selection (its coverage of the targets, if known; with
+    `balanced`, its order is the balanced rule's)."""
+    manifest = build_manifest(run, selection, counter, name, kind, include_score, curated, coverage, balanced)
     return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def start_folder_export(export_root: Path, data_root: Path, stem: str, source: LoadedTexts, scores: np.ndarray,
                         curated: CuratedSelection, counter: TokenCounter, run: ScoreRun | None, kind: str,
-                        include_score: bool) -> FolderExport:
+                        include_score: bool, coverage: Coverage | None = None, balanced: bool = False) -> FolderExport:
     """Write the curated selection, its manifest and the rows it left out under `export_root` (a real folder
     inside `data_root`, or ZipFitError), as background work of the process's manager."""
     selection = curated.selection
@@ -122,7 +126,8 @@ def start_folder_export(export_root: Path, data_root: Path, stem: str, source: L
         # export_selection writes atomically: a failure (disk full, permissions) leaves no half-written export
         try:
             export_selection(source.table, source.texts, source.text_field, scores, selection, counter, run,
-                             output, include_score=include_score, curated=curated, data_root=data_root)
+                             output, include_score=include_score, curated=curated, data_root=data_root,
+                             coverage=coverage, balanced=balanced)
         except BaseException:
             release_name(output)
             raise

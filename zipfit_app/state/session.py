@@ -46,7 +46,7 @@ class Session:
     folder_export: FolderExport | None = None
     downloads: Downloads | None = None  # what the Export page's buttons serve now
     threshold_for: str | None = None  # the result a threshold cut was set on (another result's scale differs)
-    dedup_asked: tuple[str, int] | None = None  # (scores version, rows) whose near-duplicates were asked for
+    dedup_asked: tuple[str, str] | None = None  # (scores version, cut key) whose near-duplicates were asked for
     tables_version: int = 0  # in every table's key: a closed row leaves no stale tick
 
     def update_view(self, **changes: Any) -> ViewState:

@@ -54,6 +54,7 @@ class ViewState:
     method_settings: dict[str, object] = field(default_factory=dict)  # the method's other non-default settings
     cut_kind: str = "top_percent"
     cut_value: float = 10.0
+    balanced: bool = False  # the cut fills its budget balanced over the targets (not the paper's rule)
     group_by: str | None = None
     row: int | None = None
     tab: str | None = None  # one of EXPLORE_TABS; None: the first
@@ -66,7 +67,7 @@ _DATA_KEYS = {"kind": "", "location": "loc", "config": "cfg", "split": "split", 
               "template": "tpl", "filter_column": "fcol", "filter_value": "fval"}
 
 
-_VIEW_KEYS = ("codec", "level", "method", "cut", "v", "by", "row", "tab")
+_VIEW_KEYS = ("codec", "level", "method", "cut", "v", "bal", "by", "row", "tab")
 REFERENCES_KEY = "src.eval"  # the evaluation sets, belonging to the source: comma-separated, each %-quoted
 _METHOD_SETTING_PREFIX = "m"  # m.NAME=VALUE: a setting of the view's method
 _ROLES = {"source": "src", "target": "tgt"}
@@ -98,6 +99,8 @@ def encode_view(view: ViewState) -> dict[str, str]:
     for name, value in sorted(view.method_settings.items()):
         params[f"{_METHOD_SETTING_PREFIX}.{name}"] = str(value)
     params["cut"], params["v"] = view.cut_kind, _format_number(view.cut_value)
+    if view.balanced:
+        params["bal"] = "1"
     if view.group_by:
         params["by"] = view.group_by
     if view.row is not None:
@@ -146,6 +149,11 @@ def decode_view(params: Mapping[str, str | Sequence[str]]) -> tuple[ViewState, l
             view = replace(view, cut_kind=kind, cut_value=value)
         except ZipFitError as error:
             problems.append(f"ignored the cut in the link ({error})")
+    if "bal" in flat:
+        if flat["bal"] in ("0", "1"):
+            view = replace(view, balanced=flat["bal"] == "1")
+        else:
+            problems.append(f"bal={flat['bal']!r} in the link is not 0 or 1; the cut is by score")
     if flat.get("by"):
         view = replace(view, group_by=flat["by"])
     if "row" in flat:

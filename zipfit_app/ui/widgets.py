@@ -49,3 +49,8 @@ def number_input(label: str, low: Any, high: Any, value: Any, on_change: Callabl
 def tabs(labels: list[str], value: str, on_change: Callable[[str], None], *, key: str) -> list:
     show(key, value)
     return st.tabs(labels, **_callback(key, on_change))
+
+
+def toggle(label: str, value: bool, on_change: Callable[[bool], None], *, key: str, container=st, **kwargs) -> bool:
+    show(key, bool(value))
+    return container.toggle(label, **_callback(key, on_change), **kwargs)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from zipfit_core.analysis.selection import Selection, SelectionRule, cut_in_order
+from zipfit_core.analysis.compare import Overlap, composition, overlap
+from zipfit_core.analysis.selection import Selection, SelectionRule, cut_in_order, select
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.alignment import rank_by_score
 from zipfit_core.scoring.target_facts import TargetFacts
@@ -74,6 +75,50 @@ def coverage_of_rows(facts: TargetFacts, rows: np.ndarray, n_sources: int) -> Co
 def coverage_of_prefix(facts: TargetFacts, rank_of_row: np.ndarray, n_kept: int) -> Coverage:
     """The coverage of the best `n_kept` rows by score (Explore's cut): no mask over the pool, O(targets * k)."""
     return coverage_of(facts, rank_of_row[np.maximum(facts.top_rows, 0)] < n_kept)
+
+
+def facts_for_pool(facts: TargetFacts | None, n_rows: int) -> TargetFacts | None:
+    """The facts when they belong to a pool of `n_rows` rows and name at least one row (a result saved without
+    them has none); otherwise None."""
+    if facts is None or not facts.top_rows.size:
+        return None
+    highest = int(facts.top_rows.max())
+    return facts if 0 <= highest < n_rows else None
+
+
+def balance_unavailable(rule_kind: str, facts: TargetFacts | None) -> str | None:
+    """Why a balanced cut cannot be made here (None: it can); `facts` as `facts_for_pool` gives them."""
+    if facts is None:
+        return ("it needs the per-target facts of the exact ZIP-FIT scores of this pool and target set (kept with "
+                "them in the score cache): these scores have none")
+    if rule_kind == "threshold":
+        return "it fills a budget (top K, top percent or a token budget), not a score threshold"
+    return None
+
+
+@dataclass(frozen=True)
+class BalanceComparison:
+    """The paper's cut (by score) beside the balanced one at the same budget."""
+
+    selections: dict[str, Selection]  # PLAIN_LABEL, BALANCED_LABEL
+    coverages: dict[str, Coverage]
+    overlap: Overlap
+    composition: pd.DataFrame | None  # analysis.compare.composition, with a group column
+
+
+PLAIN_LABEL, BALANCED_LABEL = "by score", "balanced"
+
+
+def compare_balanced(scores: np.ndarray, rule: SelectionRule, facts: TargetFacts,
+                     token_counts: np.ndarray | None = None, column_values=None) -> BalanceComparison:
+    """Both cuts at `rule`'s budget: coverage of each, their overlap (Jaccard) and, given a column's values,
+    composition."""
+    selections = {PLAIN_LABEL: select(scores, rule, token_counts),
+                  BALANCED_LABEL: select_balanced(scores, rule, facts, token_counts)}
+    coverages = {name: coverage_of_rows(facts, chosen.rows, len(scores)) for name, chosen in selections.items()}
+    pair = overlap(PLAIN_LABEL, selections[PLAIN_LABEL].rows, BALANCED_LABEL, selections[BALANCED_LABEL].rows)
+    return BalanceComparison(selections, coverages, pair,
+                             composition(selections, column_values) if column_values is not None else None)
 
 
 def above_typical(facts: TargetFacts) -> np.ndarray:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from zipfit_core.analysis.selection import RULE_KINDS, SelectionRule
+from zipfit_core.analysis.selection import RULE_KINDS, Selection, SelectionRule
 from zipfit_core.data.sources import plural
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.alignment import rank_by_score, require_texts
@@ -150,6 +150,27 @@ def summarize_cut(index: ScoreIndex, rule: SelectionRule) -> CutSummary:
         lowest_kept_score=float(index.ranked_scores[n_kept - 1]) if n_kept else None,
         highest_dropped_score=float(index.ranked_scores[n_kept]) if n_kept < index.n_rows else None,
     )
+
+
+def summarize_selection(index: ScoreIndex, selection: Selection) -> CutSummary:
+    """Counts for a cut given as its rows (the balanced rule's are not a prefix of the ranking): O(n)."""
+    kept = kept_mask(index, selection.rows)
+    dropped = index.ranked[~kept[index.ranked]]
+    kept_ranked = index.ranked[kept[index.ranked]]
+    return CutSummary(
+        rule=selection.rule, n_kept=selection.n_rows, n_rows=index.n_rows,
+        tokens_kept=selection.tokens_kept if index.token_counts is not None else None,
+        total_tokens=index.total_tokens, last_row_tokens=selection.last_row_tokens,
+        lowest_kept_score=float(index.scores[kept_ranked[-1]]) if len(kept_ranked) else None,
+        highest_dropped_score=float(index.scores[dropped[0]]) if len(dropped) else None,
+    )
+
+
+def kept_mask(index: ScoreIndex, rows: np.ndarray) -> np.ndarray:
+    """A boolean per row of the pool: whether the cut keeps it."""
+    kept = np.zeros(index.n_rows, dtype=bool)
+    kept[np.asarray(rows, dtype=np.int64)] = True
+    return kept
 
 
 def equivalent_rule(index: ScoreIndex, summary: CutSummary, kind: str) -> SelectionRule:
@@ -283,9 +304,12 @@ def group_columns(table: pd.DataFrame, *, exclude: Sequence[str] = (), max_disti
     return names
 
 
-def composition(groups: GroupIndex, n_kept: int) -> pd.DataFrame:
-    """Kept rows per group: count, share of the kept set, and share of the group that is kept."""
-    kept = np.bincount(groups.ranked_codes[:n_kept], minlength=len(groups.labels))
+def composition(groups: GroupIndex, n_kept: int, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """Kept rows per group: count, share of the kept set, and share of the group that is kept. The cut is the
+    best `n_kept` rows, or `rows` when given (a cut that is not a prefix of the ranking)."""
+    codes = groups.ranked_codes[:n_kept] if rows is None else groups.codes[np.asarray(rows, dtype=np.int64)]
+    n_kept = len(codes)
+    kept = np.bincount(codes, minlength=len(groups.labels))
     with np.errstate(invalid="ignore", divide="ignore"):
         share_of_kept = kept / n_kept if n_kept else np.zeros(len(kept))
         share_of_group = np.where(groups.totals > 0, kept / np.maximum(groups.totals, 1), 0.0)
@@ -359,9 +383,15 @@ def bottom_rows(index: ScoreIndex, k: int) -> np.ndarray:
     return index.ranked[max(0, index.n_rows - k):]
 
 
-def rows_around_cut(index: ScoreIndex, n_kept: int, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """The last k kept rows and the first k dropped rows."""
-    return index.ranked[max(0, n_kept - k): n_kept], index.ranked[n_kept: n_kept + k]
+def rows_around_cut(index: ScoreIndex, n_kept: int, k: int = 5,
+                    rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The k lowest-scoring kept rows and the k best dropped rows, in rank order. The cut is the best `n_kept`
+    rows, or `rows` when given (then the two sides may interleave in the ranking)."""
+    if rows is None:
+        return index.ranked[max(0, n_kept - k): n_kept], index.ranked[n_kept: n_kept + k]
+    kept = kept_mask(index, rows)[index.ranked]
+    kept_ranked, dropped_ranked = index.ranked[kept], index.ranked[~kept]
+    return kept_ranked[max(0, len(kept_ranked) - k):], dropped_ranked[:k]
 
 
 def rows_table(index: ScoreIndex, rows: np.ndarray, texts: Sequence[str], *,
