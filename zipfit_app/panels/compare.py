@@ -17,7 +17,7 @@ from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.methods import METHODS
 
 from ..actions import runs, view
-from ..services import loaders, methods, work
+from ..services import loaders, methods, scores, work
 from ..services.compare import (
     ZIPFIT_BASED,
     MethodScores,
@@ -36,7 +36,9 @@ from ..state.view import DataChoice, describe_cut
 from ..ui import notices
 from ..ui.charts import composition_figure, length_profile_figure, proxy_curves_figure
 from ..ui.markdown import literal, message
+from ..ui.tables import composition_columns
 from ..ui.progress import work_progress
+from . import compare_balanced
 from .score import settings_widgets
 
 try:
@@ -183,9 +185,9 @@ def comparison(session: Session, data: LoadedData, found: MethodScores) -> None:
         source.table[column].tolist() if column else None)
     st.markdown(f"**{describe_cut(rule.kind, rule.value)}** of {len(source.texts):,} rows: "
                 + ", ".join(f"{name} keeps {selection.n_rows:,}" for name, selection in selections.items()) + ".")
-    overlap_tab, rank_tab, composition_tab, only_tab, length_tab, whole_tab = st.tabs(
+    overlap_tab, rank_tab, composition_tab, only_tab, length_tab, whole_tab, balanced_tab = st.tabs(
         ["Overlap", "Rank correlation", "Composition", "Rows only one method keeps", "Length bias",
-         "The selection as a whole"])
+         "The selection as a whole", "By score or balanced"])
     with overlap_tab:
         st.caption("Kept rows in common for each pair: intersection and Jaccard = |A and B| / |A or B|.")
         st.dataframe(overlap_table, hide_index=True, column_config={
@@ -218,6 +220,9 @@ def comparison(session: Session, data: LoadedData, found: MethodScores) -> None:
                    "half. A falling line favours short rows.")
     with whole_tab:
         _whole_selections(found, data, rule, selections)
+    with balanced_tab:
+        compare_balanced.section(data, scores.zipfit_result(data, session.view.codec, session.view.level), rule,
+                                 column)
 
 
 def _whole_selections(found: MethodScores, data: LoadedData, rule, selections: dict) -> None:
@@ -248,21 +253,6 @@ def _exclusive(found: MethodScores, data: LoadedData, exclusive: dict, lengths) 
                          column_config={"row": st.column_config.NumberColumn(format="%d"),
                                         "score": st.column_config.NumberColumn(format="%.4f"),  # one format for all
                                         "chars": st.column_config.NumberColumn(format="%d")})
-
-
-def composition_columns(table) -> dict:
-    """Column labels for the composition table: `NAME_share` reads as `NAME, share of kept`."""
-    config = {"pool": st.column_config.NumberColumn("pool, rows", format="%d"),
-              "pool_share": st.column_config.NumberColumn("pool, share", format="percent")}
-    for name in table.columns:
-        if name in config:
-            continue
-        if name.endswith("_share"):
-            config[name] = st.column_config.NumberColumn(f"{name.removesuffix('_share')}, share of kept",
-                                                         format="percent")
-        else:
-            config[name] = st.column_config.NumberColumn(f"{name}, rows kept", format="%d")
-    return config
 
 
 def evaluation_choices(current: DataChoice | None) -> dict[str, DataChoice]:

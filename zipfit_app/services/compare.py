@@ -25,6 +25,7 @@ from zipfit_core.analysis.compare import (
     overlaps,
     rank_correlations,
 )
+from zipfit_core.analysis.coverage import BalanceComparison, compare_balanced
 from zipfit_core.analysis.selection import SelectionRule
 from zipfit_core.scoring.baselines import compressed_sizes, length_debiased
 from zipfit_core.scoring.methods import method_spec
@@ -103,6 +104,13 @@ def at_budget(version: str, kind: str, value: float, column: str | None, _scores
     selections = kept_sets(_scores, SelectionRule(kind, value), _tokens)
     return (selections, overlaps(selections), exclusive_rows(selections),
             composition(selections, _values) if _values is not None else None)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Balancing the cut over the targets...")
+def balanced_comparison(version: str, kind: str, value: float, column: str | None, _scores: np.ndarray, _facts,
+                        _tokens: np.ndarray | None, _values: list | None) -> BalanceComparison:
+    """ZIP-FIT's cut by score beside the balanced one at one budget (`analysis.coverage.compare_balanced`)."""
+    return compare_balanced(_scores, SelectionRule(kind, value), _facts, _tokens, _values)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Measuring each selection (KL reduction, compression ratio)...")

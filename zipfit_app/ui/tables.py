@@ -30,3 +30,18 @@ def display_rows(table: pd.DataFrame, n_rows: int = 20, first: str | None = None
         if shown[name].dtype == object:
             shown[name] = shown[name].map(lambda value: text_preview(value, 120) if isinstance(value, str) else value)
     return shown
+
+
+def composition_columns(table) -> dict:
+    """Column labels for the composition table: `NAME_share` reads as `NAME, share of kept`."""
+    config = {"pool": st.column_config.NumberColumn("pool, rows", format="%d"),
+              "pool_share": st.column_config.NumberColumn("pool, share", format="percent")}
+    for name in table.columns:
+        if name in config:
+            continue
+        if name.endswith("_share"):
+            config[name] = st.column_config.NumberColumn(f"{name.removesuffix('_share')}, share of kept",
+                                                         format="percent")
+        else:
+            config[name] = st.column_config.NumberColumn(f"{name}, rows kept", format="%d")
+    return config
