@@ -73,3 +73,53 @@ def test_the_balanced_rule_fills_every_budget_and_refuses_a_threshold(scored) ->
     assert select_balanced(scores, SelectionRule("top_percent", 50), facts).n_rows == len(POOL) // 2
     with pytest.raises(ZipFitError, match="budget"):
         select_balanced(scores, SelectionRule("threshold", 0.1), facts)
+
+
+def test_explore_numbers_of_the_balanced_selection_come_from_its_rows(scored) -> None:
+    from zipfit_core.analysis.explore import (build_group_index, build_score_index, composition, rows_around_cut,
+                                              summarize_cut, summarize_selection)
+    scores, facts = scored
+    tokens = 10 + np.arange(len(POOL), dtype=np.int64) % 7
+    index = build_score_index(scores, token_counts=tokens)
+    rule = SelectionRule("token_budget", 650)
+    balanced = select_balanced(scores, rule, facts, tokens)
+    summary = summarize_selection(index, balanced)
+    kept = np.isin(index.ranked, balanced.rows)
+    assert (summary.n_kept, summary.tokens_kept, summary.last_row_tokens) == (
+        balanced.n_rows, balanced.tokens_kept, balanced.last_row_tokens)
+    assert summary.lowest_kept_score == scores[index.ranked[kept][-1]]
+    assert summary.highest_dropped_score == scores[index.ranked[~kept][0]] > summary.lowest_kept_score
+    above, below = rows_around_cut(index, summary.n_kept, 3, rows=balanced.rows)
+    assert above.tolist() == index.ranked[kept][-3:].tolist() and below.tolist() == index.ranked[~kept][:3].tolist()
+    groups = build_group_index(["changelog" if row >= 240 else "proofnet" for row in range(len(POOL))], index,
+                               "style")
+    table = composition(groups, summary.n_kept, balanced.rows).set_index("style")
+    assert table.loc["changelog", "kept"] == int((balanced.rows >= 240).sum()) > 0
+    assert table["kept"].sum() == balanced.n_rows
+    # A selection that is a prefix of the ranking gives the prefix numbers.
+    plain = select(scores, rule, tokens)
+    assert summarize_selection(index, plain) == summarize_cut(index, rule)
+    assert composition(groups, plain.n_rows, plain.rows).equals(composition(groups, plain.n_rows))
+
+
+def test_plain_and_balanced_side_by_side(scored) -> None:
+    from zipfit_core.analysis.coverage import BALANCED_LABEL, PLAIN_LABEL, compare_balanced
+    scores, facts = scored
+    styles = ["changelog" if row >= 240 else "proofnet" for row in range(len(POOL))]
+    result = compare_balanced(scores, SelectionRule("top_k", 60), facts, column_values=styles)
+    plain, balanced = result.selections[PLAIN_LABEL], result.selections[BALANCED_LABEL]
+    assert result.coverages[BALANCED_LABEL].covered == len(TARGET_SET) > result.coverages[PLAIN_LABEL].covered
+    both = len(set(plain.rows.tolist()) & set(balanced.rows.tolist()))
+    assert result.overlap.intersection == both and result.overlap.jaccard == both / (120 - both)
+    assert result.composition.loc["changelog", BALANCED_LABEL] > result.composition.loc["changelog", PLAIN_LABEL]
+
+
+def test_a_result_saved_without_per_target_facts_cannot_be_balanced() -> None:
+    from zipfit_core.analysis.coverage import balance_unavailable, facts_for_pool
+    from zipfit_core.store.score_state import ScoreState
+    state = ScoreState.fresh(5, (2,))
+    state.round_rows_done = 5
+    state.commit_round()  # complete, with no per-target facts recorded (as tests/e2e/scored_pool.py saves one)
+    facts = state.target_facts()
+    assert facts_for_pool(facts, 5) is None and "facts" in balance_unavailable("top_k", None)
+    assert "threshold" in balance_unavailable("threshold", object())
