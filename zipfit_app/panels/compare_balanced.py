@@ -39,8 +39,8 @@ def section(data: LoadedData, zipfit: scores.ShownScores | None, rule: Selection
     st.markdown(f"**{describe_cut(rule.kind, rule.value)}**: the two cuts share {result.overlap.intersection:,} "
                 f"rows (Jaccard {result.overlap.jaccard:.3f}).")
     st.dataframe(table, hide_index=True, key="compare.balanced.coverage")
-    if result.composition is not None:
-        st.dataframe(result.composition, key="compare.balanced.composition",
-                     column_config=composition_columns(result.composition))
+    if result.composition is not None:  # the pool's own column is on the Composition tab
+        kept = result.composition.drop(columns=["pool", "pool_share"])
+        st.dataframe(kept, key="compare.balanced.composition", column_config=composition_columns(kept))
     st.caption("The proxy evaluation below trains on each method's best rows by score; it does not evaluate the "
                "balanced cut.")
