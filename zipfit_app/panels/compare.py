@@ -10,6 +10,7 @@ import json
 
 import streamlit as st
 
+from zipfit_core.analysis.coverage import balanced_ranking_scores, facts_for_pool
 from zipfit_core.analysis.proxy_eval import BUDGET_UNITS, NO_SELECTION, default_budgets, proxy_evaluation
 from zipfit_core.analysis.selection import SelectionRule
 from zipfit_core.analysis.selection_measures import COMPRESSION_MEANING, KL_MEANING, describe_sampling
@@ -39,6 +40,8 @@ from ..ui.markdown import literal, message
 from ..ui.tables import composition_columns
 from ..ui.progress import work_progress
 from . import compare_balanced
+
+BALANCED_NAME = "zipfit balanced"  # not the paper's rule: the curve's name says so
 from .score import settings_widgets
 
 try:
@@ -324,7 +327,8 @@ def run_proxy(session: Session, data: LoadedData, found: MethodScores, evaluatio
         evaluation, _ = loaders.load_choice(evaluation_choice)
         bar = st.progress(0.0, text="training and evaluating models...")
         try:
-            proxy = proxy_evaluation(data.source.texts, found.scores, evaluation.texts, data.target.texts, ks=ks,
+            proxy = proxy_evaluation(data.source.texts, proxy_scores(session, data, found), evaluation.texts,
+                                     data.target.texts, ks=ks,
                                      budget_unit=unit, progress=lambda done, total: bar.progress(done / total))
         finally:
             bar.empty()  # the run is over, whichever way: no full bar left behind
@@ -336,6 +340,17 @@ def run_proxy(session: Session, data: LoadedData, found: MethodScores, evaluatio
                          "selection_target": loaders.describe(session.choice("target")),
                          "evaluation_target": evaluation_name, "methods": list(found.specs.values())}
     return content
+
+
+def proxy_scores(session: Session, data: LoadedData, found: MethodScores) -> dict:
+    """Each method's scores, and ZIP-FIT balanced over the targets when its per-target facts are known (trained
+    on in the order the balanced rule takes rows)."""
+    shown = dict(found.scores)
+    zipfit = scores.zipfit_result(data, session.view.codec, session.view.level)
+    facts = facts_for_pool(scores.target_facts_of(zipfit), len(zipfit.scores)) if zipfit is not None else None
+    if facts is not None:
+        shown[BALANCED_NAME] = balanced_ranking_scores(zipfit.scores, facts)
+    return shown
 
 
 def baseline_text(content: dict) -> str:

@@ -42,5 +42,5 @@ def section(data: LoadedData, zipfit: scores.ShownScores | None, rule: Selection
     if result.composition is not None:  # the pool's own column is on the Composition tab
         kept = result.composition.drop(columns=["pool", "pool_share"])
         st.dataframe(kept, key="compare.balanced.composition", column_config=composition_columns(kept))
-    st.caption("The proxy evaluation below trains on each method's best rows by score; it does not evaluate the "
-               "balanced cut.")
+    st.caption("The proxy evaluation below adds **zipfit balanced**: a model trained on the rows in the order the "
+               "balanced rule takes them, beside each method's best rows by score.")

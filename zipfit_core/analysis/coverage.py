@@ -190,6 +190,15 @@ def balanced_order(scores: np.ndarray, facts: TargetFacts) -> np.ndarray:
     return np.concatenate([nearest, ranked[rest[ranked]]]).astype(np.int64)
 
 
+def balanced_ranking_scores(scores: np.ndarray, facts: TargetFacts) -> np.ndarray:
+    """Scores whose ranking is `balanced_order` (the first row highest): how a method-by-score consumer, the proxy
+    evaluation, trains on the balanced cut's rows in the order the rule takes them."""
+    order = balanced_order(scores, facts)
+    ranking = np.empty(len(order), dtype=np.float64)
+    ranking[order] = np.arange(len(order), 0, -1, dtype=np.float64)
+    return ranking
+
+
 def select_balanced(scores: np.ndarray, rule: SelectionRule, facts: TargetFacts,
                     token_counts: np.ndarray | None = None, excluded: np.ndarray | None = None) -> Selection:
     """`select`'s budget (top-K, top percent, token budget) filled in `balanced_order`: every target is served

@@ -10,6 +10,7 @@ import pytest
 
 from tests.planted_targets import POOL, RARE_TARGETS, TARGET_SET, direct_covered
 from zipfit_core.analysis.coverage import (
+    balanced_ranking_scores,
     coverage_of_prefix,
     coverage_of_rows,
     gaps_table,
@@ -123,3 +124,12 @@ def test_a_result_saved_without_per_target_facts_cannot_be_balanced() -> None:
     facts = state.target_facts()
     assert facts_for_pool(facts, 5) is None and "facts" in balance_unavailable("top_k", None)
     assert "threshold" in balance_unavailable("threshold", object())
+
+
+def test_the_proxy_evaluation_trains_the_balanced_cut_in_the_order_the_rule_takes_rows(scored) -> None:
+    scores, facts = scored
+    ranking = balanced_ranking_scores(scores, facts)
+    for budget in (1, 8, 60, len(scores)):  # every top-K of that ranking is the balanced cut of that budget
+        by_ranking = select(ranking, SelectionRule("top_k", budget)).rows
+        assert sorted(by_ranking.tolist()) == sorted(select_balanced(scores, SelectionRule("top_k", budget),
+                                                                     facts).rows.tolist())
