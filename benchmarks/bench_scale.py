@@ -298,14 +298,15 @@ def child_app(pool_location: str, n_rows: int, moves: int) -> dict:
         raise RuntimeError(f"the Export page raised: {[item.value for item in app.exception]}")
     waited = time.perf_counter()
     buttons = [button for button in app.button if button.key == "export.to_folder"]
-    while not buttons and time.perf_counter() - waited < 120:  # background checks (copies of targets) first
+    patience = 120 + 60 * n_rows / 1e6  # the pool's copy check comes first: ~20 s per million rows here
+    while not buttons and time.perf_counter() - waited < patience:  # background checks (copies of targets) first
         time.sleep(1.0)
         app.run()
         buttons = [button for button in app.button if button.key == "export.to_folder"]
     times["export_ready_s"] = time.perf_counter() - start
     if not buttons:
         shown = [element.value for kind in ("info", "warning", "error", "markdown") for element in getattr(app, kind)]
-        raise RuntimeError(f"the Export page offers no folder export after 120 s; it shows: {shown}")
+        raise RuntimeError(f"the Export page offers no folder export after {patience:.0f} s; it shows: {shown}")
     start = time.perf_counter()
     buttons[0].click().run()
     export = session.folder_export
