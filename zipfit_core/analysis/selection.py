@@ -204,7 +204,7 @@ def _fill_within_caps(ranked: np.ndarray, n_included: int, rule: SelectionRule, 
     if rule.kind == "token_budget" and token_counts is None:
         raise ZipFitError("A token budget needs token counts for the rows.")
     budget = _budget(rule, n)
-    limits = np.array([math.floor(cap.share * budget + 1e-9) for cap in caps], dtype=np.int64)
+    limits = np.array([cap.limit(budget) for cap in caps], dtype=np.int64)
     code_of_column: dict[str, np.ndarray] = {}  # the groups of one column are disjoint: one code array per column
     for index, cap in enumerate(caps):
         codes = code_of_column.setdefault(cap.column, np.full(n, -1, dtype=np.int64))

@@ -164,6 +164,13 @@ class CapGroup:
     label: str  # e.g. "kind=changelog"
     members: np.ndarray
     share: float
+    round_up: bool = False  # a share of the pool: rounded up to a whole row, so the groups together fill the cut
+
+    def limit(self, budget: int) -> int:
+        """The rows (or tokens) of a `budget` this group may hold: at most its share (rounded down), or for a pool
+        share rounded up."""
+        exact = self.share * budget
+        return math.ceil(exact - 1e-9) if self.round_up else math.floor(exact + 1e-9)
 
 
 @dataclass(frozen=True)
@@ -198,7 +205,7 @@ def cap_groups(caps: Sequence[GroupCap], table, n_rows: int) -> tuple[CapGroup, 
                 continue
             members = codes == code
             share = cap.share if cap.share is not None else float(members.sum()) / max(n_rows, 1)
-            groups.append(CapGroup(cap.column, f"{cap.column}={label}", members, share))
+            groups.append(CapGroup(cap.column, f"{cap.column}={label}", members, share, cap.share is None))
     return tuple(groups)
 
 
