@@ -170,3 +170,21 @@ def _removed_rows(scores: np.ndarray, rule: SelectionRule, selection: Selection,
     records = [(int(row), *reasons[int(row)]) for row in rows]
     frame = pd.DataFrame.from_records(records, columns=["row", "reason", "reference", "reference_row", "match"])
     return frame.astype({"row": np.int64, "reference_row": np.int64})
+
+
+REASON_WORDS = {"exact": "copy of a target or evaluation row", "ngram": "shares a run of words with a target or "
+                "evaluation row", "near-duplicate": "near-duplicate of a better row", HAND_EXCLUDED: HAND_EXCLUDED,
+                PATTERN_EXCLUDED: PATTERN_EXCLUDED, OVER_CAP: OVER_CAP}
+BELOW_THE_CUT = "below the cut"
+
+
+def why_out(curated: CuratedSelection, row: int) -> str | None:
+    """Why `row` is not in the export, in words (None: it is): one of REASON_WORDS' values, or below the cut."""
+    if bool(np.any(curated.selection.rows == row)):
+        return None
+    reasons = curated.removed.loc[curated.removed["row"] == row, "reason"]
+    if len(reasons):
+        return REASON_WORDS.get(str(reasons.iloc[0]), str(reasons.iloc[0]))
+    if curated.shaped is not None and row in curated.shaped.excluded:
+        return REASON_WORDS[curated.shaped.excluded[row][0]]
+    return BELOW_THE_CUT

@@ -41,7 +41,10 @@ EXAMPLES = {
     "select": """examples:
   zipfit select demo:pool --scores scores.parquet --top-percent 10 --out best.jsonl
   zipfit select pool.jsonl --scores s.parquet --token-budget 1000000 --json --out subset/
-  zipfit select pool.jsonl --scores s.parquet --top-k 5000 --decontaminate heldout.jsonl --out best.parquet""",
+  zipfit select pool.jsonl --scores s.parquet --top-k 5000 --decontaminate heldout.jsonl --out best.parquet
+  zipfit select pool.jsonl --scores s.parquet --top-k 5000 --exclude-matching "Licensed under" --out best.jsonl
+  zipfit select pool.jsonl --scores s.parquet --top-k 5000 --cap kind=changelog:1% --exclude-rows drop.txt --out b.jsonl
+  zipfit select --from-manifest best.jsonl.manifest.json --out again.jsonl   # the same rows again""",
     "check-contamination": """examples:
   zipfit check-contamination pool.jsonl --ref humaneval.jsonl --out flags.parquet
   zipfit check-contamination pool.jsonl --ref test.jsonl --ref-field question --ngram 8 --out flags.parquet""",

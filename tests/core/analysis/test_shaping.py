@@ -116,3 +116,13 @@ def test_a_cut_plan_goes_through_its_record_unchanged() -> None:
     plan = CutPlan.of(SelectionRule("top_k", 7), True, Shaping((3,), (1, 2), ("^#",), (GroupCap.parse("kind=*:pool"),)),
                       CurationSettings(dedup=True))
     assert CutPlan.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
+
+
+def test_why_a_row_is_out_in_words() -> None:
+    from zipfit_core.analysis.curation import BELOW_THE_CUT, why_out
+
+    rows = shaped(Shaping(exclude_rows=(1, 39), patterns=("Licensed under",), caps=(GroupCap("kind", "changelog", 0.5),)))
+    curated = curate(SCORES, SelectionRule("top_k", 10), None, CurationSettings(decontaminate=False), shaped=rows)
+    assert why_out(curated, 2) is None
+    assert [why_out(curated, row) for row in (0, 1, 39, 11, 38)] == [
+        PATTERN_EXCLUDED, HAND_EXCLUDED, HAND_EXCLUDED, OVER_CAP, BELOW_THE_CUT]
