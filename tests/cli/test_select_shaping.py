@@ -108,3 +108,14 @@ def test_from_manifest_refuses_cut_options_and_changed_scores(cli, scored) -> No
     assert changed.returncode == 2 and "have changed since" in changed.stderr
     missing = cli("select", "pool.jsonl", "--top-k", 5, "--out", "c.jsonl")
     assert missing.returncode == 2 and "--from-manifest" in missing.stderr
+
+
+def test_from_manifest_works_from_another_folder(cli, scored, monkeypatch) -> None:
+    options = ["--top-k", 20, "--decontaminate", "heldout.jsonl", "--exclude-matching", "Apache"]
+    assert cli("select", "pool.jsonl", "--scores", "scores.parquet", *options, "--out", "a.jsonl").returncode == 0
+    elsewhere = scored / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = cli("select", "--from-manifest", "../a.jsonl.manifest.json", "--out", "b.jsonl")
+    assert result.returncode == 0, result.stderr
+    assert (elsewhere / "b.jsonl").read_bytes() == (scored / "a.jsonl").read_bytes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,13 +71,29 @@ class CutInputs:
         """What `--from-manifest` needs to load these inputs again (the manifest's `replay`)."""
         return {"scores": {"path": str(Path(self.scores_path).resolve()), "sha256": scores_fingerprint(self.scores),
                            "folder": is_score_folder(self.scores_path)},
-                "source": {"argument": self.source_argument,
-                           "recipe": self.source.recipe.to_dict() if self.source.recipe else None,
+                "source": {"argument": self.source_argument, "recipe": located_recipe(self.source),
                            "fingerprint": self.source.fingerprint},
-                "evaluation_sets": [{"argument": name, "recipe": loaded.recipe.to_dict() if loaded.recipe else None,
+                "evaluation_sets": [{"argument": name, "recipe": located_recipe(loaded),
                                      "fingerprint": loaded.fingerprint} for name, loaded in self.evaluation_sets],
+                "targets_recipe": absolute_locations(self.run.target_recipe) if self.run and self.run.target_recipe
+                else None,  # the scoring targets the cut was checked against, as found from here
                 "tokenizer": str(Path(self.tokenizer).resolve()) if self.tokenizer else None,
                 "include_score": self.include_score}
+
+
+def located_recipe(loaded: LoadedTexts) -> dict | None:
+    """The recipe of loaded data, a local path made absolute: a replay may run from another folder."""
+    if loaded.recipe is None:
+        return None
+    return absolute_locations(loaded.recipe.to_dict())
+
+
+def absolute_locations(recipe: dict) -> dict:
+    """A recipe's dict with a local path made absolute."""
+    content = {**recipe, "source": dict(recipe["source"])}
+    if content["source"].get("kind") == "local":
+        content["source"]["location"] = os.path.abspath(content["source"]["location"])
+    return content
 
 
 def scores_fingerprint(scores: np.ndarray) -> str:

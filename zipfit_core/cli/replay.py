@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from zipfit_core.analysis.export import check_export_destination, read_manifest
@@ -56,6 +57,8 @@ def replay_manifest(args: argparse.Namespace) -> int:
         raise ZipFitError(f"The scores in {scores_path} have changed since {path} was written: make the cut again "
                           "from the new scores, or put the old scores file back.")
     check_scored_source(scores, run, source, scores_path, source_part["argument"])
+    if run is not None and replay.get("targets_recipe"):  # load the targets from where the export found them
+        run = dataclasses.replace(run, target_recipe=replay["targets_recipe"])
     if source.fingerprint != source_part.get("fingerprint", source.fingerprint):
         raise ZipFitError(f"{source_part['argument']} has changed since {path} was written (its texts differ).")
     evaluation_sets = []
