@@ -161,7 +161,7 @@ def _removed_rows(scores: np.ndarray, rule: SelectionRule, selection: Selection,
     elif len(by_score):
         position = np.empty(len(scores), dtype=np.int64)
         position[ranked] = np.arange(len(ranked))
-        reached = ranked[: position[by_score].max() + 1]
+        reached = ranked[: position[by_score[-1]] + 1]
     else:
         reached = ranked[:0]
     out = excluded.copy()
