@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from zipfit_core.analysis.compare import Overlap, composition, overlap
+from zipfit_core.analysis.shaping import CapGroup
 from zipfit_core.analysis.selection import Selection, SelectionRule, cut_in_order, select
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.alignment import rank_by_score
@@ -200,7 +201,8 @@ def balanced_ranking_scores(scores: np.ndarray, facts: TargetFacts) -> np.ndarra
 
 
 def select_balanced(scores: np.ndarray, rule: SelectionRule, facts: TargetFacts,
-                    token_counts: np.ndarray | None = None, excluded: np.ndarray | None = None) -> Selection:
+                    token_counts: np.ndarray | None = None, excluded: np.ndarray | None = None,
+                    include: np.ndarray | None = None, caps: Sequence[CapGroup] = ()) -> Selection:
     """`select`'s budget (top-K, top percent, token budget) filled in `balanced_order`: every target is served
     before any is served twice. Not the paper's rule (say so where it is shown or recorded)."""
     if rule.kind == "threshold":
@@ -209,4 +211,4 @@ def select_balanced(scores: np.ndarray, rule: SelectionRule, facts: TargetFacts,
     scores = np.asarray(scores, dtype=np.float64)
     if facts.top_rows.size and int(facts.top_rows.max()) >= len(scores):
         raise ZipFitError("The per-target facts are for another pool than these scores: score this pool again.")
-    return cut_in_order(balanced_order(scores, facts), scores, rule, token_counts, excluded)
+    return cut_in_order(balanced_order(scores, facts), scores, rule, token_counts, excluded, include, caps)

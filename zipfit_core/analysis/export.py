@@ -17,6 +17,7 @@ from zipfit_core._version import __version__
 from zipfit_core.analysis.coverage import BALANCED_RULE_NOTE, Coverage
 from zipfit_core.analysis.curation import CuratedSelection
 from zipfit_core.analysis.selection import Selection, TokenCounter
+from zipfit_core.analysis.shaping import CutPlan
 from zipfit_core.data.data_root import is_inside
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.files import read_json_file, write_json_atomic, write_with
@@ -239,10 +240,11 @@ def manifest_path(path: str | Path) -> Path:
 def build_manifest(run: ScoreRun | None, selection: Selection, counter: TokenCounter,
                    output: str | Path, output_format: str, include_score: bool,
                    curated: CuratedSelection | None = None, coverage: Coverage | None = None,
-                   balanced: bool = False) -> dict:
+                   balanced: bool = False, plan: CutPlan | None = None, replay: dict | None = None) -> dict:
     """What `OUTPUT.manifest.json` holds: the run record that made the scores, the cut, the counts, the file,
     and with `curated` what was checked and removed (the removed rows, if any, are listed in
-    `OUTPUT.removed.jsonl`)."""
+    `OUTPUT.removed.jsonl`); with `plan`, everything that made the cut (rule, order, rows in and out by hand,
+    patterns, caps, curation), and with `replay` the inputs to make it again (`zipfit select --from-manifest`)."""
     scores_part = run.to_dict() if run else {"note": "scores file carried no run description"}
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -263,6 +265,10 @@ def build_manifest(run: ScoreRun | None, selection: Selection, counter: TokenCou
     manifest["coverage"] = coverage.to_dict() if coverage is not None else None
     if curated is not None:
         manifest["curation"] = curated.describe(removed_file=removed_path(output).name)
+    if plan is not None:
+        manifest["plan"] = plan.to_dict()
+    if replay is not None:
+        manifest["replay"] = replay
     return manifest
 
 
@@ -271,7 +277,7 @@ def export_selection(table: pd.DataFrame, texts: list[str], text_field: str, sco
                      output: str | Path, *, include_score: bool = True,
                      inputs: Iterable[str | Path] = (), curated: CuratedSelection | None = None,
                      data_root: Path | None = None, coverage: Coverage | None = None,
-                     balanced: bool = False) -> dict:
+                     balanced: bool = False, plan: CutPlan | None = None, replay: dict | None = None) -> dict:
     """Write the selection and `OUTPUT.manifest.json` beside it; return the manifest.
 
     The destination is checked first (`check_export_destination`); `inputs` are the files it must not replace.
@@ -287,7 +293,7 @@ def export_selection(table: pd.DataFrame, texts: list[str], text_field: str, sco
         selection = curated.selection
     chosen = selected_chunks(table, texts, text_field, scores, selection, counter, include_score=include_score)
     manifest = build_manifest(run, selection, counter, output, export_format(output), include_score, curated,
-                              coverage, balanced)
+                              coverage, balanced, plan, replay)
     writes_removed = curated is not None and curated.removed_any
     stale_removed = not writes_removed and _recorded_beside(Path(output), removed_path(output))  # before replacing
     write_table(chosen, output)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from zipfit_core.analysis.shaping import CapGroup
 from zipfit_core.bounds import CUT_COUNTS
+from zipfit_core.data.sources import plural
 from zipfit_core.data.token_counts import APPROX_TOKEN, approx_token_counts
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.alignment import rank_by_score
@@ -55,6 +57,7 @@ class Selection:
     tokens_kept: int
     total_rows: int
     last_row_tokens: int | None = None  # with a token budget: tokens kept of the last (truncated) row
+    capped: dict[int, str] = field(default_factory=dict)  # rows skipped as over a group's cap -> the group
 
     @property
     def n_rows(self) -> int:
@@ -107,30 +110,54 @@ class TokenCounter:
 
 
 def select(scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray | None = None,
-           excluded: np.ndarray | None = None) -> Selection:
+           excluded: np.ndarray | None = None, include: np.ndarray | None = None,
+           caps: Sequence[CapGroup] = ()) -> Selection:
     """Apply a rule to scores. Ties are broken by source index, so the result is deterministic.
 
     Rows where `excluded` is True are never kept, and the cut is filled from the next best rows instead:
-    top-K still keeps K rows, top-P% still keeps P% of all rows, a token budget is still filled.
+    top-K still keeps K rows, top-P% still keeps P% of all rows, a token budget is still filled. `include` and
+    `caps`: see `cut_in_order`.
     """
     scores = np.asarray(scores, dtype=np.float64)
-    return cut_in_order(rank_by_score(scores), scores, rule, token_counts, excluded)
+    return cut_in_order(rank_by_score(scores), scores, rule, token_counts, excluded, include, caps)
+
+
+def _budget(rule: SelectionRule, n: int) -> int:
+    """The rows (top-K, top percent) or tokens (token budget) a budget rule fills."""
+    if rule.kind == "top_percent":
+        return int(math.floor(n * rule.value / 100 + 1e-9))
+    return int(rule.value)
 
 
 def cut_in_order(order: np.ndarray, scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray | None,
-                 excluded: np.ndarray | None) -> Selection:
-    """The rule's budget filled along `order` (rows, first taken first): one budget logic for every cut rule."""
+                 excluded: np.ndarray | None, include: np.ndarray | None = None,
+                 caps: Sequence[CapGroup] = ()) -> Selection:
+    """The rule's budget filled along `order` (rows, first taken first): one budget logic for every cut rule.
+
+    Rows in `include` are taken first (in `order`) whatever their score, are never excluded and count toward the
+    budget; a row whose group (`caps`) would go over its share of the budget is skipped (`Selection.capped`), so
+    the budget is still filled from the rows after it."""
     n = len(scores)
     ranked = order
-    if excluded is not None:
-        ranked = ranked[~np.asarray(excluded, dtype=bool)[ranked]]
+    is_included = np.zeros(n, dtype=bool)
+    if include is not None and len(include):
+        is_included[np.asarray(include, dtype=np.int64)] = True
+    dropped = np.asarray(excluded, dtype=bool) & ~is_included if excluded is not None else None
+    if dropped is not None:
+        ranked = ranked[~dropped[ranked]]
+    first = ranked[is_included[ranked]]
+    if len(first):
+        ranked = np.concatenate([first, ranked[~is_included[ranked]]])
+        _check_included_fit(rule, n, first, token_counts)
+    capped: dict[int, str] = {}
+    if caps:
+        ranked, capped = _fill_within_caps(ranked, len(first), rule, n, token_counts, caps)
     last_row_tokens = None
     if rule.kind == "threshold":
-        rows = ranked[scores[ranked] > rule.value]
-    elif rule.kind == "top_k":
-        rows = ranked[: int(rule.value)]
-    elif rule.kind == "top_percent":
-        rows = ranked[: int(math.floor(n * rule.value / 100 + 1e-9))]
+        rest = ranked[len(first):]
+        rows = np.concatenate([first, rest[scores[rest] > rule.value]]).astype(np.int64)
+    elif rule.kind in ("top_k", "top_percent"):
+        rows = ranked[: _budget(rule, n)]
     else:
         if token_counts is None:
             raise ZipFitError("A token budget needs token counts for the rows.")
@@ -150,4 +177,61 @@ def cut_in_order(order: np.ndarray, scores: np.ndarray, rule: SelectionRule, tok
         if last_row_tokens is not None:
             tokens_kept += last_row_tokens - int(counts[-1])
     return Selection(rows=rows, rule=rule, tokens_kept=tokens_kept, total_rows=n,
-                     last_row_tokens=last_row_tokens)
+                     last_row_tokens=last_row_tokens, capped=capped)
+
+
+def _check_included_fit(rule: SelectionRule, n: int, first: np.ndarray, token_counts: np.ndarray | None) -> None:
+    """Rows always kept count toward the budget: more of them than it holds cannot all be kept."""
+    if rule.kind == "threshold":
+        return
+    if rule.kind == "token_budget":
+        held = int(np.asarray(token_counts, dtype=np.int64)[first].sum()) if token_counts is not None else 0
+        if held > rule.value:
+            raise ZipFitError(f"The rows always kept hold {plural(held, 'token')}, more than the budget of "
+                              f"{int(rule.value):,}: raise the budget or keep fewer rows by hand.")
+    elif len(first) > _budget(rule, n):
+        raise ZipFitError(f"{plural(len(first), 'row')} are always kept but the cut ({rule.describe()}) keeps "
+                          f"{_budget(rule, n):,}: raise the cut or keep fewer rows by hand.")
+
+
+def _fill_within_caps(ranked: np.ndarray, n_included: int, rule: SelectionRule, n: int,
+                      token_counts: np.ndarray | None, caps: Sequence[CapGroup]) -> tuple[np.ndarray, dict[int, str]]:
+    """The rows of `ranked` the budget takes when a row that would put its group over its cap is skipped (rows
+    always kept, the first `n_included`, are never skipped but count); and the skipped rows with their group."""
+    if rule.kind == "threshold":
+        raise ZipFitError("A cap is a share of the rows (or tokens) a budget keeps: use --top-k, --top-percent or "
+                          "--token-budget with caps, not a threshold.")
+    if rule.kind == "token_budget" and token_counts is None:
+        raise ZipFitError("A token budget needs token counts for the rows.")
+    budget = _budget(rule, n)
+    limits = np.array([cap.limit(budget) for cap in caps], dtype=np.int64)
+    code_of_column: dict[str, np.ndarray] = {}  # the groups of one column are disjoint: one code array per column
+    for index, cap in enumerate(caps):
+        codes = code_of_column.setdefault(cap.column, np.full(n, -1, dtype=np.int64))
+        codes[cap.members] = index
+    columns = list(code_of_column.values())
+    costs = np.asarray(token_counts, dtype=np.int64) if rule.kind == "token_budget" else None
+    used = np.zeros(len(caps), dtype=np.int64)
+    kept: list[int] = []
+    capped: dict[int, str] = {}
+    total = 0
+    for position, row in enumerate(ranked.tolist()):
+        if total >= budget:
+            break
+        cost = int(costs[row]) if costs is not None else 1
+        groups = [int(codes[row]) for codes in columns if codes[row] >= 0]
+        over = next((group for group in groups if used[group] + cost > limits[group]), None)
+        if over is not None and position >= n_included:
+            capped[row] = caps[over].label
+            continue
+        for group in groups:
+            used[group] += cost
+        kept.append(row)
+        total += cost
+    if total < budget and capped:
+        full = sorted(set(capped.values()))
+        raise ZipFitError(f"The caps leave only {total:,} of the {budget:,} {'tokens' if costs is not None else 'rows'}"
+                          f" the cut ({rule.describe()}) keeps: every other row is in a group at its cap "
+                          f"({', '.join(full[:5])}{', ...' if len(full) > 5 else ''}); raise a cap or cap fewer "
+                          "groups.")
+    return np.asarray(kept, dtype=np.int64), capped

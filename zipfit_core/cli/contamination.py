@@ -23,6 +23,7 @@ from zipfit_core.analysis.contamination import find_contamination
 from zipfit_core.analysis.curation import CuratedSelection, CurationSettings, curate
 from zipfit_core.analysis.near_duplicates import DEFAULT_THRESHOLD, MinHashes
 from zipfit_core.analysis.selection import Selection, SelectionRule, select
+from zipfit_core.analysis.shaping import ShapedRows
 from zipfit_core.bounds import MATCH_COUNTS
 from zipfit_core.cli.data_options import SOURCE_HELP, add_data_arguments, load_data_argument, load_options
 from zipfit_core.cli.words import cli_text
@@ -125,20 +126,30 @@ def recorded_targets(run: ScoreRun | None, args: argparse.Namespace) -> Referenc
     return ReferenceTexts(f"targets ({run.target})", loaded.texts)
 
 
-def curated_cut(args: argparse.Namespace, scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray,
-                run: ScoreRun | None, source: LoadedTexts, cut: Callable[..., Selection] = select) -> CuratedSelection:
-    """The cut with contamination and near-duplicates handled as the options say (see the module docstring)."""
-    settings = CurationSettings(decontaminate=bool(args.decontaminate), ngram=args.ngram,
-                                max_matches=max_matches(args), dedup=args.dedup, dedup_threshold=args.dedup_threshold)
+def curation_settings(args: argparse.Namespace) -> CurationSettings:
+    return CurationSettings(decontaminate=bool(args.decontaminate), ngram=args.ngram, max_matches=max_matches(args),
+                            dedup=args.dedup, dedup_threshold=args.dedup_threshold)
+
+
+def evaluation_set_arguments(args: argparse.Namespace) -> list[str]:
+    """The REF sets of `--decontaminate` (not the scoring targets, which the scores file records)."""
+    return [ref for ref in args.decontaminate if ref != THE_TARGETS]
+
+
+def curated_cut(args: argparse.Namespace, settings: CurationSettings, evaluation_sets: list[ReferenceTexts],
+                scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray, run: ScoreRun | None,
+                source: LoadedTexts, cut: Callable[..., Selection] = select,
+                shaped: ShapedRows | None = None) -> CuratedSelection:
+    """The cut with contamination and near-duplicates handled as `settings` say (see the module docstring), and
+    shaped by hand (`shaped`); `args` gives the read limits for loading the scoring targets again."""
     targets = recorded_targets(run, args)
-    evaluation_sets = load_references(args, [ref for ref in args.decontaminate if ref != THE_TARGETS])
     references = [reference for reference in [targets] if reference is not None] + evaluation_sets
     flags = (find_contamination(source.texts, references, settings.ngram, max_matches=settings.max_matches)
              if references else None)
     if targets is not None and evaluation_sets:
         warn_targets_copy_evaluation_sets(targets, evaluation_sets, settings)
     minhashes = MinHashes(source.texts, settings.shingle) if settings.dedup else None
-    curated = curate(scores, rule, token_counts, settings, flags=flags, minhashes=minhashes, cut=cut)
+    curated = curate(scores, rule, token_counts, settings, flags=flags, minhashes=minhashes, cut=cut, shaped=shaped)
     if flags is not None and not settings.decontaminate:
         plain = curated.selection.rows
         counts = flags.counts(plain)

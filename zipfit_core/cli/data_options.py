@@ -194,7 +194,12 @@ def load_data_argument(args: argparse.Namespace, role: str, default_text: str | 
                        recorded: DataRecipe | None = None) -> LoadedTexts:
     """Load the SOURCE or TARGET argument with its options (see `data_recipe`); the choices made for the user
     (which field is the text, and why) and the warnings go to stderr."""
-    recipe = data_recipe(args, role, default_text, recorded)
+    return open_recipe(args, data_recipe(args, role, default_text, recorded), role)
+
+
+def open_recipe(args: argparse.Namespace, recipe: DataRecipe, role: str) -> LoadedTexts:
+    """The data a recipe describes (through the data store unless --no-cache), with its notes and warnings on
+    stderr."""
     if getattr(args, "no_cache", False):
         loaded = load_recipe(recipe, load_options(args))
     else:  # the data store: converted once, then opened in about a second at any size; texts stay on disk

@@ -26,6 +26,7 @@ from zipfit_core.cli.proxy_eval import add_proxy_eval_command, run_proxy_eval
 from zipfit_core.cli.score import add_method_arguments, run_score
 from zipfit_core.analysis.coverage import BALANCE_CHOICES
 from zipfit_core.cli.select import run_select
+from zipfit_core.cli.shaping import add_select_shaping_options
 from zipfit_core.cli.words import cli_text
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.codecs import CODECS
@@ -40,7 +41,10 @@ EXAMPLES = {
     "select": """examples:
   zipfit select demo:pool --scores scores.parquet --top-percent 10 --out best.jsonl
   zipfit select pool.jsonl --scores s.parquet --token-budget 1000000 --json --out subset/
-  zipfit select pool.jsonl --scores s.parquet --top-k 5000 --decontaminate heldout.jsonl --out best.parquet""",
+  zipfit select pool.jsonl --scores s.parquet --top-k 5000 --decontaminate heldout.jsonl --out best.parquet
+  zipfit select pool.jsonl --scores s.parquet --top-k 5000 --exclude-matching "Licensed under" --out best.jsonl
+  zipfit select pool.jsonl --scores s.parquet --top-k 5000 --cap kind=changelog:1% --exclude-rows drop.txt --out b.jsonl
+  zipfit select --from-manifest best.jsonl.manifest.json --out again.jsonl   # the same rows again""",
     "check-contamination": """examples:
   zipfit check-contamination pool.jsonl --ref humaneval.jsonl --out flags.parquet
   zipfit check-contamination pool.jsonl --ref test.jsonl --ref-field question --ngram 8 --out flags.parquet""",
@@ -104,13 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
     caching.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
 
     choose = commands.add_parser("select", help="write the best SOURCE rows by a scores file")
-    choose.add_argument("source", help="the source that was scored (its data options default to those the "
-                                       "scores file records; options given here win)")
-    choose.add_argument("--scores", required=True, help="Parquet file written by `zipfit score`")
+    choose.add_argument("source", nargs="?", help="the source that was scored (its data options default to those "
+                                                  "the scores file records; options given here win)")
+    choose.add_argument("--scores", help="Parquet file written by `zipfit score`")
+    choose.add_argument("--from-manifest", metavar="MANIFEST",
+                        help="make the cut an export's manifest records again (scores, rule, curation, rows by hand, "
+                             "patterns, caps), to --out: the same rows")
     choose.add_argument("--source-field", help="text field (default: the one used for scoring)")
     add_data_arguments(choose, ("source", "ref"))
     add_select_curation_options(choose)
-    rule = choose.add_mutually_exclusive_group(required=True)
+    add_select_shaping_options(choose)
+    rule = choose.add_mutually_exclusive_group()
     rule.add_argument("--threshold", type=float, help="keep rows with score > X")
     rule.add_argument("--top-k", type=int, help="keep the K best rows")
     rule.add_argument("--top-percent", type=float, help="keep the best P percent of rows")
