@@ -114,12 +114,22 @@ def write_pool(root: Path, rows: int = 120) -> None:
             handle.write(json.dumps({"text": f"def target_{i}(y):\n    return y + {i}\n"}) + "\n")
 
 
-def scored_local_app(data_root: Path) -> AppTest:
-    write_pool(data_root)
+def scored_local_app(data_root: Path, pool: list[str] | None = None, targets: list[str] | None = None) -> AppTest:
+    """pool.jsonl and targets.jsonl under the data root (`write_pool`'s, or these texts), loaded and scored."""
+    if pool is None:
+        write_pool(data_root)
+    else:
+        for name, texts in (("pool.jsonl", pool), ("targets.jsonl", targets)):
+            (data_root / name).write_text("".join(json.dumps({"text": text}) + "\n" for text in texts))
     at = new_app()
     load_in_form(at, "source", "local", "pool.jsonl")
     load_in_form(at, "target", "local", "targets.jsonl")
     return score_and_wait(at)
+
+
+def metric(at: AppTest, label: str):
+    """The metric with this label (its `.value`, `.delta`)."""
+    return next(item for item in at.metric if item.label == label)
 
 
 def click(at: AppTest, prefix: str) -> AppTest:

@@ -21,22 +21,13 @@ from zipfit_core.jobs.manager import JobManager
 from zipfit_core.scoring.alignment import rank_by_score
 from zipfit_core.store.score_cache import cached_target_facts
 
-from .app_steps import assert_no_exception, load_in_form, new_app, score_and_wait, session_of, set_cut
+from .app_steps import assert_no_exception, metric, new_app, scored_local_app, session_of, set_cut
 
 TOP_K = 60
 
 
-def metric(at, label: str) -> str:
-    return next(item for item in at.metric if item.label == label).value
-
-
 def scored_explore(isolated):
-    (isolated / "pool.jsonl").write_text("".join(json.dumps({"text": text}) + "\n" for text in POOL))
-    (isolated / "targets.jsonl").write_text("".join(json.dumps({"text": text}) + "\n" for text in TARGET_SET))
-    at = new_app()
-    load_in_form(at, "source", "local", "pool.jsonl")
-    load_in_form(at, "target", "local", "targets.jsonl")
-    score_and_wait(at)
+    at = scored_local_app(isolated, POOL, TARGET_SET)
     at.switch_page("pages/explore.py").run()
     set_cut(at, "top_k", TOP_K)
     return at
@@ -53,32 +44,32 @@ def core_balanced(at):
 
 def test_the_switch_keeps_the_balanced_rows_and_the_link_restores_it(isolated):
     at = scored_explore(isolated)
-    plain_covered = metric(at, "Targets covered")
+    plain_covered = metric(at, "Targets covered").value
     assert not at.toggle(key="explore.balanced").disabled
     at.toggle(key="explore.balanced").set_value(True).run()
     assert_no_exception(at)
     scores, facts, balanced = core_balanced(at)
-    assert metric(at, "Rows kept") == f"{TOP_K:,}"
-    assert metric(at, "Targets covered") == f"{len(TARGET_SET)} of {len(TARGET_SET)}" != plain_covered
+    assert metric(at, "Rows kept").value == f"{TOP_K:,}"
+    assert metric(at, "Targets covered").value == f"{len(TARGET_SET)} of {len(TARGET_SET)}" != plain_covered
     assert session_of(at).view.balanced and encode_view(session_of(at).view)["bal"] == "1"
     ranked = rank_by_score(scores)
     kept = np.isin(ranked, balanced.rows)
     low, high = scores[ranked[kept][-1]], scores[ranked[~kept][0]]
     assert high > low  # not a prefix of the ranking: the counts come from the selection's rows
     places = decimals_to_tell_apart(low, high) or 4
-    assert (metric(at, "Lowest kept score"), metric(at, "Best dropped score")) == (f"{low:.{places}f}",
+    assert (metric(at, "Lowest kept score").value, metric(at, "Best dropped score").value) == (f"{low:.{places}f}",
                                                                                    f"{high:.{places}f}")
 
     linked = new_app({**encode_view(session_of(at).view), "tab": "cut"})
     linked.switch_page("pages/explore.py").run()
     assert_no_exception(linked)
     assert linked.toggle(key="explore.balanced").value
-    assert metric(linked, "Targets covered") == f"{len(TARGET_SET)} of {len(TARGET_SET)}"
+    assert metric(linked, "Targets covered").value == f"{len(TARGET_SET)} of {len(TARGET_SET)}"
     shown = [frame.value["row"].tolist() for frame in linked.dataframe if "row" in frame.value.columns]
     assert ranked[kept][-5:].tolist() in shown and ranked[~kept][:5].tolist() in shown  # rows around the cut
 
     at.toggle(key="explore.balanced").set_value(False).run()
-    assert metric(at, "Targets covered") == plain_covered and "bal" not in encode_view(session_of(at).view)
+    assert metric(at, "Targets covered").value == plain_covered and "bal" not in encode_view(session_of(at).view)
 
 
 def test_export_writes_the_balanced_selection_as_the_command_line_does(isolated, tmp_path):

@@ -11,7 +11,16 @@ import pandas as pd
 from tests import boilerplate_data
 from tests.boilerplate_data import LICENCE_ONLY, boilerplate_pool, evaluation_rows
 
-from .app_steps import assert_no_exception, load_in_form, new_app, score_and_wait, session_of, set_cut, texts_of
+from .app_steps import (
+    assert_no_exception,
+    load_in_form,
+    metric,
+    new_app,
+    score_and_wait,
+    session_of,
+    set_cut,
+    texts_of,
+)
 
 
 def write_planted_pool(root, humaneval_texts, proofnet_texts) -> None:
@@ -25,10 +34,6 @@ def write_planted_pool(root, humaneval_texts, proofnet_texts) -> None:
     (root / "pool.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     (root / "targets.jsonl").write_text("".join(json.dumps({"text": text}) + "\n" for text in humaneval_texts[:10]))
     (root / "heldout.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in humaneval_texts[30:40]))
-
-
-def metric(at, label: str):
-    return next(item for item in at.metric if item.label == label)
 
 
 def test_explore_flags_copies_and_export_removes_them(isolated, humaneval_texts, proofnet_texts):

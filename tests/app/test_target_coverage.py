@@ -4,27 +4,16 @@ uncovered targets to download. The planted pool: tests/core/analysis/test_covera
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from tests.planted_targets import POOL, RARE_TARGETS, TARGET_SET, direct_covered
 from zipfit_core.scoring.alignment import alignment_scores, rank_by_score
 
-from .app_steps import assert_no_exception, load_in_form, new_app, score_and_wait, set_cut
-
-
-def metric(at, label: str):
-    return next(item for item in at.metric if item.label == label)
+from .app_steps import assert_no_exception, metric, scored_local_app, set_cut
 
 
 def test_explore_shows_coverage_worst_served_targets_their_nearest_rows_and_the_gaps(isolated):
-    (isolated / "pool.jsonl").write_text("".join(json.dumps({"text": text}) + "\n" for text in POOL))
-    (isolated / "targets.jsonl").write_text("".join(json.dumps({"text": text}) + "\n" for text in TARGET_SET))
-    at = new_app()
-    load_in_form(at, "source", "local", "pool.jsonl")
-    load_in_form(at, "target", "local", "targets.jsonl")
-    score_and_wait(at)
+    at = scored_local_app(isolated, POOL, TARGET_SET)
     at.switch_page("pages/explore.py").run()
     assert_no_exception(at)
     set_cut(at, "top_k", 60)

@@ -216,17 +216,7 @@ class CacheEntry:
             raise CacheDamaged("the manifest's progress is inconsistent")
         if int(settings.get("n_targets", -1)) != (round_ends[-1] if round_ends else 0):
             raise CacheDamaged("the manifest's schedule does not cover the targets")
-        data_path = self.folder / data_name
-        if Path(data_name).name != data_name or not data_path.is_file():
-            raise CacheDamaged(f"its data file {data_name} is missing")
-        if file_sha256(data_path) != data_sha256:
-            raise CacheDamaged("its data file does not match the manifest's checksum")
-        try:
-            table = pq.read_table(data_path)
-        except Exception as error:  # pyarrow raises several types for a bad file
-            raise CacheDamaged(f"its data file is not readable Parquet ({error})") from None
-        if table.num_rows != n_sources:
-            raise CacheDamaged(f"its data file has {plural(table.num_rows, 'row')}, expected {n_sources:,}")
+        table = self._verified_table(data_name, data_sha256, n_sources, "data file", "the manifest's checksum")
         try:
             covered = json.loads((table.schema.metadata or {})[COVERED_METADATA_KEY])
         except (KeyError, ValueError):
@@ -268,19 +258,26 @@ class CacheEntry:
                 "progress": {"rounds_done": rounds_done, "round_rows_done": round_rows_done},
                 "targets_file": targets_file}
 
-    def _read_targets(self, targets_file: dict, n_targets: int) -> dict[str, np.ndarray]:
-        """The per-target facts' arrays, verified against the checksum the data file records."""
-        path = self.folder / targets_file["file"]
-        if Path(targets_file["file"]).name != targets_file["file"] or not path.is_file():
-            raise CacheDamaged(f"its per-target file {targets_file['file']} is missing")
-        if file_sha256(path) != targets_file["sha256"]:
-            raise CacheDamaged("its per-target file does not match its checksum")
+
+    def _verified_table(self, name: str, sha256: str, rows: int, what: str, checksum: str) -> pa.Table:
+        """One of the entry's Parquet files, read only when it is whole: named plainly, matching its checksum,
+        readable, with the rows expected; CacheDamaged otherwise."""
+        path = self.folder / name
+        if Path(name).name != name or not path.is_file():
+            raise CacheDamaged(f"its {what} {name} is missing")
+        if file_sha256(path) != sha256:
+            raise CacheDamaged(f"its {what} does not match {checksum}")
         try:
             table = pq.read_table(path)
         except Exception as error:  # pyarrow raises several types for a bad file
-            raise CacheDamaged(f"its per-target file is not readable Parquet ({error})") from None
-        if table.num_rows != n_targets:
-            raise CacheDamaged(f"its per-target file has {plural(table.num_rows, 'row')}, expected {n_targets:,}")
+            raise CacheDamaged(f"its {what} is not readable Parquet ({error})") from None
+        if table.num_rows != rows:
+            raise CacheDamaged(f"its {what} has {plural(table.num_rows, 'row')}, expected {rows:,}")
+        return table
+    def _read_targets(self, targets_file: dict, n_targets: int) -> dict[str, np.ndarray]:
+        """The per-target facts' arrays, verified against the checksum the data file records."""
+        table = self._verified_table(targets_file["file"], targets_file["sha256"], n_targets, "per-target file",
+                                     "its checksum")
         return {"target_top_rows": _read_limbs(table, "top_row", TARGET_TOP_K, signed=True).T,
                 "target_top_units": _read_limbs(table, "top_units", TARGET_TOP_K, signed=True).T,
                 "target_sums": _read_limbs(table, "sum", SUM_LIMBS),
