@@ -56,12 +56,13 @@ def read_scores(path: str | Path) -> tuple[np.ndarray, ScoreRun | None]:
     if not path.exists():
         raise ZipFitError(f"Scores file not found: {path}. Run `zipfit score` first.")
     try:
-        table = pq.read_table(path)
+        names = pq.read_schema(path).names
+        table = pq.read_table(path, columns=[name for name in ("row", "score") if name in names])  # not n_chars
     except Exception as error:
         raise ZipFitError(f"{path} is not a readable scores file ({error}).") from None
     if "score" not in table.column_names:
         raise ZipFitError(f"{path} has no `score` column: give a file written by `zipfit score`.")
-    scores = table.column("score").to_numpy().astype(np.float64)
+    scores = table.column("score").to_numpy().astype(np.float64, copy=False)
     if "row" in table.column_names:
         rows = table.column("row").to_numpy()
         if not np.array_equal(rows, np.arange(len(rows))):
