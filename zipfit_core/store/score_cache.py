@@ -103,22 +103,25 @@ def _limb_columns(name: str, limbs: np.ndarray) -> dict[str, np.ndarray]:
     return {f"{name}_{index}": limb for index, limb in enumerate(limbs)}
 
 
-def _read_limbs(table: pa.Table, name: str, n_limbs: int, *, signed: bool = False) -> np.ndarray:
-    """`n_limbs` int64 columns `name_0`..; limbs (all but the top one in [0, 2**62)) unless `signed` columns."""
+def _read_limbs(parquet: pq.ParquetFile, name: str, n_limbs: int, *, signed: bool = False) -> np.ndarray:
+    """`n_limbs` int64 columns `name_0`..; limbs (all but the top one in [0, 2**62)) unless `signed` columns.
+    Read a column at a time into one array: the whole file's table beside the arrays doubled a large pool's peak."""
     names = [f"{name}_{index}" for index in range(n_limbs)]
-    missing = [column for column in names if column not in table.column_names]
+    missing = [column for column in names if column not in parquet.schema_arrow.names]
     if missing:
         raise CacheDamaged(f"the data file lacks columns {', '.join(missing)}")
-    limbs = []
-    for column in names:
-        array = table.column(column)
+    stacked = np.empty((n_limbs, parquet.metadata.num_rows), dtype=np.int64)
+    for limb, column in enumerate(names):
+        try:
+            array = parquet.read(columns=[column]).column(0)
+        except Exception as error:  # pyarrow raises several types for a bad file
+            raise CacheDamaged(f"column {column} is not readable ({error})") from None
         if array.type != pa.int64() or array.null_count:
             raise CacheDamaged(f"column {column} is not plain int64")
-        limbs.append(array.to_numpy())
-    stacked = np.stack(limbs) if limbs[0].size else np.zeros((n_limbs, 0), dtype=np.int64)
+        stacked[limb] = array.to_numpy()
     if not signed and stacked.size and (stacked[:-1].min(initial=0) < 0 or stacked[:-1].max(initial=0) > LIMB_MASK):
         raise CacheDamaged("a stored number is out of range")
-    return np.ascontiguousarray(stacked)
+    return stacked
 
 
 class CacheEntry:
@@ -216,9 +219,9 @@ class CacheEntry:
             raise CacheDamaged("the manifest's progress is inconsistent")
         if int(settings.get("n_targets", -1)) != (round_ends[-1] if round_ends else 0):
             raise CacheDamaged("the manifest's schedule does not cover the targets")
-        table = self._verified_table(data_name, data_sha256, n_sources, "data file", "the manifest's checksum")
+        table = self._verified_parquet(data_name, data_sha256, n_sources, "data file", "the manifest's checksum")
         try:
-            covered = json.loads((table.schema.metadata or {})[COVERED_METADATA_KEY])
+            covered = json.loads((table.schema_arrow.metadata or {})[COVERED_METADATA_KEY])
         except (KeyError, ValueError):
             covered = None
         if covered != self._covered(settings, manifest["schedule"], rounds_done, round_rows_done, targets_file):
@@ -259,25 +262,25 @@ class CacheEntry:
                 "targets_file": targets_file}
 
 
-    def _verified_table(self, name: str, sha256: str, rows: int, what: str, checksum: str) -> pa.Table:
-        """One of the entry's Parquet files, read only when it is whole: named plainly, matching its checksum,
-        readable, with the rows expected; CacheDamaged otherwise."""
+    def _verified_parquet(self, name: str, sha256: str, rows: int, what: str, checksum: str) -> pq.ParquetFile:
+        """One of the entry's Parquet files, opened only when it is whole: named plainly, matching its checksum,
+        readable, with the rows expected; CacheDamaged otherwise. Columns are read by whoever needs them."""
         path = self.folder / name
         if Path(name).name != name or not path.is_file():
             raise CacheDamaged(f"its {what} {name} is missing")
         if file_sha256(path) != sha256:
             raise CacheDamaged(f"its {what} does not match {checksum}")
         try:
-            table = pq.read_table(path)
+            parquet = pq.ParquetFile(path)
         except Exception as error:  # pyarrow raises several types for a bad file
             raise CacheDamaged(f"its {what} is not readable Parquet ({error})") from None
-        if table.num_rows != rows:
-            raise CacheDamaged(f"its {what} has {plural(table.num_rows, 'row')}, expected {rows:,}")
-        return table
+        if parquet.metadata.num_rows != rows:
+            raise CacheDamaged(f"its {what} has {plural(parquet.metadata.num_rows, 'row')}, expected {rows:,}")
+        return parquet
     def _read_targets(self, targets_file: dict, n_targets: int) -> dict[str, np.ndarray]:
         """The per-target facts' arrays, verified against the checksum the data file records."""
-        table = self._verified_table(targets_file["file"], targets_file["sha256"], n_targets, "per-target file",
-                                     "its checksum")
+        table = self._verified_parquet(targets_file["file"], targets_file["sha256"], n_targets, "per-target file",
+                                       "its checksum")
         return {"target_top_rows": _read_limbs(table, "top_row", TARGET_TOP_K, signed=True).T,
                 "target_top_units": _read_limbs(table, "top_units", TARGET_TOP_K, signed=True).T,
                 "target_sums": _read_limbs(table, "sum", SUM_LIMBS),
