@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
+from zipfit_core.cli.data_options import cache_dir
 from zipfit_core.cli.words import cli_text
 from zipfit_core.data.sources import plural
 from zipfit_core.errors import ZipFitError
@@ -24,7 +24,6 @@ from zipfit_core.store.cache_admin import (
     remove_item,
     total_size,
 )
-from zipfit_core.store.score_cache import default_cache_dir
 
 LABEL_WIDTH = 60
 
@@ -50,10 +49,6 @@ def add_cache_command(commands: argparse._SubParsersAction) -> None:
     prune.add_argument("--dry-run", action="store_true", help="say what would be removed; remove nothing")
 
 
-def cache_dir_of(args: argparse.Namespace) -> Path:
-    return Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
-
-
 def run_cache(args: argparse.Namespace) -> int:
     return {"list": run_cache_list, "remove": run_cache_remove, "prune": run_cache_prune}[args.cache_command](args)
 
@@ -73,17 +68,17 @@ def _table(items: list[CacheItem]) -> list[str]:
 
 
 def run_cache_list(args: argparse.Namespace) -> int:
-    cache_dir = cache_dir_of(args)
-    items = list_cache(cache_dir)
+    folder = cache_dir(args)
+    items = list_cache(folder)
     if args.json:
-        print(json.dumps({"cache_dir": str(cache_dir), "total_bytes": total_size(items),
+        print(json.dumps({"cache_dir": str(folder), "total_bytes": total_size(items),
                           "entries": [item.as_json() for item in items]}, indent=2))
         return 0
     if not items:
-        print(f"The score cache {cache_dir} is empty.")
+        print(f"The score cache {folder} is empty.")
         return 0
     print("\n".join(_table(items)))
-    print(f"{plural(len(items), 'entry', 'entries')}, {format_size(total_size(items))} in {cache_dir}")
+    print(f"{plural(len(items), 'entry', 'entries')}, {format_size(total_size(items))} in {folder}")
     stale = [item for item in items if not item.reusable]
     if stale:
         print(f"* {len(stale):,} not reusable by this version (another version, damaged or empty, "
@@ -98,9 +93,9 @@ def _line(item: CacheItem) -> str:
 
 
 def run_cache_remove(args: argparse.Namespace) -> int:
-    cache_dir = cache_dir_of(args)
-    items = list_cache(cache_dir)
-    chosen = list({item.key: item for item in (find_entry(cache_dir, key, items) for key in args.keys)}.values())
+    folder = cache_dir(args)
+    items = list_cache(folder)
+    chosen = list({item.key: item for item in (find_entry(folder, key, items) for key in args.keys)}.values())
     freed, refused = 0, []
     for item in chosen:  # every key is known before anything is removed
         try:
@@ -111,7 +106,7 @@ def run_cache_remove(args: argparse.Namespace) -> int:
         freed += item.size_bytes
         print(f"removed {_line(item)}")
     if len(chosen) > len(refused):
-        print(f"freed {format_size(freed)}; the cache now holds {format_size(total_size(list_cache(cache_dir)))}")
+        print(f"freed {format_size(freed)}; the cache now holds {format_size(total_size(list_cache(folder)))}")
     if refused:
         raise ZipFitError(" ".join(refused))
     return 0
@@ -120,7 +115,7 @@ def run_cache_remove(args: argparse.Namespace) -> int:
 def run_cache_prune(args: argparse.Namespace) -> int:
     criteria = PruneCriteria(older_than_days=args.older_than, other_versions=args.other_versions,
                              max_size_bytes=parse_size(args.max_size) if args.max_size is not None else None)
-    report = prune_cache(cache_dir_of(args), criteria, dry_run=args.dry_run)
+    report = prune_cache(cache_dir(args), criteria, dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     for item in report.removed:
         print(f"{verb} {_line(item)}")

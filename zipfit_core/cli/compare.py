@@ -19,7 +19,8 @@ from zipfit_core.analysis.selection import SelectionRule, TokenCounter
 from zipfit_core.cli.data_options import add_data_arguments
 from zipfit_core.cli.progress import ProgressBar
 from zipfit_core.cli.data_options import load_options
-from zipfit_core.cli.scored_inputs import add_scored_inputs, cache_dir_for, load_scored_methods, load_source_for
+from zipfit_core.cli.data_options import cache_dir
+from zipfit_core.cli.scored_inputs import add_scored_inputs, load_scored_methods, load_source_for
 from zipfit_core.cli.words import cli_text
 from zipfit_core.data.loading import load_recipe
 from zipfit_core.data.sources import DataRecipe
@@ -120,7 +121,7 @@ def _compare_and_print(args: argparse.Namespace):
     if args.column and args.column not in source.table.columns:
         raise ZipFitError(f"Column {args.column!r} not found in {args.source}. Columns: "
                           f"{', '.join(map(str, source.table.columns))}.")
-    scores, runs = load_scored_methods(args, source, cache_dir_for(args),
+    scores, runs = load_scored_methods(args, source, cache_dir(args),
                                        progress_bar=lambda name: ProgressBar(not args.quiet, f"re-scoring {name}"))
     rule = budget_rule(args)
     token_counts = TokenCounter(args.tokenizer).count_loaded(source) if rule.kind == "token_budget" else None

@@ -19,6 +19,7 @@ from zipfit_core.analysis.curation import CurationSettings
 from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
 from zipfit_core.analysis.shaping import CutPlan, shape_rows
 from zipfit_core.cli.contamination import curated_cut
+from zipfit_core.cli.data_options import cache_dir
 from zipfit_core.cli.score import print_summary
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.data.sources import plural
@@ -26,7 +27,7 @@ from zipfit_core.engines.folder import is_score_folder
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.run import ScoreRun
 from zipfit_core.scoring.target_facts import TargetFacts
-from zipfit_core.store.score_cache import cached_target_facts, default_cache_dir
+from zipfit_core.store.score_cache import cached_target_facts
 
 def check_scored_source(scores: np.ndarray, run: ScoreRun | None, source: LoadedTexts, scores_path: str,
                         source_argument: str) -> None:
@@ -51,7 +52,7 @@ def target_facts_of(args: argparse.Namespace, run: ScoreRun | None, n_rows: int)
     """The scoring's per-target facts from the score cache (None: not ZIP-FIT, not cached, or another pool)."""
     if run is None or run.n_sources != n_rows:
         return None
-    return cached_target_facts(args.cache_dir or default_cache_dir(), run)
+    return cached_target_facts(cache_dir(args), run)
 
 
 @dataclass(frozen=True)

@@ -203,7 +203,7 @@ def open_recipe(args: argparse.Namespace, recipe: DataRecipe, role: str) -> Load
     if getattr(args, "no_cache", False):
         loaded = load_recipe(recipe, load_options(args))
     else:  # the data store: converted once, then opened in about a second at any size; texts stay on disk
-        loaded = open_data(recipe.source, recipe.text, recipe.options(load_options(args)), cache_dir=data_cache_dir(args))
+        loaded = open_data(recipe.source, recipe.text, recipe.options(load_options(args)), cache_dir=cache_dir(args))
     for note in loaded.notes:
         print(f"note: {role}: {cli_text(note, role)}", file=sys.stderr)
     for message in loaded.warnings:
@@ -211,10 +211,11 @@ def open_recipe(args: argparse.Namespace, recipe: DataRecipe, role: str) -> Load
     return loaded
 
 
-def data_cache_dir(args: argparse.Namespace) -> Path:
-    """Where converted data is kept: `--cache-dir` when the command has one, else $ZIPFIT_CACHE_DIR or the user
-    cache folder (the app's server uses the same one)."""
-    return Path(args.cache_dir) if getattr(args, "cache_dir", None) else default_cache_dir()
+def cache_dir(args: argparse.Namespace) -> Path:
+    """The cache folder (scores, converted data): `--cache-dir` when the command has one and it is given, else
+    $ZIPFIT_CACHE_DIR or the user cache folder (the app's server uses the same one)."""
+    given = getattr(args, "cache_dir", None)
+    return Path(given).expanduser() if given else default_cache_dir()
 
 
 def unescape_template(template: str) -> str:

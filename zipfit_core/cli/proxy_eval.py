@@ -18,10 +18,9 @@ from zipfit_core.analysis.proxy_eval import (
     is_proxy_result,
     proxy_evaluation,
 )
-from zipfit_core.cli.data_options import SOURCE_HELP, add_data_arguments, load_data_argument, load_options
+from zipfit_core.cli.data_options import SOURCE_HELP, add_data_arguments, cache_dir, load_data_argument, load_options
 from zipfit_core.cli.scored_inputs import (
     add_scored_inputs,
-    cache_dir_for,
     load_scored_methods,
     load_source_for,
     recorded_target,
@@ -112,7 +111,7 @@ def run_proxy_eval(args: argparse.Namespace) -> int:
     source = load_source_for(args)
     if not args.scores and not args.from_manifest:
         raise ZipFitError("Give the methods to evaluate: --scores FILE ... and/or --from-manifest FILE ...")
-    scores, runs = load_scored_methods(args, source, cache_dir_for(args))
+    scores, runs = load_scored_methods(args, source, cache_dir(args))
     evaluation = load_data_argument(args, "eval")
     selection_targets = selection_targets_for(args, runs)
     bar = None

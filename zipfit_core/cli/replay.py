@@ -10,7 +10,7 @@ from pathlib import Path
 from zipfit_core.analysis.export import check_export_destination, read_manifest
 from zipfit_core.analysis.selection import RULE_KINDS
 from zipfit_core.analysis.shaping import CutPlan
-from zipfit_core.cli.data_options import data_cache_dir, open_recipe
+from zipfit_core.cli.data_options import cache_dir, open_recipe
 from zipfit_core.cli.cut_export import CutInputs, check_scored_source, export_plan, scores_fingerprint
 from zipfit_core.data.sources import DataRecipe
 from zipfit_core.errors import ZipFitError
@@ -44,7 +44,7 @@ def replay_manifest(args: argparse.Namespace) -> int:
 
         recipe = DataRecipe.from_dict(source_part["recipe"])
         scores, run, source = load_scored_folder(scores_path, source_part["argument"], recipe.text.field,
-                                                 recipe.text.template, cache_dir=data_cache_dir(args))
+                                                 recipe.text.template, cache_dir=cache_dir(args))
     else:
         if not Path(scores_path).exists():
             raise ZipFitError(f"The scores file {scores_path} that {path} records is gone: put it back there, or "

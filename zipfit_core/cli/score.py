@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from zipfit_core.bounds import WORKERS
-from zipfit_core.cli.data_options import load_data_argument
+from zipfit_core.cli.data_options import cache_dir, load_data_argument
 from zipfit_core.cli.progress import ProgressBar
 from zipfit_core.cli.shards import run_score_shards
 from zipfit_core.data.loading import LoadedTexts
@@ -28,7 +28,6 @@ from zipfit_core.scoring.codecs import codec_info, resolve_level
 from zipfit_core.scoring.methods import METHODS, method_spec
 from zipfit_core.store.outputs import check_output_path
 from zipfit_core.store.run import ScoreRun
-from zipfit_core.store.score_cache import default_cache_dir
 from zipfit_core.store.scores_file import is_scores_file, write_scores
 
 
@@ -62,22 +61,22 @@ def run_score(args: argparse.Namespace) -> int:
     require_texts(source.texts, "source")
     require_texts(target.texts, "target")
     progress = ProgressBar(enabled=not args.quiet)
-    cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
+    cache_folder = None if args.no_cache else cache_dir(args)
     if args.method != "zipfit":  # the baselines and the debiased variant (run_score_method)
         try:
-            return run_score_method(args, source, target, settings, cache_dir, progress)
+            return run_score_method(args, source, target, settings, cache_folder, progress)
         finally:
             progress.close()
     run = ScoreRun.for_texts(source, target, source_name=str(args.source), target_name=str(args.target),
                              method="zipfit", settings={"codec": args.codec, "level": level})
     request = ScoreRequest.for_run(source.texts, target.texts, run)
     try:
-        scores = run_foreground(request, cache_dir, progress=progress.job_status, workers=settings["workers"])
+        scores = run_foreground(request, cache_folder, progress=progress.job_status, workers=settings["workers"])
     except KeyboardInterrupt:
         progress.close()
         saved = progress.last.done if progress.last else 0  # the job's count after its last checkpoint
-        where = (f"{saved:,} pairs are saved in {cache_dir}: run the same command again to resume"
-                 if cache_dir is not None else "nothing was saved (--no-cache)")
+        where = (f"{saved:,} pairs are saved in {cache_folder}: run the same command again to resume"
+                 if cache_folder is not None else "nothing was saved (--no-cache)")
         print(f"zipfit: interrupted; {where}.", file=sys.stderr)
         return 130
     finally:
@@ -86,16 +85,16 @@ def run_score(args: argparse.Namespace) -> int:
     write_scores(args.out, scores, n_chars, run)
     final = progress.last
     cache = None
-    if final is None or cache_dir is None:
+    if final is None or cache_folder is None:
         origin = ""
     elif final.message == "loaded from the cache" or final.message.startswith("computed by another"):
         origin = f" ({final.message})"
-        cache = {"dir": str(cache_dir), "pairs": final.total, "computed": 0, "resumed": final.total,
+        cache = {"dir": str(cache_folder), "pairs": final.total, "computed": 0, "resumed": final.total,
                  "note": final.message}
     else:
         origin = (f" ({plural(final.total - final.resumed, 'pair')} computed, "
                   f"{final.resumed:,} resumed from the cache)")
-        cache = {"dir": str(cache_dir), "pairs": final.total, "computed": final.total - final.resumed,
+        cache = {"dir": str(cache_folder), "pairs": final.total, "computed": final.total - final.resumed,
                  "resumed": final.resumed, "note": "computed"}
     print(f"scored {plural(len(scores), 'row')} against {plural(len(target.texts), 'target')}{origin} -> {args.out}",
           file=sys.stderr)

@@ -140,7 +140,3 @@ def load_source_for(args: argparse.Namespace) -> LoadedTexts:
                               recorded=recorded)
 
 
-def cache_dir_for(args: argparse.Namespace) -> Path:
-    from zipfit_core.store.score_cache import default_cache_dir
-
-    return Path(args.cache_dir) if args.cache_dir else default_cache_dir()

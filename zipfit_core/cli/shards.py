@@ -92,10 +92,10 @@ def scored_folder_for_select(args: argparse.Namespace) -> tuple[np.ndarray, Scor
     if refused:
         raise ZipFitError(f"{', '.join(refused)} cannot be used with a score folder: its rows are the shards' rows "
                           "as scored.")
-    from zipfit_core.cli.data_options import data_cache_dir
+    from zipfit_core.cli.data_options import cache_dir
 
     return load_scored_folder(args.scores, args.source, args.source_field, _source_template(args),
-                              cache_dir=data_cache_dir(args))
+                              cache_dir=cache_dir(args))
 
 
 def _source_template(args: argparse.Namespace) -> str | None:
