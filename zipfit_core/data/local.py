@@ -40,6 +40,15 @@ def split_glob(pattern: str) -> tuple[str, str]:
     return folder or ("/" if pattern.startswith("/") else "."), "/".join(components[fixed:])
 
 
+def glob_matches(path: Path) -> list[Path]:
+    """The local files a glob pattern (already resolved in the data root) names, sorted."""
+    import fsspec
+
+    folder, pattern = split_glob(path.as_posix())
+    local_disk = fsspec.filesystem("file")
+    return [Path(match) for match in glob_files(local_disk, Path(os.path.abspath(folder)).as_posix(), pattern)]
+
+
 def glob_files(filesystem: AbstractFileSystem, folder: str, pattern: str) -> list[str]:
     """The files under `folder` that match `pattern` by fsspec's glob (`*`, `?`, `[...]` inside a name, `**`
     across folders; links to folders are not followed), sorted, hidden ones (a name below `folder` starting with
@@ -265,11 +274,7 @@ def local_frames(location: str, split: str | None, options: LoadOptions, report:
                 list(frames)  # says which files were ignored
                 raise ZipFitError(f"The folder {display} holds no data files: use {SUPPORTED_NAMES}.")
     elif is_glob(str(location)):
-        import fsspec
-
-        folder, pattern = split_glob(path.as_posix())
-        local_disk = fsspec.filesystem("file")
-        matches = [Path(match) for match in glob_files(local_disk, Path(os.path.abspath(folder)).as_posix(), pattern)]
+        matches = glob_matches(path)
         if not matches:
             raise ZipFitError(f"No file matches the pattern {display}: check the folder and the pattern.")
         base = Path(os.path.commonpath([str(match.parent) for match in matches]))

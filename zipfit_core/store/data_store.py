@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 
 from zipfit_core._version import __version__
 from zipfit_core.data.loading import LoadedPiece, LoadedTexts, load_stream
-from zipfit_core.data.local import resolve_in_root
+from zipfit_core.data.local import folder_files, glob_matches, is_glob, resolve_in_root
 from zipfit_core.data.sources import DataRecipe, DataSource, LoadOptions, LoadReport, TextSpec
 from zipfit_core.data.texts import fingerprint_update
 from zipfit_core.data.token_counts import approx_token_counts
@@ -69,13 +69,14 @@ def source_state(source: DataSource, options: LoadOptions, upload_digest: str | 
         path = resolve_in_root(source.location, options.data_root)
     except ZipFitError:
         return []  # the load itself says what is wrong
-    paths = [path] if not path.is_dir() else sorted(Path(folder) / name for folder, _dirs, names in os.walk(path)
-                                                    for name in names)[:MAX_LISTED_FILES]
-    if not path.exists():  # a glob pattern: the files of its folder
-        parent = next((parent for parent in path.parents if parent.is_dir()), path.parent)
-        paths = sorted(entry for entry in parent.rglob("*") if entry.is_file())[:MAX_LISTED_FILES]
+    if path.is_dir():  # the files a folder read takes (and a save_to_disk folder's)
+        paths = folder_files(path)
+    elif not path.exists() and is_glob(source.location):
+        paths = glob_matches(path)
+    else:
+        paths = [path]
     state = []
-    for entry in paths:
+    for entry in paths[:MAX_LISTED_FILES]:
         try:
             stat = entry.stat()
         except OSError:

@@ -231,3 +231,15 @@ def test_the_field_chosen_for_the_user_and_the_same_field_by_name_share_one_stor
     monkeypatch.setattr(data_store, "load_stream", lambda *args, **kwargs: pytest.fail("converted again"))
     named = open_data(DataSource("local", str(pool)), automatic.recipe.text, cache_dir=tmp_path / "cache")
     assert named.store_folder == automatic.store_folder and automatic.recipe.text.field == "text"
+
+
+def test_a_globs_store_depends_on_the_files_it_matches(tmp_path):
+    pool = write_shards(tmp_path / "pool", shards=2, rows=5)
+    (pool / "notes.txt").write_text("not part of the pattern")
+    source = DataSource("local", str(pool / "*.jsonl"))
+    before = store_key(source, TextSpec())
+    (pool / "notes.txt").write_text("edited, still not part of it")
+    assert store_key(source, TextSpec()) == before
+    with open(pool / "part-0.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"text": "one more row"}) + "\n")
+    assert store_key(source, TextSpec()) != before
