@@ -175,11 +175,12 @@ class StoredTable:
         buffers = array.buffers()
         width = np.int64 if pa.types.is_large_string(array.type) else np.int32
         offsets = np.frombuffer(buffers[1], dtype=width)[array.offset: array.offset + len(array) + 1]
-        data, valid = buffers[2], array.is_valid()
+        data = buffers[2]
+        valid = array.is_valid().to_numpy(zero_copy_only=False) if array.null_count else None
         start_of_data = (data.address - self._mapped.address) if data is not None else 0
         values = []
         for row in local.tolist():
-            if not valid[row].as_py():
+            if valid is not None and not valid[row]:
                 values.append(None)
                 continue
             start, end = int(offsets[row]), int(offsets[row + 1])
