@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from zipfit_core.analysis.selection_measures import selection_measures
 from zipfit_core.analysis.compare import (
     composition,
     exclusive_rows,
@@ -27,6 +26,7 @@ from zipfit_core.analysis.compare import (
 )
 from zipfit_core.analysis.coverage import BalanceComparison, compare_balanced
 from zipfit_core.analysis.selection import SelectionRule
+from zipfit_core.analysis.selection_measures import selection_measures
 from zipfit_core.scoring.baselines import compressed_sizes, length_debiased
 from zipfit_core.scoring.methods import method_spec
 

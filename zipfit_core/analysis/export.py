@@ -96,8 +96,7 @@ def jsonl_lines(table: pd.DataFrame) -> Iterator[str]:
 
 
 def write_jsonl(table: pd.DataFrame, path: str | Path) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.writelines(jsonl_lines(table))
+    _write_jsonl_chunks([table], Path(path))
 
 
 def write_table(table: pd.DataFrame | Iterable[pd.DataFrame], path: str | Path) -> None:

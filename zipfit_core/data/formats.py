@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from zipfit_core.data.data_root import open_inside_root, root_path
 from zipfit_core.data.sources import LoadOptions, LoadReport
-from zipfit_core.data.text_formats import read_text_format, text_format_pieces
+from zipfit_core.data.text_formats import text_format_pieces
 from zipfit_core.errors import ZipFitError
 
 TABLE_FORMATS = {
@@ -249,11 +249,8 @@ def file_pieces(path: Path, options: LoadOptions, report: LoadReport, max_rows: 
             return
         size = os.fstat(raw.fileno()).st_size
         limit, refusal = _expansion_bound(display, size, options) if compression is not None else (None, "")
-        with decompressed(raw, compression, display, limit, refusal) as stream:
-            if fmt in TEXT_FORMATS:
-                yield from text_format_pieces(fmt, stream, display, options, report, max_rows, piece_rows)
-            else:
-                yield _read_columnar(fmt, pa.BufferReader(stream.read()), display, max_rows)
+        yield from _stream_pieces(fmt, compression, raw, display, options, report, max_rows, limit, refusal,
+                                  piece_rows)
 
 
 def _columnar_pieces(fmt: str, source, display: str, max_rows: int | None,
@@ -303,9 +300,17 @@ def read_upload(name: str, data: bytes, options: LoadOptions, report: LoadReport
 def _read_stream(fmt: str, compression: str | None, raw: BinaryIO, display: str, options: LoadOptions,
                  report: LoadReport, max_rows: int | None, expanded_limit: int | None = None,
                  refusal: str = "") -> pd.DataFrame:
+    return next(_stream_pieces(fmt, compression, raw, display, options, report, max_rows, expanded_limit, refusal,
+                               piece_rows=None))
+
+
+def _stream_pieces(fmt: str, compression: str | None, raw: BinaryIO, display: str, options: LoadOptions,
+                   report: LoadReport, max_rows: int | None, expanded_limit: int | None, refusal: str,
+                   piece_rows: int | None) -> Iterator[pd.DataFrame]:
     """Read a file's bytes through `_BoundedReader`: read and decompression errors, and the expansion bound,
-    are reported there; anything raised while parsing is the parser's."""
+    are reported there; anything raised while parsing is the parser's. JSONL comes in pieces of `piece_rows`."""
     with decompressed(raw, compression, display, expanded_limit, refusal) as stream:
         if fmt in TEXT_FORMATS:
-            return read_text_format(fmt, stream, display, options, report, max_rows)
-        return _read_columnar(fmt, pa.BufferReader(stream.read()), display, max_rows)
+            yield from text_format_pieces(fmt, stream, display, options, report, max_rows, piece_rows)
+        else:
+            yield _read_columnar(fmt, pa.BufferReader(stream.read()), display, max_rows)

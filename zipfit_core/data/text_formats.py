@@ -292,11 +292,6 @@ def _read_txt(stream: BinaryIO, encoding: str, display: str, options: LoadOption
     return pd.DataFrame({"text": texts, "line": numbers}) if texts else pd.DataFrame()
 
 
-def read_text_format(fmt: str, stream: BinaryIO, display: str, options: LoadOptions, report: LoadReport,
-                      max_rows: int | None) -> pd.DataFrame:
-    return next(text_format_pieces(fmt, stream, display, options, report, max_rows, piece_rows=None))
-
-
 def text_format_pieces(fmt: str, stream: BinaryIO, display: str, options: LoadOptions, report: LoadReport,
                        max_rows: int | None, piece_rows: int | None) -> Iterator[pd.DataFrame]:
     """A text file's rows as frames: JSONL a piece of `piece_rows` rows at a time, the other formats whole."""
