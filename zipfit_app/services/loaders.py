@@ -220,17 +220,15 @@ def loaded_data(source_ref: LoadedRef | None, target_ref: LoadedRef | None) -> L
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _token_counts(fingerprint: str, _texts: tuple[str, ...] | list[str]) -> np.ndarray:
-    counts = TokenCounter().count(_texts)
+def _token_counts(fingerprint: str, _loaded: LoadedTexts) -> np.ndarray:
+    counts = TokenCounter().count_loaded(_loaded)  # a data store's counts, made when it was converted
     counts.setflags(write=False)
     return counts
 
 
 def token_counts(loaded: LoadedTexts) -> np.ndarray:
     """Approximate token counts of each text (the counter `zipfit select` uses by default)."""
-    if loaded.token_counts is not None:  # counted once, when the data was converted
-        return loaded.token_counts
-    return _token_counts(loaded.fingerprint, loaded.texts)
+    return _token_counts(loaded.fingerprint, loaded)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
