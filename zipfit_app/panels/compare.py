@@ -37,8 +37,8 @@ from ..state.view import DataChoice, describe_cut
 from ..ui import notices
 from ..ui.charts import composition_figure, length_profile_figure, proxy_curves_figure
 from ..ui.markdown import literal, message
-from ..ui.tables import composition_columns
 from ..ui.progress import work_progress
+from ..ui.tables import composition_columns
 from . import compare_balanced
 
 BALANCED_NAME = "zipfit balanced"  # not the paper's rule: the curve's name says so

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from zipfit_core.analysis.coverage import balance_unavailable, facts_for_pool
 from zipfit_core.analysis.explore import (
     CutSummary,
     GroupIndex,
@@ -17,7 +18,6 @@ from zipfit_core.analysis.explore import (
     summarize_cut,
     summarize_selection,
 )
-from zipfit_core.analysis.coverage import balance_unavailable, facts_for_pool
 from zipfit_core.analysis.selection import Selection, SelectionRule
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError

@@ -13,13 +13,13 @@ from decimal import Decimal
 
 import streamlit as st
 
+from zipfit_core.analysis.coverage import BALANCED_RULE_NOTE
 from zipfit_core.analysis.explore import (
     ScoreIndex,
     decimals_to_tell_apart,
     equivalent_rule,
     threshold_from_selection,
 )
-from zipfit_core.analysis.coverage import BALANCED_RULE_NOTE
 from zipfit_core.analysis.selection import SelectionRule
 from zipfit_core.errors import ZipFitError
 

@@ -15,8 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from zipfit_core.analysis.contamination import DEFAULT_MAX_MATCHES, DEFAULT_NGRAM, ContaminationFlags, ReferenceTexts
-from zipfit_core.analysis.contamination import find_contamination
+from zipfit_core.analysis.contamination import (
+    DEFAULT_MAX_MATCHES,
+    DEFAULT_NGRAM,
+    ContaminationFlags,
+    ReferenceTexts,
+    find_contamination,
+)
 from zipfit_core.analysis.coverage import select_balanced
 from zipfit_core.analysis.curation import CuratedSelection, CurationSettings, curate
 from zipfit_core.analysis.explore import ScoreIndex

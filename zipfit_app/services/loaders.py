@@ -27,10 +27,10 @@ from zipfit_core.engines.open_folder import OpenedScoreFolder, open_score_folder
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.data_store import Progress, open_data
 
-from . import work
 from ..config import app_settings
 from ..state.records import LoadedRef
 from ..state.view import DataChoice
+from . import work
 
 ROLES = ("source", "target")
 ROLE_TITLES = {"source": "Source pool", "target": "Target set"}

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from zipfit_core.analysis.compare import Overlap, composition, overlap
-from zipfit_core.analysis.shaping import CapGroup
 from zipfit_core.analysis.selection import Selection, SelectionRule, cut_in_order, select
+from zipfit_core.analysis.shaping import CapGroup
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.alignment import rank_by_score
 from zipfit_core.scoring.target_facts import TargetFacts

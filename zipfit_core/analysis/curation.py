@@ -15,8 +15,13 @@ import numpy as np
 import pandas as pd
 
 from zipfit_core.analysis.contamination import DEFAULT_MAX_MATCHES, DEFAULT_NGRAM, ContaminationFlags
-from zipfit_core.analysis.near_duplicates import DEFAULT_SHINGLE, DEFAULT_THRESHOLD, DuplicateGroups, MinHashes
-from zipfit_core.analysis.near_duplicates import near_duplicate_groups
+from zipfit_core.analysis.near_duplicates import (
+    DEFAULT_SHINGLE,
+    DEFAULT_THRESHOLD,
+    DuplicateGroups,
+    MinHashes,
+    near_duplicate_groups,
+)
 from zipfit_core.analysis.selection import Selection, SelectionRule, select
 from zipfit_core.analysis.shaping import HAND_EXCLUDED, OVER_CAP, PATTERN_EXCLUDED, ShapedRows
 from zipfit_core.bounds import MATCH_COUNTS

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 import re
-from functools import cached_property
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd

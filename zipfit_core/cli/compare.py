@@ -14,17 +14,14 @@ import pandas as pd
 
 from zipfit_core._version import __version__
 from zipfit_core.analysis.compare import compare_methods
-from zipfit_core.analysis.selection_measures import COMPRESSION_MEANING, KL_MEANING, describe_sampling
 from zipfit_core.analysis.selection import SelectionRule, TokenCounter
-from zipfit_core.cli.data_options import add_data_arguments
+from zipfit_core.analysis.selection_measures import COMPRESSION_MEANING, KL_MEANING, describe_sampling
+from zipfit_core.cli.data_options import add_data_arguments, cache_dir, load_options
 from zipfit_core.cli.progress import ProgressBar
-from zipfit_core.cli.data_options import load_options
-from zipfit_core.cli.data_options import cache_dir
 from zipfit_core.cli.scored_inputs import add_scored_inputs, load_scored_methods, load_source_for
 from zipfit_core.cli.words import cli_text
 from zipfit_core.data.loading import load_recipe
-from zipfit_core.data.sources import DataRecipe
-from zipfit_core.data.sources import plural
+from zipfit_core.data.sources import DataRecipe, plural
 from zipfit_core.errors import ZipFitError, reword
 from zipfit_core.store.files import write_json_atomic
 from zipfit_core.store.outputs import check_output_path, is_json_of_kind

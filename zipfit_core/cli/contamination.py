@@ -18,8 +18,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from zipfit_core.analysis.contamination import DEFAULT_MAX_MATCHES, DEFAULT_NGRAM, ContaminationFlags, ReferenceTexts
-from zipfit_core.analysis.contamination import find_contamination
+from zipfit_core.analysis.contamination import (
+    DEFAULT_MAX_MATCHES,
+    DEFAULT_NGRAM,
+    ContaminationFlags,
+    ReferenceTexts,
+    find_contamination,
+)
 from zipfit_core.analysis.curation import CuratedSelection, CurationSettings, curate
 from zipfit_core.analysis.near_duplicates import DEFAULT_THRESHOLD, MinHashes
 from zipfit_core.analysis.selection import Selection, SelectionRule, select

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from zipfit_core.analysis.coverage import coverage_of_rows, select_balanced
-from zipfit_core.analysis.export import export_selection, manifest_path, removed_path
 from zipfit_core.analysis.contamination import ReferenceTexts
+from zipfit_core.analysis.coverage import coverage_of_rows, select_balanced
 from zipfit_core.analysis.curation import CurationSettings
+from zipfit_core.analysis.export import export_selection, manifest_path, removed_path
 from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
 from zipfit_core.analysis.shaping import CutPlan, shape_rows
 from zipfit_core.cli.contamination import curated_cut
@@ -25,9 +25,10 @@ from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.data.sources import plural
 from zipfit_core.engines.folder import is_score_folder
 from zipfit_core.errors import ZipFitError
-from zipfit_core.store.run import ScoreRun
 from zipfit_core.scoring.target_facts import TargetFacts
+from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.score_cache import cached_target_facts
+
 
 def check_scored_source(scores: np.ndarray, run: ScoreRun | None, source: LoadedTexts, scores_path: str,
                         source_argument: str) -> None:
@@ -143,7 +144,8 @@ def export_plan(args: argparse.Namespace, plan: CutPlan, inputs: CutInputs) -> i
         print_summary({
             "command": "select", "out": str(args.out), "format": manifest["output"]["format"],
             "manifest": str(manifest_path(args.out)), "rule": manifest["rule"], "rows": manifest["rows"],
-            "tokens": manifest["tokens"], "coverage": manifest["coverage"], "removed": curation["removed"] if curation else None,
+            "tokens": manifest["tokens"], "coverage": manifest["coverage"],
+            "removed": curation["removed"] if curation else None,
             "removed_rows_file": (str(removed_path(args.out)) if curation and curation.get("removed_rows_file")
                                   else None),
             "run": manifest["scoring"]})

@@ -20,9 +20,9 @@ import os
 import re
 import sys
 import warnings
-from pathlib import Path
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from zipfit_core.cli.words import cli_text
 from zipfit_core.data.formats import EXPANSION_FLOOR_BYTES
@@ -37,8 +37,8 @@ from zipfit_core.data.sources import (
 )
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.data_store import open_data
-from zipfit_core.store.score_cache import default_cache_dir
 from zipfit_core.store.run import ScoreRun
+from zipfit_core.store.score_cache import default_cache_dir
 
 
 def parse_row_filter(text: str | None) -> tuple[str, str] | None:

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Sequence
 
 from zipfit_core._version import __version__
+from zipfit_core.analysis.coverage import BALANCE_CHOICES
 from zipfit_core.cli.app import add_app_command, run_app
 from zipfit_core.cli.cache import add_cache_command, run_cache
 from zipfit_core.cli.compare import add_compare_command, run_compare
@@ -24,7 +25,6 @@ from zipfit_core.cli.contamination import (
 from zipfit_core.cli.data_options import SOURCE_HELP, add_data_arguments
 from zipfit_core.cli.proxy_eval import add_proxy_eval_command, run_proxy_eval
 from zipfit_core.cli.score import add_method_arguments, run_score
-from zipfit_core.analysis.coverage import BALANCE_CHOICES
 from zipfit_core.cli.select import run_select
 from zipfit_core.cli.shaping import add_select_shaping_options
 from zipfit_core.cli.words import cli_text

@@ -10,8 +10,8 @@ from pathlib import Path
 from zipfit_core.analysis.export import check_export_destination, read_manifest
 from zipfit_core.analysis.selection import RULE_KINDS
 from zipfit_core.analysis.shaping import CutPlan
-from zipfit_core.cli.data_options import cache_dir, open_recipe
 from zipfit_core.cli.cut_export import CutInputs, check_scored_source, export_plan, scores_fingerprint
+from zipfit_core.cli.data_options import cache_dir, open_recipe
 from zipfit_core.data.sources import DataRecipe
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.scores_file import read_scores

@@ -12,10 +12,10 @@ import numpy as np
 from zipfit_core.cli.progress import ProgressBar
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.data.sources import plural
+from zipfit_core.engines.folder import is_score_folder
 from zipfit_core.engines.sharded import load_scored_folder, make_engine, score_shards
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.codecs import codec_info
-from zipfit_core.engines.folder import is_score_folder
 from zipfit_core.store.outputs import check_output_path
 from zipfit_core.store.run import ScoreRun
 

@@ -26,9 +26,14 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from zipfit_core.data.data_root import (
+    check_files_inside_root,
+    check_inside_root,
+    check_local_name,
+    check_tree_inside_root,
+    open_inside_root,
+)
 from zipfit_core.data.formats import arrow_to_frame
-from zipfit_core.data.data_root import (check_files_inside_root, check_inside_root, check_local_name,
-                                        check_tree_inside_root, open_inside_root)
 from zipfit_core.data.local import path_exists
 from zipfit_core.data.sources import DataSource, LoadOptions, LoadReport, cell_matches, choose_split
 from zipfit_core.errors import ZipFitError

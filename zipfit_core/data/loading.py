@@ -54,10 +54,10 @@ from zipfit_core.data.texts import (
     cap_texts,
     choose_text_field,
     drop_missing,
-    no_text_error,
     field_list,
     field_texts,
     is_arrow_string,
+    no_text_error,
     template_texts,
     texts_fingerprint,
 )

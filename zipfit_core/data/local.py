@@ -16,9 +16,17 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from zipfit_core.data.data_root import (check_files_inside_root, check_inside_root, check_local_name,
-                                        check_mapped_inside_root, check_tree_inside_root, is_inside, open_inside_root,
-                                        resolve_in_root, special_file_kind)
+from zipfit_core.data.data_root import (
+    check_files_inside_root,
+    check_inside_root,
+    check_local_name,
+    check_mapped_inside_root,
+    check_tree_inside_root,
+    is_inside,
+    open_inside_root,
+    resolve_in_root,
+    special_file_kind,
+)
 from zipfit_core.data.formats import FILE_COLUMN, SUPPORTED_NAMES, arrow_to_frame, file_pieces, format_of
 from zipfit_core.data.sources import LoadOptions, LoadReport, choose_split, plural
 from zipfit_core.errors import ZipFitError

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.data.data_root import check_inside_root, check_tree_inside_root, resolve_in_root
+from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.data.local import is_glob
 from zipfit_core.data.sources import DataSource, TextSpec
-from zipfit_core.engines.sharded import load_scored_folder
 from zipfit_core.engines.folder import FOLDER_FORMAT, MANIFEST_NAME, is_score_folder, read_marker, read_score_folder
+from zipfit_core.engines.sharded import load_scored_folder
 from zipfit_core.engines.shards import URI_SCHEME, discover_shards
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.run import ScoreRun

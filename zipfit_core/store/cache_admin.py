@@ -35,9 +35,9 @@ from pathlib import Path
 
 from zipfit_core._version import __version__
 from zipfit_core.errors import ZipFitError
-from zipfit_core.store.files import read_json_file
 from zipfit_core.store.data_store import MANIFEST_NAME as DATA_MANIFEST_NAME
 from zipfit_core.store.data_store import STORE_FORMAT, STORE_FORMAT_VERSION, data_root_folder
+from zipfit_core.store.files import read_json_file
 from zipfit_core.store.method_cache import METHOD_CACHE_FOLDER, METHOD_CACHE_FORMAT, METHOD_CACHE_FORMAT_VERSION, memo
 from zipfit_core.store.run import ScoreRun
 from zipfit_core.store.score_cache import CACHE_FORMAT, CACHE_FORMAT_VERSION, MANIFEST_NAME, CacheEntry
