@@ -19,13 +19,14 @@ from zipfit_core.analysis.explore import (
     summarize_selection,
 )
 from zipfit_core.analysis.selection import Selection, SelectionRule
+from zipfit_core.analysis.shaping import ShapedRows, Shaping
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.target_facts import TargetFacts
 
 from ..actions import runs, view
-from ..services import methods, scores
-from ..services.explore import balanced_selection, group_column, groups_and_histogram, score_index_for
+from ..services import methods, scores, shaping
+from ..services.explore import group_column, groups_and_histogram, score_index_for
 from ..services.loaders import LoadedData
 from ..state.session import Session, widget
 from ..ui.markdown import literal, message
@@ -46,21 +47,27 @@ class ExploreContext:
     rule: SelectionRule
     summary: CutSummary
     facts: TargetFacts | None  # the per-target facts of these scores (None: not the exact ZIP-FIT pass's)
-    balanced: Selection | None  # the balanced cut, when the view asks for it and it can be made
+    balanced: bool  # the cut is balanced over the targets (the view asks for it and it can be made)
+    shaping: Shaping  # rows always or never kept, patterns, caps: stored with the run
+    shaped: ShapedRows | None  # the shaping resolved on this pool (None: unshaped, or it could not be applied)
+    selection: Selection | None  # the cut's rows when they are not the best of the ranking (balanced or shaped)
+    shaping_problem: str | None = None  # why the shaping is not applied (the cut is then the rule's alone)
 
     @property
     def kept_rows(self) -> np.ndarray | None:
         """The cut's rows when they are not the best `summary.n_kept` of the ranking (None: they are)."""
-        return None if self.balanced is None else self.balanced.rows
+        return None if self.selection is None else self.selection.rows
 
     def kept(self) -> np.ndarray:
-        """The rows the cut keeps: the balanced cut's, or the best `summary.n_kept` of the ranking."""
-        return self.balanced.rows if self.balanced is not None else self.index.ranked[:self.summary.n_kept]
+        """The rows the cut keeps: the balanced or shaped cut's, or the best `summary.n_kept` of the ranking."""
+        return self.selection.rows if self.selection is not None else self.index.ranked[:self.summary.n_kept]
 
     @property
     def cut_key(self) -> str:
-        """Names the kept rows among cuts of these scores (any balanced cut is a prefix of one order too)."""
-        return f"{'balanced' if self.balanced is not None else 'by-score'}:{self.summary.n_kept}"
+        """Names the kept rows among cuts of these scores (any balanced cut is a prefix of one order too; a shaped
+        cut is named by its shaping)."""
+        shaped = f":{shaping.shaping_digest(self.shaping)}" if self.shaped is not None else ""
+        return f"{'balanced' if self.balanced else 'by-score'}{shaped}:{self.summary.n_kept}"
 
     @property
     def balance_unavailable(self) -> str | None:
@@ -93,11 +100,23 @@ def load_context(session: Session) -> ExploreContext | None:
     groups, histogram = groups_and_histogram(shown.version, column, index, values)
     rule = view.fit_cut(session, index)
     facts = facts_for_pool(scores.target_facts_of(shown), index.n_rows) if data.target is not None else None
-    balanced = None
-    if session.view.balanced and balance_unavailable(rule.kind, facts) is None:
-        balanced = balanced_selection(shown.version, rule.kind, rule.value, index, facts)
-    summary = summarize_cut(index, rule) if balanced is None else summarize_selection(index, balanced)
-    return ExploreContext(session, data, shown, index, groups, histogram, rule, summary, facts, balanced)
+    balanced = session.view.balanced and balance_unavailable(rule.kind, facts) is None
+    hand, problem = shaping.current_shaping(session.result.run)
+    shaped, selection = None, None
+    try:
+        shaped = shaping.shaped_rows(data.source, hand) if not hand.empty else None
+        if shaped is not None or balanced:
+            selection = shaping.shaped_selection(shown.version, rule.kind, rule.value, shaping.shaping_digest(hand),
+                                                 balanced, index.scores, index.token_counts, shaped,
+                                                 facts if balanced else None)
+    except ZipFitError as error:  # caps that cannot hold, a row the pool does not have: say it, cut by the rule
+        problem, shaped = str(error), None
+        if balanced:
+            selection = shaping.shaped_selection(shown.version, rule.kind, rule.value, "", True, index.scores,
+                                                 index.token_counts, None, facts)
+    summary = summarize_cut(index, rule) if selection is None else summarize_selection(index, selection)
+    return ExploreContext(session, data, shown, index, groups, histogram, rule, summary, facts, balanced, hand,
+                          shaped, selection, problem)
 
 
 def _nothing_to_explore(session: Session, data: LoadedData | None) -> None:

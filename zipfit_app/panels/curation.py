@@ -17,7 +17,7 @@ from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.data.sources import plural
 
 from ..actions import view
-from ..services import checks, loaders
+from ..services import checks, loaders, shaping
 from ..state.session import seed
 from ..ui import widgets as bound
 from ..ui.markdown import literal, message
@@ -246,9 +246,9 @@ def export_options(context: ExploreContext) -> tuple[CurationSettings, checks.Ch
 def curated_selection(context: ExploreContext, settings: CurationSettings, state: checks.CheckState,
                       tokens: np.ndarray) -> CuratedSelection:
     """The export's cut with copies and near-duplicates removed as `settings` say (cached per question)."""
-    facts = context.facts if context.balanced is not None else None  # with facts: the balanced cut
+    facts = context.facts if context.balanced else None  # with facts: the balanced cut
     return checks.curated_selection(context.source, context.index, context.shown.version, context.rule, settings,
-                                    state.flags, tokens, facts)
+                                    state.flags, tokens, facts, context.shaped, shaping.shaping_digest(context.shaping))
 
 
 def removed_summary(curated: CuratedSelection) -> None:

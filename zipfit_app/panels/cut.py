@@ -105,14 +105,14 @@ def cut_controls(context: ExploreContext) -> None:
 def balance_switch(context: ExploreContext) -> None:
     """Fill the same budget balanced over the targets (`analysis.coverage.select_balanced`), or say why not."""
     reason = context.balance_unavailable
-    bound.toggle("Balance over the targets", context.balanced is not None,
+    bound.toggle("Balance over the targets", context.balanced,
                  lambda on: view.set_balanced(context.session, on), key="explore.balanced", disabled=reason is not None,
                  help=f"{BALANCED_RULE_NOTE[0].upper()}{BALANCED_RULE_NOTE[1:]}: every target's nearest rows are kept "
                       "before any target gets a second, so a minority style of targets is served too. Same budget; "
                       "Export writes these rows, as `zipfit select --balance targets` does.")
     if reason is not None:
         st.caption(f"A balanced cut is not available: {reason}.")
-    elif context.balanced is not None:
+    elif context.balanced:
         st.caption("Balanced over the targets: not the paper's rule. The kept rows are not the best by score, so "
                    "some rows below the lowest kept score are kept and some above it dropped.")
 

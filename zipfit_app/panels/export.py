@@ -41,7 +41,7 @@ def page(session: Session) -> None:
     if checked is None:
         return
     curated = curation.curated_selection(context, settings, checked, loaders.token_counts(context.source))
-    summary(curated.selection, balanced=context.balanced is not None)
+    summary(curated.selection, balanced=context.balanced)
     curation.removed_summary(curated)
     kind, include_score = options()
     preview(context, curated.selection, include_score)
@@ -98,7 +98,7 @@ def deliver(context: ExploreContext, curated: CuratedSelection, kind: str, inclu
     settings = app_settings()
     # As `zipfit select` records it: coverage whenever the per-target facts are at hand, the order when balanced.
     coverage = coverage_of_rows(context.facts, selection.rows, len(scores)) if context.facts is not None else None
-    balanced = context.balanced is not None
+    balanced = context.balanced
     if selection.n_rows <= settings.small_export_rows:
         downloads = Downloads(
             name,

@@ -27,6 +27,7 @@ from zipfit_core.analysis.curation import CuratedSelection, CurationSettings, cu
 from zipfit_core.analysis.explore import ScoreIndex
 from zipfit_core.analysis.near_duplicates import DEFAULT_THRESHOLD, DuplicateGroups, MinHashes, near_duplicate_groups
 from zipfit_core.analysis.selection import select
+from zipfit_core.analysis.shaping import ShapedRows
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs.work import WorkStatus
@@ -125,18 +126,20 @@ def duplicate_groups(source: LoadedTexts, index: ScoreIndex, version: str, rows:
 
 @st.cache_resource(max_entries=8, show_spinner="Removing copies and near-duplicates...")
 def _curated(key: str, _scores, _rule, _tokens, _settings: CurationSettings, _flags, _minhashes,
-             _facts) -> CuratedSelection:
-    cut = select if _facts is None else (lambda scores, rule, tokens, excluded:
-                                         select_balanced(scores, rule, _facts, tokens, excluded))
-    return curate(_scores, _rule, _tokens, _settings, flags=_flags, minhashes=_minhashes, cut=cut)
+             _facts, _shaped) -> CuratedSelection:
+    cut = select if _facts is None else (lambda scores, rule, tokens, excluded, **hand:
+                                         select_balanced(scores, rule, _facts, tokens, excluded, **hand))
+    return curate(_scores, _rule, _tokens, _settings, flags=_flags, minhashes=_minhashes, cut=cut, shaped=_shaped)
 
 
 def curated_selection(source: LoadedTexts, index: ScoreIndex, version: str, rule, settings: CurationSettings,
-                      flags: ContaminationFlags | None, tokens: np.ndarray,
-                      facts: TargetFacts | None = None) -> CuratedSelection:
+                      flags: ContaminationFlags | None, tokens: np.ndarray, facts: TargetFacts | None = None,
+                      shaped: ShapedRows | None = None, shaping_key: str = "") -> CuratedSelection:
     """The export's cut with copies and near-duplicates removed as `settings` say (cached per question); with
-    `facts` (of these scores), the balanced cut, as `zipfit select --balance targets` makes it."""
+    `facts` (of these scores), the balanced cut, as `zipfit select --balance targets` makes it; with `shaped`
+    (named by `shaping_key`), rows by hand, patterns and caps applied as `zipfit select` applies them."""
     minhashes = minhashes_for(source.fingerprint, source.texts) if settings.dedup else None
     key = _digest(version, rule, settings, flags.describe() if flags else None, len(flags.rows) if flags else 0,
-                  source.fingerprint, "balanced" if facts is not None else "by-score")
-    return _curated(key, index.scores, rule, tokens, settings, flags, minhashes, facts)
+                  source.fingerprint, "balanced" if facts is not None else "by-score",
+                  shaping_key if shaped is not None else "")
+    return _curated(key, index.scores, rule, tokens, settings, flags, minhashes, facts, shaped)

@@ -12,7 +12,6 @@ import pandas as pd
 import streamlit as st
 
 from zipfit_core.analysis.compare import length_bias, score_length_sample
-from zipfit_core.analysis.coverage import select_balanced
 from zipfit_core.analysis.explore import (
     GroupIndex,
     Histogram,
@@ -22,9 +21,7 @@ from zipfit_core.analysis.explore import (
     group_columns,
     score_histogram,
 )
-from zipfit_core.analysis.selection import Selection, SelectionRule
 from zipfit_core.data.loading import LoadedTexts
-from zipfit_core.scoring.target_facts import TargetFacts
 
 from .loaders import char_counts, token_counts
 from .scores import ShownScores
@@ -41,14 +38,6 @@ def _score_index(version: str, _scores: np.ndarray, _tokens: np.ndarray, _chars:
 def score_index_for(shown: ShownScores, source: LoadedTexts) -> ScoreIndex:
     """The ranking of the shown scores with the pool's token counts and lengths, cached by version."""
     return _score_index(shown.version, shown.scores, token_counts(source), char_counts(source))
-
-
-@st.cache_resource(max_entries=8, show_spinner="Balancing the cut over the targets...")
-def balanced_selection(version: str, kind: str, value: float, _index: ScoreIndex,
-                       _facts: TargetFacts) -> Selection:
-    """The balanced cut (`analysis.coverage.select_balanced`) of these scores at one budget, cached by scores
-    version and budget (the facts belong to the version)."""
-    return select_balanced(_index.scores, SelectionRule(kind, value), _facts, _index.token_counts)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
