@@ -3,9 +3,11 @@ and tab, the evaluation sets. Each changes the session's view (and so the URL) a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from zipfit_core.analysis.explore import ScoreIndex, snap_threshold
+from zipfit_core.analysis.search import RowSearch
 from zipfit_core.analysis.selection import SelectionRule
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.codecs import CODECS
@@ -109,6 +111,23 @@ def set_tab(session: Session, tab: str | None) -> None:
 def set_references(session: Session, labels: list[str]) -> None:
     """The evaluation sets the source is checked against (they travel in the link with the source)."""
     session.update_view(references=tuple(labels))
+
+
+def set_curation(session: Session, **changes: bool) -> None:
+    """What the export removes (copies of the references, near-duplicates): Explore's Dropped rows show the same."""
+    session.curation = replace(session.curation, **changes)
+
+
+def search(session: Session, place: str, **question) -> None:
+    """Run Explore's search (`analysis.search.RowSearch`); a question that cannot be asked is said at `place`."""
+    try:
+        session.search = RowSearch(**question)
+    except ZipFitError as error:
+        session.notify(place, str(error), "error", ":material/error:")
+
+
+def set_search(session: Session, search: RowSearch | None) -> None:
+    session.search = search
 
 
 def ask_near_duplicates(session: Session, version: str, cut_key: str) -> None:

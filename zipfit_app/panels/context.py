@@ -177,12 +177,17 @@ def _on_row_select(session: Session, table_key: str, rows: list[int]) -> None:
         view.open_row(session, rows[picked[0]])
 
 
-def sample_table(context: ExploreContext, rows: np.ndarray, key: str, extra: dict | None = None) -> None:
-    """A few rows, clickable (a click opens the row; the open row is ticked): the score as a bar, the beginning
-    of the text; `extra` adds columns (name -> one value per row)."""
+def _rows_frame(context: ExploreContext, rows: np.ndarray, extra: dict | None):
     table = rows_table(context.index, rows, context.source.texts, groups=context.groups)
     for position, (name, values) in enumerate((extra or {}).items()):
         table.insert(min(3 + position, len(table.columns)), name, values)
+    return table
+
+
+def sample_table(context: ExploreContext, rows: np.ndarray, key: str, extra: dict | None = None) -> None:
+    """A few rows, clickable (a click opens the row; the open row is ticked): the score as a bar, the beginning
+    of the text; `extra` adds columns (name -> one value per row)."""
+    table = _rows_frame(context, rows, extra)
     shown_rows = table["row"].tolist()
     key = f"{key}.{context.session.tables_version}"
     row = context.session.view.row
@@ -192,3 +197,11 @@ def sample_table(context: ExploreContext, rows: np.ndarray, key: str, extra: dic
                  column_config=score_columns(context.index.score_range()))
 
 
+def selectable_table(context: ExploreContext, rows: np.ndarray, key: str, extra: dict | None = None) -> list[int]:
+    """Rows to act on together: tick any number; returns the ticked rows (`panels.shaping.selection_actions`)."""
+    table = _rows_frame(context, rows, extra)
+    shown_rows = table["row"].tolist()
+    event = st.dataframe(table, hide_index=True, key=f"{key}.{context.session.tables_version}",
+                         selection_mode="multi-row", on_select="rerun",
+                         column_config=score_columns(context.index.score_range()))
+    return [int(shown_rows[position]) for position in event.selection.rows if position < len(shown_rows)]

@@ -221,22 +221,28 @@ def _reference_text(context: ExploreContext, name: str, row: int) -> str | None:
     return None
 
 
+def curation_toggles(context: ExploreContext, place: str) -> CurationSettings:
+    """The two curation switches (Export's, shown on Explore's Dropped rows too: one setting of the session)."""
+    session = context.session
+    bound.toggle("Remove rows that copy a target or an evaluation set", session.curation.decontaminate,
+                 lambda on: view.set_curation(session, decontaminate=bool(on)), key=f"{place}.decontaminate",
+                 help="Checked on the Explore page (exact copies after normalising, or 13 shared words found in at "
+                      "most 10 pool rows: more is boilerplate, such as a licence header). Removed rows are replaced "
+                      "by the next best ones.")
+    bound.toggle("Keep one row per near-duplicate group (the best-scored)", session.curation.dedup,
+                 lambda on: view.set_curation(session, dedup=bool(on)), key=f"{place}.dedup")
+    return session.curation
+
+
 def export_options(context: ExploreContext) -> tuple[CurationSettings, checks.CheckState | None]:
     """The two export options; returns the settings and the contamination check, None while the export must wait
     for it."""
-    seed("export.decontaminate", True)
-    seed("export.dedup", False)
-    decontaminate = st.toggle("Remove rows that copy a target or an evaluation set", key="export.decontaminate",
-                              help="Checked on the Explore page (exact copies after normalising, or 13 shared "
-                                   "words found in at most 10 pool rows: more is boilerplate, such as a licence "
-                                   "header). Removed rows are replaced by the next best ones.")
-    dedup = st.toggle("Keep one row per near-duplicate group (the best-scored)", key="export.dedup")
-    settings = CurationSettings(decontaminate=decontaminate, dedup=dedup)
+    settings = curation_toggles(context, "export")
     state = check_state(context)
     if context.session.view.references:
         st.caption("Also checked against: " + literal(", ".join(context.session.view.references)) + " (chosen on "
                    "Explore).")
-    if decontaminate and state.flags is None and state.references:
+    if settings.decontaminate and state.flags is None and state.references:
         st.info("The contamination check is still running: the export waits for it.", icon=":material/hourglass_top:")
         _progress(state.status, "The contamination check")
         return settings, None

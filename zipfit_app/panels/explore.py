@@ -18,11 +18,12 @@ from ..state.session import Session
 from ..state.view import EXPLORE_TABS
 from ..ui import widgets as bound
 from ..ui.charts import score_length_figure
-from . import curation, cut, row, targets
+from . import curation, cut, dropped, row, search, shaping, targets
 from .context import ExploreContext, cut_line, load_context, sample_table, scores_notice
 
 SAMPLE_ROWS = 10
-TAB_LABELS = dict(zip(EXPLORE_TABS, ("Top and bottom rows", "Rows around the cut", "Score against length")))
+TAB_LABELS = dict(zip(EXPLORE_TABS, ("Top and bottom rows", "Rows around the cut", "Score against length",
+                                     "Dropped rows")))
 
 
 def page(session: Session) -> None:
@@ -46,10 +47,12 @@ def page(session: Session) -> None:
         if context.shown.complete:
             st.page_link("pages/export.py", label=f"Export these {context.summary.n_kept:,} rows",
                          icon=":material/download:")
+    search.search_section(context)
+    shaping.shaping_section(context)
     curation.explore_section(context)
     targets.coverage_section(context)
     sample_tabs(context)
-    row.row_detail(context, notes=curation.row_note)
+    row.row_detail(context, notes=curation.row_note, actions=shaping.row_actions)
 
 
 def group_picker(context: ExploreContext) -> None:
@@ -64,7 +67,12 @@ def composition_table(context: ExploreContext) -> None:
         return
     table = composition(context.groups, context.summary.n_kept, context.kept_rows)
     groups_name = context.groups.column
+    caps = shaping.cap_column(context, list(table[groups_name]), table["total"].to_numpy())
+    if caps is not None:  # each group's cap beside its share of the kept rows
+        table.insert(table.columns.get_loc("share_of_kept") + 1, "cap", caps)
     st.dataframe(table, hide_index=True, column_config={
+        "cap": st.column_config.NumberColumn("cap", format="percent", width="small",
+                                             help="At most this share of the cut (set by hand)"),
         "kept": st.column_config.NumberColumn("kept", format="%d", width="small"),
         "total": st.column_config.NumberColumn("in pool", format="%d", width="small"),
         "share_of_kept": st.column_config.ProgressColumn("of kept", format="percent", min_value=0,
@@ -87,7 +95,7 @@ def sample_tabs(context: ExploreContext) -> None:
         view.set_tab(session, None if tab == EXPLORE_TABS[0] else tab)
 
     tabs = bound.tabs(labels, TAB_LABELS[session.view.tab or EXPLORE_TABS[0]], on_change, key="explore.tab")
-    for tab, draw in zip(tabs, (_best_and_worst, _around_the_cut, _score_against_length)):
+    for tab, draw in zip(tabs, (_best_and_worst, _around_the_cut, _score_against_length, dropped.dropped_rows)):
         if tab.open:
             with tab:
                 draw(context)
@@ -102,10 +110,10 @@ def _best_and_worst(context: ExploreContext) -> None:
 
 def _around_the_cut(context: ExploreContext) -> None:
     above, below = rows_around_cut(context.index, context.summary.n_kept, k=5, rows=context.kept_rows)
-    balanced = context.kept_rows is not None
-    st.markdown("**Lowest-scoring kept rows**" if balanced else "**Last kept rows** (just above the cut)")
+    reordered = context.kept_rows is not None  # balanced or shaped: the kept rows are not a prefix of the ranking
+    st.markdown("**Lowest-scoring kept rows**" if reordered else "**Last kept rows** (just above the cut)")
     sample_table(context, above, f"explore.above.{context.cut_key}")  # new cut, no stale selection
-    st.markdown("**Best dropped rows** (the balanced cut keeps some rows below them)" if balanced
+    st.markdown("**Best dropped rows** (the cut keeps some rows below them)" if reordered
                 else "**First dropped rows** (just below the cut)")
     sample_table(context, below, f"explore.below.{context.cut_key}")
 

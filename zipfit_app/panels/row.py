@@ -23,7 +23,8 @@ NEAREST_KEY = "explore.nearest_k"
 NEAREST_TABLE_KEY = "explore.nearest_table"  # + the row: a target picked for one row is not kept for another
 
 
-def row_detail(context: ExploreContext, notes: Callable[[ExploreContext, int], None] | None = None) -> None:
+def row_detail(context: ExploreContext, notes: Callable[[ExploreContext, int], None] | None = None,
+               actions: Callable[[ExploreContext, int], None] | None = None) -> None:
     """The view's open row in a dialog; a row number the pool does not have is a warning on the page."""
     row = context.session.view.row
     if row is None:
@@ -33,11 +34,13 @@ def row_detail(context: ExploreContext, notes: Callable[[ExploreContext, int], N
         return
     escape_closes_dialogs()
     st.dialog(f"Row {row}", width="large", on_dismiss=lambda: view.close_row(context.session))(_row_body)(
-        context, row, notes)
+        context, row, notes, actions)
 
 
-def _row_body(context: ExploreContext, row: int, notes: Callable[[ExploreContext, int], None] | None) -> None:
-    """Text, length, rank, what `notes` says about it, and its nearest targets by 1 - NCD."""
+def _row_body(context: ExploreContext, row: int, notes: Callable[[ExploreContext, int], None] | None,
+              actions: Callable[[ExploreContext, int], None] | None) -> None:
+    """Text, length, rank, keep or leave out (`actions`), what `notes` says about it, and its nearest targets by
+    1 - NCD."""
     index, summary = context.index, context.summary
     text = context.source.texts[row]
     rank = int(index.rank_of_row[row])
@@ -46,10 +49,12 @@ def _row_body(context: ExploreContext, row: int, notes: Callable[[ExploreContext
     cells[1].metric("Rank", f"{rank + 1:,} of {index.n_rows:,}")
     cells[2].metric("Length", f"{len(text):,} chars")
     cells[3].metric("Tokens (approx.)", f"{int(index.token_counts[row]):,}" if index.token_counts is not None else "-")
-    kept = row in context.kept_rows if context.kept_rows is not None else rank < summary.n_kept
+    kept = bool(np.any(context.kept_rows == row)) if context.kept_rows is not None else rank < summary.n_kept
     cells[4].metric("Kept by the cut", "yes" if kept else "no")
     if context.groups is not None:
         st.caption(literal(f"{context.groups.column}: {context.groups.label_of_rows(np.array([row]))[0]}"))
+    if actions is not None:
+        actions(context, row)
     if notes is not None:
         notes(context, row)
     left, right = st.columns([1, 1], gap="large")

@@ -13,6 +13,9 @@ from typing import Any
 
 import streamlit as st
 
+from zipfit_core.analysis.curation import CurationSettings
+from zipfit_core.analysis.search import RowSearch
+
 from .records import Downloads, FolderExport, LoadedRef, Notice, ProxyResult, ResultRef
 from .view import DataChoice, ViewState
 
@@ -47,6 +50,8 @@ class Session:
     downloads: Downloads | None = None  # what the Export page's buttons serve now
     threshold_for: str | None = None  # the result a threshold cut was set on (another result's scale differs)
     dedup_asked: tuple[str, str] | None = None  # (scores version, cut key) whose near-duplicates were asked for
+    curation: CurationSettings = field(default_factory=CurationSettings)  # what Export removes; Explore's Dropped
+    search: RowSearch | None = None  # Explore's search, as last run
     tables_version: int = 0  # in every table's key: a closed row leaves no stale tick
 
     def update_view(self, **changes: Any) -> ViewState:

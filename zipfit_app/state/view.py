@@ -20,7 +20,7 @@ from zipfit_core.scoring.codecs import CODECS
 from zipfit_core.scoring.methods import DEFAULT_METHOD, METHODS
 
 DATA_KINDS = ("demo", "hub", "local", "upload", "folder")  # folder: a score folder under the data root
-EXPLORE_TABS = ("top", "cut", "length")  # Explore's tabs: best and worst rows, rows around the cut, score vs length
+EXPLORE_TABS = ("top", "cut", "length", "dropped")  # best and worst rows, around the cut, score vs length, left out
 
 
 @dataclass(frozen=True)

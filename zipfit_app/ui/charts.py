@@ -77,6 +77,29 @@ def histogram_figure(histogram: Histogram, cut_score: float | None, *, title_by:
     return figure
 
 
+def matches_figure(histogram: Histogram, match_scores: np.ndarray, cut_score: float | None, *,
+                   score_title: str = ALIGNMENT_TITLE) -> go.Figure:
+    """A search's matches over the pool's histogram (same bins; the matches on their own axis, so a few are seen)."""
+    pool = histogram.counts.sum(axis=0)
+    finite = match_scores[np.isfinite(match_scores)]
+    matches, _edges = np.histogram(finite, bins=histogram.edges)
+    figure = go.Figure()
+    figure.add_bar(x=histogram.centers, y=pool, width=histogram.width, name="pool", marker_color="#BBBBBB",
+                   marker_line_width=0, hovertemplate="pool<br>score %{x:.4f}<br>%{y:,} rows<extra></extra>")
+    figure.add_bar(x=histogram.centers, y=matches, width=histogram.width, name="matches", yaxis="y2",
+                   marker_color=PALETTE[0], opacity=0.8, marker_line_width=0,
+                   hovertemplate="matches<br>score %{x:.4f}<br>%{y:,} rows<extra></extra>")
+    if cut_score is not None and np.isfinite(cut_score):
+        figure.add_vline(x=min(max(cut_score, float(histogram.edges[0])), float(histogram.edges[-1])),
+                         line_color=CUT_COLOUR, line_width=2, line_dash="dash", annotation_text="cut",
+                         annotation_position="top left", annotation_font_color=CUT_COLOUR)
+    figure.update_layout(barmode="overlay", bargap=0, height=260 + LEGEND_MARGIN, margin=dict(l=10, r=10, t=30, b=10),
+                         xaxis_title=chart_text(score_title), yaxis_title="pool rows",
+                         yaxis2={"title": "matching rows", "overlaying": "y", "side": "right"})
+    _legend_below(figure)
+    return figure
+
+
 def score_length_figure(sample: pd.DataFrame, group_of_row: list[str] | None, cut_score: float | None,
                         correlation: float | None, group_labels: list[str] | None = None, *,
                         score_title: str = "alignment score") -> go.Figure:

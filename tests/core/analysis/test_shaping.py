@@ -126,3 +126,14 @@ def test_why_a_row_is_out_in_words() -> None:
     assert why_out(curated, 2) is None
     assert [why_out(curated, row) for row in (0, 1, 39, 11, 38)] == [
         PATTERN_EXCLUDED, HAND_EXCLUDED, HAND_EXCLUDED, OVER_CAP, BELOW_THE_CUT]
+
+
+def test_the_reasons_of_every_row_agree_with_why_out() -> None:
+    from zipfit_core.analysis.curation import reasons_out, why_out
+
+    rows = shaped(Shaping(exclude_rows=(1, 39), patterns=("Licensed under",), caps=(GroupCap("kind", "changelog", 0.5),)))
+    curated = curate(SCORES, SelectionRule("top_k", 10), None, CurationSettings(decontaminate=False), shaped=rows)
+    codes, labels = reasons_out(curated)
+    assert len(codes) == len(SCORES) and (codes == -1).sum() == 10
+    assert [None if code < 0 else labels[code] for code in codes] == [why_out(curated, row)
+                                                                      for row in range(len(SCORES))]
