@@ -6,8 +6,8 @@ against one pool (`ShapedRows`: which rows are included, excluded and why, and e
 never keeps an excluded row, and skips a row whose group is at its cap, so top-K still keeps K rows. `CutPlan` is
 everything that makes a cut (rule, order, shaping, curation): recorded in an export's manifest and replayed.
 
-Patterns run on RE2 (pyarrow.compute.match_substring_regex): linear time, so no pattern can take too long (no
-catastrophic backtracking); what RE2 does not support (look-behind, back-references) is refused with its reason.
+Patterns are matched by `search.rows_matching` (RE2: linear time; what RE2 does not support is refused with its
+reason).
 """
 
 from __future__ import annotations
@@ -17,17 +17,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from zipfit_core.analysis.search import check_pattern, column_codes, rows_matching
 from zipfit_core.bounds import ROW_NUMBERS
 from zipfit_core.data.sources import plural
 from zipfit_core.errors import ZipFitError
 
 HAND_EXCLUDED, PATTERN_EXCLUDED, OVER_CAP = "excluded by hand", "excluded by a pattern", "over its group's cap"
 EVERY_GROUP, POOL_SHARE = "*", "pool"  # `--cap kind=*:5%` caps every group; `--cap kind=*:pool` at its pool share
-PATTERN_BATCH_ROWS = 65_536  # rows of a plain list matched at a time (a store is matched in its own batches)
 
 
 @dataclass(frozen=True)
@@ -123,39 +120,6 @@ class Shaping:
                    tuple(content.get("patterns", ())), tuple(GroupCap.from_dict(cap) for cap in content.get("caps", ())))
 
 
-def check_pattern(pattern: str) -> None:
-    """Raise a ZipFitError with RE2's reason when `pattern` does not compile there."""
-    try:
-        pc.match_substring_regex(pa.array([""], pa.string()), pattern)
-    except (pa.ArrowInvalid, TypeError) as error:
-        reason = str(error).removeprefix("Invalid regular expression: ")
-        raise ZipFitError(f"The pattern {pattern!r} is not a regular expression RE2 can run ({reason}): RE2 has no "
-                          "look-behind or back-references; rewrite it without them.") from None
-
-
-def _text_arrays(texts: Sequence[str]):
-    """The texts as Arrow string arrays, a batch at a time (a store's own batches: never the pool in a list)."""
-    table = getattr(texts, "table", None)
-    if table is not None and hasattr(table, "batches"):
-        for batch in table.batches([texts.text_field]):
-            yield batch.column(0)
-        return
-    for start in range(0, len(texts), PATTERN_BATCH_ROWS):
-        yield pa.array([str(text) for text in texts[start: start + PATTERN_BATCH_ROWS]], pa.string())
-
-
-def rows_matching(texts: Sequence[str], pattern: str) -> np.ndarray:
-    """The rows (ascending) whose text `pattern` matches anywhere (RE2 search): the search behind 'never keep all
-    N matches'."""
-    check_pattern(pattern)
-    found, start = [], 0
-    for array in _text_arrays(texts):
-        hits = pc.fill_null(pc.match_substring_regex(array, pattern), False).to_numpy(zero_copy_only=False)
-        found.append(np.flatnonzero(hits) + start)
-        start += len(array)
-    return np.concatenate(found).astype(np.int64) if found else np.zeros(0, np.int64)
-
-
 @dataclass(frozen=True)
 class CapGroup:
     """One group a cap applies to: its members (a boolean over the pool) and its share of the cut."""
@@ -182,21 +146,11 @@ class ShapedRows:
     caps: tuple[CapGroup, ...] = ()
 
 
-def _group_codes(table, column: str, n_rows: int) -> tuple[np.ndarray, list[str]]:
-    if column not in table.columns:
-        raise ZipFitError(f"There is no column {column!r} to cap: choose one of {', '.join(map(str, table.columns))}.")
-    values = table.column(column) if hasattr(table, "batches") else table[column]
-    codes, uniques = pd.factorize(pd.Series(values), sort=True)
-    if len(codes) != n_rows:
-        raise ZipFitError(f"The column {column!r} has {len(codes):,} values for {n_rows:,} rows: load the pool again.")
-    return np.asarray(codes, dtype=np.int64), [str(value) for value in uniques]
-
-
 def cap_groups(caps: Sequence[GroupCap], table, n_rows: int) -> tuple[CapGroup, ...]:
     """Each cap as the groups it limits (a `*` cap: one per value of its column)."""
     groups = []
     for cap in caps:
-        codes, labels = _group_codes(table, cap.column, n_rows)
+        codes, labels = column_codes(table, cap.column, n_rows, "to cap")
         if cap.value is not None and cap.value not in labels:
             shown = ", ".join(labels[:8]) + (", ..." if len(labels) > 8 else "")
             raise ZipFitError(f"The column {cap.column!r} has no value {cap.value!r} to cap: choose one of {shown}.")
