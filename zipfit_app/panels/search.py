@@ -101,7 +101,7 @@ def _matches(context: ExploreContext, search, rows: np.ndarray) -> None:
     session = context.session
     statuses = _statuses(context, rows)
     counts = {status: int((statuses == status).sum()) for status in ("kept", "dropped", "left out")}
-    st.markdown(literal(f"**{plural(len(rows), 'row')}** where {search.describe()}: ") +
+    st.markdown(f"**{plural(len(rows), 'row')}** where " + literal(search.describe()) + ": " +
                 f"{counts['kept']:,} kept by the cut, {counts['dropped']:,} dropped (below it), "
                 f"{counts['left out']:,} left out by hand, by a pattern or a cap.")
     if len(rows) == 0:
