@@ -174,6 +174,24 @@ def screenshot(page, name: str, folder: Path = ARTIFACTS) -> Path:
     return path
 
 
+def section_screenshot(page, first_heading: str, next_heading: str, name: str, folder: Path = ARTIFACTS) -> Path:
+    """The page from one heading down to the next one (the viewport grown to the whole page first, as above)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    viewport = page.viewport_size
+    height = page.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
+                           "[data-testid=\"stAppViewContainer\"]')].map(e => e.scrollHeight), 800)")
+    page.set_viewport_size({"width": viewport["width"], "height": min(int(height) + 40, 6000)})
+    page.wait_for_timeout(400)
+    top = page.get_by_role("heading", name=first_heading).first.bounding_box()
+    bottom = page.get_by_role("heading", name=next_heading).first.bounding_box()
+    left = page.locator("[data-testid='stMain']").bounding_box()
+    page.screenshot(path=str(path), clip={"x": left["x"], "y": top["y"] - 10, "width": left["width"],
+                                          "height": bottom["y"] - top["y"]})
+    page.set_viewport_size(viewport)
+    return path
+
+
 @pytest.fixture(scope="session")
 def copy_into_data_root(e2e_dirs):
     def copy(source: Path, name: str | None = None) -> Path:

@@ -95,7 +95,8 @@ def matches_figure(histogram: Histogram, match_scores: np.ndarray, cut_score: fl
                          annotation_position="top left", annotation_font_color=CUT_COLOUR)
     figure.update_layout(barmode="overlay", bargap=0, height=260 + LEGEND_MARGIN, margin=dict(l=10, r=10, t=30, b=10),
                          xaxis_title=chart_text(score_title), yaxis_title="pool rows",
-                         yaxis2={"title": "matching rows", "overlaying": "y", "side": "right"})
+                         yaxis2={"title": "matching rows", "overlaying": "y", "side": "right", "rangemode": "tozero",
+                                 "tickformat": ",d", "dtick": 1 if matches.max(initial=0) <= 10 else None})
     _legend_below(figure)
     return figure
 
