@@ -83,6 +83,12 @@ class RowSearch:
                               "the shortest length at most the longest.")
         if self.regex and self.query:
             check_pattern(self.query)
+        elif self.query:
+            try:
+                pc.match_substring_regex(pa.array([""], pa.string()), self.pattern())
+            except pa.ArrowInvalid:  # RE2's size limit: a keyword of a few hundred thousand characters
+                raise ZipFitError(f"The keyword of {len(self.query):,} characters is too long to search for: search "
+                                  "for a shorter part of it.") from None
 
     @property
     def empty(self) -> bool:

@@ -119,6 +119,7 @@ def one_sentence(message: str) -> bool:
 @pytest.mark.parametrize(("make", "says"), [
     (lambda: RowSearch("(?<=a)b", regex=True), "not a regular expression RE2 can run"),
     (lambda: RowSearch("(unclosed", regex=True), "not a regular expression RE2 can run"),
+    (lambda: RowSearch("ab" * 1_000_000), "keyword of 2,000,000 characters is too long to search for"),
     (lambda: RowSearch(min_chars=500, max_chars=100), "500–100 characters holds no text"),
     (lambda: RowSearch(min_chars=-1), "shortest length must be a whole number"),
     (lambda: RowSearch(max_chars=2.5), "longest length must be a whole number"),
