@@ -91,6 +91,8 @@ def shaped_export(isolated, tmp_path):
 
 def test_an_app_manifest_records_the_plan_and_the_scores_by_their_run(shaped_export):
     at, out, manifest, removed, hand = shaped_export
+    kept = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert hand.include_rows[0] in kept and hand.exclude_rows[0] not in kept  # the shaping made this cut
     plan = CutPlan.from_dict(manifest["plan"])
     assert plan.shaping == hand and plan.balanced and plan.rule == {"kind": "top_k", "value": TOP_K}
     assert plan.curation["decontaminate"]
@@ -140,7 +142,7 @@ def test_the_pages_commands_make_the_same_rows(shaped_export, tmp_path):
     made = view_commands(run, CutPlan.from_dict(manifest["plan"]), out.name, data_root=out.parents[1] / "data",
                          evaluation_sets=[DataRecipe.from_dict(item["recipe"])
                                           for item in manifest["replay"]["evaluation_sets"]])
-    assert made.script == script
+    assert made.script.rstrip("\n") == script.rstrip("\n")
     folder = tmp_path / "by-hand"
     folder.mkdir()
     for name, content in made.row_files.items():
@@ -169,3 +171,46 @@ def test_an_uploaded_source_is_refused_with_what_to_do(isolated, tmp_path):
     assert not (tmp_path / "again.jsonl").exists()
     script = next(block.value for block in at.code if "zipfit select" in block.value)
     assert "save it as mine.jsonl here first" in script
+
+
+def test_a_folder_export_of_another_methods_scores_replays_and_its_commands_match(isolated, tmp_path, monkeypatch):
+    """Random scores with seed 7 (the method cache, a setting on the command line), a group capped at its pool
+    share, near-duplicates removed, no score column, written to the export folder as Parquet."""
+    monkeypatch.setenv("ZIPFIT_SMALL_EXPORT_ROWS", "10")
+    write_pool(isolated)
+    at = new_app()
+    load_in_form(at, "source", "local", "pool.jsonl")
+    load_in_form(at, "target", "local", "targets.jsonl")
+    at.switch_page("pages/score.py").run()
+    at.selectbox(key="score.method").set_value("random").run()
+    at.number_input(key="score.random.seed").set_value(7).run()
+    next(button for button in at.button if button.label == "Start scoring").click().run()
+    assert JobManager.shared().wait(session_of(at).result.job_id, timeout=120).state == "done"
+    shaping.record(session_of(at).result.run, Shaping(patterns=("^The council met on day 1",),
+                                                      caps=(GroupCap("source", None, None),)))
+    at.switch_page("pages/explore.py").run()
+    set_cut(at, "top_percent", 25.0)
+    open_export(at)
+    at.toggle(key="export.dedup").set_value(True).run()
+    at.toggle(key="export.include_score").set_value(False).run()
+    at.radio(key="export.format").set_value("parquet").run()
+    next(button for button in at.button if button.label == "Write to the export folder").click().run()
+    assert_no_exception(at)
+    job = session_of(at).folder_export
+    assert JobManager.shared().wait(job.work_id, timeout=120).state == "done"
+    manifest = json.loads(manifest_path(job.output).read_text())
+    assert manifest["plan"]["shaping"]["caps"] == [{"column": "source", "value": None, "share": None}]
+    assert ScoreRun.from_dict(manifest["replay"]["scores"]["run"]).method_settings() == ("random", {"seed": 7})
+    for cache in (JobManager.shared().cache_dir, tmp_path / "empty-cache"):
+        again = zipfit("select", "--from-manifest", manifest_path(job.output), "--out", tmp_path / "again.parquet",
+                       cwd=tmp_path, cache=cache)
+        assert again.returncode == 0, again.stderr
+        assert (tmp_path / "again.parquet").read_bytes() == job.output.read_bytes()
+    script = next(block.value for block in at.code if "zipfit select" in block.value)
+    assert "--method random --setting seed=7" in script and "--cap=source=*:pool" in script
+    assert "--dedup" in script and "--no-score" in script
+    folder = tmp_path / "by-hand"
+    folder.mkdir()
+    done = shell(script, folder, tmp_path / "fresh-cache")
+    assert done.returncode == 0, done.stderr
+    assert (folder / job.output.name).read_bytes() == job.output.read_bytes()
