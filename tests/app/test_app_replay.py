@@ -127,7 +127,7 @@ def test_changed_scores_are_refused(shaped_export, tmp_path):
     manifest_path(out).write_text(json.dumps(manifest))
     again = zipfit("select", "--from-manifest", manifest_path(out), "--out", tmp_path / "again.jsonl",
                    cwd=tmp_path, cache=JobManager.shared().cache_dir)
-    assert again.returncode == 2 and "differ from those" in again.stderr
+    assert again.returncode == 2 and "have changed since" in again.stderr
 
 
 def test_the_pages_commands_make_the_same_rows(shaped_export, tmp_path):

@@ -76,7 +76,7 @@ def replay_manifest(args: argparse.Namespace) -> int:
         run = recorded_run
     where = scores_path or f"the scores {path} names"
     if scores_fingerprint(scores) != fingerprint:
-        raise ZipFitError(f"The scores in {where} differ from those {path} was made from: make the cut again from "
+        raise ZipFitError(f"The scores in {where} have changed since {path} was written: make the cut again from "
                           "the new scores, or put the old scores back.")
     check_scored_source(scores, run, source, where, source_part["argument"])
     if run is not None and replay.get("targets_recipe"):  # load the targets from where the export found them
