@@ -8,11 +8,15 @@ import streamlit as st
 from zipfit_core.analysis.coverage import BALANCED_RULE_NOTE, coverage_of_rows
 from zipfit_core.analysis.curation import CuratedSelection
 from zipfit_core.analysis.selection import Selection, TokenCounter
+from zipfit_core.analysis.shaping import CutPlan, Shaping
+from zipfit_core.cli import commands
+from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError
 
 from ..config import app_settings
+from ..services import checks, loaders
 from ..services import exports as exporting
-from ..services import loaders
+from ..services import scores as scores_service
 from ..state.records import Downloads, FolderExport
 from ..state.session import Session, seed
 from ..state.view import describe_cut
@@ -99,12 +103,20 @@ def deliver(context: ExploreContext, curated: CuratedSelection, kind: str, inclu
     # As `zipfit select` records it: coverage whenever the per-target facts are at hand, the order when balanced.
     coverage = coverage_of_rows(context.facts, selection.rows, len(scores)) if context.facts is not None else None
     balanced = context.balanced
+    # What `zipfit select --from-manifest` makes again: the plan (the shaping only when it applies) and its inputs.
+    plan = CutPlan.of(context.rule, balanced, context.shaping if context.shaped is not None else Shaping(),
+                      curated.settings)
+    evaluation_sets = _evaluation_sets(context)
+    from_folder = scores_service.kind_of(session.result.job_id) == "folder"
+    replay = exporting.replay_section(context.data, run, scores, from_folder, evaluation_sets, include_score,
+                                      settings.data_root)
+    command_line(context, plan, name, evaluation_sets, include_score, from_folder)
     if selection.n_rows <= settings.small_export_rows:
         downloads = Downloads(
             name,
             lambda: exporting.export_bytes(context.source, scores, selection, counter, kind, include_score),
             lambda: exporting.manifest_bytes(run, selection, counter, name, kind, include_score, curated, coverage,
-                                             balanced),
+                                             balanced, plan, replay),
             (lambda: curation.removed_bytes(curated)) if curated.removed_any else None)
         a, b, c = st.columns(3)
         a.download_button(f"Download {name}", data=downloads.file, file_name=name, mime=exporting.FORMATS[kind].mime,
@@ -124,12 +136,44 @@ def deliver(context: ExploreContext, curated: CuratedSelection, kind: str, inclu
         try:
             session.folder_export = exporting.start_folder_export(settings.export_root, settings.data_root, stem,
                                                                   context.source, scores, curated, counter, run,
-                                                                  kind, include_score, coverage, balanced)
+                                                                  kind, include_score, coverage, balanced,
+                                                                  plan, replay)
         except ZipFitError as error:
             st.error(message(error), icon=":material/error:")
     if session.folder_export is not None:
         folder_progress(session.folder_export)
     return None
+
+
+def _evaluation_sets(context: ExploreContext) -> list[tuple[str, LoadedTexts]]:
+    """The evaluation sets chosen on Explore, loaded (by their labels), as the contamination check has them."""
+    session = context.session
+    loaded, _problems = checks.load_references(None, session.view.references,
+                                               checks.reference_choices(session.choice("source")))
+    return loaded
+
+
+def command_line(context: ExploreContext, plan: CutPlan, name: str, evaluation_sets: list[tuple[str, LoadedTexts]],
+                 include_score: bool, from_folder: bool) -> None:
+    """The commands that make this cut, ready to copy, and the row files they read."""
+    run, data = context.session.result.run, context.data
+    root = app_settings().data_root
+    folder = (str(data.folder.path), str(root / data.folder.source_location)) if from_folder else None
+    try:
+        made = commands.view_commands(run, plan, name, data_root=root, include_score=include_score,
+                                      evaluation_sets=[loaded.recipe for _label, loaded in evaluation_sets
+                                                       if loaded.recipe is not None], scores_folder=folder)
+    except (ZipFitError, ValueError):  # a run recorded without its recipes: nothing to write the commands from
+        return
+    with st.expander("The same cut from the command line"):
+        st.caption("Run these in a folder of your choice (paths are absolute); they write the same rows. "
+                   "`zipfit select --from-manifest MANIFEST --out NEW` makes it again from the manifest too.")
+        st.code(made.script, language="bash", wrap_lines=True)
+        columns = st.columns(max(1, len(made.row_files)))
+        for column, (file_name, content) in zip(columns, made.row_files.items()):
+            column.download_button(f"Download {file_name}", data=content.encode("utf-8"), file_name=file_name,
+                                   mime="text/plain", key=f"export.rows.{file_name}", on_click="ignore",
+                                   icon=":material/download:")
 
 
 def folder_progress(export: FolderExport) -> None:

@@ -32,12 +32,15 @@ from zipfit_core.analysis.export import (
     write_table,
 )
 from zipfit_core.analysis.selection import Selection, SelectionRule, TokenCounter
+from zipfit_core.analysis.shaping import CutPlan
+from zipfit_core.cli.cut_export import CutInputs
 from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.jobs.work import FunctionWork, WorkStatus
 from zipfit_core.store.outputs import release_name, reserve_name
 from zipfit_core.store.run import ScoreRun
 
 from ..state.records import FolderExport
+from .loaders import LoadedData
 from .work import manager
 
 
@@ -104,16 +107,30 @@ def first_rows(source: LoadedTexts, scores: np.ndarray, selection: Selection, co
 
 def manifest_bytes(run: ScoreRun | None, selection: Selection, counter: TokenCounter, name: str, kind: str,
                    include_score: bool, curated: CuratedSelection | None = None, coverage: Coverage | None = None,
-                   balanced: bool = False) -> bytes:
+                   balanced: bool = False, plan: CutPlan | None = None, replay: dict | None = None) -> bytes:
     """The manifest `zipfit select` writes beside this selection (its coverage of the targets, if known; with
-    `balanced`, its order is the balanced rule's)."""
-    manifest = build_manifest(run, selection, counter, name, kind, include_score, curated, coverage, balanced)
+    `balanced`, its order is the balanced rule's; with `plan` and `replay`, what `--from-manifest` makes again)."""
+    manifest = build_manifest(run, selection, counter, name, kind, include_score, curated, coverage, balanced, plan,
+                              replay)
     return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def replay_section(data: LoadedData, run: ScoreRun, scores: np.ndarray, from_folder: bool,
+                   evaluation_sets: list[tuple[str, LoadedTexts]], include_score: bool, data_root: Path) -> dict:
+    """The manifest's `replay`, as `zipfit select` writes it (`CutInputs.replay`): the scores named by their run
+    record (they are in the score or method cache, not in a file) or, opened from a score folder, by its path; the
+    data by their recipes, local paths made absolute from the data root; the evaluation sets by their labels."""
+    folder = data.folder if from_folder else None
+    source_argument = str(Path(data_root) / folder.source_location) if folder is not None else run.source
+    inputs = CutInputs(scores, run, data.source, str(folder.path) if folder is not None else None, source_argument,
+                       evaluation_sets, None, include_score, data_root=Path(data_root))
+    return inputs.replay()
 
 
 def start_folder_export(export_root: Path, data_root: Path, stem: str, source: LoadedTexts, scores: np.ndarray,
                         curated: CuratedSelection, counter: TokenCounter, run: ScoreRun | None, kind: str,
-                        include_score: bool, coverage: Coverage | None = None, balanced: bool = False) -> FolderExport:
+                        include_score: bool, coverage: Coverage | None = None, balanced: bool = False,
+                        plan: CutPlan | None = None, replay: dict | None = None) -> FolderExport:
     """Write the curated selection, its manifest and the rows it left out under `export_root` (a real folder
     inside `data_root`, or ZipFitError), as background work of the process's manager."""
     selection = curated.selection
@@ -127,7 +144,7 @@ def start_folder_export(export_root: Path, data_root: Path, stem: str, source: L
         try:
             export_selection(source.table, source.texts, source.text_field, scores, selection, counter, run,
                              output, include_score=include_score, curated=curated, data_root=data_root,
-                             coverage=coverage, balanced=balanced)
+                             coverage=coverage, balanced=balanced, plan=plan, replay=replay)
         except BaseException:
             release_name(output)
             raise

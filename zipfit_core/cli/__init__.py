@@ -5,7 +5,9 @@
     score.py          `zipfit score` (one scores file), with --method for the baselines
     shards.py         `zipfit score ... --out FOLDER [--engine ray]` and `zipfit select` on a score folder
     select.py         `zipfit select`: cut and export
-    scored_inputs.py  reading scores files and manifests for compare and proxy-eval
+    cut_export.py     a cut from its plan and inputs, exported; what select and replay.py (--from-manifest) share
+    commands.py       the `zipfit score` / `zipfit select` commands that make a cut again (the app shows them)
+    scored_inputs.py  reading scores files and manifests (or a run record's scores) for compare, proxy-eval, replay
     compare.py        `zipfit compare`
     proxy_eval.py     `zipfit proxy-eval`
     cache.py          `zipfit cache list | remove | prune`

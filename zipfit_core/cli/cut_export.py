@@ -58,43 +58,66 @@ def target_facts_of(args: argparse.Namespace, run: ScoreRun | None, n_rows: int)
 
 @dataclass(frozen=True)
 class CutInputs:
-    """What a cut is made from besides its plan: the scores, the pool, the evaluation sets, the token counter."""
+    """What a cut is made from besides its plan: the scores, the pool, the evaluation sets, the token counter.
+
+    `scores_path` is the scores file or score folder; None for scores that are no file (the app's, from the score
+    or method cache): the replay names them by their run record. `data_root` is where the recipes' relative local
+    paths start (the app's data folder; None: the working folder)."""
 
     scores: np.ndarray
     run: ScoreRun | None
     source: LoadedTexts
-    scores_path: str
+    scores_path: str | None
     source_argument: str
     evaluation_sets: list[tuple[str, LoadedTexts]]
     tokenizer: str | None
     include_score: bool
+    data_root: Path | None = None
 
     def replay(self) -> dict:
         """What `--from-manifest` needs to load these inputs again (the manifest's `replay`)."""
-        return {"scores": {"path": str(Path(self.scores_path).resolve()), "sha256": scores_fingerprint(self.scores),
-                           "folder": is_score_folder(self.scores_path)},
-                "source": {"argument": self.source_argument, "recipe": located_recipe(self.source),
+        root = self.data_root
+        if self.scores_path is not None:
+            scores = {"path": str(Path(self.scores_path).resolve()), "sha256": scores_fingerprint(self.scores),
+                      "folder": is_score_folder(self.scores_path)}
+        elif self.run is not None:  # found again in the caches, or computed as `zipfit score` computes them
+            scores = {"run": located_run(self.run, root), "sha256": scores_fingerprint(self.scores)}
+        else:
+            raise ValueError("scores without a file need their run record")  # a caller's bug, not a user's
+        return {"scores": scores,
+                "source": {"argument": self.source_argument, "recipe": located_recipe(self.source, root),
                            "fingerprint": self.source.fingerprint},
-                "evaluation_sets": [{"argument": name, "recipe": located_recipe(loaded),
+                "evaluation_sets": [{"argument": name, "recipe": located_recipe(loaded, root),
                                      "fingerprint": loaded.fingerprint} for name, loaded in self.evaluation_sets],
-                "targets_recipe": absolute_locations(self.run.target_recipe) if self.run and self.run.target_recipe
-                else None,  # the scoring targets the cut was checked against, as found from here
+                "targets_recipe": absolute_locations(self.run.target_recipe, root)
+                if self.run and self.run.target_recipe else None,  # the scoring targets, as found from here
                 "tokenizer": str(Path(self.tokenizer).resolve()) if self.tokenizer else None,
                 "include_score": self.include_score}
 
 
-def located_recipe(loaded: LoadedTexts) -> dict | None:
+def located_run(run: ScoreRun, root: Path | None = None) -> dict:
+    """A run record's dict with its recipes' local paths made absolute (`absolute_locations`)."""
+    content = run.to_dict()
+    for name in ("source_recipe", "target_recipe"):
+        if content.get(name):
+            content[name] = absolute_locations(content[name], root)
+    return content
+
+
+def located_recipe(loaded: LoadedTexts, root: Path | None = None) -> dict | None:
     """The recipe of loaded data, a local path made absolute: a replay may run from another folder."""
     if loaded.recipe is None:
         return None
-    return absolute_locations(loaded.recipe.to_dict())
+    return absolute_locations(loaded.recipe.to_dict(), root)
 
 
-def absolute_locations(recipe: dict) -> dict:
-    """A recipe's dict with a local path made absolute."""
+def absolute_locations(recipe: dict, root: Path | None = None) -> dict:
+    """A recipe's dict with a local path made absolute: from `root` (the app's data folder) or the working folder."""
     content = {**recipe, "source": dict(recipe["source"])}
     if content["source"].get("kind") == "local":
-        content["source"]["location"] = os.path.abspath(content["source"]["location"])
+        location = os.path.expanduser(content["source"]["location"])
+        content["source"]["location"] = os.path.abspath(os.path.join(root, location) if root is not None
+                                                        else location)
     return content
 
 
@@ -132,7 +155,7 @@ def export_plan(args: argparse.Namespace, plan: CutPlan, inputs: CutInputs) -> i
                           "cut.")
     manifest = export_selection(source.table, source.texts, source.text_field, scores, selection, counter,
                                 run, args.out, include_score=inputs.include_score,
-                                inputs=(inputs.source_argument, inputs.scores_path,
+                                inputs=(inputs.source_argument, *filter(None, [inputs.scores_path]),
                                         *(name for name, _ in inputs.evaluation_sets)),
                                 curated=curated, coverage=coverage, balanced=plan.balanced, plan=plan,
                                 replay=inputs.replay())

@@ -74,13 +74,21 @@ def scores_from_manifest(path: str, source: LoadedTexts, cache_dir: Path | None,
     """Recompute (or fetch from the cache) the scores an export manifest describes; `progress(done, total)`
     follows the re-scoring."""
     run = run_from_manifest(path)
+    return scores_of_run(run, source, cache_dir, options, progress, where=path), run
+
+
+def scores_of_run(run: ScoreRun, source: LoadedTexts, cache_dir: Path | None, options: LoadOptions,
+                  progress: ProgressCallback | None = None, where: str = "the manifest") -> np.ndarray:
+    """The scores a run record describes for `source`: from the score or method cache when they are there, else
+    computed as `zipfit score` computes them (`score_sources`, which writes them to the cache); the targets are
+    loaded by the run's recipe and checked against its fingerprint."""
     if run.source_fingerprint != source.fingerprint:
-        raise ZipFitError(f"{source.origin} is not the source {path} describes (its texts differ).")
+        raise ZipFitError(f"{source.origin} is not the source {where} describes (its texts differ).")
     target = recorded_target(run, options)
     if target.fingerprint != run.target_fingerprint:
-        raise ZipFitError(f"The target {run.target} has changed since {path} was written: its texts differ.")
+        raise ZipFitError(f"The target {run.target} has changed since {where} was written: its texts differ.")
     method, settings = run.method_settings()
-    return score_sources(method, source.texts, target.texts, cache_dir=cache_dir, progress=progress, **settings), run
+    return score_sources(method, source.texts, target.texts, cache_dir=cache_dir, progress=progress, **settings)
 
 
 class Bar(Protocol):
