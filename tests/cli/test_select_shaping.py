@@ -103,6 +103,9 @@ def test_from_manifest_refuses_cut_options_and_changed_scores(cli, scored) -> No
     assert cli("select", "pool.jsonl", "--scores", "scores.parquet", "--top-k", 5, "--out", "a.jsonl").returncode == 0
     mixed = cli("select", "--from-manifest", manifest_path("a.jsonl"), "--top-k", 6, "--out", "b.jsonl")
     assert mixed.returncode == 2 and "leave out --top-k" in mixed.stderr
+    for recorded in (["--balance", "targets"], ["--no-score"], ["--ngram", 8]):  # recorded too: never ignored
+        refused = cli("select", "--from-manifest", manifest_path("a.jsonl"), *recorded, "--out", "b.jsonl")
+        assert refused.returncode == 2 and f"leave out {recorded[0]}" in refused.stderr
     assert cli("score", "pool.jsonl", "heldout.jsonl", "--out", "scores.parquet", "-q").returncode == 0
     changed = cli("select", "--from-manifest", manifest_path("a.jsonl"), "--out", "b.jsonl")
     assert changed.returncode == 2 and "have changed since" in changed.stderr

@@ -11,7 +11,9 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from zipfit_core.analysis.contamination import DEFAULT_MAX_MATCHES, DEFAULT_NGRAM
 from zipfit_core.analysis.export import check_export_destination, read_manifest
+from zipfit_core.analysis.near_duplicates import DEFAULT_THRESHOLD
 from zipfit_core.analysis.selection import RULE_KINDS
 from zipfit_core.analysis.shaping import CutPlan
 from zipfit_core.cli.cut_export import CutInputs, check_scored_source, export_plan, scores_fingerprint
@@ -25,11 +27,15 @@ from zipfit_core.store.scores_file import read_scores
 
 CUT_OPTIONS = ("source", "scores", *RULE_KINDS, "include_rows", "exclude_rows", "exclude_matching", "cap",
                "decontaminate", "dedup")
+# Options of the cut the manifest records too, with their defaults: given with --from-manifest they would be ignored.
+RECORDED_OPTIONS = {"balance": "none", "no_score": False, "tokenizer": None, "ngram": DEFAULT_NGRAM,
+                    "max_matches": DEFAULT_MAX_MATCHES, "dedup_threshold": DEFAULT_THRESHOLD, "ref_field": None}
 
 
 def replay_manifest(args: argparse.Namespace) -> int:
     path = args.from_manifest
     given = [name for name in CUT_OPTIONS if getattr(args, name, None) not in (None, False, [])]
+    given += [name for name, default in RECORDED_OPTIONS.items() if getattr(args, name, default) != default]
     if given:
         shown = ", ".join("SOURCE" if name == "source" else "--" + name.replace("_", "-") for name in given)
         raise ZipFitError(f"--from-manifest makes the recorded cut again: leave out {shown} (or leave out "
