@@ -160,35 +160,37 @@ def load_mini_pool(page) -> None:
     page.get_by_text("300 rows").first.wait_for()
 
 
-def screenshot(page, name: str, folder: Path = ARTIFACTS) -> Path:
-    """The whole page: Streamlit scrolls inside its main element, so grow the viewport to fit it first."""
+@contextlib.contextmanager
+def whole_page_shown(page, name: str, folder: Path) -> Iterator[Path]:
+    """The viewport grown to the whole page (Streamlit scrolls inside its main element), restored after; yields
+    the screenshot's path."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
     viewport = page.viewport_size
     height = page.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
                            "[data-testid=\"stAppViewContainer\"]')].map(e => e.scrollHeight), 800)")
     page.set_viewport_size({"width": viewport["width"], "height": min(int(height) + 40, 6000)})
     page.wait_for_timeout(400)  # charts re-lay out at the new size
-    page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size(viewport)
+    try:
+        yield folder / f"{name}.png"
+    finally:
+        page.set_viewport_size(viewport)
+
+
+def screenshot(page, name: str, folder: Path = ARTIFACTS) -> Path:
+    """The whole page."""
+    with whole_page_shown(page, name, folder) as path:
+        page.screenshot(path=str(path), full_page=True)
     return path
 
 
 def section_screenshot(page, first_heading: str, next_heading: str, name: str, folder: Path = ARTIFACTS) -> Path:
-    """The page from one heading down to the next one (the viewport grown to the whole page first, as above)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    viewport = page.viewport_size
-    height = page.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
-                           "[data-testid=\"stAppViewContainer\"]')].map(e => e.scrollHeight), 800)")
-    page.set_viewport_size({"width": viewport["width"], "height": min(int(height) + 40, 6000)})
-    page.wait_for_timeout(400)
-    top = page.get_by_role("heading", name=first_heading).first.bounding_box()
-    bottom = page.get_by_role("heading", name=next_heading).first.bounding_box()
-    left = page.locator("[data-testid='stMain']").bounding_box()
-    page.screenshot(path=str(path), clip={"x": left["x"], "y": top["y"] - 10, "width": left["width"],
-                                          "height": bottom["y"] - top["y"]})
-    page.set_viewport_size(viewport)
+    """The page from one heading down to the next one."""
+    with whole_page_shown(page, name, folder) as path:
+        top = page.get_by_role("heading", name=first_heading).first.bounding_box()
+        bottom = page.get_by_role("heading", name=next_heading).first.bounding_box()
+        main = page.locator("[data-testid='stMain']").bounding_box()
+        page.screenshot(path=str(path), clip={"x": main["x"], "y": top["y"] - 10, "width": main["width"],
+                                              "height": bottom["y"] - top["y"]})
     return path
 
 
