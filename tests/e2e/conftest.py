@@ -67,6 +67,16 @@ def fresh_app_url(e2e_dirs) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def own_cache_app(e2e_dirs, tmp_path) -> Iterator[tuple[str, Path]]:
+    """A server with a score cache of its own (the shared data root): what a test stores with a run (its shaping)
+    never reaches the other tests' runs. Yields its URL and its cache folder."""
+    own = {**e2e_dirs, "cache": tmp_path / "cache"}
+    own["cache"].mkdir()
+    with streamlit_server(own, "streamlit-own-cache") as url:
+        yield url, own["cache"]
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():

@@ -1,6 +1,7 @@
 """Shaping the cut by hand in real Chromium (issue 23): search the pool, never keep a pattern's matches, keep a low
 row by hand, cap a group, reload (the shaping is stored with the run), export; the file and its manifest say so,
-and `zipfit select --from-manifest` makes the same file again. The shaping section's screenshot is the README's
+and `zipfit select --from-manifest` makes the same file again. A server with its own score cache: the shaping is
+stored with the run, which the other tests share. The shaping section's screenshot is the README's
 (test-artifacts/6-shaping.png, copied to docs/shaping.png)."""
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ def download(page, button_name: str, folder):
     return path
 
 
-def test_search_exclude_keep_cap_reload_and_export(page, app_url, e2e_dirs):
+def test_search_exclude_keep_cap_reload_and_export(fresh_page, own_cache_app, e2e_dirs):
+    page = fresh_page
+    app_url, cache = own_cache_app
     source = load_source(DataSource("demo", "pool-mini"), TextSpec())
     target = load_source(DataSource("demo", "proofnet-valid"), TextSpec())
     scores = alignment_scores(source.texts, target.texts)
@@ -134,7 +137,7 @@ def test_search_exclude_keep_cap_reload_and_export(page, app_url, e2e_dirs):
     again = e2e_dirs["downloads"] / "again.jsonl"
     result = subprocess.run([sys.executable, "-m", "zipfit_core", "select", "--from-manifest", str(manifest_file),
                              "--out", str(again)], capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "ZIPFIT_CACHE_DIR": str(e2e_dirs["cache"]),
+                            env={**os.environ, "ZIPFIT_CACHE_DIR": str(cache),
                                  "ZIPFIT_DATA_ROOT": str(e2e_dirs["data"])})
     assert result.returncode == 0, result.stderr
     assert again.read_bytes() == exported.read_bytes()
