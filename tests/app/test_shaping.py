@@ -74,6 +74,8 @@ def test_rows_by_hand_from_the_dialog_are_stored_with_the_run_and_undone(isolate
     assert_no_exception(reloaded)
     assert read_log(JobManager.shared().cache_dir, session_of(reloaded).result.run).current == log.current
     assert any("1 row always kept, 1 row never kept" in caption.value for caption in reloaded.caption)
+    reloaded.switch_page("pages/export.py").run()  # Export says the shaping applies (another session may have set it)
+    assert any(caption.value.startswith("Shaped by hand on Explore") for caption in reloaded.caption)
 
     press(at, "shaping.undo")
     assert read_log(JobManager.shared().cache_dir, session.result.run).current == {

@@ -25,6 +25,7 @@ from ..ui.progress import work_progress
 from ..ui.tables import display_rows
 from . import curation, cut
 from .context import ExploreContext, load_context
+from .shaping import describe_shaping
 
 PREVIEW_ROWS = 5
 
@@ -46,10 +47,20 @@ def page(session: Session) -> None:
         return
     curated = curation.curated_selection(context, settings, checked, loaders.token_counts(context.source))
     summary(curated.selection, balanced=context.balanced)
+    shaped_note(context)
     curation.removed_summary(curated)
     kind, include_score = options()
     preview(context, curated.selection, include_score)
     session.downloads = deliver(context, curated, kind, include_score)
+
+
+def shaped_note(context: ExploreContext) -> None:
+    """Rows by hand, patterns and caps are stored with the run (by any session of it): say that they apply here."""
+    if context.shaping_problem:
+        st.warning(literal(f"The rows by hand, patterns and caps set on Explore are not applied: "
+                           f"{context.shaping_problem}"), icon=":material/warning:")
+    elif context.shaped is not None:
+        st.caption(literal("Shaped by hand on Explore (stored with this run): " + describe_shaping(context.shaping)))
 
 
 def summary(selection: Selection, balanced: bool = False) -> None:

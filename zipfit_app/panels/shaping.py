@@ -76,7 +76,7 @@ def shaping_section(context: ExploreContext) -> None:
                  icon=":material/error:")
     log = stored.shaping_log(session.result.run)
     a, b, c = st.columns([2, 1, 1])
-    a.caption(_summary(shaping) + " Stored with this run: a reload, another session and the export see them.")
+    a.caption(describe_shaping(shaping) + " Stored with this run: a reload, another session and the export see them.")
     b.button("Undo the last change", key="shaping.undo", icon=":material/undo:", disabled=not log.can_undo,
              on_click=shape.undo, args=(session,), width="stretch")
     c.button("Remove all", key="shaping.clear", icon=":material/clear_all:", disabled=shaping.empty,
@@ -86,7 +86,7 @@ def shaping_section(context: ExploreContext) -> None:
     _cap_editor(context)
 
 
-def _summary(shaping: Shaping) -> str:
+def describe_shaping(shaping: Shaping) -> str:
     if shaping.empty:
         return ("Nothing by hand yet: keep or leave out rows from a row's dialog, a search or the Dropped rows tab, "
                 "and cap a group's share below.")
