@@ -26,6 +26,7 @@ from .conftest import (
     load_mini_pool,
     metric_value,
     score_loaded_data,
+    screenshot,
     section_screenshot,
     wait_for_app,
 )
@@ -93,7 +94,8 @@ def test_search_exclude_keep_cap_reload_and_export(fresh_page, own_cache_app, e2
 
     # Cap prose at 10% of the cut.
     page.get_by_text("Cap a group's share of the cut").click()
-    choose(page, "shaping.cap_column", "domain")
+    keyed(page, "shaping.cap_value.domain").wait_for()  # the grouping column (domain) comes first
+    page.wait_for_timeout(300)  # the expander's opening animation
     choose(page, "shaping.cap_value.domain", "prose")
     share = keyed(page, "shaping.cap_share").locator("input")
     share.fill("10")
@@ -116,6 +118,9 @@ def test_search_exclude_keep_cap_reload_and_export(fresh_page, own_cache_app, e2
 
     go_to(page, "Export")
     page.get_by_text(f"keeps {TOP_K} of 300 rows").wait_for()
+    page.get_by_text("The same cut from the command line").click()
+    wait_for_app(page)
+    screenshot(page, "7-export-shaped")
     exported = download(page, r"^Download pool-mini-", e2e_dirs["downloads"])
     manifest_file = download(page, "^Download the manifest", e2e_dirs["downloads"])
     rows = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
