@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 import re
@@ -20,9 +21,11 @@ from typing import BinaryIO
 import pandas as pd
 
 from zipfit_core.data.sources import LoadOptions, LoadReport, labelled, plural, too_many_columns
-from zipfit_core.data.text_lines import decoded_lines, peek_head, read_all_text, text_encoding
+from zipfit_core.data.text_lines import DecodedText, decoded_lines, peek_head, read_all_text, text_encoding
 from zipfit_core.errors import ZipFitError
 
+CSV_WHOLE_CHARS = 64 << 20  # a CSV up to this long is read whole (an unclosed quote's exact line); longer: in pieces
+CSV_HEADER_MAX_CHARS = 256 << 20  # a header line longer than this is not looked for further (its width is checked)
 MAX_JSON_DEPTH = 200  # deeper JSON values are malformed rows: Python code that walks them would hit its recursion limit
 CSV_BAD_LINE = re.compile(r"Skipping line (\d+): (.*)")
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # how JSON writes half of a UTF-16 surrogate pair
@@ -239,26 +242,73 @@ def _check_header_width(text: str, separator: str, display: str, options: LoadOp
         raise too_many_columns(display, len(header), options)
 
 
+def _csv_head(text: DecodedText, separator: str, display: str, options: LoadOptions) -> str:
+    """The start of a CSV text, to its header's end at least (its width checked before pandas sees it), put back
+    into `text`: up to CSV_WHOLE_CHARS characters, or all of a shorter text."""
+    head = text.take_head(CSV_WHOLE_CHARS)
+    while "\n" not in head and not text.exhausted and len(head) < CSV_HEADER_MAX_CHARS:
+        head += text.take_head(CSV_WHOLE_CHARS)
+    _check_header_width(head, separator, display, options)
+    text.unread(head)
+    return head
+
+
+def _csv_pieces(stream: BinaryIO, encoding: str, separator: str, display: str, options: LoadOptions,
+                report: LoadReport, max_rows: int | None, piece_rows: int | None) -> Iterator[pd.DataFrame]:
+    """A CSV / TSV file's rows: a short one (up to CSV_WHOLE_CHARS characters) read whole, with the exact line of
+    an unclosed quote; a longer one decoded and parsed `piece_rows` rows at a time (bounded memory)."""
+    with contextlib.closing(DecodedText(stream, encoding, display, report)) as text:  # reports replaced bytes
+        _csv_head(text, separator, display, options)
+        if piece_rows is None or text.exhausted:
+            yield _read_csv(text.read(), separator, display, options, report, max_rows)
+            return
+        yield from _parsed_csv(text, separator, display, options, report, max_rows, piece_rows)
+
+
 def _read_csv(text: str, separator: str, display: str, options: LoadOptions, report: LoadReport,
               max_rows: int | None) -> pd.DataFrame:
     if not text.strip():
         return pd.DataFrame()
     _check_header_width(text, separator, display, options)
+    return next(_parsed_csv(io.StringIO(text), separator, display, options, report, max_rows, None, text))
+
+
+def _parsed_csv(source, separator: str, display: str, options: LoadOptions, report: LoadReport,
+                max_rows: int | None, piece_rows: int | None, whole: str | None = None) -> Iterator[pd.DataFrame]:
+    """pandas' C reader over `source` (a whole text, or a decoded stream read `piece_rows` rows at a time);
+    malformed lines skipped and reported, or the first one stops the read."""
+    def read():
+        return pd.read_csv(source, sep=separator, dtype=str, keep_default_na=False, engine="c",
+                           on_bad_lines="error" if options.on_bad_line == "stop" else "warn", nrows=max_rows,
+                           chunksize=piece_rows)
+
+    step = functools.partial(_csv_step, separator=separator, display=display, report=report, whole=whole)
+    if piece_rows is None:
+        yield step(read)
+        return
+    pieces = step(read)
+    while (piece := step(lambda: next(pieces, None))) is not None:
+        yield piece
+
+
+def _csv_step(parse, *, separator: str, display: str, report: LoadReport, whole: str | None):
+    """Run one step of pandas' CSV reader (warnings caught only meanwhile): its malformed lines reported, a parse
+    error as one sentence (an unclosed quote with its line in `whole`, else the record pandas names)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            frame = pd.read_csv(
-                io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, engine="c",
-                on_bad_lines="error" if options.on_bad_line == "stop" else "warn", nrows=max_rows,
-            )
+            return parse()
         except pd.errors.EmptyDataError:
             return pd.DataFrame()
         except pd.errors.ParserError as error:
             detail = str(error).replace("Error tokenizing data. C error: ", "")
-            opened_on = unclosed_quote_line(text) if "EOF inside string" in detail else None
-            if opened_on is not None:  # the rest of the file is one field: skipping lines cannot help
+            if "EOF inside string" in detail:  # the rest of the file is one field: skipping lines cannot help
+                opened_on = unclosed_quote_line(whole) if whole is not None else None
+                record = re.search(r"row (\d+)", detail)
+                where = (f"line {opened_on}" if opened_on is not None else
+                         f"record {int(record.group(1)) + 1} (the header is record 1)" if record else "its end")
                 raise ZipFitError(
-                    f"{display}, line {opened_on}: a quoted field opens there and is never closed, so the rest of "
+                    f"{display}, {where}: a quoted field opens there and is never closed, so the rest of "
                     "the file reads as one value. Add the missing closing quote, and write a quote inside a quoted "
                     'field as two quotes ("").'
                 ) from None
@@ -266,45 +316,52 @@ def _read_csv(text: str, separator: str, display: str, options: LoadOptions, rep
                 f"{display} is not valid {'TSV' if separator == chr(9) else 'CSV'} ({detail.strip()}). "
                 "Fix that line, or skip malformed lines (`on_bad_line='skip'`)."
             ) from None
-    bad = []
-    for warning in caught:
-        for number, reason in CSV_BAD_LINE.findall(str(warning.message)):
-            bad.append((int(number), reason))
-    if bad:
-        _report_malformed(report, f"{display} (lines as counted by the CSV reader, header = line 1)", bad)
-    return frame
+        finally:
+            bad = [(int(number), reason) for warning in caught
+                   for number, reason in CSV_BAD_LINE.findall(str(warning.message))]
+            if bad:
+                _report_malformed(report, f"{display} (lines as counted by the CSV reader, header = line 1)", bad)
 
 
-def _read_txt(stream: BinaryIO, encoding: str, display: str, options: LoadOptions, report: LoadReport,
-              max_rows: int | None) -> pd.DataFrame:
+def _txt_pieces(stream: BinaryIO, encoding: str, display: str, options: LoadOptions, report: LoadReport,
+                max_rows: int | None, piece_rows: int | None) -> Iterator[pd.DataFrame]:
+    """A .txt file's rows: the whole file as one (unit `file`), or each line that is not blank with its number,
+    `piece_rows` lines at a time."""
     if options.plain_text_unit == "file":
         text = read_all_text(stream, encoding, display, report)
-        return pd.DataFrame({"text": [text]}) if text else pd.DataFrame()
-    texts, numbers = [], []
+        yield pd.DataFrame({"text": [text]}) if text else pd.DataFrame()
+        return
+    texts, numbers, given = [], [], 0
     with contextlib.closing(decoded_lines(stream, encoding, display, report, options.max_line_bytes)) as lines:
         for number, line in lines:  # the undecodable bytes are reported when `lines` closes
             line = line.rstrip("\r\n")
-            if line.strip():
-                texts.append(line)
-                numbers.append(number)
-                if max_rows is not None and len(texts) >= max_rows:
-                    break
-    return pd.DataFrame({"text": texts, "line": numbers}) if texts else pd.DataFrame()
+            if not line.strip():
+                continue
+            texts.append(line)
+            numbers.append(number)
+            given += 1
+            if max_rows is not None and given >= max_rows:
+                break
+            if piece_rows is not None and len(texts) >= piece_rows:
+                yield pd.DataFrame({"text": texts, "line": numbers})
+                texts, numbers = [], []
+    yield pd.DataFrame({"text": texts, "line": numbers}) if texts else pd.DataFrame()
 
 
 def text_format_pieces(fmt: str, stream: BinaryIO, display: str, options: LoadOptions, report: LoadReport,
                        max_rows: int | None, piece_rows: int | None) -> Iterator[pd.DataFrame]:
-    """A text file's rows as frames: JSONL a piece of `piece_rows` rows at a time, the other formats whole."""
+    """A text file's rows as frames: JSONL, .txt lines and long CSV / TSV a piece of `piece_rows` rows at a time, JSON
+    (one value) whole."""
     encoding = text_encoding(peek_head(stream), display, fmt)
     if fmt == "jsonl":
         with contextlib.closing(decoded_lines(stream, encoding, display, report, options.max_line_bytes)) as lines:
             yield from _jsonl_pieces(lines, display, options, report, max_rows, piece_rows)  # reports at close
         return
     if fmt == "txt":
-        yield _read_txt(stream, encoding, display, options, report, max_rows)
+        yield from _txt_pieces(stream, encoding, display, options, report, max_rows, piece_rows)
         return
-    text = read_all_text(stream, encoding, display, report)
     if fmt == "json":
-        yield _read_json(text, display, options, report, max_rows)
+        yield _read_json(read_all_text(stream, encoding, display, report), display, options, report, max_rows)
         return
-    yield _read_csv(text, "\t" if fmt == "tsv" else ",", display, options, report, max_rows)
+    yield from _csv_pieces(stream, encoding, "\t" if fmt == "tsv" else ",", display, options, report, max_rows,
+                           piece_rows)

@@ -275,3 +275,66 @@ def read_all_text(stream: BinaryIO, encoding: str, display: str, report: LoadRep
     else:
         report_replaced(report, display, len(offsets), [])
     return text
+
+
+class DecodedText(io.TextIOBase):
+    """A binary stream decoded a block at a time, as a text file a parser reads (pandas' CSV reader): undecodable
+    bytes replaced and reported with their lines when it closes, like `read_all_text`, without the whole text in
+    memory. `take_head` reads a first part of it and `unread` gives it back."""
+
+    BLOCK_BYTES = 1 << 20
+
+    def __init__(self, stream: BinaryIO, encoding: str, display: str, report: LoadReport) -> None:
+        super().__init__()
+        self._stream, self._display, self._report = stream, display, report
+        codec = "utf-8" if encoding == "utf-8-sig" else encoding
+        self._decoder = codecs.getincrementaldecoder(codec)(errors=_REPLACE_AND_RECORD)
+        self._utf8 = codec == "utf-8"
+        self._pending, self._first, self._ended = "", True, False
+        self._lines_before, self._replaced, self._bad_lines = 1, 0, []
+
+    def readable(self) -> bool:
+        return True
+
+    def _decode_block(self) -> None:
+        data = self._stream.read(self.BLOCK_BYTES)
+        _decoding.positions = []
+        try:
+            text = self._decoder.decode(data, final=not data)
+            offsets = _decoding.positions
+        finally:
+            _decoding.positions = None
+        if offsets:
+            self._replaced += len(offsets)
+            if self._utf8:  # offsets are into this block (an incremental decoder's errors point into its input)
+                self._bad_lines += [self._lines_before + number - 1 for number in line_numbers_of(data, offsets)]
+        self._lines_before += data.count(b"\n")
+        if self._first and text:
+            text, self._first = text.removeprefix("\ufeff"), False
+        self._pending += text
+        self._ended = not data
+
+    def read(self, size: int | None = -1) -> str:
+        wanted = None if size is None or size < 0 else size
+        while not self._ended and (wanted is None or len(self._pending) < wanted):
+            self._decode_block()
+        cut = len(self._pending) if wanted is None else wanted
+        text, self._pending = self._pending[:cut], self._pending[cut:]
+        return text
+
+    def take_head(self, n_chars: int) -> str:
+        """Up to `n_chars` characters from the start (all of the text when it is shorter)."""
+        return self.read(n_chars)
+
+    def unread(self, text: str) -> None:
+        self._pending = text + self._pending
+
+    @property
+    def exhausted(self) -> bool:
+        """Every byte of the stream is decoded (what is left, if anything, is in memory)."""
+        return self._ended
+
+    def close(self) -> None:
+        if not self.closed:
+            report_replaced(self._report, self._display, self._replaced, sorted(set(self._bad_lines)))
+        super().close()
