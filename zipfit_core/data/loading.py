@@ -227,15 +227,22 @@ class _FilterCounts:
 def _selected_frames(source: DataSource, row_filter: tuple[str, str] | None, options: LoadOptions,
                      report: LoadReport, upload: bytes | None, filtered: _FilterCounts | None,
                      origin: str) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-    """Steps 1-3 of the module docstring, a piece at a time (a sample needs every row first: one piece)."""
+    """Steps 1-3 of the module docstring, a piece at a time. A sample needs the count of rows first: a first pass
+    keeps only the rows' ids, a second reads the rows again and keeps the chosen (memory never holds every row)."""
     pieces = _frames_with_ids(source, row_filter, options, report, upload, source.limit)
-    if source.sample is not None:
-        chosen = list(_filtered_frames(pieces, source.limit, row_filter, filtered, origin))
-        frame = pd.concat([piece for piece, _ids in chosen], ignore_index=True) if len(chosen) > 1 else chosen[0][0]
-        row_ids = np.concatenate([ids for _piece, ids in chosen])
-        yield _sample(frame, row_ids, source, origin, report)
+    if source.sample is None:
+        yield from _filtered_frames(pieces, source.limit, row_filter, filtered, origin)
         return
-    yield from _filtered_frames(pieces, source.limit, row_filter, filtered, origin)
+    ids = [row_ids for _frame, row_ids in _filtered_frames(pieces, source.limit, row_filter, filtered, origin)]
+    every = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
+    chosen = _sample(every, source, origin, report)
+    again = _frames_with_ids(source, row_filter, options, LoadReport(), upload, source.limit)  # said once already
+    for frame, row_ids in _filtered_frames(again, source.limit, row_filter, _FilterCounts(), origin):
+        keep = np.isin(row_ids, chosen, assume_unique=True)
+        if keep.all():
+            yield frame, row_ids
+        elif keep.any():
+            yield _take(frame, np.flatnonzero(keep)), row_ids[keep]
 
 
 def _filtered_frames(pieces: Iterator[tuple[pd.DataFrame, np.ndarray]], limit: int | None,
@@ -380,17 +387,16 @@ def _filter_mask(frame: pd.DataFrame, row_filter: tuple[str, str], origin: str) 
     return keep
 
 
-def _sample(frame: pd.DataFrame, row_ids: np.ndarray, source: DataSource, origin: str,
-            report: LoadReport) -> tuple[pd.DataFrame, np.ndarray]:
-    count = len(frame)
+def _sample(row_ids: np.ndarray, source: DataSource, origin: str, report: LoadReport) -> np.ndarray:
+    """The ids of a seeded random sample of `row_ids` (all of them when there are not more), in row order."""
+    count = len(row_ids)
     if source.sample >= count:
         if source.sample > count:
             report.warn(f"{origin}: asked for a sample of {plural(source.sample, 'row')} but only "
                         f"{plural(count, 'row')} {'is' if count == 1 else 'are'} there: keeping "
                         f"{'it' if count == 1 else 'all of them'}.")
-        return frame, row_ids
-    chosen = np.sort(np.random.default_rng(source.seed).choice(count, size=source.sample, replace=False))
-    return _take(frame, chosen), row_ids[chosen]
+        return row_ids
+    return row_ids[np.sort(np.random.default_rng(source.seed).choice(count, size=source.sample, replace=False))]
 
 
 def source_from_argument(argument: str, **settings) -> DataSource:

@@ -270,6 +270,25 @@ def test_limit_reads_the_first_rows_and_sample_is_seeded_and_ordered():
     warning_with(too_many, "sample of 50 rows", "only 10 rows")
 
 
+def test_a_sample_is_the_seeded_choice_among_the_filtered_rows_and_converts_in_pieces(tmp_path, monkeypatch):
+    """Two passes (ids, then the chosen rows) keep the sample of one pass: a seeded choice among the rows left by
+    the limit and the filter, in row order; the data store converts it a piece at a time to the same rows."""
+    from zipfit_core.data import formats
+    from zipfit_core.store.data_store import open_data
+
+    path = tmp_path / "pool.jsonl"
+    path.write_text("".join(json.dumps({"text": f"row {i}", "kind": "ab"[i % 3 == 0]}) + "\n" for i in range(500)))
+    monkeypatch.setattr(formats, "PIECE_ROWS", 37)  # the store reads 37 rows at a time
+    source = DataSource("local", str(path), limit=400, sample=25, seed=3)
+    spec = TextSpec(field="text", row_filter=("kind", "a"))
+    left = [i for i in range(400) if i % 3 != 0]
+    chosen = sorted(np.array(left)[np.random.default_rng(3).choice(len(left), size=25, replace=False)].tolist())
+    loaded = load_source(source, spec)
+    stored = open_data(source, spec, cache_dir=tmp_path / "cache")
+    assert loaded.row_ids.tolist() == chosen and list(loaded.texts) == [f"row {i}" for i in chosen]
+    assert list(stored.texts) == list(loaded.texts) and stored.fingerprint == loaded.fingerprint
+
+
 def test_plain_text_files_per_file_and_per_line(tmp_path):
     folder = tmp_path / "docs"
     folder.mkdir()
