@@ -23,6 +23,7 @@ each takes and what it is.
 from __future__ import annotations
 
 import functools
+import itertools
 import tempfile
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -66,7 +67,7 @@ def dsir_scores(sources: Sequence[str], targets: Sequence[str], settings: dict[s
     # Its fit draws tqdm bars on stderr; ours (the `progress` callback) already tell the user.
     hashed_ngram_dsir.tqdm = functools.partial(tqdm, disable=True)
     is_cancelled = as_cancel_check(cancel)
-    texts_by_name = {"sources": list(sources), "targets": list(targets)}
+    texts_by_name = {"sources": sources, "targets": list(targets)}  # the pool is only iterated (a store in batches)
     # The package wants a cache directory even though nothing we call writes to it.
     with tempfile.TemporaryDirectory(prefix="zipfit-dsir-") as cache_dir:
         dsir = HashedNgramDSIR(
@@ -145,7 +146,7 @@ def tfidf_scores(sources: Sequence[str], targets: Sequence[str], settings: dict[
     vectorizer = TfidfVectorizer(analyzer=settings["analyzer"], ngram_range=(low, high),
                                  sublinear_tf=bool(settings["sublinear_tf"]), dtype=np.float64)
     try:
-        matrix = vectorizer.fit_transform(list(sources) + list(targets))
+        matrix = vectorizer.fit_transform(itertools.chain(sources, targets))  # iterated once: no list of the texts
     except ValueError as error:  # e.g. no word in any text
         raise ZipFitError(f"TF-IDF could not build a vocabulary ({error}); try analyzer=char_wb.") from None
     if as_cancel_check(cancel)():
