@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from zipfit_core.analysis.shaping import GroupCap, Shaping
+from zipfit_core.analysis.shaping import EVERY_GROUP, GroupCap, Shaping
 from zipfit_core.data.sources import plural
 from zipfit_core.errors import ZipFitError
 
@@ -59,10 +59,22 @@ def never_keep_rows(session: Session, rows: Iterable[int]) -> Outcome:
 
 def release_rows(session: Session, rows: Iterable[int]) -> Outcome:
     """Take `rows` out of both lists: the cut decides about them again."""
-    chosen = _rows(rows)
-    return _change(session, lambda shaping: replace(
-        shaping, include_rows=tuple(set(shaping.include_rows) - chosen),
-        exclude_rows=tuple(set(shaping.exclude_rows) - chosen)), f"{_named(chosen).capitalize()}: back to the cut.")
+    return remove(session, rows=rows)
+
+
+def remove(session: Session, *, rows: Iterable[int] = (), patterns: Iterable[str] = (),
+           caps: Iterable[tuple[str, str | None]] = ()) -> Outcome:
+    """Take rows (out of both lists), patterns and caps (by column and value) out of the shaping, in one change."""
+    chosen, dropped, uncapped = _rows(rows), set(patterns), set(caps)
+
+    def make(shaping: Shaping) -> Shaping:
+        return replace(shaping, include_rows=tuple(set(shaping.include_rows) - chosen),
+                       exclude_rows=tuple(set(shaping.exclude_rows) - chosen),
+                       patterns=tuple(pattern for pattern in shaping.patterns if pattern not in dropped),
+                       caps=tuple(cap for cap in shaping.caps if (cap.column, cap.value) not in uncapped))
+    parts = ([_named(chosen)] if chosen else []) + [f"the pattern {pattern!r}" for pattern in dropped] + \
+        [f"the cap on {column}={value if value is not None else EVERY_GROUP}" for column, value in uncapped]
+    return _change(session, make, f"Removed {', '.join(parts)}: the cut decides about those rows again.")
 
 
 def never_keep_matching(session: Session, pattern: str, n_matches: int) -> Outcome:
@@ -72,10 +84,6 @@ def never_keep_matching(session: Session, pattern: str, n_matches: int) -> Outco
                    f"Never keeping the {plural(n_matches, 'row')} matching {pattern!r}.")
 
 
-def drop_pattern(session: Session, pattern: str) -> Outcome:
-    return _change(session, lambda shaping: replace(shaping, patterns=tuple(p for p in shaping.patterns
-                                                                            if p != pattern)),
-                   f"Rows matching {pattern!r} are back to the cut.")
 
 
 def set_cap(session: Session, cap: GroupCap) -> Outcome:
@@ -84,11 +92,6 @@ def set_cap(session: Session, cap: GroupCap) -> Outcome:
         others = tuple(old for old in shaping.caps if (old.column, old.value) != (cap.column, cap.value))
         return replace(shaping, caps=(*others, cap))
     return _change(session, make, f"Capped {cap.describe()}.")
-
-
-def drop_cap(session: Session, column: str, value: str | None) -> Outcome:
-    return _change(session, lambda shaping: replace(shaping, caps=tuple(
-        cap for cap in shaping.caps if (cap.column, cap.value) != (column, value))), "The cap is removed.")
 
 
 def undo(session: Session) -> None:

@@ -28,10 +28,12 @@ EVERY_GROUP_LABEL = "every group"
 
 def _entries(context: ExploreContext) -> pd.DataFrame:
     """One line per override: what it is, what it does to this cut now; `key` says how to remove it."""
-    shaping, kept = context.shaping, set(context.kept().tolist())
+    shaping = context.shaping
+    listed = np.asarray(shaping.include_rows[:LISTED_OVERRIDES], dtype=np.int64)
+    kept = np.isin(listed, context.kept())  # a row kept by hand may still not fit (a token budget)
     lines: list[tuple[str, str, str, str, object]] = []
-    for row in shaping.include_rows[:LISTED_OVERRIDES]:
-        lines.append(("always keep", f"row {row}", "kept" if row in kept else "not kept", _beginning(context, row),
+    for row, is_kept in zip(listed.tolist(), kept.tolist()):
+        lines.append(("always keep", f"row {row}", "kept" if is_kept else "not kept", _beginning(context, row),
                       ("row", row)))
     for row in shaping.exclude_rows[:LISTED_OVERRIDES]:
         lines.append(("never keep", f"row {row}", "left out", _beginning(context, row), ("row", row)))
@@ -49,21 +51,17 @@ def _beginning(context: ExploreContext, row: int) -> str:
 
 
 def _cap_effect(context: ExploreContext, cap: GroupCap) -> str:
+    label = f"{cap.column}=" if cap.value is None else f"{cap.column}={cap.value}"
     skipped = [group for group in (context.selection.capped.values() if context.selection is not None else ())
-               if group.startswith(f"{cap.column}=")]
+               if (group.startswith(label) if cap.value is None else group == label)]
     return f"{plural(len(skipped), 'row')} skipped at the cap" if skipped else "not reached"
 
 
 def _remove(context: ExploreContext, keys: list) -> None:
-    session = context.session
-    rows = [value for kind, value in keys if kind == "row"]
-    if rows:
-        shape.release_rows(session, rows)
-    for kind, value in keys:
-        if kind == "pattern":
-            shape.drop_pattern(session, value)
-        elif kind == "cap":
-            shape.drop_cap(session, *value)
+    """The ticked entries removed in one change (one Undo brings them all back)."""
+    shape.remove(context.session, rows=[value for kind, value in keys if kind == "row"],
+                 patterns=[value for kind, value in keys if kind == "pattern"],
+                 caps=[value for kind, value in keys if kind == "cap"])
 
 
 def shaping_section(context: ExploreContext) -> None:
