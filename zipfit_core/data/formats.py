@@ -236,10 +236,12 @@ def read_file(path: Path, options: LoadOptions, report: LoadReport, max_rows: in
 
 
 def file_pieces(path: Path, options: LoadOptions, report: LoadReport, max_rows: int | None = None,
-                display: str | None = None, piece_rows: int | None = PIECE_ROWS) -> Iterator[pd.DataFrame]:
-    """`read_file`, a piece of about `piece_rows` rows at a time for JSONL, Parquet and Arrow files (a file of
-    any size is converted in bounded memory); other formats in one piece. The last piece may be empty."""
+                display: str | None = None, piece_rows: int | None = -1) -> Iterator[pd.DataFrame]:
+    """`read_file`, a piece of about `piece_rows` rows at a time (-1: PIECE_ROWS as it is when called) for JSONL,
+    long CSV / TSV, .txt lines, Parquet and Arrow files (a file of any size is converted in bounded memory); a JSON
+    file in one piece. The last piece may be empty."""
     display = display or str(path)
+    piece_rows = PIECE_ROWS if piece_rows == -1 else piece_rows
     fmt, compression = format_of(path.name)
     if fmt is None:
         raise _unsupported(display, path.name)

@@ -32,12 +32,12 @@ import pyarrow.compute as pc
 from zipfit_core._version import __version__
 from zipfit_core.data.loading import LoadedPiece, LoadedTexts, load_stream
 from zipfit_core.data.local import folder_files, glob_matches, is_glob, resolve_in_root
-from zipfit_core.data.sources import DataRecipe, DataSource, LoadOptions, LoadReport, TextSpec
+from zipfit_core.data.sources import DataRecipe, DataSource, LoadOptions, TextSpec
 from zipfit_core.data.texts import fingerprint_update
 from zipfit_core.data.token_counts import approx_token_counts
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.files import now_iso, read_json_file, write_json_atomic
-from zipfit_core.store.stored_rows import BATCH_ROWS, StoredTable, StoredTexts, arrow_piece
+from zipfit_core.store.stored_rows import BATCH_ROWS, StoredTable, StoredTexts, arrow_piece, widened
 
 STORE_FORMAT = "zipfit-data-store"
 STORE_FORMAT_VERSION = 1
@@ -183,14 +183,19 @@ def write_store(folder: Path, pieces: Iterable[LoadedPiece], describe: Callable[
         digest = hashlib.sha256()
         row_ids, chars, tokens = [], [], []
         rows = text_bytes = 0
-        writer = schema = text_field = None
-        report = LoadReport()
-        with pa.OSFile(str(staging / ROWS_NAME), "wb") as sink:
+        segments: list[Path] = []  # a new one each time a piece brings a column the earlier ones lacked
+        writer = sink = schema = text_field = None
+        try:
             for piece in pieces:
                 text_field = text_field or piece.text_field
-                batch = arrow_piece(piece, text_field, schema, report)
-                if writer is None:
+                batch = arrow_piece(piece, text_field, schema)
+                if writer is None or not batch.schema.equals(schema):
+                    if writer is not None:
+                        writer.close()
+                        sink.close()
                     schema = batch.schema
+                    segments.append(staging / f"segment-{len(segments)}.arrow")
+                    sink = pa.OSFile(str(segments[-1]), "wb")
                     writer = pa.ipc.new_file(sink, schema)
                 for start in range(0, batch.num_rows, BATCH_ROWS):
                     writer.write_batch(batch.slice(start, BATCH_ROWS))
@@ -203,21 +208,40 @@ def write_store(folder: Path, pieces: Iterable[LoadedPiece], describe: Callable[
                 text_bytes += column.nbytes
                 if progress is not None:
                     progress(rows, text_bytes)
-            if writer is None:
-                raise ZipFitError("There are no rows to keep: give data with at least one example.")
-            writer.close()
+        finally:
+            if writer is not None:
+                writer.close()
+                sink.close()
+        if writer is None:
+            raise ZipFitError("There are no rows to keep: give data with at least one example.")
+        _join_segments(segments, schema, staging / ROWS_NAME)
         np.savez(staging / NUMBERS_NAME, row_ids=np.concatenate(row_ids), chars=np.concatenate(chars),
                  tokens=np.concatenate(tokens))
         files = {name: (staging / name).stat().st_size for name in (ROWS_NAME, NUMBERS_NAME)}
         described = describe()
         write_json_atomic(staging / MANIFEST_NAME, {
             "format": STORE_FORMAT, "version": STORE_FORMAT_VERSION, "package_version": __version__,
-            "created": now_iso(), **described, "warnings": [*described.get("warnings", []), *report.warnings],
+            "created": now_iso(), **described, "warnings": list(described.get("warnings", [])),
             "rows": rows, "text_bytes": text_bytes, "fingerprint": digest.hexdigest(), "files": files})
         _move_into_place(staging, folder)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _join_segments(segments: list[Path], schema: pa.Schema, rows_file: Path) -> None:
+    """The segments as one rows file in the last (widest) schema: renamed when there is one, else rewritten a
+    batch at a time, earlier batches given the later columns as nulls."""
+    if len(segments) == 1:
+        os.replace(segments[0], rows_file)
+        return
+    with pa.OSFile(str(rows_file), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+        for segment in segments:
+            with pa.memory_map(str(segment)) as source:
+                reader = pa.ipc.open_file(source)
+                for index in range(reader.num_record_batches):
+                    writer.write_batch(widened(reader.get_batch(index), schema))
+            segment.unlink()
 
 
 def _move_into_place(staging: Path, folder: Path) -> None:

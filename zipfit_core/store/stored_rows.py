@@ -21,7 +21,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from zipfit_core.data.loading import LoadedPiece
-from zipfit_core.data.sources import LoadReport
 
 BATCH_ROWS = 8192
 KEPT_COLUMNS = 4  # whole columns a table keeps once read (the grouping column is asked for on every rerun)
@@ -38,26 +37,33 @@ def _as_arrow_column(series: pd.Series) -> pa.Array:
                          for value in series.astype(object)], type=pa.large_string())
 
 
-def arrow_piece(piece: LoadedPiece, text_field: str, schema: pa.Schema | None, report: LoadReport) -> pa.RecordBatch:
-    """A piece's rows as one record batch, the text column holding the texts as scored. Later pieces take the
-    first piece's columns and types: a column the first piece lacked is dropped (with a warning), one it had is
-    null where a later piece lacks it, and a value of another type is kept as text where it can be."""
+def arrow_piece(piece: LoadedPiece, text_field: str, schema: pa.Schema | None) -> pa.RecordBatch:
+    """A piece's rows as one record batch, the text column holding the texts as scored, in `schema`'s columns and
+    types (null where the piece lacks one; a value of another type kept as text where it can be), widened by the
+    columns the piece has that `schema` does not (at its end: `write_store` then widens the earlier batches)."""
     texts = pa.array(piece.texts, type=pa.large_string())
     columns = {str(name): texts if name == text_field else _as_arrow_column(piece.table[name])
                for name in piece.table.columns}
     columns.setdefault(text_field, texts)  # the texts take the text field's place (a template's go last)
     if schema is None:
         return pa.RecordBatch.from_pydict(columns)
-    extra = [name for name in columns if name not in schema.names]
-    if extra:
-        report.warn(f"Columns {', '.join(map(repr, extra[:10]))} first appear after the first piece read: they are "
-                    "not kept (give files or rows with the same columns).")
+    for name, array in columns.items():
+        index = schema.get_field_index(name)
+        if index < 0:
+            schema = schema.append(pa.field(name, array.type))
+        elif pa.types.is_null(schema.field(index).type) and not pa.types.is_null(array.type):
+            schema = schema.set(index, pa.field(name, array.type))  # empty so far: the first values give the type
+    return widened(pa.RecordBatch.from_pydict(columns), schema)
+
+
+def widened(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """`batch` in `schema`'s columns and types: a column it lacks is null, a value of another type cast (or kept
+    as text)."""
     arrays = []
     for field in schema:
-        array = columns.get(field.name)
-        if array is None:
-            array = pa.nulls(len(piece.texts), type=field.type)
-        elif not array.type.equals(field.type):
+        index = batch.schema.get_field_index(field.name)
+        array = batch.column(index) if index >= 0 else pa.nulls(batch.num_rows, type=field.type)
+        if not array.type.equals(field.type):
             array = _cast_or_text(array, field.type)
         arrays.append(array)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)

@@ -243,3 +243,24 @@ def test_a_globs_store_depends_on_the_files_it_matches(tmp_path):
     with open(pool / "part-0.jsonl", "a", encoding="utf-8") as handle:
         handle.write(json.dumps({"text": "one more row"}) + "\n")
     assert store_key(source, TextSpec()) != before
+
+
+def test_a_column_that_first_appears_in_a_later_piece_is_kept(tmp_path, monkeypatch):
+    """Pieces of 40 rows: `source` appears at row 90, `extra` is empty until row 130; every column is kept, null
+    where a row has no value, and the store's texts and table equal the load in memory."""
+    from zipfit_core.data import formats
+
+    monkeypatch.setattr(formats, "PIECE_ROWS", 40)
+    records = [{"text": f"row {i}", **({"source": f"s{i % 3}"} if i >= 90 else {}),
+                "extra": None if i < 130 else i} for i in range(200)]
+    path = tmp_path / "pool.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    stored = open_data(DataSource("local", str(path)), cache_dir=tmp_path / "cache")
+    expected = load_source(DataSource("local", str(path)))
+    assert list(stored.texts) == list(expected.texts) and not stored.warnings
+    def values(column):
+        return [None if pd.isna(value) else value for value in column.tolist()]
+
+    assert values(stored.table["source"])[88:92] == [None, None, "s0", "s1"]
+    assert values(stored.table["extra"])[128:132] == [None, None, 130, 131]
+    assert len(StoredTable(stored.store_folder / "rows.arrow")) == 200
