@@ -64,6 +64,23 @@ class ScoreIndex:
         ranks[self.ranked] = np.arange(self.n_rows, dtype=self.ranked.dtype)
         return ranks
 
+    def ranks_of(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The rank (0 for the best) of each of a few rows, by binary search along the ranking, where equal scores
+        stand in row order: no inverse of the whole ranking is made for a table of rows."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if "rank_of_row" in self.__dict__:  # made already for a page that needs every rank
+            return self.rank_of_row[rows].astype(np.int64)
+        ranks = np.empty(len(rows), dtype=np.int64)
+        for position, row in enumerate(rows.tolist()):
+            score = float(self.scores[row])
+            if math.isnan(score):  # NaN rank last
+                first, last = self.ranks_passing(lambda value: not math.isnan(value)), self.n_rows
+            else:
+                first = self.ranks_passing(lambda value: value > score)
+                last = self.ranks_passing(lambda value: value >= score)
+            ranks[position] = first + int(np.searchsorted(self.ranked[first:last], row))
+        return ranks
+
     def score_of_rank(self, rank: int) -> float:
         return float(self.scores[self.ranked[rank]])
 
@@ -431,7 +448,7 @@ def rows_table(index: ScoreIndex, rows: np.ndarray, texts: Sequence[str], *,
     """A small table for display: rank, row, score, length, group, beginning of the text."""
     rows = np.asarray(rows, dtype=np.int64)
     table = pd.DataFrame({
-        "rank": index.rank_of_row[rows] + 1,
+        "rank": index.ranks_of(rows) + 1,
         "row": rows,
         "score": index.scores[rows],
     })
