@@ -37,9 +37,8 @@ _WHITESPACE = re.compile(r"\s+")
 
 @dataclass(frozen=True)
 class ScoreIndex:
-    """Scores with their ranking and cumulative tokens, computed once per scored dataset. What only some views
-    need (the rank of a row, the scores in rank order) is made on first use: the first view of a large pool waits
-    for the ranking alone, and memory holds ~8 bytes per row less for each of them not asked for."""
+    """Scores with their ranking and cumulative tokens, computed once per scored dataset; the rank of every row is
+    made on first use (a table of a few rows finds theirs by binary search), so a first view waits for one sort."""
 
     scores: np.ndarray  # float64, in row order
     ranked: np.ndarray  # row indices best first (int32 below 2**31 rows); equal scores in row order (as `select`)
@@ -68,8 +67,6 @@ class ScoreIndex:
         """The rank (0 for the best) of each of a few rows, by binary search along the ranking, where equal scores
         stand in row order: no inverse of the whole ranking is made for a table of rows."""
         rows = np.asarray(rows, dtype=np.int64)
-        if "rank_of_row" in self.__dict__:  # made already for a page that needs every rank
-            return self.rank_of_row[rows].astype(np.int64)
         ranks = np.empty(len(rows), dtype=np.int64)
         for position, row in enumerate(rows.tolist()):
             score = float(self.scores[row])
@@ -85,12 +82,8 @@ class ScoreIndex:
         return float(self.scores[self.ranked[rank]])
 
     def ranks_passing(self, test: Callable[[float], bool]) -> int:
-        """How many ranks, from the best, have a score passing `test`, a test that holds for the best scores and
-        then fails (a binary search along the ranking: ~log2(n) scores read, no array made)."""
+        """How many best ranks pass `test` (true, then false along the ranking): a binary search, no array made."""
         return bisect.bisect_left(range(self.n_rows), True, key=lambda rank: not test(self.score_of_rank(rank)))
-
-    def ranks_scoring_at_least(self, value: float) -> int:
-        return self.ranks_passing(lambda score: score >= value)
 
     def score_range(self) -> tuple[float, float]:
         """The lowest and highest finite score ((0, 1) when none is); computed once (every rerun asks)."""
@@ -107,8 +100,7 @@ class ScoreIndex:
 
 def build_score_index(scores: np.ndarray, *, token_counts: np.ndarray | None = None,
                       n_chars: np.ndarray | None = None) -> ScoreIndex:
-    """Rank the scores once (O(n log n)); every cut afterwards is cheap. Token counts and lengths are kept as
-    given (any integer type: a data store's are not copied)."""
+    """Rank the scores once (O(n log n)); every cut afterwards is cheap. Counts are kept as given (not copied)."""
     scores = np.asarray(scores, dtype=np.float64)
     n = len(scores)
     for name, values in (("token_counts", token_counts), ("n_chars", n_chars)):
@@ -293,10 +285,9 @@ def build_group_index(values: Sequence | pd.Series, index: ScoreIndex, column: s
 
 
 def _group_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
-    """Each row's code, the group of each code (code -1, a categorical's missing value, is the last entry), the
-    groups' names (as text, a missing value as MISSING_GROUP) and their row counts; groups are numbered in order
-    of first appearance. A categorical column (a data store's) is numbered from its codes as they are (int8 for
-    few categories), without a string or a wider integer per row."""
+    """Each row's code, the group of each code (code -1, a categorical's missing value: the last entry), the groups'
+    names (as text, a missing value as MISSING_GROUP) and row counts, numbered in order of first appearance. A
+    categorical column (a data store's) keeps its codes (int8 for few categories): no string or wider int per row."""
     if isinstance(series.dtype, pd.CategoricalDtype):
         codes = series.cat.codes.to_numpy()
         names = [str(name) for name in series.cat.categories] + [MISSING_GROUP]
@@ -381,16 +372,15 @@ class Histogram:
 
 
 def score_histogram(index: ScoreIndex, groups: GroupIndex | None = None, *, n_bins: int = 60) -> Histogram:
-    """Bin counts of the finite scores, stacked by group; the browser gets n_bins x groups numbers. Along the
-    ranking the scores descend, so a bin is a run of ranks found by binary search: O(n_bins log n) without groups,
-    one pass over the ranked group codes with them."""
+    """Bin counts of the finite scores, stacked by group: a bin is a run of ranks (scores descend along the
+    ranking) found by binary search, then counted by group along the ranked codes; n_bins x groups numbers."""
     low, high = index.score_range()
     if high <= low:
         low, high = low - 0.005, high + 0.005
     edges = np.linspace(low, high, n_bins + 1)
     # Same bin rule as np.histogram: [edge_i, edge_i+1), the last bin closed; +inf (ranked first) is not binned.
-    first_finite = index.ranks_scoring_at_least(np.inf)
-    at_least = [index.ranks_scoring_at_least(float(edge)) for edge in edges[:-1]]
+    first_finite = index.ranks_passing(lambda score: score >= np.inf)
+    at_least = [index.ranks_passing(lambda score, edge=float(edge): score >= edge) for edge in edges[:-1]]
     spans = [(at_least[b + 1], at_least[b]) for b in range(n_bins - 1)] + [(first_finite, at_least[-1])]
     if groups is None:
         return Histogram(edges, np.array([[stop - start for start, stop in spans]], dtype=np.int64), ["all rows"])
