@@ -278,7 +278,9 @@ def build_group_index(values: Sequence | pd.Series, index: ScoreIndex, column: s
         labels = [str(uniques[i]) for i in order]
         remap = np.empty(len(uniques), dtype=np.int64)
         remap[order] = np.arange(len(order))
-    label_of_code = remap[group_of_code].astype(np.int8 if len(labels) < 128 else np.int32)
+    # A code whose group holds no row (-1) is never looked up: any label will do.
+    label_of_code = remap[np.maximum(group_of_code, 0)] if len(remap) else np.zeros(len(group_of_code), np.int64)
+    label_of_code = label_of_code.astype(np.int8 if len(labels) < 128 else np.int32)
     row_codes = label_of_code[codes]  # a small table looked up per row: no wider copy of the codes
     return GroupIndex(column=column, labels=labels, codes=row_codes, ranked_codes=row_codes[index.ranked],
                       totals=np.bincount(remap, weights=totals, minlength=len(labels)).astype(np.int64))

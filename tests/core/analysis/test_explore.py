@@ -258,3 +258,12 @@ def test_the_histogram_bins_as_numpy_does_per_group_without_infinities_or_nan():
         counts, _ = np.histogram(scores[finite & (values == label).to_numpy()], bins=histogram.edges)
         assert histogram.counts[code].tolist() == counts.tolist()
     assert score_histogram(index, n_bins=7).counts[0].tolist() == histogram.counts.sum(axis=0).tolist()
+
+
+def test_groups_of_an_empty_pool_or_of_categories_no_row_has():
+    index = build_score_index(np.array([0.2, 0.1]))
+    groups = build_group_index(pd.Series(pd.Categorical(["b", None], categories=["a", "b", "c"])), index, "kind")
+    assert groups.labels == ["b", "(missing)"] and groups.codes.tolist() == [0, 1] and groups.totals.tolist() == [1, 1]
+    empty = build_score_index(np.array([]))
+    for values in (pd.Series([], dtype="category"), pd.Series(pd.Categorical([], categories=["a"]))):
+        assert build_group_index(values, empty, "kind").labels == []
