@@ -57,3 +57,26 @@ def test_app_settings_feed_the_limits(monkeypatch):
     assert "ZIPFIT\\_MAX\\_LINE\\_MB" in shown and "max_line_bytes" not in shown
     assert "ZIPFIT\\_MAX\\_EXPANSION" in message("If the file is genuine, raise `max_expansion`.")
     assert cli_text("raise `max_expansion`.") == "raise --max-expansion."
+
+
+def test_a_small_check_queued_behind_other_work_is_not_waited_for(tmp_path, monkeypatch):
+    """With one slot taken (e.g. by the pool's copy check), a near-duplicate search of a few rows cannot answer within
+    the page's wait: the page goes on at once instead of holding the first view for FIRST_WAIT_S."""
+    import threading
+
+    from zipfit_app.services import work
+    from zipfit_core.jobs.manager import JobManager
+
+    monkeypatch.setattr(JobManager, "_shared", JobManager(cache_dir=tmp_path / "cache", max_concurrent_jobs=1))
+    release = threading.Event()
+    work.run_function("busy", "contamination", lambda progress, cancelled: release.wait(60), total=10**7, unit="rows",
+                      running="checking")
+    waits = []
+    monkeypatch.setattr(work.manager(), "wait", lambda work_id, timeout=None: waits.append(work_id) or
+                        work.manager().find(work_id))
+    try:
+        status = work.run_function("small", "near-duplicates", lambda progress, cancelled: 1, total=100, unit="rows",
+                                   running="looking")
+        assert status.state == "queued" and waits == []
+    finally:
+        release.set()

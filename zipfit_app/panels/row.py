@@ -43,7 +43,7 @@ def _row_body(context: ExploreContext, row: int, notes: Callable[[ExploreContext
     1 - NCD."""
     index, summary = context.index, context.summary
     text = context.source.texts[row]
-    rank = int(index.rank_of_row[row])
+    rank = int(index.ranks_of([row])[0])
     cells = st.columns(5)
     cells[0].metric("Score", f"{index.scores[row]:.4f}")
     cells[1].metric("Rank", f"{rank + 1:,} of {index.n_rows:,}")

@@ -61,7 +61,8 @@ def run_function(work_id: str, kind: str, function: Callable[[Callable, Callable
                  running: str, wait_s: float | None = None) -> WorkStatus | None:
     """Background work computing `function(progress, cancelled)`, shared by every session asking the same
     question: submitted unless this process already has it (running or finished), then waited for a moment
-    (FIRST_WAIT_S when `total` is small enough for the answer to come meanwhile)."""
+    (FIRST_WAIT_S when `total` is small enough for the answer to come meanwhile, and the work started at once:
+    work queued behind other work, e.g. a whole pool's copy check, cannot answer meanwhile)."""
     if wait_s is None:
         wait_s = FIRST_WAIT_S if total <= WAITED_ROWS else 0.0
     found = manager().find(work_id)
@@ -72,7 +73,9 @@ def run_function(work_id: str, kind: str, function: Callable[[Callable, Callable
                                            done_message="done"))
     except ZipFitError:
         return manager().find(work_id)  # another session submitted it a moment ago: join it
-    return manager().wait(work_id, timeout=wait_s) if wait_s else manager().find(work_id)
+    found = manager().find(work_id)
+    return manager().wait(work_id, timeout=wait_s) if wait_s and found is not None and found.state == "running" \
+        else found
 
 
 def finished_result(work_id: str) -> Any:

@@ -13,9 +13,10 @@ pairs for the URL query string by `encode_view` / `decode_view`.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -36,15 +37,14 @@ _WHITESPACE = re.compile(r"\s+")
 
 @dataclass(frozen=True)
 class ScoreIndex:
-    """Scores with their ranking and cumulative tokens, computed once per scored dataset."""
+    """Scores with their ranking and cumulative tokens, computed once per scored dataset; the rank of every row is
+    made on first use (a table of a few rows finds theirs by binary search), so a first view waits for one sort."""
 
     scores: np.ndarray  # float64, in row order
-    ranked: np.ndarray  # row indices best first; equal scores in row order (as `select`)
-    ranked_scores: np.ndarray  # scores[ranked], non-increasing (NaN last)
-    rank_of_row: np.ndarray  # inverse of `ranked`: 0 for the best row
+    ranked: np.ndarray  # row indices best first (int32 below 2**31 rows); equal scores in row order (as `select`)
     n_chars: np.ndarray | None  # text length of each row, in row order
     token_counts: np.ndarray | None  # tokens of each row, in row order
-    cumulative_tokens: np.ndarray | None  # along `ranked`
+    cumulative_tokens: np.ndarray | None  # int64, along `ranked`
 
     @property
     def n_rows(self) -> int:
@@ -56,21 +56,51 @@ class ScoreIndex:
             return None
         return int(self.cumulative_tokens[-1]) if len(self.cumulative_tokens) else 0
 
+    @cached_property
+    def rank_of_row(self) -> np.ndarray:
+        """The inverse of `ranked`: 0 for the best row."""
+        ranks = np.empty(self.n_rows, dtype=self.ranked.dtype)
+        ranks[self.ranked] = np.arange(self.n_rows, dtype=self.ranked.dtype)
+        return ranks
+
+    def ranks_of(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The rank (0 for the best) of each of a few rows, by binary search along the ranking, where equal scores
+        stand in row order: no inverse of the whole ranking is made for a table of rows."""
+        rows = np.asarray(rows, dtype=np.int64)
+        ranks = np.empty(len(rows), dtype=np.int64)
+        for position, row in enumerate(rows.tolist()):
+            score = float(self.scores[row])
+            if math.isnan(score):  # NaN rank last
+                first, last = self.ranks_passing(lambda value: not math.isnan(value)), self.n_rows
+            else:
+                first = self.ranks_passing(lambda value: value > score)
+                last = self.ranks_passing(lambda value: value >= score)
+            ranks[position] = first + int(np.searchsorted(self.ranked[first:last], row))
+        return ranks
+
+    def score_of_rank(self, rank: int) -> float:
+        return float(self.scores[self.ranked[rank]])
+
+    def ranks_passing(self, test: Callable[[float], bool]) -> int:
+        """How many best ranks pass `test` (true, then false along the ranking): a binary search, no array made."""
+        return bisect.bisect_left(range(self.n_rows), True, key=lambda rank: not test(self.score_of_rank(rank)))
+
     def score_range(self) -> tuple[float, float]:
         """The lowest and highest finite score ((0, 1) when none is); computed once (every rerun asks)."""
         return self._score_range
 
     @cached_property
     def _score_range(self) -> tuple[float, float]:
-        finite = self.ranked_scores[np.isfinite(self.ranked_scores)]
-        if not len(finite):
+        finite = np.isfinite(self.scores)
+        if not finite.any():
             return 0.0, 1.0
-        return float(finite[-1]), float(finite[0])
+        return (float(np.min(self.scores, where=finite, initial=np.inf)),
+                float(np.max(self.scores, where=finite, initial=-np.inf)))
 
 
 def build_score_index(scores: np.ndarray, *, token_counts: np.ndarray | None = None,
                       n_chars: np.ndarray | None = None) -> ScoreIndex:
-    """Rank the scores once (O(n log n)); every cut afterwards is cheap."""
+    """Rank the scores once (O(n log n)); every cut afterwards is cheap. Counts are kept as given (not copied)."""
     scores = np.asarray(scores, dtype=np.float64)
     n = len(scores)
     for name, values in (("token_counts", token_counts), ("n_chars", n_chars)):
@@ -78,17 +108,12 @@ def build_score_index(scores: np.ndarray, *, token_counts: np.ndarray | None = N
             raise ZipFitError(f"{name} has {plural(len(values), 'entry', 'entries')} for {plural(n, 'score')}: "
                               "they must match row for row.")
     ranked = rank_by_score(scores)
-    rank_of_row = np.empty(n, dtype=np.int64)
-    rank_of_row[ranked] = np.arange(n, dtype=np.int64)
     cumulative = None
     if token_counts is not None:
-        token_counts = np.asarray(token_counts, dtype=np.int64)
-        cumulative = np.cumsum(token_counts[ranked])
-    return ScoreIndex(
-        scores=scores, ranked=ranked, ranked_scores=scores[ranked], rank_of_row=rank_of_row,
-        n_chars=None if n_chars is None else np.asarray(n_chars, dtype=np.int64),
-        token_counts=token_counts, cumulative_tokens=cumulative,
-    )
+        token_counts = np.asarray(token_counts)
+        cumulative = np.cumsum(token_counts[ranked], dtype=np.int64)
+    return ScoreIndex(scores=scores, ranked=ranked, n_chars=None if n_chars is None else np.asarray(n_chars),
+                      token_counts=token_counts, cumulative_tokens=cumulative)
 
 
 @dataclass(frozen=True)
@@ -120,8 +145,7 @@ def kept_count(index: ScoreIndex, rule: SelectionRule) -> tuple[int, int | None]
     n = index.n_rows
     if rule.kind == "threshold":
         # Rows with score > value form a prefix of the ranking; NaN sorts last and never passes.
-        descending = -index.ranked_scores
-        return int(np.searchsorted(descending, -rule.value, side="left")), None
+        return index.ranks_passing(lambda score: score > rule.value), None
     if rule.kind == "top_k":
         return min(int(rule.value), n), None
     if rule.kind == "top_percent":
@@ -147,8 +171,8 @@ def summarize_cut(index: ScoreIndex, rule: SelectionRule) -> CutSummary:
     return CutSummary(
         rule=rule, n_kept=n_kept, n_rows=index.n_rows, tokens_kept=tokens_kept,
         total_tokens=index.total_tokens, last_row_tokens=last_row_tokens,
-        lowest_kept_score=float(index.ranked_scores[n_kept - 1]) if n_kept else None,
-        highest_dropped_score=float(index.ranked_scores[n_kept]) if n_kept < index.n_rows else None,
+        lowest_kept_score=index.score_of_rank(n_kept - 1) if n_kept else None,
+        highest_dropped_score=index.score_of_rank(n_kept) if n_kept < index.n_rows else None,
     )
 
 
@@ -227,7 +251,7 @@ class GroupIndex:
 
     column: str
     labels: list[str]
-    codes: np.ndarray  # int32 code of each row, in row order
+    codes: np.ndarray  # code of each row (int8 for up to 127 groups), in row order
     ranked_codes: np.ndarray  # codes[index.ranked]
     totals: np.ndarray  # rows per group
 
@@ -237,51 +261,64 @@ class GroupIndex:
 
 def build_group_index(values: Sequence | pd.Series, index: ScoreIndex, column: str, *,
                       max_groups: int = 12) -> GroupIndex:
-    """Group rows by a column's values; the largest `max_groups - 1` keep their name, the rest `(other)`."""
+    """Group rows by a column's values; the largest `max_groups - 1` keep their name, the rest `(other)`. The codes
+    take a byte per row (int8) for up to 127 groups."""
     series = pd.Series(values, copy=False)
     if len(series) != index.n_rows:
         raise ZipFitError(f"Column {column!r} has {plural(len(series), 'value')} for "
                           f"{plural(index.n_rows, 'scored row')}.")
-    codes, uniques = _group_codes(series)
-    totals = np.bincount(codes, minlength=len(uniques))
+    codes, group_of_code, uniques, totals = _group_codes(series)
     order = np.lexsort((np.arange(len(uniques)), -totals))  # largest groups first, stable
     if len(uniques) > max_groups:
         kept = order[: max_groups - 1]
         labels = [str(uniques[i]) for i in kept] + [OTHER_GROUP]
-        remap = np.full(len(uniques), len(kept), dtype=np.int32)  # the rest fold into (other)
-        remap[kept] = np.arange(len(kept), dtype=np.int32)
+        remap = np.full(len(uniques), len(kept), dtype=np.int64)  # the rest fold into (other)
+        remap[kept] = np.arange(len(kept))
     else:
         labels = [str(uniques[i]) for i in order]
-        remap = np.empty(len(uniques), dtype=np.int32)
-        remap[order] = np.arange(len(order), dtype=np.int32)
-    row_codes = remap[codes]
+        remap = np.empty(len(uniques), dtype=np.int64)
+        remap[order] = np.arange(len(order))
+    # A code whose group holds no row (-1) is never looked up: any label will do.
+    label_of_code = remap[np.maximum(group_of_code, 0)] if len(remap) else np.zeros(len(group_of_code), np.int64)
+    label_of_code = label_of_code.astype(np.int8 if len(labels) < 128 else np.int32)
+    row_codes = label_of_code[codes]  # a small table looked up per row: no wider copy of the codes
     return GroupIndex(column=column, labels=labels, codes=row_codes, ranked_codes=row_codes[index.ranked],
-                      totals=np.bincount(row_codes, minlength=len(labels)))
+                      totals=np.bincount(remap, weights=totals, minlength=len(labels)).astype(np.int64))
 
 
-def _group_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Each row's group number and the groups' names (as text, a missing value as MISSING_GROUP), numbered in
-    order of first appearance. A categorical column (a data store's) is numbered from its codes, without a
-    string per row."""
+def _group_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """Each row's code, the group of each code (code -1, a categorical's missing value: the last entry), the groups'
+    names (as text, a missing value as MISSING_GROUP) and row counts, numbered in order of first appearance. A
+    categorical column (a data store's) keeps its codes (int8 for few categories): no string or wider int per row."""
     if isinstance(series.dtype, pd.CategoricalDtype):
-        codes = series.cat.codes.to_numpy().astype(np.int64)
-        names = [str(name) for name in series.cat.categories]
-        if (codes < 0).any():
-            codes = np.where(codes < 0, len(names), codes)
-            names.append(MISSING_GROUP)
+        codes = series.cat.codes.to_numpy()
+        names = [str(name) for name in series.cat.categories] + [MISSING_GROUP]
         merged, numbers = pd.factorize(np.asarray(names, dtype=object), sort=False)  # equal texts: one group
-        codes = merged[codes]
-        first = np.full(len(numbers), len(codes), dtype=np.int64)
-        np.minimum.at(first, codes, np.arange(len(codes), dtype=np.int64))
-        present = np.flatnonzero(first < len(codes))
-        order = present[np.argsort(first[present], kind="stable")]
+        counts, first = _counts_and_first_rows(codes, merged, len(numbers))
+        order = np.flatnonzero(counts)
+        order = order[np.argsort(first[order], kind="stable")]
         renumber = np.full(len(numbers), -1, dtype=np.int64)
         renumber[order] = np.arange(len(order))
-        return renumber[codes], [str(numbers[i]) for i in order]
+        return codes, renumber[merged], [str(numbers[i]) for i in order], counts[order]
     as_text = series.map(lambda value: MISSING_GROUP if _is_missing(value) else str(value)) \
         if series.dtype == object else series.astype(str).where(series.notna(), MISSING_GROUP)
     codes, uniques = pd.factorize(as_text, sort=False)
-    return codes, list(uniques)
+    return codes, np.arange(len(uniques)), list(uniques), np.bincount(codes, minlength=len(uniques))
+
+
+def _counts_and_first_rows(codes: np.ndarray, group_of_code: np.ndarray, n_groups: int,
+                           chunk_rows: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+    """Rows per group and the first row of each (len(codes) when absent), a chunk of rows at a time: bincount
+    and comparisons widen their input to 8 bytes per row, here per chunk only."""
+    counts = np.zeros(n_groups, dtype=np.int64)
+    first = np.full(n_groups, len(codes), dtype=np.int64)
+    for start in range(0, len(codes), chunk_rows):
+        groups = group_of_code[codes[start:start + chunk_rows]]
+        found = np.bincount(groups, minlength=n_groups)
+        counts += found
+        for group in np.flatnonzero((found > 0) & (first == len(codes))):
+            first[group] = start + int(np.argmax(groups == group))
+    return counts, first
 
 
 def _is_missing(value: object) -> bool:
@@ -337,19 +374,23 @@ class Histogram:
 
 
 def score_histogram(index: ScoreIndex, groups: GroupIndex | None = None, *, n_bins: int = 60) -> Histogram:
-    """Bin counts of the finite scores, stacked by group: O(n) once; the browser gets n_bins x groups numbers."""
+    """Bin counts of the finite scores, stacked by group: a bin is a run of ranks (scores descend along the
+    ranking) found by binary search, then counted by group along the ranked codes; n_bins x groups numbers."""
     low, high = index.score_range()
     if high <= low:
         low, high = low - 0.005, high + 0.005
     edges = np.linspace(low, high, n_bins + 1)
-    finite = np.isfinite(index.scores)
-    # Same bin rule as np.histogram: [edge_i, edge_i+1), the last bin closed.
-    bins = np.clip(np.searchsorted(edges, index.scores[finite], side="right") - 1, 0, n_bins - 1)
+    # Same bin rule as np.histogram: [edge_i, edge_i+1), the last bin closed; +inf (ranked first) is not binned.
+    first_finite = index.ranks_passing(lambda score: score >= np.inf)
+    at_least = [index.ranks_passing(lambda score, edge=float(edge): score >= edge) for edge in edges[:-1]]
+    spans = [(at_least[b + 1], at_least[b]) for b in range(n_bins - 1)] + [(first_finite, at_least[-1])]
     if groups is None:
-        return Histogram(edges, np.bincount(bins, minlength=n_bins)[None, :], ["all rows"])
-    codes = groups.codes[finite].astype(np.int64)
-    flat = np.bincount(codes * n_bins + bins, minlength=len(groups.labels) * n_bins)
-    return Histogram(edges, flat.reshape(len(groups.labels), n_bins), list(groups.labels))
+        return Histogram(edges, np.array([[stop - start for start, stop in spans]], dtype=np.int64), ["all rows"])
+    counts = np.zeros((len(groups.labels), n_bins), dtype=np.int64)
+    for b, (start, stop) in enumerate(spans):
+        if stop > start:
+            counts[:, b] = np.bincount(groups.ranked_codes[start:stop], minlength=len(groups.labels))
+    return Histogram(edges, counts, list(groups.labels))
 
 
 def threshold_from_selection(selection: Mapping | None, histogram: Histogram) -> float | None:
@@ -399,7 +440,7 @@ def rows_table(index: ScoreIndex, rows: np.ndarray, texts: Sequence[str], *,
     """A small table for display: rank, row, score, length, group, beginning of the text."""
     rows = np.asarray(rows, dtype=np.int64)
     table = pd.DataFrame({
-        "rank": index.rank_of_row[rows] + 1,
+        "rank": index.ranks_of(rows) + 1,
         "row": rows,
         "score": index.scores[rows],
     })

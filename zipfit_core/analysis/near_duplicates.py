@@ -54,12 +54,10 @@ class MinHashes:
     """MinHash signatures of pool rows, made once per row and kept for later checks of the same pool."""
 
     def __init__(self, texts: Sequence[str], shingle: int = DEFAULT_SHINGLE) -> None:
-        from datasketch import MinHash
-
         if shingle < 1:
             raise ZipFitError(f"The shingle length must be at least 1 word (got {shingle}); 5 is the usual choice.")
         self.texts, self.shingle = texts, shingle
-        self._permutations = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme=SCHEME).permutations
+        self._permutations = None  # made with the first signatures: importing datasketch takes ~0.7 s (scipy)
         self._made: dict[int, object] = {}
         self._lock = threading.Lock()  # one pool's signatures may be asked for by several threads (app sessions)
 
@@ -71,6 +69,8 @@ class MinHashes:
         from datasketch import MinHash
 
         missing = [int(row) for row in rows if int(row) not in self._made]
+        if missing and self._permutations is None:
+            self._permutations = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme=SCHEME).permutations
         if missing:
             words, offsets = word_hashes([self.texts[row] for row in missing])
             grams, owners = ngram_hashes(words, offsets, self.shingle)

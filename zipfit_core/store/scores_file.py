@@ -75,4 +75,5 @@ def read_scores(path: str | Path) -> tuple[np.ndarray, ScoreRun | None]:
         description = json.loads(metadata[METADATA_KEY])
         if description.get("format") == SCORES_FORMAT:
             run = ScoreRun.from_dict(description)
+    scores.setflags(write=False)  # the file's numbers: read-only, so that their ranking is made once (rank_by_score)
     return scores, run

@@ -304,3 +304,13 @@ def test_a_curated_cut_keeps_the_licence_rows_and_the_manifest_counts_them(human
     curation = json.loads(manifest_path(out).read_text())["curation"]
     assert curation["settings"]["max_matches"] == 10 and curation["spared_as_boilerplate"] == LICENCE_ONLY
     assert curation["contamination"]["max_matches"] == 10
+
+
+def test_minhashes_import_datasketch_only_when_they_make_signatures(monkeypatch):
+    """The app makes the pool's MinHashes on a page; datasketch (and scipy) are imported in the background work."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "datasketch", None)  # importing it now would raise
+    minhashes = MinHashes(["one two three four five six", "seven eight nine ten eleven twelve"])
+    monkeypatch.undo()
+    assert len(minhashes.of(np.array([0, 1]))) == 2

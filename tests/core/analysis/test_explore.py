@@ -230,3 +230,40 @@ def test_a_categorical_column_groups_exactly_as_its_values_do():
     assert categorical.labels == plain.labels
     np.testing.assert_array_equal(categorical.codes, plain.codes)
     np.testing.assert_array_equal(categorical.totals, plain.totals)
+
+
+def test_ranks_of_rows_are_the_inverse_of_the_ranking():
+    rng = np.random.default_rng(3)
+    for trial in range(100):
+        scores = np.round(rng.random(50), 1)
+        scores[rng.integers(0, 50, 3)] = np.nan if trial % 2 else np.inf
+        index = build_score_index(scores)
+        inverse = np.empty(50, dtype=np.int64)
+        inverse[index.ranked] = np.arange(50)
+        rows = rng.integers(0, 50, 8)
+        assert index.ranks_of(rows).tolist() == inverse[rows].tolist() == index.rank_of_row[rows].tolist()
+
+
+def test_the_histogram_bins_as_numpy_does_per_group_without_infinities_or_nan():
+    rng = np.random.default_rng(4)
+    scores = np.round(rng.random(400), 2)
+    scores[:5], scores[5:8], scores[8:10] = np.nan, np.inf, -np.inf
+    values = pd.Series(rng.choice(["a", "b", "c"], 400)).astype("category")
+    index = build_score_index(scores)
+    groups = build_group_index(values, index, "kind")
+    assert groups.codes.dtype == np.int8 and groups.ranked_codes.tolist() == groups.codes[index.ranked].tolist()
+    histogram = score_histogram(index, groups, n_bins=7)
+    finite = np.isfinite(scores)
+    for code, label in enumerate(groups.labels):
+        counts, _ = np.histogram(scores[finite & (values == label).to_numpy()], bins=histogram.edges)
+        assert histogram.counts[code].tolist() == counts.tolist()
+    assert score_histogram(index, n_bins=7).counts[0].tolist() == histogram.counts.sum(axis=0).tolist()
+
+
+def test_groups_of_an_empty_pool_or_of_categories_no_row_has():
+    index = build_score_index(np.array([0.2, 0.1]))
+    groups = build_group_index(pd.Series(pd.Categorical(["b", None], categories=["a", "b", "c"])), index, "kind")
+    assert groups.labels == ["b", "(missing)"] and groups.codes.tolist() == [0, 1] and groups.totals.tolist() == [1, 1]
+    empty = build_score_index(np.array([]))
+    for values in (pd.Series([], dtype="category"), pd.Series(pd.Categorical([], categories=["a"]))):
+        assert build_group_index(values, empty, "kind").labels == []

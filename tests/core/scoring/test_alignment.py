@@ -181,6 +181,27 @@ def test_rank_by_score_breaks_ties_by_source_index():
     assert rank_by_score(scores).tolist() == [1, 3, 5, 0, 2, 4]
 
 
+def test_rank_by_score_is_a_stable_descending_sort_with_nan_last():
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n = int(rng.integers(0, 80))
+        scores = rng.integers(0, 6, n) / 5.0
+        for value, every in ((np.nan, 2), (-0.0, 3), (np.inf, 5), (-np.inf, 7)):
+            if n and trial % every == 0:
+                scores[rng.integers(0, n, 2)] = value
+        expected = np.lexsort((np.arange(n), -scores))  # the definition: by score descending, then by row
+        ranked = rank_by_score(scores)
+        assert ranked.dtype == np.int32 and ranked.tolist() == expected.tolist()
+
+
+def test_a_read_only_score_array_is_ranked_once():
+    scores = np.random.default_rng(1).random(1000)
+    scores.setflags(write=False)
+    first = rank_by_score(scores)
+    assert rank_by_score(scores) is first and not first.flags.writeable  # shared, so nobody may change it
+    assert rank_by_score(scores.copy()) is not first  # a writable array may change: ranked each time
+
+
 def test_identical_sources_get_identical_scores_and_keep_their_order(humaneval_texts):
     text_a, text_b = humaneval_texts[3], humaneval_texts[9]
     sources = [text_b, text_a, text_b, text_a, text_b]

@@ -68,7 +68,8 @@ def test_every_file_that_carries_scores_carries_the_run_record(tmp_path, capsys)
                      "--out", str(tmp_path / f"{method}.parquet")]) == 0
     assert main(["select", str(source), "--scores", str(tmp_path / "zipfit.parquet"), "--top-k", "3",
                  "--out", str(tmp_path / "best.jsonl")]) == 0
-    _, from_file = read_scores(tmp_path / "zipfit.parquet")
+    read_back, from_file = read_scores(tmp_path / "zipfit.parquet")
+    assert not read_back.flags.writeable  # shared numbers: ranked once (rank_by_score), never changed
     assert (from_file.source, from_file.target) == (str(source), str(target))
     assert from_file.source_recipe["source"]["location"] == str(source) and from_file.n_targets == 5
 
