@@ -120,7 +120,7 @@ def _matches(context: ExploreContext, search, rows: np.ndarray) -> None:
                   on_click=shape.never_keep_rows, args=(session, rows.tolist()),
                   help="Recorded as their row numbers (the search has filters or a length range, not a pattern "
                        "alone).")
-    order = np.argsort(context.index.rank_of_row[rows], kind="stable")[:LISTED_MATCHES]
+    order = np.lexsort((rows, -context.index.scores[rows]))[:LISTED_MATCHES]  # the ranking's order: no inverse made
     ranked = rows[order]
     st.caption(f"The best {len(ranked):,} matches by score" if len(rows) > LISTED_MATCHES else "The matches, best "
                "first" + "; tick rows to keep them or leave them out by hand.")
