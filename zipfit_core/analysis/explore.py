@@ -25,6 +25,7 @@ import pandas as pd
 
 from zipfit_core.analysis.selection import RULE_KINDS, Selection, SelectionRule
 from zipfit_core.data.sources import plural
+from zipfit_core.data.texts import texts_at
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.alignment import rank_by_score, require_texts
 from zipfit_core.scoring.codecs import CODECS
@@ -448,7 +449,7 @@ def rows_table(index: ScoreIndex, rows: np.ndarray, texts: Sequence[str], *,
         table["chars"] = index.n_chars[rows]
     if groups is not None:
         table[groups.column] = groups.label_of_rows(rows)
-    table["text"] = [text_preview(texts[row], preview_chars) for row in rows]
+    table["text"] = [text_preview(text, preview_chars) for text in texts_at(texts, rows)]
     return table
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from zipfit_core.analysis.selection import Selection
+from zipfit_core.data.texts import texts_at
 from zipfit_core.scoring.baselines import hashed_ngram_distribution
 
 MAX_MEASURED_ROWS = 10_000  # DSIR features take ~0.35 ms per 600-character row
@@ -48,7 +49,7 @@ def texts_of(texts: Sequence[str], rows: np.ndarray) -> Iterator[str]:
     """The texts of `rows` (ascending), read a batch at a time (a stored pool reads them from disk)."""
     for start in range(0, len(rows), READ_BATCH_ROWS):
         batch = rows[start:start + READ_BATCH_ROWS]
-        yield from (texts.take(batch) if hasattr(texts, "take") else [texts[int(row)] for row in batch])
+        yield from texts_at(texts, batch)
 
 
 def kl_divergence(target: np.ndarray, other: np.ndarray) -> float:

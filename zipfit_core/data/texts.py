@@ -45,6 +45,12 @@ def texts_fingerprint(texts: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
+def texts_at(texts: Sequence[str], rows: Sequence[int] | np.ndarray) -> list[str]:
+    """The texts of some rows, in their order: a stored pool's in one read (its `take`), not one read per row."""
+    take = getattr(texts, "take", None)
+    return take(rows) if take is not None else [texts[int(row)] for row in rows]
+
+
 def fingerprint_update(digest, texts: Iterable[str]) -> None:
     """Add `texts` to a running `texts_fingerprint` (a data set converted a piece at a time)."""
     for text in texts:
