@@ -143,6 +143,14 @@ def choose(page, key: str, option_start: str) -> None:
     wait_for_app(page)
 
 
+def enter(page, key: str, text: str) -> None:
+    """Type `text` into the input of the widget with this key and press Enter (the app reruns)."""
+    field = keyed(page, key).locator("input")
+    field.fill(text)
+    field.press("Enter")
+    wait_for_app(page)
+
+
 def metric_value(page, label: str) -> str:
     metric = page.locator("[data-testid='stMetric']").filter(has_text=label).first
     return metric.locator("[data-testid='stMetricValue']").inner_text().strip()

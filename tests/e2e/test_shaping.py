@@ -21,6 +21,7 @@ from zipfit_core.scoring.alignment import alignment_scores
 
 from .conftest import (
     choose,
+    enter,
     go_to,
     keyed,
     load_mini_pool,
@@ -64,10 +65,7 @@ def test_search_exclude_keep_cap_reload_and_export(fresh_page, own_cache_app, e2
     go_to(page, "Explore")
     keyed(page, "explore.cut_kind").get_by_text("Top K rows").click()
     wait_for_app(page)
-    number = keyed(page, "explore.top_k").locator("input")
-    number.fill(str(TOP_K))
-    number.press("Enter")
-    wait_for_app(page)
+    enter(page, "explore.top_k", str(TOP_K))
 
     # Search, then never keep any of the matches.
     keyed(page, "search.query").locator("input").fill("License")
@@ -97,10 +95,7 @@ def test_search_exclude_keep_cap_reload_and_export(fresh_page, own_cache_app, e2
     keyed(page, "shaping.cap_value.domain").wait_for()  # the grouping column (domain) comes first
     page.wait_for_timeout(300)  # the expander's opening animation
     choose(page, "shaping.cap_value.domain", "prose")
-    share = keyed(page, "shaping.cap_share").locator("input")
-    share.fill("10")
-    share.press("Enter")
-    wait_for_app(page)
+    enter(page, "shaping.cap_share", "10")
     keyed(page, "shaping.add_cap").get_by_role("button").click()
     wait_for_app(page)
     assert metric_value(page, "Rows kept") == str(TOP_K)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
-from zipfit_core.analysis.explore import nearest_targets
+from zipfit_core.analysis.nearest import nearest_targets
 
 from ..actions import view
 from ..services import methods

@@ -27,9 +27,7 @@ from zipfit_core.analysis.selection import RULE_KINDS, Selection, SelectionRule
 from zipfit_core.data.sources import plural
 from zipfit_core.data.texts import texts_at
 from zipfit_core.errors import ZipFitError
-from zipfit_core.scoring.alignment import rank_by_score, require_texts
-from zipfit_core.scoring.codecs import CODECS
-from zipfit_core.scoring.kernel import AlignmentKernel
+from zipfit_core.scoring.alignment import rank_by_score
 
 MISSING_GROUP = "(missing)"
 OTHER_GROUP = "(other)"
@@ -475,27 +473,3 @@ def length_stats(texts_or_lengths: Sequence[str] | np.ndarray) -> LengthStats:
         return LengthStats(0, 0, 0.0, 0.0, 0, 0)
     return LengthStats(len(lengths), int(lengths.sum()), float(lengths.mean()), float(np.median(lengths)),
                        int(lengths.min()), int(lengths.max()))
-
-
-@dataclass(frozen=True)
-class NearestTargets:
-    """One source row against every target: the closest targets and the mean (= its alignment score)."""
-
-    table: pd.DataFrame  # target_row, similarity (1 - NCD), text, best first
-    mean_similarity: float
-    n_targets: int
-
-
-def nearest_targets(source_text: str, target_texts: Sequence[str], *, codec: str = "gzip",
-                    level: int | None = None, k: int = 5, preview_chars: int = 200) -> NearestTargets:
-    """Per-target 1 - NCD of one source text, computed on demand; ties go to the earlier target."""
-    require_texts(target_texts, "target")
-    level = CODECS[codec].default_level if level is None and codec in CODECS else level
-    similarities = AlignmentKernel(codec, level).pair_similarities(source_text, target_texts)
-    order = np.lexsort((np.arange(len(similarities)), -similarities))[:k]
-    table = pd.DataFrame({
-        "target_row": order,
-        "similarity": similarities[order],
-        "text": [text_preview(target_texts[i], preview_chars) for i in order],
-    })
-    return NearestTargets(table, float(np.mean(similarities)), len(similarities))

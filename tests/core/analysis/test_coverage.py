@@ -4,7 +4,6 @@ pair by pair: a target is covered when one of its k most similar pool rows is ke
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
@@ -23,6 +22,7 @@ from zipfit_core.errors import ZipFitError
 from zipfit_core.jobs.score_job import ScoreRequest, run_foreground
 from zipfit_core.scoring.alignment import rank_by_score
 from zipfit_core.store.score_cache import cached_target_facts
+
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory: pytest.TempPathFactory):
@@ -77,8 +77,14 @@ def test_the_balanced_rule_fills_every_budget_and_refuses_a_threshold(scored) ->
 
 
 def test_explore_numbers_of_the_balanced_selection_come_from_its_rows(scored) -> None:
-    from zipfit_core.analysis.explore import (build_group_index, build_score_index, composition, rows_around_cut,
-                                              summarize_cut, summarize_selection)
+    from zipfit_core.analysis.explore import (
+        build_group_index,
+        build_score_index,
+        composition,
+        rows_around_cut,
+        summarize_cut,
+        summarize_selection,
+    )
     scores, facts = scored
     tokens = 10 + np.arange(len(POOL), dtype=np.int64) % 7
     index = build_score_index(scores, token_counts=tokens)

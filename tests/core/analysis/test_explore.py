@@ -17,7 +17,6 @@ from zipfit_core.analysis.explore import (
     group_columns,
     kept_count,
     length_stats,
-    nearest_targets,
     rows_around_cut,
     rows_table,
     score_histogram,
@@ -27,6 +26,7 @@ from zipfit_core.analysis.explore import (
     threshold_from_selection,
     top_rows,
 )
+from zipfit_core.analysis.nearest import nearest_targets
 from zipfit_core.analysis.selection import SelectionRule, select
 from zipfit_core.scoring.alignment import alignment_scores
 

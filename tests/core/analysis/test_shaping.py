@@ -11,8 +11,16 @@ import pytest
 
 from zipfit_core.analysis.curation import CurationSettings, curate
 from zipfit_core.analysis.selection import SelectionRule, select
-from zipfit_core.analysis.shaping import (HAND_EXCLUDED, OVER_CAP, PATTERN_EXCLUDED, CutPlan, GroupCap, Shaping,
-                                          rows_matching, shape_rows)
+from zipfit_core.analysis.shaping import (
+    HAND_EXCLUDED,
+    OVER_CAP,
+    PATTERN_EXCLUDED,
+    CutPlan,
+    GroupCap,
+    Shaping,
+    rows_matching,
+    shape_rows,
+)
 from zipfit_core.data.sources import DataSource
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.data_store import open_data
