@@ -25,7 +25,7 @@ def _change(session: Session, make: Callable[[Shaping], Shaping], done: str) -> 
     if session.result is None:
         return failed("There are no scores to shape: score the data first.")
     run = session.result.run
-    current, _problem = stored.current_shaping(run)
+    current = stored.current_shaping(run).shaping
     try:
         changed = make(current)
     except ZipFitError as error:

@@ -51,6 +51,8 @@ class ExploreContext:
     shaping: Shaping  # rows always or never kept, patterns, caps: stored with the run
     shaped: ShapedRows | None  # the shaping resolved on this pool (None: unshaped, or it could not be applied)
     selection: Selection | None  # the cut's rows when they are not the best of the ranking (balanced or shaped)
+    shaping_key: str = ""  # names the shaping in cache keys and work ids (computed once per script run)
+    can_undo: bool = False  # the run's shaping has a change to undo
     shaping_problem: str | None = None  # why the shaping is not applied (the cut is then the rule's alone)
 
     @property
@@ -66,7 +68,7 @@ class ExploreContext:
     def cut_key(self) -> str:
         """Names the kept rows among cuts of these scores (any balanced cut is a prefix of one order too; a shaped
         cut is named by its shaping)."""
-        shaped = f":{shaping.shaping_digest(self.shaping)}" if self.shaped is not None else ""
+        shaped = f":{self.shaping_key}" if self.shaped is not None else ""
         return f"{'balanced' if self.balanced else 'by-score'}{shaped}:{self.summary.n_kept}"
 
     @property
@@ -101,12 +103,12 @@ def load_context(session: Session) -> ExploreContext | None:
     rule = view.fit_cut(session, index)
     facts = facts_for_pool(scores.target_facts_of(shown), index.n_rows) if data.target is not None else None
     balanced = session.view.balanced and balance_unavailable(rule.kind, facts) is None
-    hand, problem = shaping.current_shaping(session.result.run)
-    shaped, selection = None, None
+    hand = shaping.current_shaping(session.result.run)
+    shaped, selection, problem = None, None, hand.problem
     try:
-        shaped = shaping.shaped_rows(data.source, hand) if not hand.empty else None
+        shaped = shaping.shaped_rows(data.source, hand) if not hand.shaping.empty else None
         if shaped is not None or balanced:
-            selection = shaping.shaped_selection(shown.version, rule.kind, rule.value, shaping.shaping_digest(hand),
+            selection = shaping.shaped_selection(shown.version, rule.kind, rule.value, hand.key,
                                                  balanced, index.scores, index.token_counts, shaped,
                                                  facts if balanced else None)
     except ZipFitError as error:  # caps that cannot hold, a row the pool does not have: say it, cut by the rule
@@ -115,8 +117,8 @@ def load_context(session: Session) -> ExploreContext | None:
             selection = shaping.shaped_selection(shown.version, rule.kind, rule.value, "", True, index.scores,
                                                  index.token_counts, None, facts)
     summary = summarize_cut(index, rule) if selection is None else summarize_selection(index, selection)
-    return ExploreContext(session, data, shown, index, groups, histogram, rule, summary, facts, balanced, hand,
-                          shaped, selection, problem)
+    return ExploreContext(session, data, shown, index, groups, histogram, rule, summary, facts, balanced,
+                          hand.shaping, shaped, selection, hand.key, hand.can_undo, problem)
 
 
 def _nothing_to_explore(session: Session, data: LoadedData | None) -> None:

@@ -17,7 +17,7 @@ from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.data.sources import plural
 
 from ..actions import view
-from ..services import checks, loaders, shaping
+from ..services import checks, loaders
 from ..state.session import seed
 from ..ui import widgets as bound
 from ..ui.markdown import literal, message
@@ -249,12 +249,14 @@ def export_options(context: ExploreContext) -> tuple[CurationSettings, checks.Ch
     return settings, state
 
 
-def curated_selection(context: ExploreContext, settings: CurationSettings, state: checks.CheckState,
-                      tokens: np.ndarray) -> CuratedSelection:
-    """The export's cut with copies and near-duplicates removed as `settings` say (cached per question)."""
+def curated_selection(context: ExploreContext, settings: CurationSettings,
+                      flags: ContaminationFlags | None) -> CuratedSelection:
+    """The export's cut (balanced and shaped as Explore's) with copies and near-duplicates removed as `settings` say
+    (cached per question); `flags`: the contamination check's, None while it runs or when not asked."""
     facts = context.facts if context.balanced else None  # with facts: the balanced cut
     return checks.curated_selection(context.source, context.index, context.shown.version, context.rule, settings,
-                                    state.flags, tokens, facts, context.shaped, shaping.shaping_digest(context.shaping))
+                                    flags, loaders.token_counts(context.source), facts, context.shaped,
+                                    context.shaping_key)
 
 
 def removed_summary(curated: CuratedSelection) -> None:

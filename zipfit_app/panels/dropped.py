@@ -9,7 +9,6 @@ import streamlit as st
 
 from zipfit_core.analysis.curation import BELOW_THE_CUT, reasons_out
 
-from ..services import checks, loaders, shaping
 from ..state.session import show, widget
 from . import curation
 from .context import ExploreContext, selectable_table
@@ -27,10 +26,7 @@ def dropped_rows(context: ExploreContext) -> None:
     flags = state.flags if state is not None else None
     if state is not None and flags is None and state.references:
         st.caption("The contamination check is still running: copies are listed once it is done.")
-    curated = checks.curated_selection(context.source, context.index, context.shown.version, context.rule, settings,
-                                       flags, loaders.token_counts(context.source),
-                                       context.facts if context.balanced else None, context.shaped,
-                                       shaping.shaping_digest(context.shaping))
+    curated = curation.curated_selection(context, settings, flags)
     codes, labels = reasons_out(curated)
     counts = np.bincount(codes[codes >= 0], minlength=len(labels))
     present = [label for label, count in zip(labels, counts) if count]

@@ -14,7 +14,7 @@ from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError
 
 from ..config import app_settings
-from ..services import checks, loaders
+from ..services import checks
 from ..services import exports as exporting
 from ..services import scores as scores_service
 from ..state.records import Downloads, FolderExport
@@ -45,7 +45,7 @@ def page(session: Session) -> None:
     settings, checked = curation.export_options(context)
     if checked is None:
         return
-    curated = curation.curated_selection(context, settings, checked, loaders.token_counts(context.source))
+    curated = curation.curated_selection(context, settings, checked.flags)
     summary(curated.selection, balanced=context.balanced)
     shaped_note(context)
     curation.removed_summary(curated)

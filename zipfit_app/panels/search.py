@@ -91,7 +91,7 @@ def _statuses(context: ExploreContext, rows: np.ndarray) -> np.ndarray:
     kept = kept_mask(context.index, context.kept())[rows]
     left_out = np.zeros(len(rows), dtype=bool)
     if context.shaped is not None and context.shaped.excluded:
-        left_out |= np.isin(rows, np.fromiter(context.shaped.excluded, dtype=np.int64))
+        left_out |= np.isin(rows, context.shaped.excluded_rows)
     if context.selection is not None and context.selection.capped:
         left_out |= np.isin(rows, np.fromiter(context.selection.capped, dtype=np.int64))
     return np.where(kept, "kept", np.where(left_out, "left out", "dropped"))

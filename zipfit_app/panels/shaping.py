@@ -11,17 +11,18 @@ import streamlit as st
 from zipfit_core.analysis.explore import text_preview
 from zipfit_core.analysis.shaping import GroupCap, Shaping
 from zipfit_core.data.sources import plural
+from zipfit_core.data.texts import texts_at
 from zipfit_core.errors import ZipFitError
 
 from ..actions import shaping as shape
 from ..actions.view import open_row as view_open
-from ..services import shaping as stored
 from ..services.explore import group_options, groups_and_histogram
 from ..state.session import widget
 from ..ui import notices
 from ..ui.markdown import literal
 from .context import ExploreContext
 
+NOT_IN_POOL = "(not in this pool)"
 LISTED_OVERRIDES = 500  # a longer list shows its first entries (all of them are applied and recorded)
 EVERY_GROUP_LABEL = "every group"
 
@@ -29,25 +30,26 @@ EVERY_GROUP_LABEL = "every group"
 def _entries(context: ExploreContext) -> pd.DataFrame:
     """One line per override: what it is, what it does to this cut now; `key` says how to remove it."""
     shaping = context.shaping
-    listed = np.asarray(shaping.include_rows[:LISTED_OVERRIDES], dtype=np.int64)
-    kept = np.isin(listed, context.kept())  # a row kept by hand may still not fit (a token budget)
+    included = np.asarray(shaping.include_rows[:LISTED_OVERRIDES], dtype=np.int64)
+    excluded = np.asarray(shaping.exclude_rows[:LISTED_OVERRIDES], dtype=np.int64)
+    kept = np.isin(included, context.kept())  # a row kept by hand may still not fit (a token budget)
+    listed = np.concatenate([included, excluded])
+    inside = listed[listed < context.index.n_rows]  # a row the pool does not have is said, not read
+    beginnings = dict(zip(inside.tolist(), (text_preview(text, 80) for text in texts_at(context.source.texts,
+                                                                                          inside))))
     lines: list[tuple[str, str, str, str, object]] = []
-    for row, is_kept in zip(listed.tolist(), kept.tolist()):
-        lines.append(("always keep", f"row {row}", "kept" if is_kept else "not kept", _beginning(context, row),
-                      ("row", row)))
-    for row in shaping.exclude_rows[:LISTED_OVERRIDES]:
-        lines.append(("never keep", f"row {row}", "left out", _beginning(context, row), ("row", row)))
-    excluded = context.shaped.excluded if context.shaped is not None else {}
+    for row, is_kept in zip(included.tolist(), kept.tolist()):
+        lines.append(("always keep", f"row {row}", "kept" if is_kept else "not kept",
+                      beginnings.get(row, NOT_IN_POOL), ("row", row)))
+    for row in excluded.tolist():
+        lines.append(("never keep", f"row {row}", "left out", beginnings.get(row, NOT_IN_POOL), ("row", row)))
     for pattern in shaping.patterns:
-        matched = sum(1 for _reason, what in excluded.values() if what == pattern)
+        matched = sum(1 for _reason, what in (context.shaped.excluded.values() if context.shaped else ())
+                      if what == pattern)
         lines.append(("never keep matches", pattern, f"{plural(matched, 'row')} left out", "", ("pattern", pattern)))
     for cap in shaping.caps:
         lines.append(("cap", cap.describe(), _cap_effect(context, cap), "", ("cap", (cap.column, cap.value))))
     return pd.DataFrame(lines, columns=["kind", "what", "now", "beginning of the text", "key"])
-
-
-def _beginning(context: ExploreContext, row: int) -> str:
-    return text_preview(context.source.texts[row], 80) if 0 <= row < context.index.n_rows else "(not in this pool)"
 
 
 def _cap_effect(context: ExploreContext, cap: GroupCap) -> str:
@@ -72,10 +74,9 @@ def shaping_section(context: ExploreContext) -> None:
     if context.shaping_problem:
         st.error(literal(f"The rows by hand, patterns and caps are not applied: {context.shaping_problem}"),
                  icon=":material/error:")
-    log = stored.shaping_log(session.result.run)
     a, b, c = st.columns([2, 1, 1])
     a.caption(describe_shaping(shaping) + " Stored with this run: a reload, another session and the export see them.")
-    b.button("Undo the last change", key="shaping.undo", icon=":material/undo:", disabled=not log.can_undo,
+    b.button("Undo the last change", key="shaping.undo", icon=":material/undo:", disabled=not context.can_undo,
              on_click=shape.undo, args=(session,), width="stretch")
     c.button("Remove all", key="shaping.clear", icon=":material/clear_all:", disabled=shaping.empty,
              on_click=shape.clear, args=(session,), width="stretch")
@@ -95,7 +96,7 @@ def describe_shaping(shaping: Shaping) -> str:
 
 def _overrides_table(context: ExploreContext) -> None:
     table = _entries(context)
-    key = f"shaping.entries.{stored.shaping_digest(context.shaping)}"
+    key = f"shaping.entries.{context.shaping_key}"
     event = st.dataframe(table.drop(columns=["key"]), hide_index=True, key=key, on_select="rerun",
                          selection_mode="multi-row", height=min(400, 38 + 35 * len(table)))
     shown = len(context.shaping.include_rows) + len(context.shaping.exclude_rows)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -17,23 +18,30 @@ from zipfit_core.data.loading import LoadedTexts
 from zipfit_core.errors import ZipFitError
 from zipfit_core.scoring.target_facts import TargetFacts
 from zipfit_core.store.run import ScoreRun
-from zipfit_core.store.shaping_log import ShapingLog, read_log, record_state, undo_state
+from zipfit_core.store.shaping_log import read_log, record_state, undo_state
 
 from .work import manager
 
 
-def shaping_log(run: ScoreRun) -> ShapingLog:
-    """The run's shaping history (read on every script run: another session of the same run may change it)."""
-    return read_log(manager().cache_dir, run)
+@dataclass(frozen=True)
+class RunShaping:
+    """A run's current shaping as read once per script run: the shaping, its name in cache keys, whether a change
+    can be undone, and why a saved one could not be used (it then starts unshaped)."""
+
+    shaping: Shaping
+    key: str
+    can_undo: bool
+    problem: str | None
 
 
-def current_shaping(run: ScoreRun) -> tuple[Shaping, str | None]:
-    """The run's current shaping, and why a saved one could not be used (it then starts unshaped)."""
-    log = shaping_log(run)
+def current_shaping(run: ScoreRun) -> RunShaping:
+    """The run's shaping from disk (read on every script run: another session of the same run may change it)."""
+    log = read_log(manager().cache_dir, run)
     try:
-        return Shaping.from_dict(log.current), log.problem
+        shaping, problem = Shaping.from_dict(log.current), log.problem
     except (ZipFitError, KeyError, TypeError, ValueError) as error:
-        return Shaping(), f"the saved shaping of this run is not valid any more ({error}); the cut is unshaped"
+        shaping, problem = Shaping(), f"the saved shaping of this run is not valid any more ({error}); the cut is unshaped"
+    return RunShaping(shaping, shaping_digest(shaping), log.can_undo, problem)
 
 
 def record(run: ScoreRun, shaping: Shaping) -> None:
@@ -54,16 +62,9 @@ def _shaped_rows(fingerprint: str, digest: str, _shaping: Shaping, _source: Load
     return shape_rows(_shaping, _source.texts, _source.table, len(_source.texts))
 
 
-def shaped_rows(source: LoadedTexts, shaping: Shaping) -> ShapedRows:
-    """`shaping` resolved on the pool (ZipFitError: a row outside it, an unknown cap column or value)."""
-    return _shaped_rows(source.fingerprint, shaping_digest(shaping), shaping, source)
-
-
-def excluded_mask(shaped: ShapedRows, n_rows: int) -> np.ndarray:
-    excluded = np.zeros(n_rows, dtype=bool)
-    if shaped.excluded:
-        excluded[np.fromiter(shaped.excluded, dtype=np.int64, count=len(shaped.excluded))] = True
-    return excluded
+def shaped_rows(source: LoadedTexts, hand: RunShaping) -> ShapedRows:
+    """The run's shaping resolved on the pool (ZipFitError: a row outside it, an unknown cap column or value)."""
+    return _shaped_rows(source.fingerprint, hand.key, hand.shaping, source)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Shaping the cut...")
@@ -76,7 +77,8 @@ def shaped_selection(version: str, kind: str, value: float, digest: str, balance
     excluded = None
     if _shaped is not None:
         hand = {"include": _shaped.include, "caps": _shaped.caps}
-        excluded = excluded_mask(_shaped, len(_scores))
+        excluded = np.zeros(len(_scores), dtype=bool)
+        excluded[_shaped.excluded_rows] = True
     if balanced:
         return select_balanced(_scores, rule, _facts, _tokens, excluded, **hand)
     return select(_scores, rule, _tokens, excluded, **hand)

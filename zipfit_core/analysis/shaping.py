@@ -145,6 +145,11 @@ class ShapedRows:
     excluded: dict[int, tuple[str, str]] = field(default_factory=dict)  # row -> (reason, what: "" or the pattern)
     caps: tuple[CapGroup, ...] = ()
 
+    @property
+    def excluded_rows(self) -> np.ndarray:
+        """The rows never kept (by hand or by a pattern), as an array."""
+        return np.fromiter(self.excluded, dtype=np.int64, count=len(self.excluded))
+
 
 def cap_groups(caps: Sequence[GroupCap], table, n_rows: int) -> tuple[CapGroup, ...]:
     """Each cap as the groups it limits (a `*` cap: one per value of its column)."""

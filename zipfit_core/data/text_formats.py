@@ -245,9 +245,9 @@ def _check_header_width(text: str, separator: str, display: str, options: LoadOp
 def _csv_head(text: DecodedText, separator: str, display: str, options: LoadOptions) -> str:
     """The start of a CSV text, to its header's end at least (its width checked before pandas sees it), put back
     into `text`: up to CSV_WHOLE_CHARS characters, or all of a shorter text."""
-    head = text.take_head(CSV_WHOLE_CHARS)
+    head = text.read(CSV_WHOLE_CHARS)
     while "\n" not in head and not text.exhausted and len(head) < CSV_HEADER_MAX_CHARS:
-        head += text.take_head(CSV_WHOLE_CHARS)
+        head += text.read(CSV_WHOLE_CHARS)
     _check_header_width(head, separator, display, options)
     text.unread(head)
     return head
@@ -267,9 +267,9 @@ def _csv_pieces(stream: BinaryIO, encoding: str, separator: str, display: str, o
 
 def _read_csv(text: str, separator: str, display: str, options: LoadOptions, report: LoadReport,
               max_rows: int | None) -> pd.DataFrame:
+    """A short CSV / TSV read whole (its header's width was checked by `_csv_head`)."""
     if not text.strip():
         return pd.DataFrame()
-    _check_header_width(text, separator, display, options)
     return next(_parsed_csv(io.StringIO(text), separator, display, options, report, max_rows, None, text))
 
 

@@ -280,7 +280,7 @@ def read_all_text(stream: BinaryIO, encoding: str, display: str, report: LoadRep
 class DecodedText(io.TextIOBase):
     """A binary stream decoded a block at a time, as a text file a parser reads (pandas' CSV reader): undecodable
     bytes replaced and reported with their lines when it closes, like `read_all_text`, without the whole text in
-    memory. `take_head` reads a first part of it and `unread` gives it back."""
+    memory. `unread` gives back what was read first (a head looked at before the parser reads)."""
 
     BLOCK_BYTES = 1 << 20
 
@@ -321,10 +321,6 @@ class DecodedText(io.TextIOBase):
         cut = len(self._pending) if wanted is None else wanted
         text, self._pending = self._pending[:cut], self._pending[cut:]
         return text
-
-    def take_head(self, n_chars: int) -> str:
-        """Up to `n_chars` characters from the start (all of the text when it is shorter)."""
-        return self.read(n_chars)
 
     def unread(self, text: str) -> None:
         self._pending = text + self._pending
