@@ -12,19 +12,18 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from tests.app_harness import APP, TIMEOUT, app_test  # noqa: F401  (APP, TIMEOUT: the tests' names for them)
 from zipfit_app.state.session import SESSION_KEY, Session
 from zipfit_core.data.loading import load_source
 from zipfit_core.data.sources import DataSource, TextSpec
 from zipfit_core.jobs.manager import JobManager
 from zipfit_core.scoring.alignment import alignment_scores
 
-APP = Path(__file__).resolve().parents[2] / "app.py"
 DEMO_SOURCE, DEMO_TARGET = "pool-mini", "proofnet-valid"
-TIMEOUT = 120
 
 
 def new_app(query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at = app_test()
     if query:
         at.query_params.update(query)
     return at.run()

@@ -8,13 +8,11 @@ import json
 
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
+from tests.app_harness import app_test
 from tests.selector_data import labelled_pool
 from zipfit_core.jobs.manager import JobManager
 from zipfit_core.store.method_cache import memo
-
-from .app_steps import APP, TIMEOUT
 
 
 @pytest.fixture
@@ -46,7 +44,7 @@ def app_with_data(tmp_path, monkeypatch):
     monkeypatch.setattr(JobManager, "_shared", JobManager(cache_dir=tmp_path / "cache"))
     st.cache_resource.clear()
     memo.clear()
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    at = app_test().run()
     for role, location in (("source", "pool.jsonl"), ("target", "valid.jsonl")):
         at.radio(key=f"data.{role}.kind").set_value("local").run()
         at.text_input(key=f"data.{role}.local_path").set_value(location).run()

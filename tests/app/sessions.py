@@ -7,15 +7,12 @@ No function of the app is replaced: what a page shows is what it would show afte
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
+from tests.app_harness import app_test
 from zipfit_app.actions.data import load_data
 from zipfit_app.state.session import SESSION_KEY, Session
 from zipfit_app.state.view import DataChoice
-
-APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
 def prepared_session(source: DataChoice, target: DataChoice | None = None, **view: object) -> Session:
@@ -32,7 +29,7 @@ def prepared_session(source: DataChoice, target: DataChoice | None = None, **vie
 
 def app_with_session(session: Session, page: str = "pages/explore.py", timeout: float = 120) -> AppTest:
     """The app in AppTest with `session` as its state, on `page`."""
-    at = AppTest.from_file(str(APP), default_timeout=timeout)
+    at = app_test(timeout=timeout)
     at.session_state[SESSION_KEY] = session
     at.switch_page(page).run()
     return at

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
+from tests.app_harness import app_test
 from zipfit_app.ui.charts import histogram_figure
 from zipfit_app.ui.markdown import literal
 from zipfit_core.analysis.explore import build_group_index, build_score_index, score_histogram
@@ -24,7 +25,6 @@ from zipfit_core.jobs.manager import JobManager
 from zipfit_core.scoring.alignment import alignment_scores
 
 from .app_steps import (
-    APP,
     TIMEOUT,
     assert_no_exception,
     compute_and_wait,
@@ -124,7 +124,7 @@ def test_a_threshold_above_every_score_says_so_and_offers_the_default_cut(isolat
     scored_local_app(isolated)
     link = {"src": "local", "src.loc": "pool.jsonl", "tgt": "local", "tgt.loc": "targets.jsonl",
             "cut": "threshold", "v": "0.9"}
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at = app_test()
     at.query_params.update(link)
     go(at.run(), "explore")
     assert metrics(at)["Rows kept"] == "0"
@@ -144,7 +144,7 @@ def test_a_threshold_above_every_score_says_so_and_offers_the_default_cut(isolat
 def test_a_row_opens_in_a_dialog_with_as_many_nearest_targets_as_asked_each_readable(isolated):
     scored_local_app(isolated)
     targets = load_source(DataSource("local", str(isolated / "targets.jsonl")), TextSpec()).texts
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at = app_test()
     at.query_params.update({"src": "local", "src.loc": "pool.jsonl", "tgt": "local", "tgt.loc": "targets.jsonl",
                             "row": "5"})
     go(at.run(), "explore")
@@ -270,7 +270,7 @@ def test_export_previews_the_files_own_columns(isolated):
 
 def test_a_link_naming_an_upload_sends_the_user_to_data(isolated):
     write_pool(isolated)
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at = app_test()
     at.query_params.update({"src": "local", "src.loc": "pool.jsonl", "tgt": "upload", "tgt.loc": "t.csv"})
     go(at.run(), "explore")
     assert any("the link names an upload (" + literal("t.csv") + ")" in text for text in texts_of(at.info))
@@ -283,7 +283,7 @@ def test_a_link_restores_the_open_tab_and_ticks_the_open_row(isolated):
     targets = load_source(DataSource("local", str(isolated / "targets.jsonl")), TextSpec())
     best_row = int(np.argmax(alignment_scores(source.texts, targets.texts)))
     link = {"src": "local", "src.loc": "pool.jsonl", "tgt": "local", "tgt.loc": "targets.jsonl", "row": str(best_row)}
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at = app_test()
     at.query_params.update({**link, "tab": "cut"})
     go(at.run(), "explore")
     assert at.session_state["explore.tab"] == "Rows around the cut" and at.query_params["tab"] == "cut"
@@ -291,7 +291,7 @@ def test_a_link_restores_the_open_tab_and_ticks_the_open_row(isolated):
     assert any(name.startswith("above.") for name in tables)
     assert not any(name.startswith(("top.", "bottom.")) for name in tables)  # only the open tab is made and sent
 
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at = app_test()
     at.query_params.update(link)  # no tab: the first
     go(at.run(), "explore")
     (top,) = [frame for frame in at.dataframe if frame.proto.id.endswith("-explore.top.0")]

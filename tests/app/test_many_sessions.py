@@ -9,14 +9,15 @@ from dataclasses import dataclass
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app_harness import app_test
 from tests.proofnet_jobs import HeldJobs
 from zipfit_core.jobs.manager import JobManager
 
-from .app_steps import APP, TIMEOUT, assert_no_exception, load_in_form, session_of, start_scoring, write_pool
+from .app_steps import TIMEOUT, assert_no_exception, load_in_form, session_of, start_scoring, write_pool
 
 
 def session_on_score_page() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    at = app_test().run()
     load_in_form(at, "source", "local", "pool.jsonl")
     load_in_form(at, "target", "local", "targets.jsonl")
     at.switch_page("pages/score.py").run()

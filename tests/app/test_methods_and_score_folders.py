@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app_harness import app_test
 from zipfit_core.analysis.export import selected_table, write_table
 from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
 from zipfit_core.data.loading import load_source
@@ -31,7 +32,6 @@ from zipfit_core.scoring.methods import recorded_settings
 from zipfit_core.store.method_cache import memo
 
 from .app_steps import (
-    APP,
     DEMO_SOURCE,
     DEMO_TARGET,
     TIMEOUT,
@@ -132,7 +132,7 @@ def test_method_settings_are_part_of_the_result_and_the_link(isolated):
     assert_no_exception(at)
     np.testing.assert_array_equal(JobManager.shared().result(second), np.random.default_rng(7).random(300))
 
-    shared = AppTest.from_file(str(APP), default_timeout=TIMEOUT)  # the link reopens the seed-7 scores
+    shared = app_test()  # the link reopens the seed-7 scores
     shared.query_params.update({key: at.query_params[key] for key in at.query_params})
     shared.run()
     shared.switch_page("pages/explore.py").run()
@@ -215,7 +215,7 @@ def test_a_score_folder_opens_as_a_scored_result(isolated, tmp_path):
     assert manifest["scoring"]["n_sources"] == 60 and manifest["scoring"]["method"] == "zipfit"
 
     link = {key: at.query_params[key] for key in at.query_params}
-    shared = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    shared = app_test()
     shared.query_params.update(link)
     shared.run()
     shared.switch_page("pages/explore.py").run()
@@ -228,7 +228,7 @@ def test_a_link_naming_only_a_score_folder_opens_its_scores_at_its_own_codec_and
     write_targets(isolated / "targets.jsonl")
     out = score_folder(isolated, isolated / "pool", codec="gzip", level=3)  # not the app's gzip-9
     expected, _, _ = load_scored_folder(out, str(isolated / "pool"))
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at = app_test()
     at.query_params.update({"src": "folder", "src.loc": "scores_out", "cut": "top_k", "v": "7"})
     at.run()
     at.switch_page("pages/explore.py").run()

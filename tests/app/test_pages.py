@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
+from tests.app_harness import app_test
 from zipfit_app.services.exports import export_status
 from zipfit_core.analysis.export import selected_table, write_table
 from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
@@ -25,7 +25,6 @@ from zipfit_core.jobs.manager import JobManager
 from zipfit_core.scoring.alignment import alignment_scores
 
 from .app_steps import (
-    APP,
     DEMO_SOURCE,
     DEMO_TARGET,
     TIMEOUT,
@@ -120,7 +119,7 @@ def test_a_link_restores_data_scores_cut_and_row(isolated):
     scored_local_app(isolated)  # scores the files the link names
     link = {"src": "local", "src.loc": "pool.jsonl", "tgt": "local", "tgt.loc": "targets.jsonl",
             "cut": "top_k", "v": "7", "row": "3", "by": "source"}
-    shared = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    shared = app_test()
     shared.query_params.update(link)
     shared.run()
     shared.switch_page("pages/explore.py").run()

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
-from tests.app.app_steps import APP, TIMEOUT
+from tests.app_harness import app_test
 from zipfit_app.state.view import decode_view
 from zipfit_core.analysis.selection import SelectionRule
 from zipfit_core.cli.main import main
@@ -108,7 +107,7 @@ def test_a_cut_beyond_what_a_float_counts_exactly_is_refused():
 def test_the_app_opens_a_link_with_a_4000_digit_seed_and_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("ZIPFIT_DATA_ROOT", str(tmp_path))
     st.cache_resource.clear()
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at = app_test()
     at.query_params.update({"method": "random", "m.seed": HUGE, "src": "demo", "src.loc": "pool",
                             "src.seed": HUGE, "cut": "top_k", "v": "9007199254740994"})
     at.run()

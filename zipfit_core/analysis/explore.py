@@ -327,10 +327,12 @@ def _is_missing(value: object) -> bool:
 def group_columns(table: pd.DataFrame, *, exclude: Sequence[str] = (), max_distinct: int = 50) -> list[str]:
     """Columns worth grouping by: few distinct values (e.g. `source`, `split`), not the text itself."""
     names = []
-    sample = table.head(20_000)
-    for name in table.columns:
-        if name in exclude:
-            continue
+    candidates = [name for name in table.columns if name not in exclude]
+    if not candidates:
+        return names
+    # Only those columns: a stored pool's text column would be read row by row for nothing.
+    sample = table[candidates].head(20_000) if isinstance(table, pd.DataFrame) else table.head(20_000, candidates)
+    for name in candidates:
         try:
             distinct = sample[name].nunique(dropna=False)
         except TypeError:  # lists and dicts are not hashable: not a grouping column

@@ -33,13 +33,13 @@ from zipfit_core.data.sources import plural
 from zipfit_core.data.texts import texts_fingerprint
 from zipfit_core.errors import CacheDamaged, ZipFitError
 from zipfit_core.jobs.method_scores import cached_method_run, method_run, method_run_id, method_run_id_of_folder
-from zipfit_core.jobs.schedule import ScoreSnapshot, preview_from_state
+from zipfit_core.jobs.schedule import ScoreSnapshot, complete_snapshot, preview_from_state
 from zipfit_core.jobs.score_job import ScoreJob, ScoreRequest
 from zipfit_core.jobs.work import BACKGROUND_NICE, Work, WorkStatus, lower_thread_priority
 from zipfit_core.scoring.alignment import default_workers
 from zipfit_core.store.cache_admin import CacheItem, InUse, PruneCriteria, PruneReport, prune_cache, remove_entry
 from zipfit_core.store.run import ScoreRun
-from zipfit_core.store.score_cache import CacheEntry, ScoreState, default_cache_dir
+from zipfit_core.store.score_cache import CacheEntry, CompleteScores, default_cache_dir
 
 FINISHED_KEPT = 32  # finished work kept in memory; older results are reopened from the cache
 STORED_KEPT = 8  # results reopened from the cache kept in memory (pages ask on every rerun)
@@ -168,15 +168,14 @@ class JobManager:
             self._forget_old()
         return work.work_id
 
-    def _complete_in_cache(self, job: ScoreJob) -> ScoreState | None:
+    def _complete_in_cache(self, job: ScoreJob) -> CompleteScores | None:
         """A finished result on disk for this job, so it need not wait in the queue."""
         try:
             if job.entry is None or not job.entry.exists():
                 return None
-            state = job.entry.load_matching(job.score_run, job.schedule)
+            return job.entry.load_complete(job.score_run, job.schedule)
         except (CacheDamaged, OSError):
             return None  # the job itself reports it and recomputes
-        return state if state is not None and state.complete else None
 
     def _dispatch(self) -> None:
         """Start queued work while there are free slots (call with self._lock held)."""
@@ -347,15 +346,21 @@ class JobManager:
                 cached = self._stored.get(key)
             if cached and cached.data_sha256 == data_sha256:
                 return cached  # pages ask on every rerun: read the file once per version
-            manifest, state = entry.load()
+            complete = entry.load_complete()  # a finished result: its scores and ranking, not its sums
+            if complete is None:
+                manifest, state = entry.load()
         except CacheDamaged as problem:
             if not entry.exists():
                 return None  # removed while we read it (cache_admin): gone, not damaged
             warnings.warn(f"The cached result {key[:12]} is damaged ({problem}); score it again.",
                           RuntimeWarning, stacklevel=3)
             return None
-        stored = StoredResult(manifest["data"].get("sha256"), preview_from_state(state), state.n_sources,
-                              state.n_targets, state.targets_done, state.done_pairs, state.complete)
+        if complete is not None:
+            stored = StoredResult(data_sha256, complete_snapshot(complete), len(complete.scores), complete.n_targets,
+                                  complete.n_targets, complete.done_pairs, True)
+        else:
+            stored = StoredResult(manifest["data"].get("sha256"), preview_from_state(state), state.n_sources,
+                                  state.n_targets, state.targets_done, state.done_pairs, state.complete)
         with self._lock:
             if len(self._stored) >= STORED_KEPT:
                 self._stored.pop(next(iter(self._stored)))

@@ -16,7 +16,7 @@ import numpy as np
 
 from zipfit_core.scoring.kernel import UNITS_PER_ONE
 from zipfit_core.scoring.target_facts import TargetFacts
-from zipfit_core.store.score_cache import ScoreState
+from zipfit_core.store.score_cache import CompleteScores, ScoreState
 
 TARGET_ORDER_SEED = 241018194  # arXiv 2410.18194
 FIRST_ROUND_TARGETS = 2        # the smallest sample with a standard error
@@ -92,14 +92,20 @@ def read_only(array: np.ndarray) -> np.ndarray:
 def preview_from_state(state: ScoreState) -> ScoreSnapshot | None:
     """Running means and standard errors at the last round boundary (None before the first round)."""
     if state.complete:
-        scores = read_only(state.exact_scores())
-        return ScoreSnapshot(scores, read_only(np.zeros_like(scores)), state.n_targets, state.n_targets, True,
-                             target_facts=state.target_facts())
+        return complete_snapshot(CompleteScores(read_only(state.exact_scores()), state.target_facts(),
+                                                state.n_targets))
     seen, total = state.targets_done, state.n_targets
     if seen == 0:
         return None
     sums, squares = state.approximate_sums()
     return ScoreSnapshot(*_mean_and_stderr(sums, squares, seen, total), seen, total, False)
+
+
+def complete_snapshot(complete: CompleteScores) -> ScoreSnapshot:
+    """A finished result's snapshot: exact scores, no standard error (a read-only zero, not a row of zeros)."""
+    no_error = np.broadcast_to(np.float64(0.0), complete.scores.shape)
+    return ScoreSnapshot(complete.scores, no_error, complete.n_targets, complete.n_targets, True,
+                         target_facts=complete.target_facts)
 
 
 def _mean_and_stderr(sums: np.ndarray, squares: np.ndarray, seen: int, total: int) -> tuple[np.ndarray, np.ndarray]:

@@ -35,6 +35,7 @@ from zipfit_core.data.texts import texts_fingerprint
 from zipfit_core.errors import CacheDamaged, ScoringCancelled, ZipFitError
 from zipfit_core.jobs.schedule import (
     ScoreSnapshot,
+    complete_snapshot,
     first_look_rows,
     first_look_snapshot,
     preview_from_state,
@@ -53,7 +54,7 @@ from zipfit_core.scoring.codecs import resolve_level
 from zipfit_core.scoring.kernel import AlignmentKernel, EncodedTexts
 from zipfit_core.scoring.target_facts import TARGET_TOP_K
 from zipfit_core.store.run import ScoreRun
-from zipfit_core.store.score_cache import CacheEntry, ScoreState, cache_key
+from zipfit_core.store.score_cache import CacheEntry, CompleteScores, ScoreState, cache_key
 
 logger = logging.getLogger(__name__)
 
@@ -175,19 +176,24 @@ class ScoreJob(Work):
         warnings.warn(text, RuntimeWarning, stacklevel=2)
 
     def _publish(self, state: ScoreState) -> None:
-        snapshot = preview_from_state(state)
+        with self._lock:
+            if state.complete and self._snapshot is not None and self._snapshot.complete:
+                return  # the exact scores are out already: not made (nor ranked) again
+        self._show(preview_from_state(state), state.targets_done, state.done_pairs)
+
+    def _show(self, snapshot: ScoreSnapshot | None, targets_seen: int, done_pairs: int) -> None:
         with self._lock:
             self._snapshot = snapshot
-            self._targets_seen = state.targets_done
-            self._done = state.done_pairs
-            if state.complete:
+            self._targets_seen = targets_seen
+            self._done = done_pairs
+            if snapshot is not None and snapshot.complete:
                 self._result = snapshot.scores
 
-    def mark_done_from_cache(self, state: ScoreState) -> None:
+    def mark_done_from_cache(self, complete: CompleteScores) -> None:
         """Finish without running: the complete result is in the cache (the manager found it)."""
-        self._publish(state)
+        self._show(complete_snapshot(complete), complete.n_targets, complete.done_pairs)
         with self._lock:
-            self._resumed = state.done_pairs
+            self._resumed = complete.done_pairs
         self._set("done", "loaded from the cache")
         self._finished.set()
 
@@ -350,7 +356,8 @@ class ScoreJob(Work):
         """Save the state; a failing disk is reported once and the job goes on without checkpoints."""
         started = time.monotonic()
         try:
-            self.entry.save(state, self.score_run, self.schedule, self.label)
+            final = self._result if state.complete else None  # published at the round's end: not made again
+            self.entry.save(state, self.score_run, self.schedule, self.label, scores=final)
         except OSError as error:
             self._warn(f"Could not write the score cache in {self.entry.folder} ({error}); "
                        "continuing without checkpoints.")

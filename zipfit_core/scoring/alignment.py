@@ -237,6 +237,38 @@ def rank_by_score(scores: np.ndarray) -> np.ndarray:
 _RANKINGS: dict[int, tuple[weakref.ref, np.ndarray]] = {}  # id(read-only scores) -> (the scores, their ranking)
 
 
+def adopt_ranking(scores: np.ndarray, ranking: np.ndarray) -> None:
+    """Share `ranking` as read-only `scores`' ranking (rank_by_score then returns it), after checking it is
+    exactly what rank_by_score would make: a permutation, best first, ties in row order, NaN last in row
+    order. A stored ranking (a complete cache entry keeps one) is mapped instead of sorted again; ValueError
+    when it is not the scores' ranking."""
+    if scores.flags.writeable:
+        raise ValueError("only read-only scores share a ranking")
+    n = len(scores)
+    if ranking.ndim != 1 or len(ranking) != n or ranking.dtype.kind != "i":
+        raise ValueError(f"a ranking of {n:,} rows must be {n:,} integers")
+    if n and (int(ranking.min()) < 0 or int(ranking.max()) >= n):
+        raise ValueError("the ranking names a row outside the scores")
+    seen = np.zeros(n, dtype=bool)
+    seen[ranking] = True
+    if not seen.all():
+        raise ValueError("the ranking repeats a row")
+    del seen
+    for start in range(0, max(0, n - 1), 1 << 20):  # a chunk at a time: no gathered copy of every score
+        rows = ranking[start:start + (1 << 20) + 1]
+        values = scores[rows]
+        ahead, behind = values[:-1], values[1:]
+        nan_ahead, nan_behind = np.isnan(ahead), np.isnan(behind)
+        tied = (ahead == behind) | (nan_ahead & nan_behind)
+        in_order = (ahead > behind) | (tied & (rows[:-1] < rows[1:])) | (~nan_ahead & nan_behind)
+        if not in_order.all():
+            raise ValueError("the ranking does not order the scores best first (ties by row, NaN last)")
+    ranking = ranking.astype(np.int32 if n < 2**31 else np.int64, copy=False)
+    ranking.setflags(write=False)
+    key = id(scores)
+    _RANKINGS[key] = (weakref.ref(scores, lambda _, key=key: _RANKINGS.pop(key, None)), ranking)
+
+
 def _ranking(scores: np.ndarray) -> np.ndarray:
     n = len(scores)
     order = np.argsort(scores)  # vectorised quicksort, ~3x np.lexsort; not stable: ties are ordered below

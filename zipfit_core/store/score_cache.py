@@ -29,6 +29,7 @@ import json
 import os
 import secrets
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ from filelock import FileLock, Timeout
 
 from zipfit_core.data.sources import plural
 from zipfit_core.errors import CacheDamaged
+from zipfit_core.scoring.alignment import adopt_ranking, rank_by_score
 from zipfit_core.scoring.target_facts import TARGET_TOP_K, TargetFacts
 from zipfit_core.store.files import (
     atomic_path,
@@ -48,7 +50,7 @@ from zipfit_core.store.files import (
     write_json_atomic,
 )
 from zipfit_core.store.run import ScoreRun
-from zipfit_core.store.score_state import LIMB_MASK, SQUARE_LIMBS, SUM_LIMBS, ScoreState
+from zipfit_core.store.score_state import LIMB_MASK, SQUARE_LIMBS, SUM_LIMBS, ScoreState, facts_of_target_limbs
 
 CACHE_FORMAT = "zipfit-score-cache"
 CACHE_FORMAT_VERSION = 2  # 2: per-target facts (older entries are listed as such and recomputed)
@@ -124,6 +126,36 @@ def _read_limbs(parquet: pq.ParquetFile, name: str, n_limbs: int, *, signed: boo
     return stacked
 
 
+@dataclass(frozen=True)
+class CompleteScores:
+    """A finished result as its readers need it: the final scores (read-only; their ranking is shared) and each
+    target's facts."""
+
+    scores: np.ndarray
+    target_facts: TargetFacts
+    n_targets: int
+
+    @property
+    def done_pairs(self) -> int:
+        return len(self.scores) * self.n_targets
+
+
+@dataclass(frozen=True)
+class _OpenedEntry:
+    """An entry's verified data file and the progress its manifest gives."""
+
+    table: pq.ParquetFile
+    n_sources: int
+    round_ends: tuple[int, ...]
+    rounds_done: int
+    round_rows_done: int
+    targets_file: dict
+
+    @property
+    def n_targets(self) -> int:
+        return self.round_ends[-1] if self.round_ends else 0
+
+
 class CacheEntry:
     """The folder of one cache key: read, verify, write, and the cross-process lock."""
 
@@ -197,9 +229,9 @@ class CacheEntry:
                 raise CacheDamaged(f"the manifest has no valid `{part}` section")
         return manifest
 
-    def load(self) -> tuple[dict, ScoreState]:
-        """The manifest and the verified state it points to; raises CacheDamaged."""
-        manifest = self.read_manifest()
+    def _opened(self, manifest: dict) -> _OpenedEntry:
+        """The manifest's numbers checked against each other and the data file it names, verified (checksum, rows,
+        and the metadata that must agree with the manifest); raises CacheDamaged."""
         try:
             settings = manifest["settings"]
             n_sources = int(settings["n_sources"])
@@ -227,21 +259,66 @@ class CacheEntry:
         if covered != self._covered(settings, manifest["schedule"], rounds_done, round_rows_done, targets_file):
             raise CacheDamaged("the manifest does not match what its data file records (settings, schedule or "
                                "progress were changed after it was written)")
-        target_columns = self._read_targets(targets_file, len(round_ends) and round_ends[-1])
+        return _OpenedEntry(table, n_sources, round_ends, rounds_done, round_rows_done, targets_file)
+
+    def load(self) -> tuple[dict, ScoreState]:
+        """The manifest and the verified state it points to; raises CacheDamaged."""
+        manifest = self.read_manifest()
+        opened = self._opened(manifest)
+        table = opened.table
+        target_columns = self._read_targets(opened.targets_file, opened.n_targets)
         state = ScoreState(
-            n_sources=n_sources,
-            round_ends=round_ends,
-            rounds_done=rounds_done,
+            n_sources=opened.n_sources,
+            round_ends=opened.round_ends,
+            rounds_done=opened.rounds_done,
             sums=_read_limbs(table, "sum", SUM_LIMBS),
             squares=_read_limbs(table, "squares", SQUARE_LIMBS),
-            round_rows_done=round_rows_done,
+            round_rows_done=opened.round_rows_done,
             round_sums=_read_limbs(table, "round_sum", SUM_LIMBS),
             round_squares=_read_limbs(table, "round_squares", SQUARE_LIMBS),
             **target_columns,
         )
-        if any((squares[-1] < 0).any() for squares in (state.squares, state.round_squares, state.target_squares)):  # the top limb holds the sign
+        if any((squares[-1] < 0).any() for squares in (state.squares, state.round_squares)):  # the top limb: the sign
             raise CacheDamaged("a stored sum of squares is negative")
         return manifest, state
+
+    def load_complete(self, run: ScoreRun | None = None, schedule: dict | None = None) -> CompleteScores | None:
+        """A complete entry's final scores, their ranking (shared: rank_by_score returns it) and per-target facts,
+        without its exact sums: the scores and ranking columns the last save wrote (the sums are read and the
+        ranking made only for an entry written without them). None when the entry is not complete; CacheDamaged
+        when it does not check out, or (with `run` and `schedule`) is for other work."""
+        manifest = self.read_manifest()
+        if run is not None and manifest["settings"] != cache_settings(run):
+            raise CacheDamaged("its settings do not match the request")
+        if schedule is not None and manifest["schedule"] != schedule:
+            raise CacheDamaged("it was computed with a different target order")
+        opened = self._opened(manifest)
+        if opened.rounds_done != len(opened.round_ends):
+            return None
+        names = opened.table.schema_arrow.names
+        if "score" not in names or "ranking" not in names:
+            _, state = self.load()
+            scores = state.exact_scores()
+            scores.flags.writeable = False
+            return CompleteScores(scores, state.target_facts(), state.n_targets)
+        try:
+            scores = opened.table.read(columns=["score"]).column(0)
+            ranking = opened.table.read(columns=["ranking"]).column(0)
+        except Exception as error:  # pyarrow raises several types for a bad file
+            raise CacheDamaged(f"its scores are not readable ({error})") from None
+        if scores.type != pa.float64() or scores.null_count or not pa.types.is_integer(ranking.type) \
+                or ranking.null_count:
+            raise CacheDamaged("its scores or their ranking are not plain numbers")
+        scores = scores.to_numpy()  # zero-copy from one chunk: read-only already
+        scores.flags.writeable = False
+        try:
+            adopt_ranking(scores, ranking.to_numpy())
+        except ValueError as problem:
+            raise CacheDamaged(f"its stored ranking is wrong ({problem})") from None
+        columns = self._read_targets(opened.targets_file, opened.n_targets)
+        facts = facts_of_target_limbs(columns["target_top_rows"], columns["target_top_units"],
+                                      columns["target_sums"], columns["target_squares"], opened.n_sources)
+        return CompleteScores(scores, facts, opened.n_targets)
 
     def load_matching(self, run: ScoreRun, schedule: dict) -> ScoreState | None:
         """The stored state if it is for exactly this work; None when there is none yet."""
@@ -281,10 +358,13 @@ class CacheEntry:
         """The per-target facts' arrays, verified against the checksum the data file records."""
         table = self._verified_parquet(targets_file["file"], targets_file["sha256"], n_targets, "per-target file",
                                        "its checksum")
-        return {"target_top_rows": _read_limbs(table, "top_row", TARGET_TOP_K, signed=True).T,
-                "target_top_units": _read_limbs(table, "top_units", TARGET_TOP_K, signed=True).T,
-                "target_sums": _read_limbs(table, "sum", SUM_LIMBS),
-                "target_squares": _read_limbs(table, "squares", SQUARE_LIMBS)}
+        columns = {"target_top_rows": _read_limbs(table, "top_row", TARGET_TOP_K, signed=True).T,
+                   "target_top_units": _read_limbs(table, "top_units", TARGET_TOP_K, signed=True).T,
+                   "target_sums": _read_limbs(table, "sum", SUM_LIMBS),
+                   "target_squares": _read_limbs(table, "squares", SQUARE_LIMBS)}
+        if (columns["target_squares"][-1] < 0).any():  # the top limb holds the sign
+            raise CacheDamaged("a stored sum of squares is negative")
+        return columns
 
     def _write_targets(self, state: ScoreState) -> dict:
         columns: dict[str, np.ndarray] = {"target": np.arange(state.n_targets, dtype=np.int64)}
@@ -298,15 +378,22 @@ class CacheEntry:
         return {"file": name, "sha256": file_sha256(self.folder / name)}
 
     # -- writing (only while holding the lock) ----------------------------------------------------
-    def save(self, state: ScoreState, run: ScoreRun, schedule: dict, label: str) -> None:
-        """Write the state under a new file name, then point the manifest at it (both atomic)."""
+    def save(self, state: ScoreState, run: ScoreRun, schedule: dict, label: str,
+             scores: np.ndarray | None = None) -> None:
+        """Write the state under a new file name, then point the manifest at it (both atomic). A complete state's
+        final scores (`scores` when the caller has them) and their ranking are written too: reopening a finished
+        result reads them instead of the sums, and does not sort again."""
         columns: dict[str, np.ndarray] = {"row": np.arange(state.n_sources, dtype=np.int64)}
         columns.update(_limb_columns("sum", state.sums))  # the state's own arrays: nothing to convert
         columns.update(_limb_columns("squares", state.squares))
         columns.update(_limb_columns("round_sum", state.round_sums))
         columns.update(_limb_columns("round_squares", state.round_squares))
         if state.complete:
-            columns["score"] = state.exact_scores()  # convenience for other readers; sums are the truth
+            if scores is None:
+                scores = state.exact_scores()
+                scores.flags.writeable = False  # read-only: its ranking is made once and shared
+            columns["score"] = scores  # sums are the truth; these are what a reader of the finished result needs
+            columns["ranking"] = rank_by_score(scores)
         self.folder.mkdir(parents=True, exist_ok=True)
         targets_file = self._write_targets(state)
         targets_name = targets_file["file"]
@@ -360,11 +447,7 @@ def cached_target_facts(cache_root: str | Path, run: ScoreRun) -> TargetFacts | 
         return None
     entry = CacheEntry(cache_root, cache_key(run))
     try:
-        if not entry.exists():
-            return None
-        manifest, state = entry.load()
+        complete = entry.load_complete(run) if entry.exists() else None
     except (CacheDamaged, OSError):
         return None
-    if manifest["settings"] != cache_settings(run) or not state.complete:
-        return None
-    return state.target_facts()
+    return complete.target_facts if complete is not None else None

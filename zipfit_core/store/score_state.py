@@ -125,9 +125,8 @@ class ScoreState:
         """Each target's nearest rows and the mean and spread of its similarity over the pool (when complete)."""
         if not self.complete:
             raise ValueError("per-target facts are whole only when every target is done")
-        return TargetFacts.from_exact(self.target_top_rows, self.target_top_units,
-                                      from_limbs(list(self.target_sums)), from_limbs(list(self.target_squares)),
-                                      self.n_sources)
+        return facts_of_target_limbs(self.target_top_rows, self.target_top_units, self.target_sums,
+                                     self.target_squares, self.n_sources)
 
     def commit_round(self) -> None:
         """Fold the finished round into the totals: every source has now seen the same targets."""
@@ -155,6 +154,12 @@ class ScoreState:
             part = from_limbs([limb[start:start + EXACT_CHUNK_ROWS] for limb in limbs])
             means[start:start + len(part)] = [units_to_mean(total, n) for total in part]
         return means
+
+
+def facts_of_target_limbs(top_rows: np.ndarray, top_units: np.ndarray, sums: np.ndarray, squares: np.ndarray,
+                          n_sources: int) -> TargetFacts:
+    """Each target's facts from the arrays a state (and the cache's per-target file) keeps them in."""
+    return TargetFacts.from_exact(top_rows, top_units, from_limbs(list(sums)), from_limbs(list(squares)), n_sources)
 
 
 def to_limbs(values: list[int], n_limbs: int) -> list[np.ndarray]:

@@ -201,8 +201,8 @@ class StoredTable:
     def iloc(self) -> _Positions:
         return _Positions(self)
 
-    def head(self, n: int = 5) -> pd.DataFrame:
-        return self.take(np.arange(min(n, len(self))))
+    def head(self, n: int = 5, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        return self.take(np.arange(min(n, len(self))), columns)
 
     def to_pandas(self) -> pd.DataFrame:
         """Every row in memory: only for small stores (targets, tests)."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.app_harness import app_test
 from zipfit_core.data.loading import load_source, preview_table
 from zipfit_core.data.local import data_files_under
 from zipfit_core.data.sources import DataSource, LoadOptions
@@ -159,7 +160,6 @@ def test_without_a_data_root_local_links_are_followed(root):
 def test_app_links_to_a_leaking_folder_or_a_bad_hub_id_show_one_sentence(root, tmp_path, monkeypatch, location,
                                                                          said):
     import streamlit as st
-    from streamlit.testing.v1 import AppTest
 
     from zipfit_core.jobs.manager import JobManager
 
@@ -170,7 +170,7 @@ def test_app_links_to_a_leaking_folder_or_a_bad_hub_id_show_one_sentence(root, t
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(JobManager, "_shared", JobManager(cache_dir=tmp_path / "cache"))
     st.cache_resource.clear()
-    app = AppTest.from_file(str(Path(__file__).resolve().parents[3] / "app.py"), default_timeout=120)
+    app = app_test()
     app.query_params.update({"src": "hub", "src.loc": location})
     app.run()
     st.cache_resource.clear()

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zipfit_core import AlignmentKernel, ScoringCancelled, ZipFitError, alignment_scores, rank_by_score
-from zipfit_core.scoring.alignment import source_unit_sums
+from zipfit_core.scoring.alignment import adopt_ranking, source_unit_sums
 from zipfit_core.scoring.kernel import UNITS_PER_ONE, exact_sum, similarity_units, similarity_units_array, units_to_mean
 
 PARITY_TOLERANCE = 1e-12
@@ -200,6 +200,40 @@ def test_a_read_only_score_array_is_ranked_once():
     first = rank_by_score(scores)
     assert rank_by_score(scores) is first and not first.flags.writeable  # shared, so nobody may change it
     assert rank_by_score(scores.copy()) is not first  # a writable array may change: ranked each time
+
+
+def _read_only(values) -> np.ndarray:
+    array = np.array(values, dtype=np.float64)
+    array.setflags(write=False)
+    return array
+
+
+def test_a_stored_ranking_is_adopted_only_when_it_is_the_scores_ranking():
+    rng = np.random.default_rng(2)
+    scores = rng.integers(0, 8, 3000) / 7.0  # many ties
+    scores[rng.integers(0, 3000, 40)] = np.nan
+    scores = _read_only(scores)
+    stored = np.lexsort((np.arange(3000), -scores)).astype(np.int64)  # as a file holds it: the definition
+    adopt_ranking(scores, stored)
+    shared = rank_by_score(scores)
+    assert shared.dtype == np.int32 and not shared.flags.writeable and shared.tolist() == stored.tolist()
+    assert rank_by_score(scores) is shared  # adopted: not sorted again
+
+
+@pytest.mark.parametrize("damage", ["two rows swapped", "a tie out of row order", "a NaN first", "a row twice",
+                                    "a row outside", "one row short"])
+def test_a_ranking_that_is_not_the_scores_ranking_is_refused(damage):
+    scores = _read_only([0.5, 0.7, 0.5, np.nan, 0.1, 0.7])
+    right = [1, 5, 0, 2, 4, 3]
+    wrong = {"two rows swapped": [1, 5, 0, 4, 2, 3], "a tie out of row order": [5, 1, 0, 2, 4, 3],
+             "a NaN first": [3, 1, 5, 0, 2, 4], "a row twice": [1, 5, 0, 2, 4, 4],
+             "a row outside": [1, 5, 0, 2, 4, 6], "one row short": [1, 5, 0, 2, 4]}[damage]
+    with pytest.raises(ValueError):
+        adopt_ranking(scores, np.array(wrong))
+    adopt_ranking(scores, np.array(right))  # the right one is taken
+    assert rank_by_score(scores).tolist() == right
+    with pytest.raises(ValueError, match="read-only"):
+        adopt_ranking(np.array([0.5, 0.7]), np.array([1, 0]))
 
 
 def test_identical_sources_get_identical_scores_and_keep_their_order(humaneval_texts):
