@@ -23,7 +23,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from zipfit_core.analysis.selection import RULE_KINDS, Selection, SelectionRule
+from zipfit_core.analysis.selection import RULE_KINDS, RankedTokens, Selection, SelectionRule
 from zipfit_core.data.sources import plural
 from zipfit_core.data.texts import texts_at
 from zipfit_core.errors import ZipFitError
@@ -36,14 +36,15 @@ _WHITESPACE = re.compile(r"\s+")
 
 @dataclass(frozen=True)
 class ScoreIndex:
-    """Scores with their ranking and cumulative tokens, computed once per scored dataset; the rank of every row is
-    made on first use (a table of a few rows finds theirs by binary search), so a first view waits for one sort."""
+    """Scores with their ranking and running token totals, computed once per scored dataset; the rank of every row
+    is made on first use (a table of a few rows finds theirs by binary search), so a first view waits for one sort
+    (none when the scores come with their stored ranking)."""
 
     scores: np.ndarray  # float64, in row order
     ranked: np.ndarray  # row indices best first (int32 below 2**31 rows); equal scores in row order (as `select`)
     n_chars: np.ndarray | None  # text length of each row, in row order
     token_counts: np.ndarray | None  # tokens of each row, in row order
-    cumulative_tokens: np.ndarray | None  # int64, along `ranked`
+    ranked_tokens: RankedTokens | None  # tokens of any number of best rows
 
     @property
     def n_rows(self) -> int:
@@ -51,9 +52,7 @@ class ScoreIndex:
 
     @property
     def total_tokens(self) -> int | None:
-        if self.cumulative_tokens is None:
-            return None
-        return int(self.cumulative_tokens[-1]) if len(self.cumulative_tokens) else 0
+        return None if self.ranked_tokens is None else self.ranked_tokens.total
 
     @cached_property
     def rank_of_row(self) -> np.ndarray:
@@ -107,12 +106,12 @@ def build_score_index(scores: np.ndarray, *, token_counts: np.ndarray | None = N
             raise ZipFitError(f"{name} has {plural(len(values), 'entry', 'entries')} for {plural(n, 'score')}: "
                               "they must match row for row.")
     ranked = rank_by_score(scores)
-    cumulative = None
+    along = None
     if token_counts is not None:
         token_counts = np.asarray(token_counts)
-        cumulative = np.cumsum(token_counts[ranked], dtype=np.int64)
+        along = RankedTokens(token_counts, ranked)
     return ScoreIndex(scores=scores, ranked=ranked, n_chars=None if n_chars is None else np.asarray(n_chars),
-                      token_counts=token_counts, cumulative_tokens=cumulative)
+                      token_counts=token_counts, ranked_tokens=along)
 
 
 @dataclass(frozen=True)
@@ -149,11 +148,11 @@ def kept_count(index: ScoreIndex, rule: SelectionRule) -> tuple[int, int | None]
         return min(int(rule.value), n), None
     if rule.kind == "top_percent":
         return min(int(math.floor(n * rule.value / 100 + 1e-9)), n), None
-    if index.cumulative_tokens is None:
+    if index.ranked_tokens is None:
         raise ZipFitError("A token budget needs token counts for the rows.")
     budget = int(rule.value)
-    n_whole = int(np.searchsorted(index.cumulative_tokens, budget, side="right"))
-    used = int(index.cumulative_tokens[n_whole - 1]) if n_whole else 0
+    n_whole = index.ranked_tokens.rows_within(budget)
+    used = index.ranked_tokens.prefix(n_whole)
     if n_whole < n and used < budget:
         return n_whole + 1, budget - used
     return n_whole, None
@@ -163,8 +162,8 @@ def summarize_cut(index: ScoreIndex, rule: SelectionRule) -> CutSummary:
     """Counts for one cut: O(log n), the per-slider-move work."""
     n_kept, last_row_tokens = kept_count(index, rule)
     tokens_kept = None
-    if index.cumulative_tokens is not None:
-        tokens_kept = int(index.cumulative_tokens[n_kept - 1]) if n_kept else 0
+    if index.ranked_tokens is not None:
+        tokens_kept = index.ranked_tokens.prefix(n_kept)
         if last_row_tokens is not None:
             tokens_kept += last_row_tokens - int(index.token_counts[index.ranked[n_kept - 1]])
     return CutSummary(

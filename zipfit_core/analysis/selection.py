@@ -93,7 +93,7 @@ class TokenCounter:
     def count_loaded(self, loaded) -> np.ndarray:
         """`count` of a loaded data set's texts; the approximate counts a data store holds are not counted again."""
         if self._tokenizer is None and getattr(loaded, "token_counts", None) is not None:
-            return np.asarray(loaded.token_counts, dtype=np.int64)
+            return np.asarray(loaded.token_counts)  # as stored (int32 when it fits): no int64 copy of every row
         return self.count(loaded.texts)
 
     def truncate(self, text: str, n_tokens: int) -> str:
@@ -120,6 +120,46 @@ def select(scores: np.ndarray, rule: SelectionRule, token_counts: np.ndarray | N
     """
     scores = np.asarray(scores, dtype=np.float64)
     return cut_in_order(rank_by_score(scores), scores, rule, token_counts, excluded, include, caps)
+
+
+TOKEN_BLOCK = 4096  # ranks per kept running total: a prefix's tokens add at most one block's counts to one
+
+
+class RankedTokens:
+    """Tokens of the first k rows of a ranking for any k, without a running total per row (an int64 each): the
+    total at every TOKEN_BLOCK ranks is kept, and a question sums at most one block's counts."""
+
+    def __init__(self, token_counts: np.ndarray, order: np.ndarray) -> None:
+        self.counts = np.asarray(token_counts)
+        self.order = order
+        n = len(order)
+        totals = np.zeros(-(-n // TOKEN_BLOCK), dtype=np.int64)
+        chunk = TOKEN_BLOCK * 256  # gathered a chunk at a time: no copy of every row's count
+        for start in range(0, n, chunk):
+            gathered = self.counts[order[start:start + chunk]]
+            starts = np.arange(0, len(gathered), TOKEN_BLOCK)
+            totals[start // TOKEN_BLOCK: start // TOKEN_BLOCK + len(starts)] = np.add.reduceat(gathered, starts,
+                                                                                                dtype=np.int64)
+        self.checkpoints = np.concatenate([[0], np.cumsum(totals)])  # tokens of the first min(k * BLOCK, n) rows
+
+    @property
+    def total(self) -> int:
+        return int(self.checkpoints[-1])
+
+    def prefix(self, k: int) -> int:
+        """Tokens of the first `k` rows of the ranking."""
+        block = k // TOKEN_BLOCK
+        rest = self.order[block * TOKEN_BLOCK:k]
+        return int(self.checkpoints[block]) + int(self.counts[rest].sum(dtype=np.int64))
+
+    def rows_within(self, budget: int) -> int:
+        """How many first rows of the ranking fit whole in `budget` tokens."""
+        block = int(np.searchsorted(self.checkpoints, budget, side="right")) - 1  # the budget runs out in it
+        start = block * TOKEN_BLOCK
+        if start >= len(self.order):
+            return len(self.order)
+        running = np.cumsum(self.counts[self.order[start:start + TOKEN_BLOCK]], dtype=np.int64)
+        return start + int(np.searchsorted(running, budget - int(self.checkpoints[block]), side="right"))
 
 
 def _budget(rule: SelectionRule, n: int) -> int:
@@ -162,18 +202,18 @@ def cut_in_order(order: np.ndarray, scores: np.ndarray, rule: SelectionRule, tok
         if token_counts is None:
             raise ZipFitError("A token budget needs token counts for the rows.")
         budget = int(rule.value)
-        cumulative = np.cumsum(np.asarray(token_counts, dtype=np.int64)[ranked])
+        along = RankedTokens(token_counts, ranked)
         # Rows that fit whole, then the next one truncated to fill the budget (as the paper does).
-        n_whole = int(np.searchsorted(cumulative, budget, side="right"))
-        used = int(cumulative[n_whole - 1]) if n_whole else 0
+        n_whole = along.rows_within(budget)
+        used = along.prefix(n_whole)
         rows = ranked[:n_whole]
         if n_whole < len(ranked) and used < budget:
             rows = ranked[: n_whole + 1]
             last_row_tokens = budget - used
     tokens_kept = 0
     if token_counts is not None and len(rows):
-        counts = np.asarray(token_counts, dtype=np.int64)[rows]
-        tokens_kept = int(counts.sum())
+        counts = np.asarray(token_counts)[rows]
+        tokens_kept = int(counts.sum(dtype=np.int64))
         if last_row_tokens is not None:
             tokens_kept += last_row_tokens - int(counts[-1])
     return Selection(rows=rows, rule=rule, tokens_kept=tokens_kept, total_rows=n,
@@ -185,7 +225,7 @@ def _check_included_fit(rule: SelectionRule, n: int, first: np.ndarray, token_co
     if rule.kind == "threshold":
         return
     if rule.kind == "token_budget":
-        held = int(np.asarray(token_counts, dtype=np.int64)[first].sum()) if token_counts is not None else 0
+        held = int(np.asarray(token_counts)[first].sum(dtype=np.int64)) if token_counts is not None else 0
         if held > rule.value:
             raise ZipFitError(f"The rows always kept hold {plural(held, 'token')}, more than the budget of "
                               f"{int(rule.value):,}: raise the budget or keep fewer rows by hand.")
@@ -207,10 +247,10 @@ def _fill_within_caps(ranked: np.ndarray, n_included: int, rule: SelectionRule, 
     limits = np.array([cap.limit(budget) for cap in caps], dtype=np.int64)
     code_of_column: dict[str, np.ndarray] = {}  # the groups of one column are disjoint: one code array per column
     for index, cap in enumerate(caps):
-        codes = code_of_column.setdefault(cap.column, np.full(n, -1, dtype=np.int64))
+        codes = code_of_column.setdefault(cap.column, np.full(n, -1, dtype=np.int16 if len(caps) < 2**15 else np.int32))
         codes[cap.members] = index
     columns = list(code_of_column.values())
-    costs = np.asarray(token_counts, dtype=np.int64) if rule.kind == "token_budget" else None
+    costs = np.asarray(token_counts) if rule.kind == "token_budget" else None
     used = np.zeros(len(caps), dtype=np.int64)
     kept: list[int] = []
     capped: dict[int, str] = {}

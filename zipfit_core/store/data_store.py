@@ -144,8 +144,8 @@ def open_store(folder: Path) -> LoadedTexts | None:
         for name, size in manifest["files"].items():
             if (folder / name).stat().st_size != size:
                 return None
-        with np.load(folder / NUMBERS_NAME, allow_pickle=False) as numbers:
-            row_ids, chars, tokens = numbers["row_ids"], numbers["chars"], numbers["tokens"]
+        with np.load(folder / NUMBERS_NAME, allow_pickle=False) as numbers:  # one array at a time, narrowed
+            row_ids, chars, tokens = (narrowed(numbers[name]) for name in ("row_ids", "chars", "tokens"))
         table = StoredTable(folder / ROWS_NAME)
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
         return None
@@ -160,6 +160,17 @@ def open_store(folder: Path) -> LoadedTexts | None:
                          stored_fingerprint=manifest["fingerprint"], char_counts=chars, token_counts=tokens,
                          store_folder=folder)
     return loaded
+
+
+def narrowed(numbers: np.ndarray) -> np.ndarray:
+    """Integers as int32 when every one fits (row ids, lengths and token counts of real data do): the per-row
+    numbers a data set keeps in memory, 12 bytes a row instead of 24."""
+    numbers = np.asarray(numbers)
+    if numbers.dtype.kind != "i" or numbers.dtype.itemsize <= 4:
+        return numbers
+    if len(numbers) and (int(numbers.min()) < -2**31 or int(numbers.max()) >= 2**31):
+        return numbers
+    return numbers.astype(np.int32)
 
 
 def build_store(folder: Path, source: DataSource, text: TextSpec, options: LoadOptions, *,
@@ -201,9 +212,9 @@ def write_store(folder: Path, pieces: Iterable[LoadedPiece], describe: Callable[
                     writer.write_batch(batch.slice(start, BATCH_ROWS))
                 column = batch.column(text_field)
                 fingerprint_update(digest, piece.texts)
-                row_ids.append(np.asarray(piece.row_ids, dtype=np.int64))
-                chars.append(pc.utf8_length(column).to_numpy().astype(np.int64))
-                tokens.append(approx_token_counts(column))
+                row_ids.append(narrowed(np.asarray(piece.row_ids)))
+                chars.append(narrowed(pc.utf8_length(column).to_numpy()))
+                tokens.append(narrowed(approx_token_counts(column)))
                 rows += len(piece.texts)
                 text_bytes += column.nbytes
                 if progress is not None:

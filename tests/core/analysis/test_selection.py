@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from zipfit_core import ZipFitError, rank_by_score
 from zipfit_core.analysis.export import SCORE_COLUMN, selected_table
-from zipfit_core.analysis.selection import SelectionRule, TokenCounter, select
+from zipfit_core.analysis.selection import TOKEN_BLOCK, RankedTokens, SelectionRule, TokenCounter, select
 
 SCORES = np.array([0.30, 0.55, 0.10, 0.55, 0.42, 0.70, 0.30])  # ties at 0.55 (rows 1, 3) and 0.30 (0, 6)
 RANKED = [5, 1, 3, 4, 0, 6, 2]
@@ -189,3 +189,18 @@ def test_selected_table_is_best_first_with_score_and_truncated_last_text():
     assert texts[2] == "x y z w"  # the caller's texts are untouched
     plain = selected_table(table, texts, "text", scores, selection, counter, include_score=False)
     assert SCORE_COLUMN not in plain.columns
+
+
+@pytest.mark.parametrize("n", [0, 1, TOKEN_BLOCK - 1, TOKEN_BLOCK, 3 * TOKEN_BLOCK + 17])
+def test_ranked_tokens_answer_as_a_running_total_of_every_row_does(n):
+    rng = np.random.default_rng(n)
+    counts = rng.integers(0, 50, n).astype(np.int32)
+    counts[rng.integers(0, max(n, 1), n // 3)] = 0  # rows of no tokens: equal running totals
+    order = rng.permutation(n).astype(np.int32)
+    running = np.concatenate([[0], np.cumsum(counts[order], dtype=np.int64)])  # the definition
+    along = RankedTokens(counts, order)
+    assert along.total == running[-1]
+    for k in {0, n, *rng.integers(0, n + 1, 40).tolist()}:
+        assert along.prefix(k) == running[k]
+    for budget in {0, 1, int(running[-1]), int(running[-1]) + 5, *rng.integers(0, running[-1] + 2, 60).tolist()}:
+        assert along.rows_within(budget) == int(np.searchsorted(running[1:], budget, side="right"))

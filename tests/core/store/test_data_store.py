@@ -57,6 +57,8 @@ def test_a_stored_data_set_is_row_for_row_the_loaded_one(pool, tmp_path):
     assert list(stored.table.columns) == list(memory.table.columns)
     np.testing.assert_array_equal(stored.char_counts, [len(text) for text in memory.texts])
     np.testing.assert_array_equal(stored.token_counts, TokenCounter().count(memory.texts))
+    # 12 bytes a row in memory, not 24: the numbers are kept as int32, the widest row id and length fit.
+    assert {stored.row_ids.dtype, stored.char_counts.dtype, stored.token_counts.dtype} == {np.dtype(np.int32)}
     rows = [20000, 3, 8191, 8192, 0, 20000]  # out of order, across batches, repeated
     pd.testing.assert_frame_equal(stored.table.take(rows), memory.table.iloc[rows].reset_index(drop=True),
                                   check_dtype=False)
@@ -264,3 +266,27 @@ def test_a_column_that_first_appears_in_a_later_piece_is_kept(tmp_path, monkeypa
     assert values(stored.table["source"])[88:92] == [None, None, "s0", "s1"]
     assert values(stored.table["extra"])[128:132] == [None, None, 130, 131]
     assert len(StoredTable(stored.store_folder / "rows.arrow")) == 200
+
+
+def test_per_row_numbers_are_narrowed_only_when_every_one_fits():
+    assert data_store.narrowed(np.array([0, 2**31 - 1, -2**31])).dtype == np.int32
+    assert data_store.narrowed(np.array([0, 2**31])).dtype == np.int64  # a row id past int32 stays whole
+    assert data_store.narrowed(np.array([-2**31 - 1])).dtype == np.int64
+    assert data_store.narrowed(np.zeros(0, dtype=np.int64)).dtype == np.int32
+    assert data_store.narrowed(np.array([1.5])).dtype == np.float64
+
+
+def test_a_store_written_with_int64_numbers_opens_with_int32_ones(pool, tmp_path):
+    source = DataSource("local", str(pool))
+    stored = open_data(source, cache_dir=tmp_path)
+    numbers = stored.store_folder / data_store.NUMBERS_NAME
+    with np.load(numbers) as arrays:
+        wide = {name: arrays[name].astype(np.int64) for name in arrays.files}
+    np.savez(numbers, **wide)  # as a store written before the numbers were narrowed
+    manifest = json.loads((stored.store_folder / data_store.MANIFEST_NAME).read_text())
+    manifest["files"][data_store.NUMBERS_NAME] = numbers.stat().st_size
+    (stored.store_folder / data_store.MANIFEST_NAME).write_text(json.dumps(manifest))
+    reopened = data_store.open_store(stored.store_folder)
+    assert reopened.token_counts.dtype == np.int32
+    np.testing.assert_array_equal(reopened.token_counts, stored.token_counts)
+    np.testing.assert_array_equal(reopened.row_ids, stored.row_ids)
