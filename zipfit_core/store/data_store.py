@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import shutil
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
@@ -162,6 +163,44 @@ def open_store(folder: Path) -> LoadedTexts | None:
     return loaded
 
 
+class _RowNumbers:
+    """A store's per-row numbers while it is written: appended to files a piece at a time (memory never holds a
+    number per row), then streamed into numbers.npz, as int32 when every one of a kind fits."""
+
+    NAMES = ("row_ids", "chars", "tokens")
+    CHUNK = 1 << 20
+
+    def __init__(self, staging: Path) -> None:
+        self.paths = {name: staging / f"{name}.int64" for name in self.NAMES}
+        self.files = {name: open(path, "wb") for name, path in self.paths.items()}
+        self.fits_int32 = dict.fromkeys(self.NAMES, True)
+
+    def add(self, **values: np.ndarray) -> None:
+        for name, array in values.items():
+            array = np.asarray(array, dtype=np.int64)
+            if len(array) and (int(array.min()) < -2**31 or int(array.max()) >= 2**31):
+                self.fits_int32[name] = False
+            array.tofile(self.files[name])
+
+    def close(self) -> None:
+        for handle in self.files.values():
+            handle.close()
+
+    def write(self, path: Path) -> None:
+        """numbers.npz as np.savez writes it (one .npy per kind, stored), a chunk at a time."""
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name in self.NAMES:
+                dtype = np.dtype(np.int32 if self.fits_int32[name] else np.int64)
+                count = self.paths[name].stat().st_size // 8
+                header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (count,)}
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member, \
+                        open(self.paths[name], "rb") as values:
+                    np.lib.format.write_array_header_1_0(member, header)
+                    while len(chunk := np.fromfile(values, dtype=np.int64, count=self.CHUNK)):
+                        member.write(chunk.astype(dtype).tobytes())
+                self.paths[name].unlink()
+
+
 def narrowed(numbers: np.ndarray) -> np.ndarray:
     """Integers as int32 when every one fits (row ids, lengths and token counts of real data do): the per-row
     numbers a data set keeps in memory, 12 bytes a row instead of 24."""
@@ -192,7 +231,7 @@ def write_store(folder: Path, pieces: Iterable[LoadedPiece], describe: Callable[
     staging.mkdir()
     try:
         digest = hashlib.sha256()
-        row_ids, chars, tokens = [], [], []
+        numbers = _RowNumbers(staging)
         rows = text_bytes = 0
         segments: list[Path] = []  # a new one each time a piece brings a column the earlier ones lacked
         writer = sink = schema = text_field = None
@@ -212,9 +251,8 @@ def write_store(folder: Path, pieces: Iterable[LoadedPiece], describe: Callable[
                     writer.write_batch(batch.slice(start, BATCH_ROWS))
                 column = batch.column(text_field)
                 fingerprint_update(digest, piece.texts)
-                row_ids.append(narrowed(np.asarray(piece.row_ids)))
-                chars.append(narrowed(pc.utf8_length(column).to_numpy()))
-                tokens.append(narrowed(approx_token_counts(column)))
+                numbers.add(row_ids=piece.row_ids, chars=pc.utf8_length(column).to_numpy(),
+                            tokens=approx_token_counts(column))
                 rows += len(piece.texts)
                 text_bytes += column.nbytes
                 if progress is not None:
@@ -223,11 +261,11 @@ def write_store(folder: Path, pieces: Iterable[LoadedPiece], describe: Callable[
             if writer is not None:
                 writer.close()
                 sink.close()
+            numbers.close()
         if writer is None:
             raise ZipFitError("There are no rows to keep: give data with at least one example.")
         _join_segments(segments, schema, staging / ROWS_NAME)
-        np.savez(staging / NUMBERS_NAME, row_ids=np.concatenate(row_ids), chars=np.concatenate(chars),
-                 tokens=np.concatenate(tokens))
+        numbers.write(staging / NUMBERS_NAME)
         files = {name: (staging / name).stat().st_size for name in (ROWS_NAME, NUMBERS_NAME)}
         described = describe()
         write_json_atomic(staging / MANIFEST_NAME, {

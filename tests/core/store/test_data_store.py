@@ -290,3 +290,20 @@ def test_a_store_written_with_int64_numbers_opens_with_int32_ones(pool, tmp_path
     assert reopened.token_counts.dtype == np.int32
     np.testing.assert_array_equal(reopened.token_counts, stored.token_counts)
     np.testing.assert_array_equal(reopened.row_ids, stored.row_ids)
+
+
+def test_row_numbers_are_streamed_into_the_npz_and_narrowed_per_kind(tmp_path):
+    numbers = data_store._RowNumbers(tmp_path)
+    rng = np.random.default_rng(3)
+    pieces = [rng.integers(0, 2**31 - 1, size) for size in (5, 0, 2**20 + 3)]  # across the copy's chunks
+    for piece in pieces:
+        numbers.add(row_ids=piece, chars=piece // 7, tokens=piece % 11)
+    numbers.add(row_ids=[2**33], chars=[1], tokens=[1])  # one row id past int32: that kind stays int64
+    numbers.close()
+    numbers.write(tmp_path / "numbers.npz")
+    with np.load(tmp_path / "numbers.npz", allow_pickle=False) as stored:
+        whole = np.concatenate([*pieces, [2**33]])
+        assert stored["row_ids"].dtype == np.int64 and stored["row_ids"].tolist() == whole.tolist()
+        assert stored["chars"].dtype == np.int32 and stored["chars"].tolist() == (whole // 7)[:-1].tolist() + [1]
+        assert stored["tokens"].dtype == np.int32 and stored["tokens"].tolist() == (whole % 11)[:-1].tolist() + [1]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["numbers.npz"]  # the staging files are gone
