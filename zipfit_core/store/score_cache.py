@@ -6,7 +6,9 @@ A folder holds a JSON manifest and one Parquet file with the exact progress of a
                                           progress,
                                           name + sha256 of the data file
     <cache dir>/<key>/state-<id>.parquet  per source: exact similarity-unit sums and sums of squares
-                                          over the targets done, and over the current round's part
+                                          over the targets done, and over the current round's part; once
+                                          complete, also the final score and the ranking (best first), which
+                                          is what reopening a finished result reads
     <cache dir>/<key>/targets-<id>.parquet per target: its k most similar source rows and their units, and
                                           exact sums and sums of squares over the rows scored against it
                                           (scoring/target_facts.py); its checksum is in the state file's metadata
@@ -309,8 +311,8 @@ class CacheEntry:
         if scores.type != pa.float64() or scores.null_count or not pa.types.is_integer(ranking.type) \
                 or ranking.null_count:
             raise CacheDamaged("its scores or their ranking are not plain numbers")
-        scores = scores.to_numpy()  # zero-copy from one chunk: read-only already
-        scores.flags.writeable = False
+        scores = scores.to_numpy()
+        scores.flags.writeable = False  # shared by every page: its ranking is made (here: adopted) once
         try:
             adopt_ranking(scores, ranking.to_numpy())
         except ValueError as problem:
