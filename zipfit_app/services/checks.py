@@ -96,7 +96,7 @@ def check_state(source: LoadedTexts, references: list[tuple[str, LoadedTexts]], 
     status = run_function(work_id, "contamination",
                           lambda progress, cancelled: find_contamination(source.texts, sets, DEFAULT_NGRAM,
                                                                          max_matches=DEFAULT_MAX_MATCHES,
-                                                                         progress=progress),
+                                                                         progress=progress, cancel=cancelled),
                           total=len(source.texts), unit="rows",
                           running=f"checking {what} for copies of the references")
     return CheckState(status, finished_result(work_id), names, problems)

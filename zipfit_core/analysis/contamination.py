@@ -33,7 +33,8 @@ from zipfit_core.analysis.word_ngrams import (
     words_of,
 )
 from zipfit_core.bounds import MATCH_COUNTS
-from zipfit_core.errors import ZipFitError
+from zipfit_core.errors import ScoringCancelled, ZipFitError
+from zipfit_core.scoring.alignment import CancelSignal, as_cancel_check
 
 DEFAULT_NGRAM = 13
 DEFAULT_MAX_MATCHES = 10  # NeMo Curator's `max_matches`
@@ -185,9 +186,10 @@ class _ReferenceIndex:
 
 def find_contamination(pool: Sequence[str], references: Sequence[ReferenceTexts], ngram: int = DEFAULT_NGRAM, *,
                        max_matches: int | None = DEFAULT_MAX_MATCHES,
-                       progress: Callable[[int, int], None] | None = None, workers: int = 2) -> ContaminationFlags:
+                       progress: Callable[[int, int], None] | None = None, workers: int = 2,
+                       cancel: CancelSignal = None) -> ContaminationFlags:
     """Flag the pool rows that copy a reference row; n-grams in more than `max_matches` pool rows are boilerplate
-    and ignored (None: none is). See the module docstring."""
+    and ignored (None: none is). See the module docstring. `cancel` stops it between chunks (ScoringCancelled)."""
     if ngram < 1:
         raise ZipFitError(f"The n-gram length must be at least 1 word (got {ngram}); 13 is the usual choice.")
     if max_matches is not None:
@@ -218,22 +220,20 @@ def find_contamination(pool: Sequence[str], references: Sequence[ReferenceTexts]
     shared_grams: list[np.ndarray] = []  # per row in `shared_rows`: the confirmed n-gram hashes, first seen first
     done = 0
     # numpy releases the GIL for the hashing, so two threads overlap one chunk's Python with another's numpy
+    cancelled = as_cancel_check(cancel)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as threads:
-        for chunk, found_in_chunk in zip(chunks, threads.map(candidates, chunks)):
-            for row in found_in_chunk.whole.tolist():  # exact copies first: they always count
-                owner = index.exact.get(normalise(found_in_chunk.texts[row]))
-                if owner is not None:
-                    found[row + chunk[0]] = ("exact", owner[0], owner[1], "")
-            for row, starts, grams in found_in_chunk.by_row():
-                if row + chunk[0] not in found:
-                    confirmed = index.confirmed(found_in_chunk.texts[row], starts, grams)
-                    if len(confirmed):
-                        shared_rows.append(row + chunk[0])
-                        shared_grams.append(confirmed)
-            done += chunk[1] - chunk[0]
-            if progress is not None:
-                progress(done, len(pool))
+        results = threads.map(candidates, chunks)
+        try:
+            for chunk, found_in_chunk in zip(chunks, results):
+                if cancelled():
+                    raise ScoringCancelled("The contamination check was cancelled.")
+                done += _take_chunk(chunk, found_in_chunk, index, found, shared_rows, shared_grams)
+                if progress is not None:
+                    progress(done, len(pool))
+        finally:
+            results.close()  # stopped or failed: the chunks not yet started are dropped, not waited for
     spared, ignored = _decide(found, shared_rows, shared_grams, index, max_matches)
+
     ordered = sorted(found)
     return ContaminationFlags(
         rows=np.asarray(ordered, dtype=np.int64), kinds=[found[row][0] for row in ordered],
@@ -242,6 +242,23 @@ def find_contamination(pool: Sequence[str], references: Sequence[ReferenceTexts]
         matches=[found[row][3] for row in ordered], ngram=ngram, n_pool_rows=len(pool),
         reference_sizes={reference.name: len(reference.texts) for reference in references},
         max_matches=max_matches, spared=spared, ignored_ngrams=ignored)
+
+
+def _take_chunk(chunk: tuple[int, int], candidates: _Candidates, index: _ReferenceIndex,
+                found: dict[int, tuple[str, int, int, str]], shared_rows: list[int],
+                shared_grams: list[np.ndarray]) -> int:
+    """One chunk's exact copies into `found` and its rows' confirmed shared n-grams into the lists; its row count."""
+    for row in candidates.whole.tolist():  # exact copies first: they always count
+        owner = index.exact.get(normalise(candidates.texts[row]))
+        if owner is not None:
+            found[row + chunk[0]] = ("exact", owner[0], owner[1], "")
+    for row, starts, grams in candidates.by_row():
+        if row + chunk[0] not in found:
+            confirmed = index.confirmed(candidates.texts[row], starts, grams)
+            if len(confirmed):
+                shared_rows.append(row + chunk[0])
+                shared_grams.append(confirmed)
+    return chunk[1] - chunk[0]
 
 
 @dataclass(frozen=True)

@@ -289,6 +289,15 @@ class JobManager:
                 self._queue.remove(work_id)
             self._followers.pop(work_id, None)
 
+    def stop_all(self, reason: str, timeout: float | None = None) -> None:
+        """Cancel every queued and running work and wait for each to stop: before the folders it reads go away."""
+        with self._lock:
+            active = [work_id for work_id, work in self._works.items() if work.state in ("queued", "running")]
+        for work_id in active:
+            self.cancel(work_id, reason)
+        for work_id in active:
+            self.wait(work_id, timeout)
+
     def wait(self, work_id: str, timeout: float | None = None) -> WorkStatus:
         work = self._work(work_id)
         if work is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from zipfit_core.analysis.export import export_selection, manifest_path, removed
 from zipfit_core.analysis.near_duplicates import MinHashes, near_duplicate_groups
 from zipfit_core.analysis.selection import SelectionRule, TokenCounter
 from zipfit_core.analysis.word_ngrams import normalise, words_of
-from zipfit_core.errors import ZipFitError
+from zipfit_core.errors import ScoringCancelled, ZipFitError
 
 
 def respaced(text: str, seed: int) -> str:
@@ -76,6 +77,26 @@ def test_planted_copies_are_found_and_unrelated_rows_are_not(planted):
     kind_of = dict(zip(flags.rows.tolist(), flags.kinds))
     assert all(kind_of[row] == "exact" for row in by_kind["exact"] + by_kind["normalised"])
     assert all(kind_of[row] == "ngram" for row in by_kind["edited"] if row in kind_of)
+
+
+def test_a_cancelled_check_stops_between_chunks_and_drops_the_chunks_not_started(planted, monkeypatch):
+    pool, _, targets = planted
+    monkeypatch.setattr(contamination_module, "POOL_CHUNK_ROWS", 20)  # ~40 chunks
+    hashed, stop, seen = [], threading.Event(), []
+    real_word_hashes = contamination_module.word_hashes
+    monkeypatch.setattr(contamination_module, "word_hashes", lambda texts: (hashed.append(len(texts)),
+                                                                            real_word_hashes(texts))[1])
+
+    def progress(done: int, total: int) -> None:
+        seen.append(done)
+        if done >= 60:
+            stop.set()
+
+    with pytest.raises(ScoringCancelled, match="cancelled"):
+        find_contamination(pool, [ReferenceTexts("targets", targets)], progress=progress, cancel=stop, workers=1)
+    n_chunks = -(-len(pool) // 20)
+    assert seen[-1] == 60 and len(hashed) < n_chunks  # stopped after the third chunk, the rest never hashed
+    assert len(find_contamination(pool, [ReferenceTexts("targets", targets)]).rows)  # and a new check runs whole
 
 
 def test_each_flag_names_its_reference_row_and_the_shared_words(planted):

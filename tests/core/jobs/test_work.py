@@ -183,6 +183,16 @@ def test_the_starter_can_stop_it_for_everyone_and_the_others_see_why(tmp_path):
     release.set()
 
 
+def test_stop_all_cancels_the_running_and_the_queued_work_and_waits_for_them(tmp_path):
+    manager = JobManager(tmp_path, max_concurrent_jobs=1, workers=1)
+    release = threading.Event()  # never set: only a cancel ends them
+    running = manager.submit_work(waiting_work("running", release))
+    queued = manager.submit_work(waiting_work("queued", release))
+    manager.stop_all("the server is stopping", timeout=TIMEOUT)
+    assert {manager.status(work_id).state for work_id in (running, queued)} == {"cancelled"}
+    assert "the server is stopping" in manager.status(running).message
+
+
 def test_ordinals_read_as_words():
     from zipfit_core.jobs.manager import ordinal
 
