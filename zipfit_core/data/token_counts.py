@@ -19,11 +19,7 @@ import pyarrow.compute as pc
 APPROX_TOKEN = re.compile(r"\w+|[^\w\s]")
 
 SLICE_BYTES = 1 << 20
-_ASCII_WORD = np.zeros(256, dtype=bool)
-_ASCII_WORD[[*range(ord("0"), ord("9") + 1), *range(ord("A"), ord("Z") + 1), *range(ord("a"), ord("z") + 1),
-             ord("_")]] = True
-_ASCII_SPACE = np.zeros(256, dtype=bool)
-_ASCII_SPACE[[*range(0x09, 0x0E), *range(0x1C, 0x21)]] = True  # \t\n\v\f\r, \x1c-\x1f and space: str.isspace()
+_BYTE = np.uint8
 
 
 def approx_token_counts(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -32,11 +28,13 @@ def approx_token_counts(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> np
     if isinstance(array, pa.ChunkedArray):
         parts = [approx_token_counts(chunk) for chunk in array.chunks]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-    array = array.cast(pa.large_string())
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array = array.cast(pa.large_string())
     counts = np.zeros(len(array), dtype=np.int64)
     ascii_rows = pc.fill_null(pc.string_is_ascii(array), True).to_numpy(zero_copy_only=False)
     if ascii_rows.any():
-        ascii_texts = array.filter(pa.array(ascii_rows))
+        # All ASCII (the usual case): counted where they are, no filtered copy of the texts.
+        ascii_texts = array if ascii_rows.all() else array.filter(pa.array(ascii_rows))
         # Slices of about a megabyte: numpy's temporaries stay in the CPU cache and are not faulted in anew.
         step = max(1, int(len(ascii_texts) * SLICE_BYTES / max(1, ascii_texts.nbytes)))
         counts[ascii_rows] = np.concatenate([_ascii_counts(ascii_texts.slice(start, step))
@@ -46,17 +44,31 @@ def approx_token_counts(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> np
     return counts
 
 
-def _ascii_counts(array: pa.LargeStringArray) -> np.ndarray:
-    """Token counts of ASCII texts: word-run starts plus punctuation characters, summed per text."""
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset: array.offset + len(array) + 1]
+def _ascii_counts(array: pa.StringArray | pa.LargeStringArray) -> np.ndarray:
+    """Token counts of ASCII texts: word-run starts plus punctuation characters, summed per text. Byte classes by
+    comparisons on uint8 (vectorised), not a table lookup per byte (a gather, twice as slow)."""
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(array.buffers()[1], dtype=width)[array.offset: array.offset + len(array) + 1]
+    offsets = offsets.astype(np.int64)
     data = array.buffers()[2]
     raw = np.frombuffer(data, dtype=np.uint8)[offsets[0]: offsets[-1]] if data is not None else np.zeros(0, np.uint8)
     offsets = offsets - offsets[0]
-    word = _ASCII_WORD[raw]
-    starts = word.copy()
-    starts[1:] &= ~word[:-1]
+    scratch = raw | _BYTE(0x20)  # A-Z folded onto a-z
+    scratch -= _BYTE(ord("a"))
+    word = scratch < 26  # [A-Za-z], then digits and underscore
+    np.subtract(raw, _BYTE(ord("0")), out=scratch)
+    word |= scratch < 10
+    word |= raw == ord("_")
+    np.subtract(raw, _BYTE(0x09), out=scratch)
+    starts = scratch < 5  # \t\n\v\f\r, then \x1c-\x1f and space: str.isspace() on ASCII
+    np.subtract(raw, _BYTE(0x1C), out=scratch)
+    starts |= scratch < 5
+    starts |= word
+    np.logical_not(starts, out=starts)  # one token per character that is neither a word character nor a space
+    if len(raw):
+        starts[0] |= word[0]
+        starts[1:] |= word[1:] > word[:-1]  # and one where a word run starts
     firsts = offsets[:-1][offsets[:-1] < len(raw)]
-    starts[firsts] = word[firsts]  # a text's first character starts a run whatever ended the text before it
-    starts |= ~(word | _ASCII_SPACE[raw])
+    starts[firsts] |= word[firsts]  # a text's first character starts a run whatever ended the text before it
     positions = np.flatnonzero(starts)  # where tokens start; numpy's cumsum over bytes is far slower
     return np.diff(np.searchsorted(positions, offsets)).astype(np.int64)

@@ -23,6 +23,7 @@ import secrets
 import shutil
 import zipfile
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -201,6 +202,12 @@ class _RowNumbers:
                 self.paths[name].unlink()
 
 
+def _count_piece(digest, numbers: _RowNumbers, piece: LoadedPiece, column: pa.Array) -> None:
+    """A written piece's share of the fingerprint and its per-row numbers."""
+    fingerprint_update(digest, piece.texts)
+    numbers.add(row_ids=piece.row_ids, chars=pc.utf8_length(column).to_numpy(), tokens=approx_token_counts(column))
+
+
 def narrowed(numbers: np.ndarray) -> np.ndarray:
     """Integers as int32 when every one fits (row ids, lengths and token counts of real data do): the per-row
     numbers a data set keeps in memory, 12 bytes a row instead of 24."""
@@ -236,27 +243,33 @@ def write_store(folder: Path, pieces: Iterable[LoadedPiece], describe: Callable[
         segments: list[Path] = []  # a new one each time a piece brings a column the earlier ones lacked
         writer = sink = schema = text_field = None
         try:
-            for piece in pieces:
-                text_field = text_field or piece.text_field
-                batch = arrow_piece(piece, text_field, schema)
-                if writer is None or not batch.schema.equals(schema):
-                    if writer is not None:
-                        writer.close()
-                        sink.close()
-                    schema = batch.schema
-                    segments.append(staging / f"segment-{len(segments)}.arrow")
-                    sink = pa.OSFile(str(segments[-1]), "wb")
-                    writer = pa.ipc.new_file(sink, schema)
-                for start in range(0, batch.num_rows, BATCH_ROWS):
-                    writer.write_batch(batch.slice(start, BATCH_ROWS))
-                column = batch.column(text_field)
-                fingerprint_update(digest, piece.texts)
-                numbers.add(row_ids=piece.row_ids, chars=pc.utf8_length(column).to_numpy(),
-                            tokens=approx_token_counts(column))
-                rows += len(piece.texts)
-                text_bytes += column.nbytes
-                if progress is not None:
-                    progress(rows, text_bytes)
+            # The next piece is read and written while a worker counts this one (numpy lets both cores work):
+            # at most two pieces in memory, counted in order.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zipfit-store-numbers") as worker:
+                counting: Future | None = None
+                for piece in pieces:
+                    text_field = text_field or piece.text_field
+                    batch = arrow_piece(piece, text_field, schema)
+                    if writer is None or not batch.schema.equals(schema):
+                        if writer is not None:
+                            writer.close()
+                            sink.close()
+                        schema = batch.schema
+                        segments.append(staging / f"segment-{len(segments)}.arrow")
+                        sink = pa.OSFile(str(segments[-1]), "wb")
+                        writer = pa.ipc.new_file(sink, schema)
+                    for start in range(0, batch.num_rows, BATCH_ROWS):
+                        writer.write_batch(batch.slice(start, BATCH_ROWS))
+                    column = batch.column(text_field)
+                    if counting is not None:
+                        counting.result()
+                    counting = worker.submit(_count_piece, digest, numbers, piece, column)
+                    rows += len(piece.texts)
+                    text_bytes += column.nbytes
+                    if progress is not None:
+                        progress(rows, text_bytes)
+                if counting is not None:
+                    counting.result()
         finally:
             if writer is not None:
                 writer.close()

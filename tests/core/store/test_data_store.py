@@ -198,6 +198,15 @@ def test_vectorised_token_counts_equal_the_regex_on_any_text():
     chunked = pa.chunked_array([pa.array(texts[:100]), pa.array(texts[100:])])
     assert approx_token_counts(chunked).tolist() == expected
     assert approx_token_counts(pa.array(texts).slice(5, 50)).tolist() == expected[5:55]
+    # All ASCII (every byte 0-127, each class's edges): counted in place, in both offset widths, sliced.
+    ascii_only = ["".join(rng.choice(alphabet[:128], size=rng.integers(0, 200))) for _ in range(3000)]
+    ascii_only += ["", "@", "0_9Az", "\x1f\x20\x21", "\x08\x09\x0d\x0e", "`a{z|", "/0:9;", "@A[Z\\"]
+    expected = [len(APPROX_TOKEN.findall(text)) for text in ascii_only]
+    for kind in (pa.string(), pa.large_string()):
+        array = pa.array(ascii_only, type=kind)
+        assert approx_token_counts(array).tolist() == expected
+        assert approx_token_counts(array.slice(7, 900)).tolist() == expected[7:907]
+    assert approx_token_counts(pa.array(["a b", None, "c."])).tolist() == [2, 0, 2]
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".parquet", ".arrow"])
