@@ -35,7 +35,7 @@ from zipfit_core._version import __version__
 from zipfit_core.data.loading import LoadedPiece, LoadedTexts, load_stream
 from zipfit_core.data.local import folder_files, glob_matches, is_glob, resolve_in_root
 from zipfit_core.data.sources import DataRecipe, DataSource, LoadOptions, TextSpec
-from zipfit_core.data.texts import fingerprint_update
+from zipfit_core.data.texts import fingerprint_update_arrow
 from zipfit_core.data.token_counts import approx_token_counts
 from zipfit_core.errors import ZipFitError
 from zipfit_core.store.files import now_iso, read_json_file, write_json_atomic
@@ -202,10 +202,11 @@ class _RowNumbers:
                 self.paths[name].unlink()
 
 
-def _count_piece(digest, numbers: _RowNumbers, piece: LoadedPiece, column: pa.Array) -> None:
-    """A written piece's share of the fingerprint and its per-row numbers."""
-    fingerprint_update(digest, piece.texts)
-    numbers.add(row_ids=piece.row_ids, chars=pc.utf8_length(column).to_numpy(), tokens=approx_token_counts(column))
+def _count_piece(digest, numbers: _RowNumbers, row_ids: np.ndarray, column: pa.Array) -> None:
+    """A written piece's share of the fingerprint and its per-row numbers, from its text column alone (the piece's
+    Python texts and table are let go while it is counted)."""
+    fingerprint_update_arrow(digest, column)
+    numbers.add(row_ids=row_ids, chars=pc.utf8_length(column).to_numpy(), tokens=approx_token_counts(column))
 
 
 def narrowed(numbers: np.ndarray) -> np.ndarray:
@@ -263,9 +264,10 @@ def write_store(folder: Path, pieces: Iterable[LoadedPiece], describe: Callable[
                     column = batch.column(text_field)
                     if counting is not None:
                         counting.result()
-                    counting = worker.submit(_count_piece, digest, numbers, piece, column)
+                    counting = worker.submit(_count_piece, digest, numbers, piece.row_ids, column)
                     rows += len(piece.texts)
                     text_bytes += column.nbytes
+                    del piece, batch, column  # the next piece is read beside the text column being counted only
                     if progress is not None:
                         progress(rows, text_bytes)
                 if counting is not None:

@@ -822,3 +822,19 @@ def test_cli_reports_skipped_lines_and_stops_when_asked(run_cli, tmp_path):
                      "--out", tmp_path / "c.parquet", "--no-cache", "--quiet")
     assert capped.returncode == 0 and "capped" in capped.stderr
 
+
+
+def test_the_fingerprint_of_an_arrow_column_is_the_fingerprint_of_its_texts():
+    import hashlib
+
+    from zipfit_core.data.texts import fingerprint_update_arrow
+
+    rng = np.random.default_rng(5)
+    alphabet = list("ab z\n\t") + list("éß日—\u2028")
+    texts = ["".join(rng.choice(alphabet, size=rng.integers(0, 200))) for _ in range(2000)] + ["", "x", ""]
+    for kind in (pa.string(), pa.large_string()):
+        for array in (pa.array(texts, type=kind), pa.array(texts, type=kind).slice(11, 1500),
+                      pa.array([], type=kind)):
+            digest = hashlib.sha256()
+            fingerprint_update_arrow(digest, array)
+            assert digest.hexdigest() == texts_fingerprint(array.to_pylist()), kind
