@@ -92,10 +92,8 @@ class LoadedTexts:
     def __post_init__(self) -> None:
         if self.row_ids is None:
             self.row_ids = np.arange(len(self.texts), dtype=np.int64)
-        elif np.asarray(self.row_ids).dtype.kind != "i":  # a store's are int32 when they fit: kept as they are
-            self.row_ids = np.asarray(self.row_ids, dtype=np.int64)
-        else:
-            self.row_ids = np.asarray(self.row_ids)
+        row_ids = np.asarray(self.row_ids)
+        self.row_ids = row_ids if row_ids.dtype.kind == "i" else row_ids.astype(np.int64)  # a store's: int32
 
     @cached_property
     def fingerprint(self) -> str:

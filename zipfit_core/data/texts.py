@@ -34,6 +34,7 @@ from zipfit_core.data.sources import (
     template_parts,
 )
 from zipfit_core.data.text_lines import decode_replacing
+from zipfit_core.data.token_counts import string_offsets
 from zipfit_core.errors import ZipFitError
 
 TEMPLATE_TEXT_COLUMN = "zipfit_text"  # with a template, the rendered texts are added to the table under this name
@@ -66,8 +67,7 @@ def fingerprint_update_arrow(digest, array: pa.Array) -> None:
     if array.null_count:
         fingerprint_update(digest, array.to_pylist())
         return
-    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    offsets = np.frombuffer(array.buffers()[1], dtype=width)[array.offset: array.offset + len(array) + 1].tolist()
+    offsets = string_offsets(array).tolist()
     data = array.buffers()[2]
     view = memoryview(data) if data is not None else memoryview(b"")
     for start, end in zip(offsets, offsets[1:]):

@@ -44,12 +44,17 @@ def approx_token_counts(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> np
     return counts
 
 
+def string_offsets(array: pa.StringArray | pa.LargeStringArray) -> np.ndarray:
+    """Where each value of a (large) string array starts in its data buffer, and where the last ends: len + 1
+    offsets, the array's own slice of them (int32 or int64, as stored)."""
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    return np.frombuffer(array.buffers()[1], dtype=width)[array.offset: array.offset + len(array) + 1]
+
+
 def _ascii_counts(array: pa.StringArray | pa.LargeStringArray) -> np.ndarray:
     """Token counts of ASCII texts: word-run starts plus punctuation characters, summed per text. Byte classes by
     comparisons on uint8 (vectorised), not a table lookup per byte (a gather, twice as slow)."""
-    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    offsets = np.frombuffer(array.buffers()[1], dtype=width)[array.offset: array.offset + len(array) + 1]
-    offsets = offsets.astype(np.int64)
+    offsets = string_offsets(array).astype(np.int64)
     data = array.buffers()[2]
     raw = np.frombuffer(data, dtype=np.uint8)[offsets[0]: offsets[-1]] if data is not None else np.zeros(0, np.uint8)
     offsets = offsets - offsets[0]

@@ -228,9 +228,7 @@ def rank_by_score(scores: np.ndarray) -> np.ndarray:
             return kept[1]
     ranked = _ranking(scores)
     if not scores.flags.writeable:
-        ranked.setflags(write=False)
-        key = id(scores)
-        _RANKINGS[key] = (weakref.ref(scores, lambda _, key=key: _RANKINGS.pop(key, None)), ranked)
+        _share(scores, ranked)
     return ranked
 
 
@@ -263,7 +261,11 @@ def adopt_ranking(scores: np.ndarray, ranking: np.ndarray) -> None:
         in_order = (ahead > behind) | (tied & (rows[:-1] < rows[1:])) | (~nan_ahead & nan_behind)
         if not in_order.all():
             raise ValueError("the ranking does not order the scores best first (ties by row, NaN last)")
-    ranking = ranking.astype(np.int32 if n < 2**31 else np.int64, copy=False)
+    _share(scores, ranking.astype(np.int32 if n < 2**31 else np.int64, copy=False))
+
+
+def _share(scores: np.ndarray, ranking: np.ndarray) -> None:
+    """Keep `ranking` (made read-only) as read-only `scores`' ranking while `scores` lives."""
     ranking.setflags(write=False)
     key = id(scores)
     _RANKINGS[key] = (weakref.ref(scores, lambda _, key=key: _RANKINGS.pop(key, None)), ranking)

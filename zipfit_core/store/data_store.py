@@ -179,8 +179,7 @@ class _RowNumbers:
     def add(self, **values: np.ndarray) -> None:
         for name, array in values.items():
             array = np.asarray(array, dtype=np.int64)
-            if len(array) and (int(array.min()) < -2**31 or int(array.max()) >= 2**31):
-                self.fits_int32[name] = False
+            self.fits_int32[name] &= _fits_int32(array)
             array.tofile(self.files[name])
 
     def close(self) -> None:
@@ -202,6 +201,33 @@ class _RowNumbers:
                 self.paths[name].unlink()
 
 
+class _Segments:
+    """The rows files of a store being written: a new segment each time a piece brings a column the earlier ones
+    lacked (`_join_segments` makes them one file)."""
+
+    def __init__(self, staging: Path) -> None:
+        self.staging = staging
+        self.paths: list[Path] = []
+        self.schema: pa.Schema | None = None
+        self._sink = self._writer = None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self._writer is None or not batch.schema.equals(self.schema):
+            self.close()
+            self.schema = batch.schema
+            self.paths.append(self.staging / f"segment-{len(self.paths)}.arrow")
+            self._sink = pa.OSFile(str(self.paths[-1]), "wb")
+            self._writer = pa.ipc.new_file(self._sink, self.schema)
+        for start in range(0, batch.num_rows, BATCH_ROWS):
+            self._writer.write_batch(batch.slice(start, BATCH_ROWS))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._sink.close()
+            self._sink = self._writer = None
+
+
 def _count_piece(digest, numbers: _RowNumbers, row_ids: np.ndarray, column: pa.Array) -> None:
     """A written piece's share of the fingerprint and its per-row numbers, from its text column alone (the piece's
     Python texts and table are let go while it is counted)."""
@@ -213,11 +239,13 @@ def narrowed(numbers: np.ndarray) -> np.ndarray:
     """Integers as int32 when every one fits (row ids, lengths and token counts of real data do): the per-row
     numbers a data set keeps in memory, 12 bytes a row instead of 24."""
     numbers = np.asarray(numbers)
-    if numbers.dtype.kind != "i" or numbers.dtype.itemsize <= 4:
-        return numbers
-    if len(numbers) and (int(numbers.min()) < -2**31 or int(numbers.max()) >= 2**31):
+    if numbers.dtype.kind != "i" or numbers.dtype.itemsize <= 4 or not _fits_int32(numbers):
         return numbers
     return numbers.astype(np.int32)
+
+
+def _fits_int32(numbers: np.ndarray) -> bool:
+    return not len(numbers) or (int(numbers.min()) >= -2**31 and int(numbers.max()) < 2**31)
 
 
 def build_store(folder: Path, source: DataSource, text: TextSpec, options: LoadOptions, *,
@@ -240,9 +268,9 @@ def write_store(folder: Path, pieces: Iterable[LoadedPiece], describe: Callable[
     try:
         digest = hashlib.sha256()
         numbers = _RowNumbers(staging)
+        segments = _Segments(staging)
         rows = text_bytes = 0
-        segments: list[Path] = []  # a new one each time a piece brings a column the earlier ones lacked
-        writer = sink = schema = text_field = None
+        text_field = None
         try:
             # The next piece is read and written while a worker counts this one (numpy lets both cores work):
             # at most two pieces in memory, counted in order.
@@ -250,17 +278,8 @@ def write_store(folder: Path, pieces: Iterable[LoadedPiece], describe: Callable[
                 counting: Future | None = None
                 for piece in pieces:
                     text_field = text_field or piece.text_field
-                    batch = arrow_piece(piece, text_field, schema)
-                    if writer is None or not batch.schema.equals(schema):
-                        if writer is not None:
-                            writer.close()
-                            sink.close()
-                        schema = batch.schema
-                        segments.append(staging / f"segment-{len(segments)}.arrow")
-                        sink = pa.OSFile(str(segments[-1]), "wb")
-                        writer = pa.ipc.new_file(sink, schema)
-                    for start in range(0, batch.num_rows, BATCH_ROWS):
-                        writer.write_batch(batch.slice(start, BATCH_ROWS))
+                    batch = arrow_piece(piece, text_field, segments.schema)
+                    segments.write(batch)
                     column = batch.column(text_field)
                     if counting is not None:
                         counting.result()
@@ -273,13 +292,11 @@ def write_store(folder: Path, pieces: Iterable[LoadedPiece], describe: Callable[
                 if counting is not None:
                     counting.result()
         finally:
-            if writer is not None:
-                writer.close()
-                sink.close()
+            segments.close()
             numbers.close()
-        if writer is None:
+        if not segments.paths:
             raise ZipFitError("There are no rows to keep: give data with at least one example.")
-        _join_segments(segments, schema, staging / ROWS_NAME)
+        _join_segments(segments.paths, segments.schema, staging / ROWS_NAME)
         numbers.write(staging / NUMBERS_NAME)
         files = {name: (staging / name).stat().st_size for name in (ROWS_NAME, NUMBERS_NAME)}
         described = describe()

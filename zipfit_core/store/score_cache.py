@@ -266,7 +266,9 @@ class CacheEntry:
     def load(self) -> tuple[dict, ScoreState]:
         """The manifest and the verified state it points to; raises CacheDamaged."""
         manifest = self.read_manifest()
-        opened = self._opened(manifest)
+        return manifest, self._state(self._opened(manifest))
+
+    def _state(self, opened: _OpenedEntry) -> ScoreState:
         table = opened.table
         target_columns = self._read_targets(opened.targets_file, opened.n_targets)
         state = ScoreState(
@@ -282,7 +284,7 @@ class CacheEntry:
         )
         if any((squares[-1] < 0).any() for squares in (state.squares, state.round_squares)):  # the top limb: the sign
             raise CacheDamaged("a stored sum of squares is negative")
-        return manifest, state
+        return state
 
     def load_complete(self, run: ScoreRun | None = None, schedule: dict | None = None) -> CompleteScores | None:
         """A complete entry's final scores, their ranking (shared: rank_by_score returns it) and per-target facts,
@@ -298,8 +300,8 @@ class CacheEntry:
         if opened.rounds_done != len(opened.round_ends):
             return None
         names = opened.table.schema_arrow.names
-        if "score" not in names or "ranking" not in names:
-            _, state = self.load()
+        if "score" not in names or "ranking" not in names:  # written before rankings were kept: from the sums
+            state = self._state(opened)
             scores = state.exact_scores()
             scores.flags.writeable = False
             return CompleteScores(scores, state.target_facts(), state.n_targets)

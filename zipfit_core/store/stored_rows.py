@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from zipfit_core.data.loading import LoadedPiece
+from zipfit_core.data.token_counts import string_offsets
 
 BATCH_ROWS = 8192
 KEPT_COLUMNS = 4  # whole columns a table keeps once read (the grouping column is asked for on every rerun)
@@ -182,10 +183,8 @@ class StoredTable:
     def _take_column(self, array: pa.Array, local: np.ndarray) -> pa.Array:
         if not (pa.types.is_large_string(array.type) or pa.types.is_string(array.type)):
             return array.take(pa.array(local))  # fixed-width values: a few pages of their own
-        buffers = array.buffers()
-        width = np.int64 if pa.types.is_large_string(array.type) else np.int32
-        offsets = np.frombuffer(buffers[1], dtype=width)[array.offset: array.offset + len(array) + 1]
-        data = buffers[2]
+        offsets = string_offsets(array)
+        data = array.buffers()[2]
         valid = array.is_valid().to_numpy(zero_copy_only=False) if array.null_count else None
         start_of_data = (data.address - self._mapped.address) if data is not None else 0
         values = []
